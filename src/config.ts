@@ -1,0 +1,57 @@
+/**
+ * Configuration: `SCIMD_*` environment variables, overridden by command-line flags. The README's configuration
+ * table lists exactly these.
+ */
+import { resolve } from 'node:path';
+
+export interface Config {
+  readonly port: number;
+  readonly host: string;
+  /** A SQLite file path (or `sqlite:PATH`). */
+  readonly database: string;
+  readonly publicUrl?: string;
+  readonly bootstrapToken?: string;
+  /** Schema bundle files (custom extensions and resource types). */
+  readonly schemaFiles: readonly string[];
+  readonly maxBodyBytes: number;
+  readonly maxResults: number;
+  readonly logLevel: string;
+}
+
+export type Flags = Partial<Record<'port' | 'host' | 'database' | 'public-url' | 'schemas' | 'log-level', string>>;
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+function integer(name: string, raw: string | undefined, fallback: number, min: number): number {
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min) throw new ConfigError(`${name} must be an integer ≥ ${min}; got "${raw}"`);
+  return n;
+}
+
+export function databasePath(database: string): string {
+  if (/^postgres(ql)?:\/\//i.test(database)) throw new ConfigError('PostgreSQL is not supported yet; SCIMD_DATABASE must name a SQLite file.');
+  return resolve(database.replace(/^sqlite:/i, ''));
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, flags: Flags = {}): Config {
+  const pick = (flag: keyof Flags, variable: string) => flags[flag] ?? env[variable];
+  const publicUrl = pick('public-url', 'SCIMD_PUBLIC_URL');
+  if (publicUrl !== undefined && publicUrl !== '' && !/^https?:\/\/[^/\s]+(\/\S*)?$/i.test(publicUrl)) {
+    throw new ConfigError(`SCIMD_PUBLIC_URL must be an absolute http(s) URL such as https://scim.example.com; got "${publicUrl}"`);
+  }
+  const config: { -readonly [K in keyof Config]: Config[K] } = {
+    port: integer('SCIMD_PORT', pick('port', 'SCIMD_PORT'), 8080, 0),
+    host: pick('host', 'SCIMD_HOST') || '127.0.0.1',
+    database: databasePath(pick('database', 'SCIMD_DATABASE') || './data/scimd.db'),
+    schemaFiles: (pick('schemas', 'SCIMD_SCHEMAS') ?? '').split(',').map((s) => s.trim()).filter(Boolean),
+    maxBodyBytes: integer('SCIMD_MAX_BODY_BYTES', env.SCIMD_MAX_BODY_BYTES, 1_048_576, 1024),
+    maxResults: integer('SCIMD_MAX_RESULTS', env.SCIMD_MAX_RESULTS, 1000, 1),
+    logLevel: pick('log-level', 'SCIMD_LOG_LEVEL') || 'info',
+  };
+  if (publicUrl) config.publicUrl = publicUrl;
+  if (env.SCIMD_BOOTSTRAP_TOKEN) config.bootstrapToken = env.SCIMD_BOOTSTRAP_TOKEN;
+  return config;
+}

@@ -1,0 +1,78 @@
+/**
+ * The discovery endpoints (RFC 7644 §4): ServiceProviderConfig, ResourceTypes and Schemas, rendered from the same
+ * registry that validates requests, and from the capabilities the server really has.
+ */
+import type { AttributeDefinition, SchemaDefinition } from './schema/attribute.js';
+import { SCHEMA_URN, type ResourceType } from './schema/registry.js';
+import type { Attributes } from '../store/store.js';
+
+/** What this server supports today; ServiceProviderConfig must not claim more. */
+export interface Capabilities {
+  readonly maxResults: number;
+}
+
+export function serviceProviderConfig(caps: Capabilities, base: string): Attributes {
+  return {
+    schemas: [SCHEMA_URN.serviceProviderConfig],
+    patch: { supported: false },
+    bulk: { supported: false, maxOperations: 0, maxPayloadSize: 0 },
+    filter: { supported: false, maxResults: caps.maxResults },
+    changePassword: { supported: true },
+    sort: { supported: false },
+    etag: { supported: false },
+    authenticationSchemes: [
+      {
+        type: 'oauthbearertoken',
+        name: 'OAuth Bearer Token',
+        description: 'A bearer token issued by `scimd token create`, sent as "Authorization: Bearer <token>" (RFC 6750).',
+        specUri: 'https://www.rfc-editor.org/rfc/rfc6750',
+        primary: true,
+      },
+    ],
+    meta: { resourceType: 'ServiceProviderConfig', location: `${base}/ServiceProviderConfig` },
+  };
+}
+
+export function renderResourceType(rt: ResourceType, base: string): Attributes {
+  const d = rt.definition;
+  return {
+    schemas: [SCHEMA_URN.resourceType],
+    id: d.id,
+    name: d.name,
+    endpoint: d.endpoint,
+    ...(d.description !== undefined ? { description: d.description } : {}),
+    schema: d.schema,
+    schemaExtensions: d.schemaExtensions.map((e) => ({ schema: e.schema, required: e.required })),
+    meta: { resourceType: 'ResourceType', location: `${base}/ResourceTypes/${d.id}` },
+  };
+}
+
+export function renderSchema(schema: SchemaDefinition, base: string): Attributes {
+  return {
+    schemas: [SCHEMA_URN.schema],
+    id: schema.id,
+    name: schema.name,
+    ...(schema.description !== undefined ? { description: schema.description } : {}),
+    attributes: schema.attributes.map(renderAttribute),
+    meta: { resourceType: 'Schema', location: `${base}/Schemas/${schema.id}` },
+  };
+}
+
+/** Every characteristic, defaults included, so a client never has to know RFC 7643's defaults. */
+function renderAttribute(a: AttributeDefinition): Attributes {
+  const out: Attributes = {
+    name: a.name,
+    type: a.type,
+    multiValued: a.multiValued,
+    description: a.description ?? '',
+    required: a.required,
+  };
+  if (a.type !== 'complex') out.caseExact = a.caseExact;
+  if (a.canonicalValues) out.canonicalValues = a.canonicalValues;
+  if (a.referenceTypes) out.referenceTypes = a.referenceTypes;
+  out.mutability = a.mutability;
+  out.returned = a.returned;
+  if (a.type !== 'complex') out.uniqueness = a.uniqueness;
+  if (a.subAttributes) out.subAttributes = a.subAttributes.map(renderAttribute);
+  return out;
+}

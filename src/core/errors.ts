@@ -1,0 +1,68 @@
+/**
+ * The one catalogue of SCIM errors (RFC 7644 §3.12). Every failure the core reports is a ScimError made here;
+ * the HTTP layer renders it and nothing else decides a status or scimType.
+ */
+export type ScimType =
+  | 'invalidFilter'
+  | 'tooMany'
+  | 'uniqueness'
+  | 'mutability'
+  | 'invalidSyntax'
+  | 'invalidPath'
+  | 'noTarget'
+  | 'invalidValue'
+  | 'invalidVers'
+  | 'sensitive'
+  | 'tooLarge';
+
+export const ERROR_SCHEMA = 'urn:ietf:params:scim:api:messages:2.0:Error';
+
+export class ScimError extends Error {
+  constructor(
+    readonly status: number,
+    readonly scimType: ScimType | undefined,
+    readonly detail: string,
+    /** Extra response headers the error demands, e.g. WWW-Authenticate on 401. */
+    readonly headers: Readonly<Record<string, string>> = {},
+  ) {
+    super(detail);
+    this.name = 'ScimError';
+  }
+
+  toJSON(): ScimErrorBody {
+    return errorBody(this.status, this.scimType, this.detail);
+  }
+}
+
+export interface ScimErrorBody {
+  schemas: [typeof ERROR_SCHEMA];
+  status: string;
+  scimType?: ScimType;
+  detail: string;
+}
+
+export function errorBody(status: number, scimType: ScimType | undefined, detail: string): ScimErrorBody {
+  const body: ScimErrorBody = { schemas: [ERROR_SCHEMA], status: String(status), detail };
+  if (scimType) body.scimType = scimType;
+  return body;
+}
+
+export const scimErrors = {
+  invalidSyntax: (detail: string) => new ScimError(400, 'invalidSyntax', detail),
+  invalidValue: (detail: string) => new ScimError(400, 'invalidValue', detail),
+  invalidFilter: (detail: string) => new ScimError(400, 'invalidFilter', detail),
+  invalidPath: (detail: string) => new ScimError(400, 'invalidPath', detail),
+  mutability: (detail: string) => new ScimError(400, 'mutability', detail),
+  badRequest: (detail: string) => new ScimError(400, undefined, detail),
+  unauthorized: (detail: string) =>
+    new ScimError(401, undefined, detail, { 'WWW-Authenticate': 'Bearer realm="scimd"' }),
+  forbidden: (detail: string) => new ScimError(403, undefined, detail),
+  notFound: (detail: string) => new ScimError(404, undefined, detail),
+  methodNotAllowed: (detail: string) => new ScimError(405, undefined, detail),
+  uniqueness: (detail: string) => new ScimError(409, 'uniqueness', detail),
+  tooLarge: (detail: string) => new ScimError(413, 'tooLarge', detail),
+  unsupportedMediaType: (detail: string) => new ScimError(415, undefined, detail),
+  notImplemented: (detail: string) => new ScimError(501, undefined, detail),
+  unavailable: (detail: string) => new ScimError(503, undefined, detail, { 'Retry-After': '1' }),
+  internal: () => new ScimError(500, undefined, 'The server failed to process the request; it has been logged.'),
+} as const;

@@ -1,0 +1,45 @@
+/**
+ * The tolerances real identity providers need, all in this one file (README: "What scimd accepts beyond the RFC").
+ * Each accepts a form that cannot mean anything else, so a strict RFC client sees no difference.
+ */
+import type { AttributeDefinition } from '../schema/attribute.js';
+import { subAttribute } from '../schema/attribute.js';
+
+/** Entra ID sends `"active": "False"`; rejecting it silently breaks offboarding (FIELD-NOTES 1). */
+export function booleanFromString(value: unknown): boolean | undefined {
+  if (typeof value !== 'string') return undefined;
+  const lower = value.trim().toLowerCase();
+  return lower === 'true' ? true : lower === 'false' ? false : undefined;
+}
+
+/**
+ * A bare value where a complex one with a `value` sub-attribute is expected: Entra sends
+ * `"manager": "26118915-6090-4610-87e4-49d8ca9f808d"` and `"manager": ""` to clear it (FIELD-NOTES 5).
+ * Returns null for "unassigned", undefined when the tolerance does not apply.
+ */
+export function complexFromBareValue(def: AttributeDefinition, value: unknown): Record<string, unknown> | null | undefined {
+  if (def.type !== 'complex' || !subAttribute(def, 'value')) return undefined;
+  if (value === '') return null;
+  if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') return { value };
+  return undefined;
+}
+
+/** A single value where an array is expected is the one-element array. */
+export function asArray(value: unknown): unknown[] {
+  return Array.isArray(value) ? value : [value];
+}
+
+/** Legacy core URNs that OneLogin templates still send in `schemas` (FIELD-NOTES 8). */
+const LEGACY_CORE_SCHEMAS = new Set(['urn:scim:schemas:core:2.0', 'urn:scim:schemas:core:1.0']);
+
+export function isLegacyCoreSchema(urn: string): boolean {
+  return LEGACY_CORE_SCHEMAS.has(urn.toLowerCase());
+}
+
+/**
+ * `attributes=emails[type eq "work"]` (sent by Microsoft's test collection) asks for emails; the bracketed filter
+ * is not part of the RFC's attribute-list grammar and is dropped rather than rejected.
+ */
+export function stripValueFilter(path: string): string {
+  return path.replace(/\[[^\]]*\]/g, '');
+}

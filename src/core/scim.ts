@@ -1,0 +1,242 @@
+/**
+ * The SCIM service: the protocol core that any HTTP shell (the Fastify server, or an application embedding scimd)
+ * calls. Each operation is parse → check → plan a store write → execute → render; nothing here knows HTTP.
+ */
+import { randomUUID } from 'node:crypto';
+import { SCHEMA_URN, SchemaRegistry, type ResourceType } from './schema/registry.js';
+import { scimErrors } from './errors.js';
+import { checkResource } from './resource/schema-checker.js';
+import { protectSecrets } from './resource/secrets.js';
+import { isReturned, parseProjection, type Projection } from './resource/projection.js';
+import { etagOf, referenceValue, renderResource, type DerivedAttributes, type RenderContext } from './resource/render.js';
+import { renderResourceType, renderSchema, serviceProviderConfig } from './discovery.js';
+import type { RequestContext } from './tokens.js';
+import {
+  UniquenessViolation, UnknownMembers,
+  type Attributes, type Membership, type ResourceWrite, type Store, type StoredResource, type UniqueKey,
+} from '../store/store.js';
+
+export interface ScimOptions {
+  readonly store: Store;
+  readonly registry?: SchemaRegistry;
+  /** The most resources one list response carries (ServiceProviderConfig `filter.maxResults`). */
+  readonly maxResults?: number;
+  readonly now?: () => Date;
+}
+
+/** Where the caller reaches the SCIM root, e.g. `https://scim.example.com/scim/v2`; used for every URL rendered. */
+export interface CallContext extends RequestContext {
+  readonly baseUrl: string;
+}
+
+export interface ProjectionParams {
+  readonly attributes?: string;
+  readonly excludedAttributes?: string;
+}
+
+export interface ListParams extends ProjectionParams {
+  readonly filter?: string;
+  readonly startIndex?: string | number;
+  readonly count?: string | number;
+}
+
+export interface ResourceResponse {
+  readonly resource: Attributes;
+  readonly location: string;
+  readonly etag: string;
+}
+
+export interface ListResponse {
+  readonly schemas: [typeof SCHEMA_URN.listResponse];
+  readonly totalResults: number;
+  readonly itemsPerPage: number;
+  readonly startIndex: number;
+  readonly Resources: Attributes[];
+}
+
+/** Attributes whose values live in the membership relation rather than in the resource's document. */
+const DERIVED: Readonly<Record<string, string>> = {
+  [SCHEMA_URN.group]: 'members',
+  [SCHEMA_URN.user]: 'groups',
+};
+
+export type Scim = ReturnType<typeof createScim>;
+
+export function createScim(options: ScimOptions) {
+  const store = options.store;
+  const registry = options.registry ?? SchemaRegistry.create();
+  const maxResults = options.maxResults ?? 1000;
+  const now = options.now ?? (() => new Date());
+
+  const resourceTypeAt = (endpoint: string): ResourceType => {
+    const rt = registry.byEndpoint(endpoint);
+    if (!rt) throw scimErrors.notFound(`There is no resource endpoint "/${endpoint}".`);
+    return rt;
+  };
+
+  const renderContext = (ctx: CallContext): RenderContext => ({
+    location: (type, id) => `${ctx.baseUrl}${registry.resourceType(type)?.endpoint ?? `/${type}`}/${id}`,
+  });
+
+  async function derivedFor(ctx: CallContext, rt: ResourceType, stored: StoredResource, projection: Projection): Promise<DerivedAttributes> {
+    const name = DERIVED[rt.schema.id];
+    const def = name ? rt.coreAttribute(name) : undefined;
+    // Not returned → not loaded: `excludedAttributes=members` on a huge group reads no member row.
+    if (!name || !def || !isReturned(projection, rt.schema.id, def)) return {};
+    const rc = renderContext(ctx);
+    if (name === 'members') {
+      const refs = await store.members(ctx.orgId, stored.id);
+      return { members: refs.map((r) => referenceValue(r, r.resourceType, rc)) };
+    }
+    const refs = await store.groupsOf(ctx.orgId, stored.id);
+    return { groups: refs.map((r) => referenceValue(r, 'direct', rc)) };
+  }
+
+  async function respond(ctx: CallContext, rt: ResourceType, stored: StoredResource, projection: Projection): Promise<ResourceResponse> {
+    const rc = renderContext(ctx);
+    const resource = renderResource(rt, stored, await derivedFor(ctx, rt, stored, projection), projection, rc);
+    return { resource, location: rc.location(rt.name, stored.id), etag: etagOf(stored.version) };
+  }
+
+  /** Splits a checked resource into what the store writes: the document, unique keys, label and membership. */
+  function planWrite(rt: ResourceType, attrs: Attributes): ResourceWrite {
+    const document = { ...attrs };
+    let membership: Membership | undefined;
+    if (DERIVED[rt.schema.id] === 'members') {
+      const members = (document.members as Attributes[] | undefined) ?? [];
+      delete document.members;
+      const def = rt.coreAttribute('members');
+      const allowedTypes = def?.subAttributes?.find((s) => s.name === 'type')?.canonicalValues ?? ['User', 'Group'];
+      membership = { ids: members.map((m) => String(m.value)), allowedTypes };
+    }
+    const display = [document.displayName, document.userName].find((v): v is string => typeof v === 'string');
+    return {
+      attributes: document,
+      uniqueKeys: uniqueKeysOf(rt, document),
+      ...(display !== undefined ? { display } : {}),
+      ...(membership ? { membership } : {}),
+    };
+  }
+
+  async function write<T>(rt: ResourceType, run: () => Promise<T>): Promise<T> {
+    try {
+      return await run();
+    } catch (e) {
+      if (e instanceof UniquenessViolation) {
+        throw scimErrors.uniqueness(`Another ${rt.name} already has this ${e.attribute} (compared ${caseRuleOf(rt, e.attribute)}).`);
+      }
+      if (e instanceof UnknownMembers) {
+        const shown = e.ids.slice(0, 5).map((id) => `"${id}"`).join(', ');
+        throw scimErrors.invalidValue(`members must reference existing Users or Groups of this organization (and not the group itself); unknown: ${shown}${e.ids.length > 5 ? ', …' : ''}.`);
+      }
+      throw e;
+    }
+  }
+
+  function caseRuleOf(rt: ResourceType, attribute: string): string {
+    return rt.resolve(attribute)?.attribute.caseExact ? 'case-sensitively' : 'case-insensitively';
+  }
+
+  return {
+    registry,
+
+    async create(ctx: CallContext, endpoint: string, body: unknown, params: ProjectionParams = {}): Promise<ResourceResponse> {
+      const rt = resourceTypeAt(endpoint);
+      const attrs = checkResource(rt, body);
+      await protectSecrets(rt, attrs);
+      const stored = await write(rt, () => store.createResource(ctx.orgId, rt.name, randomUUID(), now().toISOString(), planWrite(rt, attrs)));
+      return respond(ctx, rt, stored, parseProjection(rt, params.attributes, params.excludedAttributes));
+    },
+
+    async get(ctx: CallContext, endpoint: string, id: string, params: ProjectionParams = {}): Promise<ResourceResponse> {
+      const rt = resourceTypeAt(endpoint);
+      const stored = await store.getResource(ctx.orgId, rt.name, id);
+      if (!stored) throw scimErrors.notFound(`${rt.name} "${id}" not found.`);
+      return respond(ctx, rt, stored, parseProjection(rt, params.attributes, params.excludedAttributes));
+    },
+
+    async replace(ctx: CallContext, endpoint: string, id: string, body: unknown, params: ProjectionParams = {}): Promise<ResourceResponse> {
+      const rt = resourceTypeAt(endpoint);
+      const existing = await store.getResource(ctx.orgId, rt.name, id);
+      if (!existing) throw scimErrors.notFound(`${rt.name} "${id}" not found.`);
+      const attrs = checkResource(rt, body, { existing: existing.attributes });
+      await protectSecrets(rt, attrs, existing.attributes);
+      const stored = await write(rt, () => store.replaceResource(ctx.orgId, rt.name, id, now().toISOString(), planWrite(rt, attrs)));
+      if (!stored) throw scimErrors.notFound(`${rt.name} "${id}" not found.`);
+      return respond(ctx, rt, stored, parseProjection(rt, params.attributes, params.excludedAttributes));
+    },
+
+    async delete(ctx: CallContext, endpoint: string, id: string): Promise<void> {
+      const rt = resourceTypeAt(endpoint);
+      if (!(await store.deleteResource(ctx.orgId, rt.name, id))) throw scimErrors.notFound(`${rt.name} "${id}" not found.`);
+    },
+
+    async list(ctx: CallContext, endpoint: string, params: ListParams = {}): Promise<ListResponse> {
+      const rt = resourceTypeAt(endpoint);
+      if (params.filter !== undefined && params.filter.trim() !== '') {
+        throw scimErrors.invalidFilter('Filtering is not supported by this server yet (ServiceProviderConfig filter.supported is false).');
+      }
+      // RFC 7644 §3.4.2.4: startIndex below 1 means 1; a negative count means 0; count is clamped to maxResults.
+      const startIndex = Math.max(1, integerParam('startIndex', params.startIndex) ?? 1);
+      const count = Math.min(maxResults, Math.max(0, integerParam('count', params.count) ?? maxResults));
+      const { total, resources } = await store.listResources(ctx.orgId, rt.name, { offset: startIndex - 1, limit: count });
+      const projection = parseProjection(rt, params.attributes, params.excludedAttributes);
+      const rendered = await Promise.all(resources.map(async (r) => (await respond(ctx, rt, r, projection)).resource));
+      return { schemas: [SCHEMA_URN.listResponse], totalResults: total, itemsPerPage: rendered.length, startIndex, Resources: rendered };
+    },
+
+    serviceProviderConfig(ctx: Pick<CallContext, 'baseUrl'>): Attributes {
+      return serviceProviderConfig({ maxResults }, ctx.baseUrl);
+    },
+
+    resourceTypes(ctx: Pick<CallContext, 'baseUrl'>): ListResponse {
+      return listOf(registry.resourceTypes().map((rt) => renderResourceType(rt, ctx.baseUrl)));
+    },
+
+    resourceType(ctx: Pick<CallContext, 'baseUrl'>, id: string): Attributes {
+      const rt = registry.resourceTypes().find((t) => t.definition.id.toLowerCase() === id.toLowerCase());
+      if (!rt) throw scimErrors.notFound(`There is no resource type "${id}".`);
+      return renderResourceType(rt, ctx.baseUrl);
+    },
+
+    schemas(ctx: Pick<CallContext, 'baseUrl'>): ListResponse {
+      return listOf(registry.schemas().map((s) => renderSchema(s, ctx.baseUrl)));
+    },
+
+    schema(ctx: Pick<CallContext, 'baseUrl'>, id: string): Attributes {
+      const s = registry.schema(id);
+      if (!s) throw scimErrors.notFound(`There is no schema "${id}".`);
+      return renderSchema(s, ctx.baseUrl);
+    },
+  };
+}
+
+function listOf(resources: Attributes[]): ListResponse {
+  return { schemas: [SCHEMA_URN.listResponse], totalResults: resources.length, itemsPerPage: resources.length, startIndex: 1, Resources: resources };
+}
+
+function integerParam(name: string, raw: string | number | undefined): number | undefined {
+  if (raw === undefined || raw === '') return undefined;
+  const n = typeof raw === 'number' ? raw : Number(raw);
+  if (!Number.isInteger(n)) throw scimErrors.invalidValue(`"${name}" must be an integer; got ${JSON.stringify(raw)}.`);
+  return n;
+}
+
+/** Values of attributes with `uniqueness` server or global, normalised by their case rule. */
+function uniqueKeysOf(rt: ResourceType, attrs: Attributes): UniqueKey[] {
+  const keys: UniqueKey[] = [];
+  const collect = (defs: ResourceType['schema']['attributes'], values: Attributes, prefix: string) => {
+    for (const def of defs) {
+      const v = values[def.name];
+      if (def.uniqueness === 'none' || def.multiValued || def.type === 'complex' || v === undefined) continue;
+      const value = typeof v === 'string' ? (def.caseExact ? v : v.toLowerCase()) : JSON.stringify(v);
+      keys.push({ attribute: prefix + def.name, value });
+    }
+  };
+  collect(rt.schema.attributes, attrs, '');
+  for (const ext of rt.extensions) {
+    const values = attrs[ext.schema.id] as Attributes | undefined;
+    if (values) collect(ext.schema.attributes, values, `${ext.schema.id}:`);
+  }
+  return keys;
+}

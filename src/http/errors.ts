@@ -1,0 +1,33 @@
+/**
+ * Maps whatever a request failed with to a SCIM error (RFC 7644 §3.12). ScimErrors pass through; Fastify's own
+ * client errors (body parsing, size, media type) get their SCIM form; anything else is a 500 and is logged.
+ */
+import { ScimError, scimErrors } from '../core/errors.js';
+
+interface FastifyLikeError {
+  code?: string;
+  statusCode?: number;
+  message?: string;
+}
+
+export function toScimError(err: unknown, bodyLimit: number): ScimError {
+  if (err instanceof ScimError) return err;
+  const e = (err ?? {}) as FastifyLikeError;
+  switch (e.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return scimErrors.tooLarge(`The request body is larger than the limit of ${bodyLimit} bytes.`);
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return scimErrors.unsupportedMediaType('Send the body as "application/scim+json" or "application/json".');
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return scimErrors.invalidSyntax('The request body is empty; a JSON object is expected.');
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return scimErrors.badRequest('The Content-Length header does not match the body.');
+  }
+  if (err instanceof SyntaxError || e.code === 'FST_ERR_CTP_INVALID_JSON_BODY') {
+    return scimErrors.invalidSyntax(`The request body is not valid JSON: ${e.message ?? 'parse error'}.`);
+  }
+  if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
+    return new ScimError(e.statusCode, undefined, e.message ?? 'The request was rejected.');
+  }
+  return scimErrors.internal();
+}

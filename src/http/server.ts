@@ -1,0 +1,149 @@
+/**
+ * The HTTP shell: a Fastify app that authenticates, translates HTTP ⇄ core calls, and renders SCIM errors. All SCIM
+ * behaviour lives in the core (createScim); nothing below decides anything about resources.
+ */
+import { randomUUID } from 'node:crypto';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
+import type { CallContext, ListParams, ProjectionParams, Scim } from '../core/scim.js';
+import { authenticate } from '../core/tokens.js';
+import { scimErrors } from '../core/errors.js';
+import type { Store } from '../store/store.js';
+import { toScimError } from './errors.js';
+
+export const SCIM_JSON = 'application/scim+json; charset=utf-8';
+export const SCIM_PREFIX = '/scim/v2';
+
+export interface ServerOptions {
+  readonly scim: Scim;
+  readonly store: Store;
+  /** Public base URL (scheme, host, optional path); without it, URLs are derived from each request's Host. */
+  readonly publicUrl?: string;
+  readonly bodyLimit: number;
+  readonly logger?: FastifyServerOptions['logger'];
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    scimContext: CallContext | null;
+  }
+}
+
+type Query = Record<string, string | string[] | undefined>;
+
+/** Query parameter names are matched case-insensitively; a repeated parameter counts once (the first). */
+function param(query: unknown, name: string): string | undefined {
+  const lower = name.toLowerCase();
+  for (const [k, v] of Object.entries((query ?? {}) as Query)) {
+    if (k.toLowerCase() === lower) return Array.isArray(v) ? v[0] : v;
+  }
+  return undefined;
+}
+
+function projectionParams(req: FastifyRequest): ProjectionParams {
+  const attributes = param(req.query, 'attributes');
+  const excludedAttributes = param(req.query, 'excludedAttributes');
+  return { ...(attributes !== undefined ? { attributes } : {}), ...(excludedAttributes !== undefined ? { excludedAttributes } : {}) };
+}
+
+function listParams(req: FastifyRequest): ListParams {
+  const out: Record<string, string> = { ...projectionParams(req) };
+  for (const name of ['filter', 'startIndex', 'count'] as const) {
+    const v = param(req.query, name);
+    if (v !== undefined) out[name] = v;
+  }
+  return out;
+}
+
+export function buildServer(options: ServerOptions): FastifyInstance {
+  const { scim, store, bodyLimit } = options;
+  const app = Fastify({
+    logger: options.logger ?? false,
+    bodyLimit,
+    ignoreTrailingSlash: true,
+    // `/users` and `/Users` are the same endpoint; parameters keep their case.
+    caseSensitive: false,
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && /^[\w.:-]{1,128}$/.test(given) ? given : randomUUID();
+    },
+  });
+
+  app.addContentTypeParser('application/scim+json', { parseAs: 'string' }, app.getDefaultJsonParser('error', 'error'));
+  app.decorateRequest('scimContext', null);
+
+  app.addHook('onSend', async (req, reply) => {
+    reply.header('x-request-id', req.id);
+  });
+
+  app.setErrorHandler((err, req, reply) => {
+    const e = toScimError(err, bodyLimit);
+    if (e.status >= 500) req.log.error({ err }, 'request failed');
+    void reply.code(e.status).headers(e.headers).type(SCIM_JSON).send(e.toJSON());
+  });
+
+  app.setNotFoundHandler((req, reply) => {
+    const e = scimErrors.notFound(`There is no endpoint ${req.method} ${req.url.split('?')[0]}.`);
+    void reply.code(e.status).type(SCIM_JSON).send(e.toJSON());
+  });
+
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/readyz', async (_req, reply) => {
+    try {
+      await store.ping();
+      return { status: 'ready' };
+    } catch {
+      return reply.code(503).header('retry-after', '1').send({ status: 'database unavailable' });
+    }
+  });
+
+  void app.register(
+    async (scimApp) => {
+      scimApp.addHook('onRequest', async (req) => {
+        const who = await authenticate(store, req.headers.authorization);
+        const base = options.publicUrl ? options.publicUrl.replace(/\/+$/, '') : `${req.protocol}://${req.host}`;
+        req.scimContext = { ...who, baseUrl: base + SCIM_PREFIX };
+      });
+      const ctx = (req: FastifyRequest): CallContext => req.scimContext!;
+      const send = (reply: FastifyReply, status: number, body: unknown) => reply.code(status).type(SCIM_JSON).send(body);
+      const ep = (req: FastifyRequest) => (req.params as { endpoint: string }).endpoint;
+      const id = (req: FastifyRequest) => (req.params as { id: string }).id;
+
+      scimApp.get('/ServiceProviderConfig', async (req, reply) => send(reply, 200, scim.serviceProviderConfig(ctx(req))));
+      // Microsoft's SCIM test collection asks for the configuration here.
+      scimApp.get('/serviceConfiguration', async (req, reply) => send(reply, 200, scim.serviceProviderConfig(ctx(req))));
+      scimApp.get('/ResourceTypes', async (req, reply) => send(reply, 200, scim.resourceTypes(ctx(req))));
+      scimApp.get('/ResourceTypes/:id', async (req, reply) => send(reply, 200, scim.resourceType(ctx(req), id(req))));
+      scimApp.get('/Schemas', async (req, reply) => send(reply, 200, scim.schemas(ctx(req))));
+      scimApp.get('/Schemas/:id', async (req, reply) => send(reply, 200, scim.schema(ctx(req), id(req))));
+      scimApp.all('/Me', async () => {
+        throw scimErrors.notImplemented('/Me is not supported: tokens are issued to provisioning clients, not to users (RFC 7644 §3.11).');
+      });
+      scimApp.post('/Bulk', async () => {
+        throw scimErrors.notImplemented('Bulk is not supported yet (ServiceProviderConfig bulk.supported is false).');
+      });
+
+      scimApp.get('/:endpoint', async (req, reply) => send(reply, 200, await scim.list(ctx(req), ep(req), listParams(req))));
+      scimApp.post('/:endpoint', async (req, reply) => {
+        const r = await scim.create(ctx(req), ep(req), req.body, projectionParams(req));
+        return send(reply.header('location', r.location).header('etag', r.etag), 201, r.resource);
+      });
+      scimApp.get('/:endpoint/:id', async (req, reply) => {
+        const r = await scim.get(ctx(req), ep(req), id(req), projectionParams(req));
+        return send(reply.header('etag', r.etag), 200, r.resource);
+      });
+      scimApp.put('/:endpoint/:id', async (req, reply) => {
+        const r = await scim.replace(ctx(req), ep(req), id(req), req.body, projectionParams(req));
+        return send(reply.header('location', r.location).header('etag', r.etag), 200, r.resource);
+      });
+      scimApp.patch('/:endpoint/:id', async () => {
+        throw scimErrors.notImplemented('PATCH is not supported yet (ServiceProviderConfig patch.supported is false).');
+      });
+      scimApp.delete('/:endpoint/:id', async (req, reply) => {
+        await scim.delete(ctx(req), ep(req), id(req));
+        return reply.code(204).send();
+      });
+    },
+    { prefix: SCIM_PREFIX },
+  );
+  return app;
+}

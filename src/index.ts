@@ -1,0 +1,13 @@
+/** scimd as a library: mount the SCIM core in any Node application. */
+export { createScim, type Scim, type ScimOptions, type CallContext, type ListResponse, type ResourceResponse } from './core/scim.js';
+export { SchemaRegistry, ResourceType, SCHEMA_URN } from './core/schema/registry.js';
+export type { AttributeDefinition, SchemaDefinition, ResourceTypeDefinition } from './core/schema/attribute.js';
+export { parseBundle, SchemaDefinitionError, type SchemaBundle } from './core/schema/definitions.js';
+export { ScimError, scimErrors, type ScimType } from './core/errors.js';
+export { authenticate, createToken, ensureBootstrapToken, DIALECTS, type Dialect, type RequestContext } from './core/tokens.js';
+export { verifySecret } from './core/resource/secrets.js';
+export type { Store, StoredResource, TokenRecord, Organization } from './store/store.js';
+export { SqliteStore } from './store/sqlite/sqlite-store.js';
+export { openStore } from './store/open.js';
+export { buildServer, type ServerOptions } from './http/server.js';
+export { loadSchemaBundle, registryFromFiles } from './schema-files.js';

@@ -1,0 +1,61 @@
+/**
+ * Versioned schema migrations for the SQLite store. Append only: a released migration is never edited, a change is
+ * a new entry. Applied in order inside one IMMEDIATE transaction, so two processes starting at once cannot both
+ * apply the same step.
+ */
+export const MIGRATIONS: readonly { readonly version: number; readonly name: string; readonly sql: string }[] = [
+  {
+    version: 1,
+    name: 'organizations, tokens, resources, unique values, group members',
+    sql: `
+      CREATE TABLE organizations (
+        id      TEXT PRIMARY KEY,
+        name    TEXT NOT NULL UNIQUE,
+        created TEXT NOT NULL
+      );
+      CREATE TABLE tokens (
+        id        TEXT PRIMARY KEY,
+        org_id    TEXT NOT NULL REFERENCES organizations(id),
+        name      TEXT NOT NULL,
+        dialect   TEXT NOT NULL,
+        hash      TEXT NOT NULL UNIQUE,
+        created   TEXT NOT NULL,
+        last_used TEXT,
+        revoked   TEXT
+      );
+      -- seq gives every resource a stable position for listing; (org_id, resource_type, id) is the identity.
+      CREATE TABLE resources (
+        seq           INTEGER PRIMARY KEY AUTOINCREMENT,
+        org_id        TEXT NOT NULL REFERENCES organizations(id),
+        resource_type TEXT NOT NULL,
+        id            TEXT NOT NULL,
+        version       INTEGER NOT NULL,
+        created       TEXT NOT NULL,
+        last_modified TEXT NOT NULL,
+        display       TEXT,
+        data          TEXT NOT NULL
+      );
+      CREATE UNIQUE INDEX resources_identity ON resources (org_id, resource_type, id);
+      CREATE INDEX resources_by_id ON resources (org_id, id);
+      -- uniqueness (RFC 7643 §2.2) enforced by the primary key, so concurrent creates cannot both win.
+      CREATE TABLE unique_values (
+        org_id        TEXT NOT NULL,
+        resource_type TEXT NOT NULL,
+        attribute     TEXT NOT NULL,
+        value         TEXT NOT NULL,
+        resource_id   TEXT NOT NULL,
+        PRIMARY KEY (org_id, resource_type, attribute, value)
+      ) WITHOUT ROWID;
+      CREATE INDEX unique_values_resource ON unique_values (org_id, resource_id);
+      -- membership is its own relation: adding one member is one row, whatever the group's size.
+      CREATE TABLE group_members (
+        org_id      TEXT NOT NULL,
+        group_id    TEXT NOT NULL,
+        member_id   TEXT NOT NULL,
+        member_type TEXT NOT NULL
+      );
+      CREATE UNIQUE INDEX group_members_identity ON group_members (org_id, group_id, member_id);
+      CREATE INDEX group_members_member ON group_members (org_id, member_id);
+    `,
+  },
+];

@@ -1,0 +1,123 @@
+/**
+ * The store contract: the one narrow interface between the SCIM core and a database. The core decides everything
+ * SCIM (validation, uniqueness keys, display labels, rendering); a store only persists and answers, and enforces in
+ * the database what must hold under concurrency (uniqueness, membership references, versions).
+ * Implementations: store/sqlite (embedded default). Each must pass test/store-contract.ts.
+ */
+
+/** A resource's attributes as stored: canonical attribute names, extension objects under their schema URN. */
+export type Attributes = Record<string, unknown>;
+
+export interface Organization {
+  readonly id: string;
+  readonly name: string;
+  readonly created: string;
+}
+
+export interface TokenRecord {
+  readonly id: string;
+  readonly orgId: string;
+  readonly name: string;
+  /** The client dialect the token serves (`rfc`, `entra`, `okta`, …). */
+  readonly dialect: string;
+  /** SHA-256 of the token, hex. The token itself is never stored. */
+  readonly hash: string;
+  readonly created: string;
+  readonly lastUsed?: string;
+  readonly revoked?: string;
+}
+
+export interface StoredResource {
+  readonly orgId: string;
+  readonly resourceType: string;
+  readonly id: string;
+  /** Monotonic: 1 on create, +1 on every change. */
+  readonly version: number;
+  readonly created: string;
+  readonly lastModified: string;
+  readonly attributes: Attributes;
+}
+
+/** A value that must be unique among the organization's resources of one type (RFC 7643 `uniqueness`). */
+export interface UniqueKey {
+  readonly attribute: string;
+  /** Already normalised by the core (lower-cased unless the attribute is caseExact). */
+  readonly value: string;
+}
+
+export interface ResourceWrite {
+  readonly attributes: Attributes;
+  readonly uniqueKeys: readonly UniqueKey[];
+  /** The label shown for this resource where others reference it (group members, a user's groups). */
+  readonly display?: string;
+  /** The complete member list of a group; undefined when the resource type has none (or, on replace, to keep it). */
+  readonly membership?: Membership;
+}
+
+export interface Membership {
+  readonly ids: readonly string[];
+  /** Resource types a member may be; an id naming anything else is reported as unknown. */
+  readonly allowedTypes: readonly string[];
+}
+
+export interface ResourceRef {
+  /** The referenced resource's id. */
+  readonly value: string;
+  readonly resourceType: string;
+  readonly display?: string;
+}
+
+export interface Page {
+  /** 0-based. */
+  readonly offset: number;
+  readonly limit: number;
+}
+
+export interface Store {
+  /** Applies pending versioned migrations; safe to call from several processes at once. */
+  migrate(): Promise<void>;
+  /** Resolves when the database answers. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+
+  ensureOrganization(name: string): Promise<Organization>;
+  organizations(): Promise<Organization[]>;
+
+  createToken(token: TokenRecord): Promise<void>;
+  findTokenByHash(hash: string): Promise<TokenRecord | undefined>;
+  listTokens(): Promise<TokenRecord[]>;
+  /** Returns false when no active token has that id. */
+  revokeToken(id: string, at: string): Promise<boolean>;
+  touchToken(id: string, at: string): Promise<void>;
+
+  /** Throws UniquenessViolation or UnknownMembers; writes nothing then. */
+  createResource(orgId: string, resourceType: string, id: string, at: string, write: ResourceWrite): Promise<StoredResource>;
+  getResource(orgId: string, resourceType: string, id: string): Promise<StoredResource | undefined>;
+  /** Replaces attributes (and members when given) and bumps the version; undefined when absent. Throws as create. */
+  replaceResource(orgId: string, resourceType: string, id: string, at: string, write: ResourceWrite): Promise<StoredResource | undefined>;
+  /** Deletes the resource with its unique values and every membership it takes part in. */
+  deleteResource(orgId: string, resourceType: string, id: string): Promise<boolean>;
+  /** In a stable order (creation order). */
+  listResources(orgId: string, resourceType: string, page: Page): Promise<{ total: number; resources: StoredResource[] }>;
+
+  /** The members of a group, in the order they were added. */
+  members(orgId: string, groupId: string): Promise<ResourceRef[]>;
+  /** The groups a resource is a direct member of. */
+  groupsOf(orgId: string, memberId: string): Promise<ResourceRef[]>;
+}
+
+/** A unique value is taken by another resource (enforced by the database, not by a prior read). */
+export class UniquenessViolation extends Error {
+  override name = 'UniquenessViolation';
+  constructor(readonly attribute: string) {
+    super(`unique value of ${attribute} is taken`);
+  }
+}
+
+/** Group members that name no resource of the organization. */
+export class UnknownMembers extends Error {
+  override name = 'UnknownMembers';
+  constructor(readonly ids: readonly string[]) {
+    super(`unknown members: ${ids.join(', ')}`);
+  }
+}
