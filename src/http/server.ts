@@ -59,20 +59,29 @@ export function buildServer(options: ServerOptions): FastifyInstance {
   const app = Fastify({
     logger: options.logger ?? false,
     bodyLimit,
-    ignoreTrailingSlash: true,
-    // `/users` and `/Users` are the same endpoint; parameters keep their case.
-    caseSensitive: false,
+    // `/users` and `/Users` are the same endpoint (parameters keep their case); `/Users/` is `/Users`.
+    routerOptions: { caseSensitive: false, ignoreTrailingSlash: true },
     genReqId: (req) => {
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && /^[\w.:-]{1,128}$/.test(given) ? given : randomUUID();
     },
   });
 
-  app.addContentTypeParser('application/scim+json', { parseAs: 'string' }, app.getDefaultJsonParser('error', 'error'));
+  // SCIM bodies are JSON under either media type (RFC 7644 §3.1); anything else is 415, text/plain included.
+  const json = app.getDefaultJsonParser('error', 'error');
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser(['application/scim+json', 'application/json'], { parseAs: 'string' }, json);
   app.decorateRequest('scimContext', null);
 
+  // While shutting down, finished responses close their connection: a kept-alive idle socket would otherwise
+  // hold close() open until its keep-alive timeout.
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
   app.addHook('onSend', async (req, reply) => {
     reply.header('x-request-id', req.id);
+    if (closing) reply.header('connection', 'close');
   });
 
   app.setErrorHandler((err, req, reply) => {

@@ -1,0 +1,117 @@
+/** The `scimd` command line and the automation contract (issue: foundation), run as a real process. */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const BIN = fileURLToPath(new URL('../../bin/scimd.js', import.meta.url));
+const dir = mkdtempSync(join(tmpdir(), 'scimd-cli-'));
+const DB = join(dir, 'nested', 'scimd.db');
+const env = { ...process.env, SCIMD_DATABASE: DB, SCIMD_LOG_LEVEL: 'warn' };
+
+function cli(...args: string[]) {
+  const r = spawnSync(process.execPath, [BIN, ...args], { env, encoding: 'utf8' });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+let server: ChildProcess;
+let base: string;
+
+async function startServer(port: number, extraEnv: Record<string, string>): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [BIN, 'serve'], { env: { ...env, SCIMD_PORT: String(port), ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
+  for (let i = 0; i < 100; i++) {
+    try {
+      if ((await fetch(`http://127.0.0.1:${port}/healthz`)).ok) return child;
+    } catch {
+      /* not listening yet */
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error('scimd serve did not start');
+}
+
+const get = (token: string) => fetch(`${base}/Users`, { headers: { authorization: `Bearer ${token}` } });
+
+beforeAll(async () => {
+  const port = 20000 + Math.floor(Math.random() * 20000);
+  base = `http://127.0.0.1:${port}/scim/v2`;
+  server = await startServer(port, { SCIMD_BOOTSTRAP_TOKEN: 'bootstrap-secret' });
+});
+afterAll(() => {
+  server.kill('SIGKILL');
+});
+
+describe('scimd CLI', () => {
+  it('serve: SCIMD_BOOTSTRAP_TOKEN is accepted; anything else is 401', async () => {
+    expect((await get('bootstrap-secret')).status).toBe(200);
+    expect((await get('other')).status).toBe(401);
+  });
+
+  it('token create prints only the token, works while the server runs, and the server accepts it at once', async () => {
+    const r = cli('token', 'create', '--org', 'acme', '--name', 'entra-prod', '--dialect', 'entra');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^scimd_[A-Za-z0-9_-]{43}\n$/);
+    const token = r.stdout.trim();
+    expect((await get(token)).status).toBe(200);
+
+    const list = JSON.parse(cli('token', 'list', '--json').stdout);
+    const entry = list.find((t: any) => t.name === 'entra-prod');
+    expect(entry).toMatchObject({ organization: 'acme', dialect: 'entra', revoked: null });
+    expect(JSON.stringify(list)).not.toContain(token);
+
+    const revoke = cli('token', 'revoke', entry.id);
+    expect(revoke.code).toBe(0);
+    expect((await get(token)).status).toBe(401);
+    expect(cli('token', 'revoke', entry.id).code).toBe(1);
+  });
+
+  it('token create rejects an unknown dialect; unknown commands exit 2 with usage', () => {
+    const r = cli('token', 'create', '--dialect', 'nope');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/unknown dialect "nope"/);
+    expect(r.stdout).toBe('');
+    const u = cli('frobnicate');
+    expect(u.code).toBe(2);
+    expect(u.stderr).toMatch(/usage:/);
+  });
+
+  it('organizations made by the CLI are isolated from each other', async () => {
+    const a = cli('token', 'create', '--org', 'org-a').stdout.trim();
+    const b = cli('token', 'create', '--org', 'org-b').stdout.trim();
+    const created = await fetch(`${base}/Users`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${a}`, 'content-type': 'application/scim+json' },
+      body: JSON.stringify({ schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'], userName: 'only-in-a' }),
+    });
+    const id = ((await created.json()) as { id: string }).id;
+    const fromB = await fetch(`${base}/Users/${id}`, { headers: { authorization: `Bearer ${b}` } });
+    expect(fromB.status).toBe(404);
+  });
+
+  it('SIGTERM drains an in-flight request, then exits 0', async () => {
+    const port = 20000 + Math.floor(Math.random() * 20000);
+    const child = await startServer(port, { SCIMD_BOOTSTRAP_TOKEN: 'bootstrap-secret' });
+    const body = JSON.stringify({ schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'], userName: 'in-flight' });
+    const response = new Promise<number>((resolve, reject) => {
+      const req = request(
+        { host: '127.0.0.1', port, method: 'POST', path: '/scim/v2/Users', headers: { authorization: 'Bearer bootstrap-secret', 'content-type': 'application/scim+json', 'content-length': Buffer.byteLength(body) } },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        },
+      );
+      req.on('error', reject);
+      req.write(body.slice(0, 10)); // the request is now in flight
+      setTimeout(() => {
+        child.kill('SIGTERM');
+        setTimeout(() => req.end(body.slice(10)), 200);
+      }, 200);
+    });
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    expect(await response).toBe(201);
+    expect(await exited).toBe(0);
+  });
+});

@@ -1,0 +1,96 @@
+/** Shared fixtures: an in-process server on an in-memory SQLite store, and RFC sample loading. */
+import { readFileSync, existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { FastifyInstance } from 'fastify';
+import { buildServer } from '../src/http/server.js';
+import { createScim } from '../src/core/scim.js';
+import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
+import { createToken } from '../src/core/tokens.js';
+import { SchemaRegistry } from '../src/core/schema/registry.js';
+import { loadSchemaBundle } from '../src/schema-files.js';
+import type { Store } from '../src/store/store.js';
+
+export const STUDENT_BUNDLE = fileURLToPath(new URL('../examples/student/student.json', import.meta.url));
+export const RFC_SAMPLES = fileURLToPath(new URL('../../shared/conformance/rfc-samples/', import.meta.url));
+
+export interface Response {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: any;
+  text: string;
+}
+
+export interface TestServer {
+  app: FastifyInstance;
+  store: Store;
+  token: string;
+  /** Sends a SCIM request with the server's token unless `headers.authorization` says otherwise. */
+  request(method: string, url: string, body?: unknown, headers?: Record<string, string>): Promise<Response>;
+  /** Every resource of every organization, for "nothing changed" checks. */
+  snapshot(): Promise<string>;
+  close(): Promise<void>;
+}
+
+export async function testServer(options: { schemaFiles?: string[]; maxResults?: number; bodyLimit?: number } = {}): Promise<TestServer> {
+  const store = new SqliteStore(':memory:');
+  await store.migrate();
+  const registry = SchemaRegistry.create({ bundles: (options.schemaFiles ?? []).map(loadSchemaBundle) });
+  const { token } = await createToken(store, { name: 'test' });
+  const app = buildServer({
+    scim: createScim({ store, registry, ...(options.maxResults ? { maxResults: options.maxResults } : {}) }),
+    store,
+    bodyLimit: options.bodyLimit ?? 1_048_576,
+    publicUrl: 'https://scim.example.com',
+  });
+  const request = async (method: string, url: string, body?: unknown, headers: Record<string, string> = {}) => {
+    const payload = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
+    const res = await app.inject({
+      method: method as 'GET',
+      url: url.startsWith('/scim') || url.startsWith('/healthz') || url.startsWith('/readyz') ? url : `/scim/v2${url}`,
+      headers: {
+        authorization: `Bearer ${token}`,
+        ...(payload !== undefined ? { 'content-type': 'application/scim+json' } : {}),
+        ...headers,
+      },
+      ...(payload !== undefined ? { payload } : {}),
+    });
+    let parsed: unknown;
+    try {
+      parsed = res.body ? JSON.parse(res.body) : undefined;
+    } catch {
+      parsed = undefined;
+    }
+    return { status: res.statusCode, headers: res.headers, body: parsed, text: res.body };
+  };
+  const snapshot = async () => {
+    const out: unknown[] = [];
+    for (const org of await store.organizations()) {
+      for (const type of registry.resourceTypes()) {
+        const { resources } = await store.listResources(org.id, type.name, { offset: 0, limit: 1_000_000 });
+        for (const r of resources) out.push(r, await store.members(org.id, r.id));
+      }
+    }
+    return JSON.stringify(out);
+  };
+  return { app, store, token, request, snapshot, close: async () => { await app.close(); await store.close(); } };
+}
+
+/** A JSON example from RFC 7643/7644 as shipped in ../shared/conformance/rfc-samples. */
+export function rfcSample(name: string): any {
+  return JSON.parse(readFileSync(`${RFC_SAMPLES}${name}.json`, 'utf8'));
+}
+
+export const haveRfcSamples = existsSync(RFC_SAMPLES);
+
+export const USER = 'urn:ietf:params:scim:schemas:core:2.0:User';
+export const GROUP = 'urn:ietf:params:scim:schemas:core:2.0:Group';
+export const ENTERPRISE = 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User';
+export const STUDENT = 'urn:example:params:scim:schemas:extension:university:2.0:Student';
+
+export function user(userName: string, extra: Record<string, unknown> = {}) {
+  return { schemas: [USER], userName, ...extra };
+}
+
+export function group(displayName: string, members: string[] = [], extra: Record<string, unknown> = {}) {
+  return { schemas: [GROUP], displayName, members: members.map((value) => ({ value })), ...extra };
+}

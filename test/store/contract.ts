@@ -1,0 +1,621 @@
+/**
+ * The store contract suite: every Store implementation must pass it. A test file calls
+ * `describeStoreContract(name, open)`; each test gets a fresh, migrated store from `open()` and closes it after.
+ * The assertions follow the documented behaviour in src/store/store.ts, not any one implementation.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import {
+  UniquenessViolation, UnknownMembers,
+  type Attributes, type Membership, type Organization, type ResourceRef, type ResourceWrite, type Store, type TokenRecord,
+} from '../../src/store/store.js';
+
+const USER_SCHEMA = 'urn:ietf:params:scim:schemas:core:2.0:User';
+const GROUP_SCHEMA = 'urn:ietf:params:scim:schemas:core:2.0:Group';
+const MEMBER_TYPES = ['User', 'Group'] as const;
+
+/** A distinct, increasing ISO timestamp per second offset. */
+function at(second: number): string {
+  return new Date(Date.UTC(2024, 0, 1, 0, 0, second)).toISOString();
+}
+
+function userWrite(userName: string, options: { display?: string; extra?: Attributes; externalId?: string } = {}): ResourceWrite {
+  return {
+    attributes: { schemas: [USER_SCHEMA], userName, ...(options.externalId ? { externalId: options.externalId } : {}), ...options.extra },
+    uniqueKeys: [
+      { attribute: 'userName', value: userName.toLowerCase() },
+      ...(options.externalId ? [{ attribute: 'externalId', value: options.externalId }] : []),
+    ],
+    ...(options.display !== undefined ? { display: options.display } : { display: userName }),
+  };
+}
+
+function groupWrite(
+  displayName: string,
+  members?: readonly string[],
+  options: { allowedTypes?: readonly string[]; uniqueKeys?: boolean; extra?: Attributes } = {},
+): ResourceWrite {
+  const membership: Membership | undefined = members && { ids: members, allowedTypes: options.allowedTypes ?? MEMBER_TYPES };
+  return {
+    attributes: { schemas: [GROUP_SCHEMA], displayName, ...options.extra },
+    uniqueKeys: options.uniqueKeys ? [{ attribute: 'displayName', value: displayName.toLowerCase() }] : [],
+    display: displayName,
+    ...(membership ? { membership } : {}),
+  };
+}
+
+/** The rejection of a promise that must reject; fails the test when it fulfils. */
+async function rejection(promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise;
+  } catch (error) {
+    return error;
+  }
+  return expect.unreachable('expected the promise to reject, but it fulfilled');
+}
+
+async function expectUniquenessViolation(promise: Promise<unknown>, attribute: string): Promise<void> {
+  const error = await rejection(promise);
+  expect(error).toBeInstanceOf(UniquenessViolation);
+  expect((error as UniquenessViolation).attribute).toBe(attribute);
+}
+
+async function expectUnknownMembers(promise: Promise<unknown>, ids: readonly string[]): Promise<void> {
+  const error = await rejection(promise);
+  expect(error).toBeInstanceOf(UnknownMembers);
+  expect([...(error as UnknownMembers).ids].sort()).toEqual([...ids].sort());
+}
+
+function values(refs: readonly ResourceRef[]): string[] {
+  return refs.map((r) => r.value);
+}
+
+function byId<T extends { id: string }>(items: readonly T[]): T[] {
+  return [...items].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+}
+
+export function describeStoreContract(name: string, open: () => Promise<Store>): void {
+  describe(`Store contract: ${name}`, () => {
+    let store: Store;
+    let org: Organization;
+    let other: Organization;
+
+    beforeEach(async () => {
+      store = await open();
+      org = await store.ensureOrganization('acme');
+      other = await store.ensureOrganization('globex');
+    });
+
+    afterEach(async () => {
+      await store?.close();
+    });
+
+    it('answers ping', async () => {
+      await expect(store.ping()).resolves.toBeUndefined();
+    });
+
+    describe('organizations', () => {
+      it('ensureOrganization is idempotent by name and returns the same id', async () => {
+        const again = await store.ensureOrganization('acme');
+        expect(again).toEqual(org);
+        expect(again.id).toBe(org.id);
+        expect(org.name).toBe('acme');
+        expect(typeof org.created).toBe('string');
+        expect(other.id).not.toBe(org.id);
+      });
+
+      it('organizations() lists each organization once', async () => {
+        await store.ensureOrganization('acme');
+        await store.ensureOrganization('globex');
+        const initech = await store.ensureOrganization('initech');
+        const all = await store.organizations();
+        expect(all).toHaveLength(3);
+        expect(byId(all)).toEqual(byId([org, other, initech]));
+      });
+    });
+
+    describe('tokens', () => {
+      const full = (): TokenRecord => ({
+        id: 'tok-full',
+        orgId: org.id,
+        name: 'okta provisioning',
+        dialect: 'okta',
+        hash: 'a'.repeat(64),
+        created: at(1),
+        lastUsed: at(2),
+        revoked: at(3),
+      });
+      const bare = (): TokenRecord => ({
+        id: 'tok-bare',
+        orgId: other.id,
+        name: 'entra',
+        dialect: 'entra',
+        hash: 'b'.repeat(64),
+        created: at(4),
+      });
+
+      it('createToken/findTokenByHash round-trip every field', async () => {
+        await store.createToken(full());
+        await store.createToken(bare());
+        expect(await store.findTokenByHash('a'.repeat(64))).toEqual(full());
+        const found = await store.findTokenByHash('b'.repeat(64));
+        expect(found).toEqual(bare());
+        expect(found?.lastUsed).toBeUndefined();
+        expect(found?.revoked).toBeUndefined();
+      });
+
+      it('findTokenByHash of an unknown hash is undefined', async () => {
+        await store.createToken(bare());
+        expect(await store.findTokenByHash('c'.repeat(64))).toBeUndefined();
+      });
+
+      it('revokeToken sets revoked and returns true once, false after and for unknown ids', async () => {
+        await store.createToken(bare());
+        expect(await store.revokeToken('tok-bare', at(10))).toBe(true);
+        expect((await store.findTokenByHash('b'.repeat(64)))?.revoked).toBe(at(10));
+        expect(await store.revokeToken('tok-bare', at(11))).toBe(false);
+        expect((await store.findTokenByHash('b'.repeat(64)))?.revoked).toBe(at(10));
+        expect(await store.revokeToken('no-such-token', at(12))).toBe(false);
+      });
+
+      it('touchToken sets lastUsed', async () => {
+        await store.createToken(bare());
+        await store.touchToken('tok-bare', at(20));
+        expect((await store.findTokenByHash('b'.repeat(64)))?.lastUsed).toBe(at(20));
+        await store.touchToken('tok-bare', at(21));
+        const touched = await store.findTokenByHash('b'.repeat(64));
+        expect(touched).toEqual({ ...bare(), lastUsed: at(21) });
+      });
+
+      it('listTokens lists every token of every organization', async () => {
+        const third: TokenRecord = { ...bare(), id: 'tok-third', orgId: org.id, hash: 'd'.repeat(64), created: at(5) };
+        await store.createToken(full());
+        await store.createToken(bare());
+        await store.createToken(third);
+        const all = await store.listTokens();
+        expect(all).toHaveLength(3);
+        expect(byId(all)).toEqual(byId([full(), bare(), third]));
+      });
+    });
+
+    describe('resources', () => {
+      it('createResource returns version 1, created == lastModified == the given time, attributes as given', async () => {
+        const write = userWrite('alice', { extra: { name: { givenName: 'Alice' }, emails: [{ value: 'a@example.com', primary: true }] } });
+        const created = await store.createResource(org.id, 'User', 'u1', at(1), write);
+        expect(created).toEqual({
+          orgId: org.id,
+          resourceType: 'User',
+          id: 'u1',
+          version: 1,
+          created: at(1),
+          lastModified: at(1),
+          attributes: write.attributes,
+        });
+      });
+
+      it('getResource returns the created resource', async () => {
+        const created = await store.createResource(org.id, 'User', 'u1', at(1), userWrite('alice', { extra: { active: true } }));
+        expect(await store.getResource(org.id, 'User', 'u1')).toEqual(created);
+      });
+
+      it('getResource with the wrong organization, resource type or id is undefined', async () => {
+        await store.createResource(org.id, 'User', 'u1', at(1), userWrite('alice'));
+        expect(await store.getResource(other.id, 'User', 'u1')).toBeUndefined();
+        expect(await store.getResource(org.id, 'Group', 'u1')).toBeUndefined();
+        expect(await store.getResource(org.id, 'User', 'u2')).toBeUndefined();
+        expect(await store.getResource(org.id, 'User', 'u1')).toBeDefined();
+      });
+
+      it('replaceResource bumps the version by 1 each time and updates lastModified and attributes, not created', async () => {
+        await store.createResource(org.id, 'User', 'u1', at(1), userWrite('alice', { extra: { title: 'Engineer' } }));
+        const second = userWrite('alice', { extra: { nickName: 'Al' } });
+        const v2 = await store.replaceResource(org.id, 'User', 'u1', at(2), second);
+        expect(v2).toEqual({
+          orgId: org.id, resourceType: 'User', id: 'u1', version: 2, created: at(1), lastModified: at(2), attributes: second.attributes,
+        });
+        expect(v2?.attributes).not.toHaveProperty('title');
+        expect(await store.getResource(org.id, 'User', 'u1')).toEqual(v2);
+
+        const third = userWrite('alice', { extra: { nickName: 'Ally' } });
+        const v3 = await store.replaceResource(org.id, 'User', 'u1', at(3), third);
+        expect(v3?.version).toBe(3);
+        expect(v3?.created).toBe(at(1));
+        expect(v3?.lastModified).toBe(at(3));
+        expect(v3?.attributes).toEqual(third.attributes);
+        expect(await store.getResource(org.id, 'User', 'u1')).toEqual(v3);
+      });
+
+      it('replaceResource of a missing resource is undefined and creates nothing', async () => {
+        expect(await store.replaceResource(org.id, 'User', 'nope', at(2), userWrite('ghost'))).toBeUndefined();
+        expect(await store.getResource(org.id, 'User', 'nope')).toBeUndefined();
+        expect((await store.listResources(org.id, 'User', { offset: 0, limit: 10 })).total).toBe(0);
+      });
+
+      it('replaceResource and deleteResource are scoped by organization and resource type', async () => {
+        const created = await store.createResource(org.id, 'User', 'u1', at(1), userWrite('alice'));
+        expect(await store.replaceResource(other.id, 'User', 'u1', at(2), userWrite('mallory'))).toBeUndefined();
+        expect(await store.replaceResource(org.id, 'Group', 'u1', at(2), groupWrite('mallory'))).toBeUndefined();
+        expect(await store.deleteResource(other.id, 'User', 'u1')).toBe(false);
+        expect(await store.deleteResource(org.id, 'Group', 'u1')).toBe(false);
+        expect(await store.getResource(org.id, 'User', 'u1')).toEqual(created);
+      });
+
+      it('deleteResource returns true, then false', async () => {
+        await store.createResource(org.id, 'User', 'u1', at(1), userWrite('alice'));
+        expect(await store.deleteResource(org.id, 'User', 'u1')).toBe(true);
+        expect(await store.getResource(org.id, 'User', 'u1')).toBeUndefined();
+        expect(await store.deleteResource(org.id, 'User', 'u1')).toBe(false);
+        expect(await store.deleteResource(org.id, 'User', 'never-existed')).toBe(false);
+      });
+
+      describe('listResources', () => {
+        // Ids deliberately out of lexical order, so ordering by id would be caught.
+        const ids = ['m', 'c', 'x', 'a', 'k'];
+
+        beforeEach(async () => {
+          for (const [i, id] of ids.entries()) await store.createResource(org.id, 'User', id, at(i + 1), userWrite(`user-${id}`));
+        });
+
+        it('returns every resource in creation order with the correct total', async () => {
+          const page = await store.listResources(org.id, 'User', { offset: 0, limit: 100 });
+          expect(page.total).toBe(5);
+          expect(page.resources.map((r) => r.id)).toEqual(ids);
+          for (const r of page.resources) expect(r).toEqual(await store.getResource(org.id, 'User', r.id));
+        });
+
+        it('keeps the order stable across replaces and deletes', async () => {
+          await store.replaceResource(org.id, 'User', 'c', at(10), userWrite('user-c', { extra: { title: 'changed' } }));
+          await store.replaceResource(org.id, 'User', 'm', at(11), userWrite('user-m', { extra: { title: 'changed' } }));
+          const first = await store.listResources(org.id, 'User', { offset: 0, limit: 100 });
+          expect(first.resources.map((r) => r.id)).toEqual(ids);
+          expect(await store.listResources(org.id, 'User', { offset: 0, limit: 100 })).toEqual(first);
+          await store.deleteResource(org.id, 'User', 'x');
+          const after = await store.listResources(org.id, 'User', { offset: 0, limit: 100 });
+          expect(after.total).toBe(4);
+          expect(after.resources.map((r) => r.id)).toEqual(['m', 'c', 'a', 'k']);
+        });
+
+        it('respects offset and limit', async () => {
+          const middle = await store.listResources(org.id, 'User', { offset: 1, limit: 2 });
+          expect(middle.total).toBe(5);
+          expect(middle.resources.map((r) => r.id)).toEqual(['c', 'x']);
+          const tail = await store.listResources(org.id, 'User', { offset: 4, limit: 10 });
+          expect(tail.total).toBe(5);
+          expect(tail.resources.map((r) => r.id)).toEqual(['k']);
+          const head = await store.listResources(org.id, 'User', { offset: 0, limit: 1 });
+          expect(head.resources.map((r) => r.id)).toEqual(['m']);
+          const beyond = await store.listResources(org.id, 'User', { offset: 10, limit: 10 });
+          expect(beyond).toEqual({ total: 5, resources: [] });
+        });
+
+        it('limit 0 returns the total with no resources', async () => {
+          expect(await store.listResources(org.id, 'User', { offset: 0, limit: 0 })).toEqual({ total: 5, resources: [] });
+          expect(await store.listResources(org.id, 'User', { offset: 3, limit: 0 })).toEqual({ total: 5, resources: [] });
+        });
+
+        it('is scoped by organization and resource type', async () => {
+          await store.createResource(other.id, 'User', 'o1', at(20), userWrite('other-1'));
+          await store.createResource(other.id, 'User', 'o2', at(21), userWrite('other-2'));
+          await store.createResource(org.id, 'Group', 'g1', at(22), groupWrite('admins'));
+          const users = await store.listResources(org.id, 'User', { offset: 0, limit: 100 });
+          expect(users.total).toBe(5);
+          expect(users.resources.map((r) => r.id)).toEqual(ids);
+          const otherUsers = await store.listResources(other.id, 'User', { offset: 0, limit: 100 });
+          expect(otherUsers.total).toBe(2);
+          expect(otherUsers.resources.map((r) => r.id)).toEqual(['o1', 'o2']);
+          expect(otherUsers.resources.every((r) => r.orgId === other.id && r.resourceType === 'User')).toBe(true);
+          const groups = await store.listResources(org.id, 'Group', { offset: 0, limit: 100 });
+          expect(groups.total).toBe(1);
+          expect(groups.resources.map((r) => r.id)).toEqual(['g1']);
+          expect(await store.listResources(other.id, 'Group', { offset: 0, limit: 100 })).toEqual({ total: 0, resources: [] });
+        });
+      });
+    });
+
+    describe('uniqueness', () => {
+      it('a second create with the same unique key throws UniquenessViolation and writes nothing', async () => {
+        const first = await store.createResource(org.id, 'User', 'u1', at(1), userWrite('alice'));
+        await expectUniquenessViolation(store.createResource(org.id, 'User', 'u2', at(2), userWrite('alice')), 'userName');
+        expect(await store.getResource(org.id, 'User', 'u2')).toBeUndefined();
+        expect(await store.getResource(org.id, 'User', 'u1')).toEqual(first);
+        expect((await store.listResources(org.id, 'User', { offset: 0, limit: 10 })).total).toBe(1);
+      });
+
+      it('a violation on a later key leaves none of the earlier keys taken', async () => {
+        await store.createResource(org.id, 'User', 'u1', at(1), userWrite('alice', { externalId: 'ext-1' }));
+        // userName 'bob' is free, externalId 'ext-1' is not: nothing of u2 may stay behind.
+        await expectUniquenessViolation(store.createResource(org.id, 'User', 'u2', at(2), userWrite('bob', { externalId: 'ext-1' })), 'externalId');
+        expect(await store.getResource(org.id, 'User', 'u2')).toBeUndefined();
+        const bob = await store.createResource(org.id, 'User', 'u3', at(3), userWrite('bob', { externalId: 'ext-2' }));
+        expect(bob.version).toBe(1);
+        expect((await store.listResources(org.id, 'User', { offset: 0, limit: 10 })).total).toBe(2);
+      });
+
+      it('the same key is allowed in another organization and another resource type', async () => {
+        await store.createResource(org.id, 'User', 'u1', at(1), userWrite('alice'));
+        const inOther = await store.createResource(other.id, 'User', 'u2', at(2), userWrite('alice'));
+        expect(inOther.version).toBe(1);
+        const asGroup = await store.createResource(org.id, 'Group', 'g1', at(3), {
+          attributes: { schemas: [GROUP_SCHEMA], displayName: 'alice' },
+          uniqueKeys: [{ attribute: 'userName', value: 'alice' }],
+        });
+        expect(asGroup.version).toBe(1);
+        expect(await store.getResource(other.id, 'User', 'u2')).toEqual(inOther);
+        expect(await store.getResource(org.id, 'Group', 'g1')).toEqual(asGroup);
+      });
+
+      it('after deleting the holder, the value can be reused', async () => {
+        await store.createResource(org.id, 'User', 'u1', at(1), userWrite('alice'));
+        expect(await store.deleteResource(org.id, 'User', 'u1')).toBe(true);
+        const reused = await store.createResource(org.id, 'User', 'u2', at(2), userWrite('alice'));
+        expect(reused.id).toBe('u2');
+        expect(await store.getResource(org.id, 'User', 'u2')).toEqual(reused);
+      });
+
+      it('replace onto a value taken by another resource throws UniquenessViolation and leaves the resource unchanged', async () => {
+        await store.createResource(org.id, 'User', 'u1', at(1), userWrite('alice'));
+        const bob = await store.createResource(org.id, 'User', 'u2', at(2), userWrite('bob', { extra: { title: 'Builder' } }));
+        await expectUniquenessViolation(store.replaceResource(org.id, 'User', 'u2', at(3), userWrite('alice')), 'userName');
+        const after = await store.getResource(org.id, 'User', 'u2');
+        expect(after).toEqual(bob);
+        expect(after?.version).toBe(1);
+        expect(after?.attributes).toEqual(bob.attributes);
+        // u2 still holds 'bob' and u1 still holds 'alice'.
+        await expectUniquenessViolation(store.createResource(org.id, 'User', 'u3', at(4), userWrite('bob')), 'userName');
+        await expectUniquenessViolation(store.createResource(org.id, 'User', 'u4', at(5), userWrite('alice')), 'userName');
+      });
+
+      it('replacing a resource keeping its own unique value works', async () => {
+        await store.createResource(org.id, 'User', 'u1', at(1), userWrite('alice'));
+        const replaced = await store.replaceResource(org.id, 'User', 'u1', at(2), userWrite('alice', { extra: { title: 'CTO' } }));
+        expect(replaced?.version).toBe(2);
+        expect(replaced?.attributes).toMatchObject({ userName: 'alice', title: 'CTO' });
+        // ...and the value is still held.
+        await expectUniquenessViolation(store.createResource(org.id, 'User', 'u2', at(3), userWrite('alice')), 'userName');
+      });
+
+      it('a value given up by a replace becomes free', async () => {
+        await store.createResource(org.id, 'User', 'u1', at(1), userWrite('alice'));
+        await store.replaceResource(org.id, 'User', 'u1', at(2), userWrite('alicia'));
+        const taker = await store.createResource(org.id, 'User', 'u2', at(3), userWrite('alice'));
+        expect(taker.version).toBe(1);
+        await expectUniquenessViolation(store.createResource(org.id, 'User', 'u3', at(4), userWrite('alicia')), 'userName');
+      });
+
+      it('20 concurrent creates of one value: exactly one fulfils', async () => {
+        const ids = Array.from({ length: 20 }, (_, i) => `c${i}`);
+        const outcomes = await Promise.all(
+          ids.map((id, i) =>
+            store.createResource(org.id, 'User', id, at(i), userWrite('contested')).then(
+              (resource) => ({ ok: true as const, resource }),
+              (error: unknown) => ({ ok: false as const, error }),
+            ),
+          ),
+        );
+        const winners = outcomes.filter((o) => o.ok);
+        const losers = outcomes.filter((o) => !o.ok);
+        expect(winners).toHaveLength(1);
+        expect(losers).toHaveLength(19);
+        for (const l of losers) expect(l.error).toBeInstanceOf(UniquenessViolation);
+        const page = await store.listResources(org.id, 'User', { offset: 0, limit: 100 });
+        expect(page.total).toBe(1);
+        expect(page.resources.map((r) => r.id)).toEqual(winners.map((w) => w.resource.id));
+      });
+    });
+
+    describe('membership', () => {
+      beforeEach(async () => {
+        await store.createResource(org.id, 'User', 'u1', at(1), userWrite('alice', { display: 'Alice' }));
+        await store.createResource(org.id, 'User', 'u2', at(2), userWrite('bob', { display: 'Bob' }));
+        await store.createResource(org.id, 'User', 'u3', at(3), userWrite('carol', { display: 'Carol' }));
+        await store.createResource(org.id, 'User', 'u4', at(4), userWrite('dave', { display: 'Dave' }));
+        await store.createResource(other.id, 'User', 'x1', at(5), userWrite('xavier', { display: 'Xavier' }));
+      });
+
+      const ref = (value: string, resourceType: string, display: string): ResourceRef => ({ value, resourceType, display });
+
+      it('create stores members; members() returns them in insertion order with value, resourceType and display', async () => {
+        const g = await store.createResource(org.id, 'Group', 'g1', at(10), groupWrite('Admins', ['u2', 'u1', 'u3']));
+        expect(g.version).toBe(1);
+        expect(await store.members(org.id, 'g1')).toEqual([ref('u2', 'User', 'Bob'), ref('u1', 'User', 'Alice'), ref('u3', 'User', 'Carol')]);
+      });
+
+      it('groupsOf(member) returns the group', async () => {
+        await store.createResource(org.id, 'Group', 'g1', at(10), groupWrite('Admins', ['u1', 'u2']));
+        await store.createResource(org.id, 'Group', 'g2', at(11), groupWrite('Staff', ['u1']));
+        expect(await store.groupsOf(org.id, 'u1')).toEqual([ref('g1', 'Group', 'Admins'), ref('g2', 'Group', 'Staff')]);
+        expect(await store.groupsOf(org.id, 'u2')).toEqual([ref('g1', 'Group', 'Admins')]);
+        expect(await store.groupsOf(org.id, 'u3')).toEqual([]);
+        expect(await store.groupsOf(other.id, 'u1')).toEqual([]);
+        expect(await store.members(other.id, 'g1')).toEqual([]);
+      });
+
+      it('display follows the member\'s latest ResourceWrite.display; absent display stays absent', async () => {
+        await store.createResource(org.id, 'User', 'u5', at(6), { attributes: { schemas: [USER_SCHEMA], userName: 'eve' }, uniqueKeys: [] });
+        await store.createResource(org.id, 'Group', 'g1', at(10), groupWrite('Admins', ['u1', 'u5']));
+        const before = await store.members(org.id, 'g1');
+        expect(values(before)).toEqual(['u1', 'u5']);
+        expect(before[1]?.display).toBeUndefined();
+        await store.replaceResource(org.id, 'User', 'u1', at(11), userWrite('alice', { display: 'Alice Smith' }));
+        expect((await store.members(org.id, 'g1'))[0]).toEqual(ref('u1', 'User', 'Alice Smith'));
+        await store.replaceResource(org.id, 'Group', 'g1', at(12), groupWrite('Administrators'));
+        expect(await store.groupsOf(org.id, 'u1')).toEqual([ref('g1', 'Group', 'Administrators')]);
+      });
+
+      it('duplicate ids in one write are stored once', async () => {
+        await store.createResource(org.id, 'Group', 'g1', at(10), groupWrite('Admins', ['u1', 'u2', 'u1', 'u2', 'u1']));
+        expect(values(await store.members(org.id, 'g1'))).toEqual(['u1', 'u2']);
+        expect(await store.groupsOf(org.id, 'u1')).toHaveLength(1);
+        await store.replaceResource(org.id, 'Group', 'g1', at(11), groupWrite('Admins', ['u3', 'u1', 'u3']));
+        expect(values(await store.members(org.id, 'g1'))).toEqual(['u1', 'u3']);
+        expect(await store.groupsOf(org.id, 'u3')).toHaveLength(1);
+      });
+
+      describe('bad member ids on create throw UnknownMembers listing exactly them and write nothing', () => {
+        /** `groups`: the groups that existed before the failed create. */
+        async function expectNothingWritten(groups: readonly string[] = []): Promise<void> {
+          expect(await store.getResource(org.id, 'Group', 'g1')).toBeUndefined();
+          expect(await store.members(org.id, 'g1')).toEqual([]);
+          for (const u of ['u1', 'u2', 'u3', 'u4']) expect(await store.groupsOf(org.id, u)).toEqual([]);
+          expect(await store.groupsOf(other.id, 'x1')).toEqual([]);
+          const listed = await store.listResources(org.id, 'Group', { offset: 0, limit: 100 });
+          expect(listed.total).toBe(groups.length);
+          expect(listed.resources.map((r) => r.id)).toEqual(groups);
+          // The group's unique value was not kept either.
+          const later = await store.createResource(org.id, 'Group', 'g9', at(99), groupWrite('Admins', [], { uniqueKeys: true }));
+          expect(later.version).toBe(1);
+        }
+
+        it('an unknown id', async () => {
+          await expectUnknownMembers(
+            store.createResource(org.id, 'Group', 'g1', at(10), groupWrite('Admins', ['u1', 'nope'], { uniqueKeys: true })),
+            ['nope'],
+          );
+          await expectNothingWritten();
+        });
+
+        it('an id of another organization', async () => {
+          await expectUnknownMembers(
+            store.createResource(org.id, 'Group', 'g1', at(10), groupWrite('Admins', ['x1', 'u1'], { uniqueKeys: true })),
+            ['x1'],
+          );
+          await expectNothingWritten();
+        });
+
+        it('an id of a disallowed type', async () => {
+          await store.createResource(org.id, 'Group', 'g0', at(9), groupWrite('Everyone'));
+          await expectUnknownMembers(
+            store.createResource(org.id, 'Group', 'g1', at(10), groupWrite('Admins', ['u1', 'g0'], { allowedTypes: ['User'], uniqueKeys: true })),
+            ['g0'],
+          );
+          expect(await store.groupsOf(org.id, 'g0')).toEqual([]);
+          await expectNothingWritten(['g0']);
+        });
+
+        it('the group\'s own id', async () => {
+          await expectUnknownMembers(
+            store.createResource(org.id, 'Group', 'g1', at(10), groupWrite('Admins', ['g1', 'u1'], { uniqueKeys: true })),
+            ['g1'],
+          );
+          await expectNothingWritten();
+        });
+
+        it('several bad ids at once are all listed, and only they', async () => {
+          await store.createResource(org.id, 'Group', 'g0', at(9), groupWrite('Everyone'));
+          await expectUnknownMembers(
+            store.createResource(
+              org.id, 'Group', 'g1', at(10),
+              groupWrite('Admins', ['u1', 'nope', 'x1', 'u2', 'g0', 'g1'], { allowedTypes: ['User'], uniqueKeys: true }),
+            ),
+            ['nope', 'x1', 'g0', 'g1'],
+          );
+          expect(await store.groupsOf(org.id, 'g0')).toEqual([]);
+          await expectNothingWritten(['g0']);
+        });
+      });
+
+      describe('bad member ids on replace throw UnknownMembers and leave membership and version unchanged', () => {
+        let before: Awaited<ReturnType<Store['getResource']>>;
+
+        beforeEach(async () => {
+          await store.createResource(org.id, 'Group', 'g0', at(9), groupWrite('Everyone'));
+          before = await store.createResource(org.id, 'Group', 'g1', at(10), groupWrite('Admins', ['u2', 'u1']));
+        });
+
+        async function expectUnchanged(): Promise<void> {
+          expect(await store.getResource(org.id, 'Group', 'g1')).toEqual(before);
+          expect(values(await store.members(org.id, 'g1'))).toEqual(['u2', 'u1']);
+          expect(values(await store.groupsOf(org.id, 'u1'))).toEqual(['g1']);
+          expect(values(await store.groupsOf(org.id, 'u2'))).toEqual(['g1']);
+          expect(await store.groupsOf(org.id, 'u3')).toEqual([]);
+        }
+
+        it('an unknown id', async () => {
+          await expectUnknownMembers(store.replaceResource(org.id, 'Group', 'g1', at(11), groupWrite('Renamed', ['u3', 'nope'])), ['nope']);
+          await expectUnchanged();
+        });
+
+        it('an id of another organization', async () => {
+          await expectUnknownMembers(store.replaceResource(org.id, 'Group', 'g1', at(11), groupWrite('Renamed', ['u1', 'x1'])), ['x1']);
+          await expectUnchanged();
+        });
+
+        it('an id of a disallowed type', async () => {
+          await expectUnknownMembers(
+            store.replaceResource(org.id, 'Group', 'g1', at(11), groupWrite('Renamed', ['u3', 'g0'], { allowedTypes: ['User'] })),
+            ['g0'],
+          );
+          await expectUnchanged();
+        });
+
+        it('the group\'s own id', async () => {
+          await expectUnknownMembers(store.replaceResource(org.id, 'Group', 'g1', at(11), groupWrite('Renamed', ['u3', 'g1'])), ['g1']);
+          await expectUnchanged();
+        });
+      });
+
+      it('replace with a new list removes absent members, adds new ones and keeps the existing ones\' order', async () => {
+        await store.createResource(org.id, 'Group', 'g1', at(10), groupWrite('Admins', ['u1', 'u2', 'u3']));
+        const replaced = await store.replaceResource(org.id, 'Group', 'g1', at(11), groupWrite('Admins', ['u3', 'u4', 'u1']));
+        expect(replaced?.version).toBe(2);
+        expect(await store.members(org.id, 'g1')).toEqual([ref('u1', 'User', 'Alice'), ref('u3', 'User', 'Carol'), ref('u4', 'User', 'Dave')]);
+        expect(await store.groupsOf(org.id, 'u2')).toEqual([]);
+        expect(values(await store.groupsOf(org.id, 'u4'))).toEqual(['g1']);
+      });
+
+      it('replace with an empty list removes every member', async () => {
+        await store.createResource(org.id, 'Group', 'g1', at(10), groupWrite('Admins', ['u1', 'u2']));
+        await store.replaceResource(org.id, 'Group', 'g1', at(11), groupWrite('Admins', []));
+        expect(await store.members(org.id, 'g1')).toEqual([]);
+        expect(await store.groupsOf(org.id, 'u1')).toEqual([]);
+      });
+
+      it('replace without membership leaves members untouched', async () => {
+        await store.createResource(org.id, 'Group', 'g1', at(10), groupWrite('Admins', ['u2', 'u1']));
+        const replaced = await store.replaceResource(org.id, 'Group', 'g1', at(11), groupWrite('Admins', undefined, { extra: { externalId: 'e' } }));
+        expect(replaced?.version).toBe(2);
+        expect(replaced?.attributes).toMatchObject({ externalId: 'e' });
+        expect(values(await store.members(org.id, 'g1'))).toEqual(['u2', 'u1']);
+        expect(values(await store.groupsOf(org.id, 'u1'))).toEqual(['g1']);
+      });
+
+      it('deleting a user removes it from every group', async () => {
+        await store.createResource(org.id, 'Group', 'g1', at(10), groupWrite('Admins', ['u1', 'u2']));
+        await store.createResource(org.id, 'Group', 'g2', at(11), groupWrite('Staff', ['u1']));
+        expect(await store.deleteResource(org.id, 'User', 'u1')).toBe(true);
+        expect(values(await store.members(org.id, 'g1'))).toEqual(['u2']);
+        expect(await store.members(org.id, 'g2')).toEqual([]);
+        expect(await store.groupsOf(org.id, 'u1')).toEqual([]);
+        // No stale membership survives: a new resource under the same id is in no group.
+        await store.createResource(org.id, 'User', 'u1', at(12), userWrite('alice2', { display: 'Alice II' }));
+        expect(values(await store.members(org.id, 'g1'))).toEqual(['u2']);
+        expect(await store.members(org.id, 'g2')).toEqual([]);
+        expect(await store.groupsOf(org.id, 'u1')).toEqual([]);
+      });
+
+      it('deleting a group removes its membership rows', async () => {
+        await store.createResource(org.id, 'Group', 'g1', at(10), groupWrite('Admins', ['u1', 'u2']));
+        await store.createResource(org.id, 'Group', 'g2', at(11), groupWrite('Staff', ['u1']));
+        expect(await store.deleteResource(org.id, 'Group', 'g1')).toBe(true);
+        expect(await store.members(org.id, 'g1')).toEqual([]);
+        expect(await store.groupsOf(org.id, 'u2')).toEqual([]);
+        expect(values(await store.groupsOf(org.id, 'u1'))).toEqual(['g2']);
+        // No stale membership survives: a new group under the same id starts empty.
+        await store.createResource(org.id, 'Group', 'g1', at(12), groupWrite('Admins again'));
+        expect(await store.members(org.id, 'g1')).toEqual([]);
+        expect(await store.groupsOf(org.id, 'u2')).toEqual([]);
+      });
+
+      it('nested groups: a Group can be a member', async () => {
+        await store.createResource(org.id, 'Group', 'inner', at(10), groupWrite('Inner', ['u1']));
+        await store.createResource(org.id, 'Group', 'outer', at(11), groupWrite('Outer', ['inner', 'u2']));
+        expect(await store.members(org.id, 'outer')).toEqual([ref('inner', 'Group', 'Inner'), ref('u2', 'User', 'Bob')]);
+        expect(await store.groupsOf(org.id, 'inner')).toEqual([ref('outer', 'Group', 'Outer')]);
+        // groupsOf is direct membership only.
+        expect(values(await store.groupsOf(org.id, 'u1'))).toEqual(['inner']);
+        // Deleting the inner group removes it from the outer one.
+        expect(await store.deleteResource(org.id, 'Group', 'inner')).toBe(true);
+        expect(values(await store.members(org.id, 'outer'))).toEqual(['u2']);
+      });
+    });
+  });
+}

@@ -1,0 +1,115 @@
+/** The store contract on SQLite, plus what only the embedded file store has to guarantee. */
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
+import { MIGRATIONS } from '../../src/store/sqlite/migrations.js';
+import { describeStoreContract } from './contract.js';
+
+describeStoreContract('SQLite', async () => {
+  const store = new SqliteStore(':memory:');
+  await store.migrate();
+  return store;
+});
+
+describe('SqliteStore on a file', () => {
+  let dir: string;
+  let file: string;
+  const opened: { close(): unknown }[] = [];
+
+  /** Opens a store (not migrated) and closes it after the test. */
+  function open(): SqliteStore {
+    const store = new SqliteStore(file);
+    opened.push({ close: () => store.close() });
+    return store;
+  }
+
+  /** A plain second connection on the same file, closed after the test. */
+  function raw(): Database.Database {
+    const db = new Database(file, { readonly: true });
+    opened.push(db);
+    return db;
+  }
+
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'scimd-store-'));
+    file = join(dir, 'nested', 'deeper', 'scimd.db');
+  });
+
+  afterEach(async () => {
+    for (const c of opened.splice(0).reverse()) await c.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('creates the database file under a nested directory that does not exist yet', async () => {
+    expect(existsSync(join(dir, 'nested'))).toBe(false);
+    const store = open();
+    await store.migrate();
+    expect(existsSync(file)).toBe(true);
+    await expect(store.ping()).resolves.toBeUndefined();
+  });
+
+  it('uses WAL journal mode', async () => {
+    const store = open();
+    await store.migrate();
+    expect(raw().pragma('journal_mode', { simple: true })).toBe('wal');
+  });
+
+  it('migrate() is idempotent, also from two instances on the same file', async () => {
+    const a = open();
+    await a.migrate();
+    await a.migrate();
+    const b = open();
+    await b.migrate();
+    await Promise.all([a.migrate(), b.migrate()]);
+    const rows = raw().prepare('SELECT version, count(*) AS n FROM schema_migrations GROUP BY version ORDER BY version').all() as {
+      version: number;
+      n: number;
+    }[];
+    expect(rows).toEqual(MIGRATIONS.map((m) => ({ version: m.version, n: 1 })));
+    expect((raw().prepare('SELECT count(*) AS n FROM schema_migrations').get() as { n: number }).n).toBe(MIGRATIONS.length);
+  });
+
+  it('data written by one instance is visible to a second instance on the same file', async () => {
+    const writer = open();
+    await writer.migrate();
+    // A reader opened before the writes, as a running server is when the CLI creates a token.
+    const early = open();
+    await early.migrate();
+
+    const org = await writer.ensureOrganization('acme');
+    await writer.createToken({ id: 't1', orgId: org.id, name: 'cli', dialect: 'rfc', hash: 'f'.repeat(64), created: '2024-01-01T00:00:00.000Z' });
+    const user = await writer.createResource(org.id, 'User', 'u1', '2024-01-01T00:00:01.000Z', {
+      attributes: { userName: 'alice' },
+      uniqueKeys: [{ attribute: 'userName', value: 'alice' }],
+      display: 'Alice',
+    });
+
+    const late = open();
+    await late.migrate();
+    for (const reader of [early, late]) {
+      expect(await reader.ensureOrganization('acme')).toEqual(org);
+      expect((await reader.findTokenByHash('f'.repeat(64)))?.id).toBe('t1');
+      expect(await reader.getResource(org.id, 'User', 'u1')).toEqual(user);
+    }
+
+    // ...and the other way round, including the uniqueness the first instance holds.
+    await early.createResource(org.id, 'Group', 'g1', '2024-01-01T00:00:02.000Z', {
+      attributes: { displayName: 'Admins' },
+      uniqueKeys: [],
+      display: 'Admins',
+      membership: { ids: ['u1'], allowedTypes: ['User', 'Group'] },
+    });
+    expect(await writer.members(org.id, 'g1')).toEqual([{ value: 'u1', resourceType: 'User', display: 'Alice' }]);
+    await expect(
+      late.createResource(org.id, 'User', 'u2', '2024-01-01T00:00:03.000Z', {
+        attributes: { userName: 'alice' },
+        uniqueKeys: [{ attribute: 'userName', value: 'alice' }],
+      }),
+    ).rejects.toMatchObject({ name: 'UniquenessViolation', attribute: 'userName' });
+    expect(await writer.revokeToken('t1', '2024-01-01T00:00:04.000Z')).toBe(true);
+    expect((await late.findTokenByHash('f'.repeat(64)))?.revoked).toBe('2024-01-01T00:00:04.000Z');
+  });
+});

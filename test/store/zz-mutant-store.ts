@@ -1,0 +1,271 @@
+/**
+ * The embedded store: SQLite through better-sqlite3, in WAL mode so readers never wait for the writer and other
+ * processes (`scimd token create`) can use the same file while a server runs. better-sqlite3 is synchronous; the
+ * methods are async only to honour the Store contract that PostgreSQL shares.
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import {
+  UniquenessViolation, UnknownMembers,
+  type Attributes, type Membership, type Organization, type Page, type ResourceRef, type ResourceWrite, type Store,
+  type StoredResource, type TokenRecord, type UniqueKey,
+} from '../../src/store/store.js';
+import { MIGRATIONS } from '../../src/store/sqlite/migrations.js';
+
+interface ResourceRow {
+  org_id: string;
+  resource_type: string;
+  id: string;
+  version: number;
+  created: string;
+  last_modified: string;
+  data: string;
+}
+
+interface TokenRow {
+  id: string;
+  org_id: string;
+  name: string;
+  dialect: string;
+  hash: string;
+  created: string;
+  last_used: string | null;
+  revoked: string | null;
+}
+
+/** SQLite's default limit on bound parameters is 32766; chunks of 500 stay far below it. */
+const CHUNK = 500;
+
+export class SqliteStore implements Store {
+  private readonly db: Database.Database;
+  private readonly statements = new Map<string, Database.Statement>();
+
+  constructor(filename: string) {
+    if (filename !== ':memory:') mkdirSync(dirname(filename), { recursive: true });
+    this.db = new Database(filename);
+    this.db.pragma('journal_mode = WAL');
+    // FULL: a write acknowledged to the client survives power loss, not only a process crash.
+    this.db.pragma('synchronous = FULL');
+    this.db.pragma('busy_timeout = 5000');
+    this.db.pragma('foreign_keys = ON');
+  }
+
+  private sql(text: string): Database.Statement {
+    let s = this.statements.get(text);
+    if (!s) {
+      s = this.db.prepare(text);
+      this.statements.set(text, s);
+    }
+    return s;
+  }
+
+  async migrate(): Promise<void> {
+    this.db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied TEXT NOT NULL)');
+    this.db.transaction(() => {
+      const done = new Set(
+        (this.db.prepare('SELECT version FROM schema_migrations').all() as { version: number }[]).map((r) => r.version),
+      );
+      for (const m of MIGRATIONS) {
+        if (done.has(m.version)) continue;
+        this.db.exec(m.sql);
+        this.db.prepare('INSERT INTO schema_migrations (version, name, applied) VALUES (?, ?, ?)').run(m.version, m.name, new Date().toISOString());
+      }
+    }).immediate();
+  }
+
+  async ping(): Promise<void> {
+    this.sql('SELECT 1').get();
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+
+  async ensureOrganization(name: string): Promise<Organization> {
+    return this.db.transaction(() => {
+      const found = this.sql('SELECT id, name, created FROM organizations WHERE name = ?').get(name) as Organization | undefined;
+      if (found) return found;
+      const org: Organization = { id: crypto.randomUUID(), name, created: new Date().toISOString() };
+      this.sql('INSERT INTO organizations (id, name, created) VALUES (?, ?, ?)').run(org.id, org.name, org.created);
+      return org;
+    }).immediate();
+  }
+
+  async organizations(): Promise<Organization[]> {
+    return this.sql('SELECT id, name, created FROM organizations ORDER BY created, name').all() as Organization[];
+  }
+
+  async createToken(t: TokenRecord): Promise<void> {
+    this.sql('INSERT INTO tokens (id, org_id, name, dialect, hash, created, last_used, revoked) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+      .run(t.id, t.orgId, t.name, t.dialect, t.hash, t.created, t.lastUsed ?? null, t.revoked ?? null);
+  }
+
+  async findTokenByHash(hash: string): Promise<TokenRecord | undefined> {
+    const row = this.sql('SELECT * FROM tokens WHERE hash = ?').get(hash) as TokenRow | undefined;
+    return row && toToken(row);
+  }
+
+  async listTokens(): Promise<TokenRecord[]> {
+    return (this.sql('SELECT * FROM tokens ORDER BY created, id').all() as TokenRow[]).map(toToken);
+  }
+
+  async revokeToken(id: string, at: string): Promise<boolean> {
+    return this.sql('UPDATE tokens SET revoked = ? WHERE id = ? AND revoked IS NULL').run(at, id).changes > 0;
+  }
+
+  async touchToken(id: string, at: string): Promise<void> {
+    this.sql('UPDATE tokens SET last_used = ? WHERE id = ?').run(at, id);
+  }
+
+  async createResource(orgId: string, resourceType: string, id: string, at: string, write: ResourceWrite): Promise<StoredResource> {
+    return this.db.transaction(() => {
+      this.sql(
+        `INSERT INTO resources (org_id, resource_type, id, version, created, last_modified, display, data)
+         VALUES (?, ?, ?, 1, ?, ?, ?, ?)`,
+      ).run(orgId, resourceType, id, at, at, write.display ?? null, JSON.stringify(write.attributes));
+      this.insertUniqueKeys(orgId, resourceType, id, write.uniqueKeys);
+      if (write.membership) this.addMembers(orgId, id, write.membership);
+      return { orgId, resourceType, id, version: 1, created: at, lastModified: at, attributes: write.attributes };
+    }).immediate();
+  }
+
+  async getResource(orgId: string, resourceType: string, id: string): Promise<StoredResource | undefined> {
+    const row = this.sql('SELECT * FROM resources WHERE org_id = ? AND resource_type = ? AND id = ?').get(orgId, resourceType, id) as
+      | ResourceRow
+      | undefined;
+    return row && toResource(row);
+  }
+
+  async replaceResource(orgId: string, resourceType: string, id: string, at: string, write: ResourceWrite): Promise<StoredResource | undefined> {
+    return this.db.transaction(() => {
+      const row = this.sql(
+        `UPDATE resources SET version = version + 1, last_modified = ?, display = ?, data = ?
+         WHERE org_id = ? AND resource_type = ? AND id = ? RETURNING *`,
+      ).get(at, write.display ?? null, JSON.stringify(write.attributes), orgId, resourceType, id) as ResourceRow | undefined;
+      if (!row) return undefined;
+      this.sql('DELETE FROM unique_values WHERE org_id = ? AND resource_id = ?').run(orgId, id);
+      this.insertUniqueKeys(orgId, resourceType, id, write.uniqueKeys);
+      if (write.membership) this.replaceMembers(orgId, id, write.membership);
+      return toResource(row);
+    }).immediate();
+  }
+
+  async deleteResource(orgId: string, resourceType: string, id: string): Promise<boolean> {
+    return this.db.transaction(() => {
+      const gone = this.sql('DELETE FROM resources WHERE org_id = ? AND resource_type = ? AND id = ?').run(orgId, resourceType, id).changes > 0;
+      if (!gone) return false;
+      this.sql('DELETE FROM unique_values WHERE org_id = ? AND resource_id = ?').run(orgId, id);
+      this.sql('DELETE FROM group_members WHERE org_id = ? AND group_id = ?').run(orgId, id);
+      this.sql('DELETE FROM group_members WHERE org_id = ? AND member_id = ?').run(orgId, id);
+      return true;
+    }).immediate();
+  }
+
+  async listResources(orgId: string, resourceType: string, page: Page): Promise<{ total: number; resources: StoredResource[] }> {
+    return this.db.transaction(() => {
+      const { total } = this.sql('SELECT count(*) AS total FROM resources WHERE org_id = ? AND resource_type = ?').get(orgId, resourceType) as {
+        total: number;
+      };
+      const rows =
+        page.limit === 0
+          ? []
+          : (this.sql('SELECT * FROM resources WHERE org_id = ? AND resource_type = ? ORDER BY seq LIMIT ? OFFSET ?').all(
+              orgId, resourceType, page.limit, page.offset,
+            ) as ResourceRow[]);
+      return { total, resources: rows.map(toResource) };
+    })();
+  }
+
+  async members(orgId: string, groupId: string): Promise<ResourceRef[]> {
+    const rows = this.sql(
+      `SELECT m.member_id AS value, m.member_type AS resourceType, r.display AS display
+       FROM group_members m JOIN resources r ON r.org_id = m.org_id AND r.resource_type = m.member_type AND r.id = m.member_id
+       WHERE m.org_id = ? AND m.group_id = ? ORDER BY m.rowid`,
+    ).all(orgId, groupId) as { value: string; resourceType: string; display: string | null }[];
+    return rows.map(toRef);
+  }
+
+  async groupsOf(orgId: string, memberId: string): Promise<ResourceRef[]> {
+    const rows = this.sql(
+      `SELECT m.group_id AS value, r.resource_type AS resourceType, r.display AS display
+       FROM group_members m JOIN resources r ON r.org_id = m.org_id AND r.id = m.group_id
+       WHERE m.org_id = ? AND m.member_id = ? ORDER BY m.rowid`,
+    ).all(orgId, memberId) as { value: string; resourceType: string; display: string | null }[];
+    return rows.map(toRef);
+  }
+
+  private insertUniqueKeys(orgId: string, resourceType: string, id: string, keys: readonly UniqueKey[]): void {
+    const insert = this.sql(
+      `INSERT INTO unique_values (org_id, resource_type, attribute, value, resource_id) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT DO NOTHING`,
+    );
+    for (const k of keys) {
+      // Throwing inside the transaction rolls back everything written so far in it.
+      if (insert.run(orgId, resourceType, k.attribute, k.value, id).changes === 0) throw new UniquenessViolation(k.attribute);
+    }
+  }
+
+  /** Resolves member ids to their resource types; any id that names no allowed resource fails the whole write. */
+  private resolveMembers(orgId: string, groupId: string, membership: Membership, ids: readonly string[]): Map<string, string> {
+    const types = new Map<string, string>();
+    const typeList = membership.allowedTypes.map(() => '?').join(', ');
+    for (let i = 0; i < ids.length; i += CHUNK) {
+      const chunk = ids.slice(i, i + CHUNK);
+      const rows = this.sql(
+        `SELECT id, resource_type FROM resources WHERE org_id = ? AND id IN (${chunk.map(() => '?').join(', ')})
+         AND resource_type IN (${typeList})`,
+      ).all(orgId, ...chunk, ...membership.allowedTypes) as { id: string; resource_type: string }[];
+      for (const r of rows) types.set(r.id, r.resource_type);
+    }
+    const unknown = ids.filter((m) => !types.has(m) || m === groupId);
+    if (unknown.length > 0) throw new UnknownMembers(unknown);
+    return types;
+  }
+
+  private addMembers(orgId: string, groupId: string, membership: Membership): void {
+    const ids = membership.ids;
+    const types = this.resolveMembers(orgId, groupId, membership, ids);
+    const insert = this.sql(
+      'INSERT INTO group_members (org_id, group_id, member_id, member_type) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING',
+    );
+    for (const m of ids) insert.run(orgId, groupId, m, types.get(m));
+  }
+
+  private replaceMembers(orgId: string, groupId: string, membership: Membership): void {
+    const wanted = new Set(membership.ids);
+    const current = this.sql('SELECT member_id FROM group_members WHERE org_id = ? AND group_id = ?').pluck().all(orgId, groupId) as string[];
+    const remove = this.sql('DELETE FROM group_members WHERE org_id = ? AND group_id = ? AND member_id = ?');
+    for (const m of current) if (!wanted.has(m)) remove.run(orgId, groupId, m);
+    this.addMembers(orgId, groupId, membership);
+  }
+}
+
+function toResource(row: ResourceRow): StoredResource {
+  return {
+    orgId: row.org_id,
+    resourceType: row.resource_type,
+    id: row.id,
+    version: row.version,
+    created: row.created,
+    lastModified: row.last_modified,
+    attributes: JSON.parse(row.data) as Attributes,
+  };
+}
+
+function toToken(row: TokenRow): TokenRecord {
+  return {
+    id: row.id,
+    orgId: row.org_id,
+    name: row.name,
+    dialect: row.dialect,
+    hash: row.hash,
+    created: row.created,
+    ...(row.last_used ? { lastUsed: row.last_used } : {}),
+    ...(row.revoked ? { revoked: row.revoked } : {}),
+  };
+}
+
+function toRef(row: { value: string; resourceType: string; display: string | null }): ResourceRef {
+  return row.display === null ? { value: row.value, resourceType: row.resourceType } : { ...row, display: row.display };
+}
