@@ -15,7 +15,7 @@ export const RFC_SAMPLES = fileURLToPath(new URL('../../shared/conformance/rfc-s
 
 export interface Response {
   status: number;
-  headers: Record<string, string | string[] | undefined>;
+  headers: Record<string, string | string[] | number | undefined>;
   body: any;
   text: string;
 }

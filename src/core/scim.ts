@@ -218,7 +218,9 @@ function listOf(resources: Attributes[]): ListResponse {
 function integerParam(name: string, raw: string | number | undefined): number | undefined {
   if (raw === undefined || raw === '') return undefined;
   const n = typeof raw === 'number' ? raw : Number(raw);
-  if (!Number.isInteger(n)) throw scimErrors.invalidValue(`"${name}" must be an integer; got ${JSON.stringify(raw)}.`);
+  if (!Number.isSafeInteger(n)) {
+    throw scimErrors.invalidValue(`"${name}" must be an integer between ${Number.MIN_SAFE_INTEGER} and ${Number.MAX_SAFE_INTEGER}; got ${JSON.stringify(raw)}.`);
+  }
   return n;
 }
 

@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import type { CallContext, ListParams, ProjectionParams, Scim } from '../core/scim.js';
 import { authenticate } from '../core/tokens.js';
-import { scimErrors } from '../core/errors.js';
+import { scimErrors, type ScimError } from '../core/errors.js';
 import type { Store } from '../store/store.js';
 import { toScimError } from './errors.js';
 
@@ -54,6 +54,10 @@ function listParams(req: FastifyRequest): ListParams {
   return out;
 }
 
+function sendError(reply: FastifyReply, e: ScimError): void {
+  void reply.code(e.status).headers(e.headers).type(SCIM_JSON).send(e.toJSON());
+}
+
 export function buildServer(options: ServerOptions): FastifyInstance {
   const { scim, store, bodyLimit } = options;
   const app = Fastify({
@@ -61,6 +65,8 @@ export function buildServer(options: ServerOptions): FastifyInstance {
     bodyLimit,
     // `/users` and `/Users` are the same endpoint (parameters keep their case); `/Users/` is `/Users`.
     routerOptions: { caseSensitive: false, ignoreTrailingSlash: true },
+    // Errors Fastify meets before routing (a malformed percent-encoding in the URL) get a SCIM body too.
+    frameworkErrors: (err, _req, reply) => sendError(reply as FastifyReply, toScimError(err, bodyLimit)),
     genReqId: (req) => {
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && /^[\w.:-]{1,128}$/.test(given) ? given : randomUUID();
@@ -87,12 +93,11 @@ export function buildServer(options: ServerOptions): FastifyInstance {
   app.setErrorHandler((err, req, reply) => {
     const e = toScimError(err, bodyLimit);
     if (e.status >= 500) req.log.error({ err }, 'request failed');
-    void reply.code(e.status).headers(e.headers).type(SCIM_JSON).send(e.toJSON());
+    sendError(reply, e);
   });
 
   app.setNotFoundHandler((req, reply) => {
-    const e = scimErrors.notFound(`There is no endpoint ${req.method} ${req.url.split('?')[0]}.`);
-    void reply.code(e.status).type(SCIM_JSON).send(e.toJSON());
+    sendError(reply, scimErrors.notFound(`There is no endpoint ${req.method} ${req.url.split('?')[0]}.`));
   });
 
   app.get('/healthz', async () => ({ status: 'ok' }));

@@ -2,7 +2,9 @@
  * The store contract: the one narrow interface between the SCIM core and a database. The core decides everything
  * SCIM (validation, uniqueness keys, display labels, rendering); a store only persists and answers, and enforces in
  * the database what must hold under concurrency (uniqueness, membership references, versions).
- * Implementations: store/sqlite (embedded default). Each must pass test/store-contract.ts.
+ * Implementations: store/sqlite (embedded default). Each must pass the contract suite in test/store/contract.ts.
+ * Resource ids are unique within an organization across all resource types (the core draws UUIDs): membership
+ * and unique values refer to a resource by (organization, id) alone.
  */
 
 /** A resource's attributes as stored: canonical attribute names, extension objects under their schema URN. */

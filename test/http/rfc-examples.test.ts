@@ -96,6 +96,8 @@ describe.runIf(haveRfcSamples)('RFC 7643 §8 examples round-trip', () => {
   });
 });
 
-describe.skipIf(haveRfcSamples)('RFC 7643 §8 examples', () => {
-  it.skip('skipped: ../shared/conformance/rfc-samples is not present beside the project', () => {});
-});
+if (!haveRfcSamples) {
+  describe('RFC 7643 §8 examples', () => {
+    it.skip('SKIPPED: ../shared/conformance/rfc-samples is not beside the project (CI always has it)', () => {});
+  });
+}

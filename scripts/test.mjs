@@ -1,0 +1,164 @@
+#!/usr/bin/env node
+// The project's whole test command (`npm test`): builds, runs the Vitest suites, then runs the conformance suites
+// that others wrote (../shared/conformance) against a live `scimd serve`, and ends with "N passed, N failed".
+//
+// Conformance failures that belong to work not done yet are listed, with the issue they wait for, in
+// test/conformance/known-gaps.json; any other failure fails the run, and so does a listed gap that now passes
+// (so the list only ever shrinks). `--update-known-gaps` rewrites the list from a run (review the diff!).
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const shared = join(root, '..', 'shared', 'conformance');
+const gapsFile = join(root, 'test', 'conformance', 'known-gaps.json');
+const updateGaps = process.argv.includes('--update-known-gaps');
+const work = mkdtempSync(join(tmpdir(), 'scimd-test-'));
+const totals = { passed: 0, failed: 0, skipped: 0 };
+
+function run(cmd, args, options = {}) {
+  return spawnSync(cmd, args, { cwd: root, stdio: 'inherit', ...options });
+}
+
+// 1. Build: the CLI tests and the conformance server run the compiled `scimd`.
+if (run(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json']).status !== 0) {
+  console.log('build failed');
+  console.log('0 passed, 1 failed');
+  process.exit(1);
+}
+
+// 2. Unit, store-contract, HTTP and CLI tests.
+const vitestReport = join(work, 'vitest.json');
+const vitest = run(process.execPath, ['node_modules/vitest/vitest.mjs', 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${vitestReport}`]);
+if (existsSync(vitestReport)) {
+  const r = JSON.parse(readFileSync(vitestReport, 'utf8'));
+  totals.passed += r.numPassedTests;
+  totals.failed += r.numFailedTests + (vitest.status !== 0 && r.numFailedTests === 0 ? 1 : 0);
+  totals.skipped += r.numPendingTests + r.numTodoTests;
+  console.log(`vitest: ${r.numPassedTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests} skipped`);
+} else {
+  console.log('vitest: no report (it crashed)');
+  totals.failed += 1;
+}
+
+// 3. Conformance suites against a live server.
+const suites = [
+  { name: 'filters', args: (base, token) => [join(shared, 'run-vectors.mjs'), '--base', base, '--token', token, '--only', 'filters'] },
+  { name: 'patch', args: (base, token) => [join(shared, 'run-vectors.mjs'), '--base', base, '--token', token, '--only', 'patch'] },
+  { name: 'okta-spec', args: (base, token) => [join(shared, 'run-runscope.mjs'), '--base', base, '--token', token, '--seed', join(shared, 'okta', 'Okta-SCIM-20-SPEC-Test.json')] },
+  { name: 'azure', args: (base, token) => [join(root, 'scripts', 'run-newman.mjs'), '--base', base, '--token', token, '--collection', join(shared, 'azure', 'PostmanCollection.json')] },
+];
+
+if (!existsSync(shared)) {
+  console.log(`conformance: SKIPPED, ../shared/conformance is not beside the project (${shared}); CI always has it`);
+} else {
+  const gaps = existsSync(gapsFile) ? JSON.parse(readFileSync(gapsFile, 'utf8')) : {};
+  const newGaps = {};
+  for (const suite of suites) {
+    const token = `conformance-${Math.random().toString(36).slice(2)}`;
+    const { base, stop } = await startServer(token);
+    let output;
+    try {
+      output = await capture(process.execPath, suite.args(base, token));
+    } finally {
+      await stop();
+    }
+    const known = gaps[suite.name] ?? {};
+    const isKnown = (label) => Object.keys(known).find((k) => label === k || label.startsWith(`${k} `));
+    let passed = 0, failed = 0, gapCount = 0;
+    const failures = [], stale = new Set();
+    newGaps[suite.name] = {};
+    for (const line of output.split('\n')) {
+      const m = /^(PASS|FAIL) (.*)$/.exec(line);
+      if (!m) continue;
+      const label = m[2];
+      const key = isKnown(label);
+      if (m[1] === 'PASS') {
+        passed++;
+        if (key) stale.add(key);
+      } else if (key) {
+        gapCount++;
+        newGaps[suite.name][key] = known[key];
+      } else {
+        failed++;
+        failures.push(label);
+        newGaps[suite.name][gapKey(suite.name, label)] = 'TODO: say which issue this waits for';
+      }
+    }
+    // A listed gap with no failure left is stale: the work is done, so the list must shrink.
+    for (const key of stale) if (!(key in newGaps[suite.name])) failures.push(`now passes, remove from known-gaps.json: ${key}`);
+    const staleCount = [...stale].filter((k) => !(k in newGaps[suite.name])).length;
+    if (passed + failed + gapCount === 0) failures.push(`the runner reported nothing:\n${output.slice(-2000)}`);
+    for (const f of failures) console.log(`  FAIL conformance ${suite.name}: ${f}`);
+    const suiteFailed = failed + staleCount + (passed + failed + gapCount === 0 ? 1 : 0);
+    console.log(`conformance ${suite.name}: ${passed} passed, ${suiteFailed} failed, ${gapCount} known gaps (test/conformance/known-gaps.json)`);
+    totals.passed += passed;
+    totals.failed += suiteFailed;
+  }
+  if (updateGaps) {
+    writeFileSync(gapsFile, `${JSON.stringify(newGaps, null, 2)}\n`);
+    console.log(`wrote ${gapsFile}`);
+  }
+}
+
+rmSync(work, { recursive: true, force: true });
+console.log(`${totals.passed} passed, ${totals.failed} failed`);
+process.exit(totals.failed > 0 ? 1 : 0);
+
+/** The stable part of a runner's label: a vector id, or an assertion without its random values. */
+function gapKey(suite, label) {
+  if (suite === 'filters' || suite === 'patch') return label.split(' [')[0];
+  // "<step> :: <assertion> (<why>)": the why, and any random value in it, is not part of the key
+  const at = label.indexOf(' :: ');
+  const tail = label.slice(at + 4);
+  return label.slice(0, at + 4) + (tail.includes(' (') ? tail.slice(0, tail.indexOf(' (')) : tail);
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+async function startServer(token) {
+  const port = await freePort();
+  const db = join(work, `conformance-${port}.db`);
+  const child = spawn(process.execPath, [join(root, 'bin', 'scimd.js'), 'serve'], {
+    cwd: root,
+    env: { ...process.env, SCIMD_PORT: String(port), SCIMD_HOST: '127.0.0.1', SCIMD_DATABASE: db, SCIMD_BOOTSTRAP_TOKEN: token, SCIMD_LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  for (let i = 0; i < 200; i++) {
+    try {
+      if ((await fetch(`http://127.0.0.1:${port}/healthz`)).ok) break;
+    } catch {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  return {
+    base: `http://127.0.0.1:${port}/scim/v2`,
+    stop: () => new Promise((resolve) => {
+      child.once('exit', resolve);
+      child.kill('SIGTERM');
+    }),
+  };
+}
+
+function capture(cmd, args) {
+  return new Promise((resolve) => {
+    const child = spawn(cmd, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (out += d));
+    child.on('exit', () => resolve(out));
+  });
+}
