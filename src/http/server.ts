@@ -92,7 +92,7 @@ export function buildServer(options: ServerOptions): FastifyInstance {
 
   app.setErrorHandler((err, req, reply) => {
     const e = toScimError(err, bodyLimit);
-    if (e.status >= 500) req.log.error({ err }, 'request failed');
+    if (e.status === 500) req.log.error({ err }, 'request failed');
     sendError(reply, e);
   });
 

@@ -179,4 +179,11 @@ describe('HTTP details', () => {
     expect((await s.request('GET', '/healthz', undefined, { authorization: '' })).body).toEqual({ status: 'ok' });
     expect((await s.request('GET', '/readyz', undefined, { authorization: '' })).status).toBe(200);
   });
+
+  it('/readyz is 503 with Retry-After when the database does not answer', async () => {
+    await s.store.close();
+    const r = await s.request('GET', '/readyz', undefined, { authorization: '' });
+    expect(r.status).toBe(503);
+    expect(r.headers['retry-after']).toBe('1');
+  });
 });
