@@ -16,9 +16,9 @@ export function serviceProviderConfig(caps: Capabilities, base: string): Attribu
     schemas: [SCHEMA_URN.serviceProviderConfig],
     patch: { supported: false },
     bulk: { supported: false, maxOperations: 0, maxPayloadSize: 0 },
-    filter: { supported: false, maxResults: caps.maxResults },
+    filter: { supported: true, maxResults: caps.maxResults },
     changePassword: { supported: true },
-    sort: { supported: false },
+    sort: { supported: true },
     etag: { supported: false },
     authenticationSchemes: [
       {

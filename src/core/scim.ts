@@ -9,6 +9,9 @@ import { checkResource } from './resource/schema-checker.js';
 import { protectSecrets } from './resource/secrets.js';
 import { isReturned, parseProjection, type Projection } from './resource/projection.js';
 import { etagOf, referenceValue, renderResource, type DerivedAttributes, type RenderContext } from './resource/render.js';
+import { indexEntries, type IndexedMeta } from './filter/index-entries.js';
+import { parseFilter } from './filter/parser.js';
+import { bindFilter, bindSortBy } from './filter/bind.js';
 import { renderResourceType, renderSchema, serviceProviderConfig } from './discovery.js';
 import type { RequestContext } from './tokens.js';
 import {
@@ -36,6 +39,8 @@ export interface ProjectionParams {
 
 export interface ListParams extends ProjectionParams {
   readonly filter?: string;
+  readonly sortBy?: string;
+  readonly sortOrder?: string;
   readonly startIndex?: string | number;
   readonly count?: string | number;
 }
@@ -98,8 +103,8 @@ export function createScim(options: ScimOptions) {
     return { resource, location: rc.location(rt.name, stored.id), etag: etagOf(stored.version) };
   }
 
-  /** Splits a checked resource into what the store writes: the document, unique keys, label and membership. */
-  function planWrite(rt: ResourceType, attrs: Attributes): ResourceWrite {
+  /** Splits a checked resource into what the store writes: document, index, unique keys, label, membership. */
+  function planWrite(rt: ResourceType, attrs: Attributes, meta: IndexedMeta): ResourceWrite {
     const document = { ...attrs };
     let membership: Membership | undefined;
     if (DERIVED[rt.schema.id] === 'members') {
@@ -112,6 +117,7 @@ export function createScim(options: ScimOptions) {
     const display = [document.displayName, document.userName].find((v): v is string => typeof v === 'string');
     return {
       attributes: document,
+      index: indexEntries(rt, document, meta),
       uniqueKeys: uniqueKeysOf(rt, document),
       ...(display !== undefined ? { display } : {}),
       ...(membership ? { membership } : {}),
@@ -144,7 +150,9 @@ export function createScim(options: ScimOptions) {
       const rt = resourceTypeAt(endpoint);
       const attrs = checkResource(rt, body);
       await protectSecrets(rt, attrs);
-      const stored = await write(rt, () => store.createResource(ctx.orgId, rt.name, randomUUID(), now().toISOString(), planWrite(rt, attrs)));
+      const id = randomUUID();
+      const at = now().toISOString();
+      const stored = await write(rt, () => store.createResource(ctx.orgId, rt.name, id, at, planWrite(rt, attrs, { id, created: at, lastModified: at })));
       return respond(ctx, rt, stored, parseProjection(rt, params.attributes, params.excludedAttributes));
     },
 
@@ -161,7 +169,9 @@ export function createScim(options: ScimOptions) {
       if (!existing) throw scimErrors.notFound(`${rt.name} "${id}" not found.`);
       const attrs = checkResource(rt, body, { existing: existing.attributes });
       await protectSecrets(rt, attrs, existing.attributes);
-      const stored = await write(rt, () => store.replaceResource(ctx.orgId, rt.name, id, now().toISOString(), planWrite(rt, attrs)));
+      const at = now().toISOString();
+      const plan = planWrite(rt, attrs, { id, created: existing.created, lastModified: at });
+      const stored = await write(rt, () => store.replaceResource(ctx.orgId, rt.name, id, at, plan));
       if (!stored) throw scimErrors.notFound(`${rt.name} "${id}" not found.`);
       return respond(ctx, rt, stored, parseProjection(rt, params.attributes, params.excludedAttributes));
     },
@@ -173,13 +183,17 @@ export function createScim(options: ScimOptions) {
 
     async list(ctx: CallContext, endpoint: string, params: ListParams = {}): Promise<ListResponse> {
       const rt = resourceTypeAt(endpoint);
-      if (params.filter !== undefined && params.filter.trim() !== '') {
-        throw scimErrors.invalidFilter('Filtering is not supported by this server yet (ServiceProviderConfig filter.supported is false).');
-      }
+      const filter = params.filter !== undefined && params.filter.trim() !== '' ? bindFilter(rt, parseFilter(params.filter)) : undefined;
+      const sort = params.sortBy ? { target: bindSortBy(rt, params.sortBy), descending: descending(params.sortOrder) } : undefined;
       // RFC 7644 §3.4.2.4: startIndex below 1 means 1; a negative count means 0; count is clamped to maxResults.
       const startIndex = Math.max(1, integerParam('startIndex', params.startIndex) ?? 1);
       const count = Math.min(maxResults, Math.max(0, integerParam('count', params.count) ?? maxResults));
-      const { total, resources } = await store.listResources(ctx.orgId, rt.name, { offset: startIndex - 1, limit: count });
+      const { total, resources } = await store.listResources(ctx.orgId, rt.name, {
+        ...(filter ? { filter } : {}),
+        ...(sort ? { sort } : {}),
+        offset: startIndex - 1,
+        limit: count,
+      });
       const projection = parseProjection(rt, params.attributes, params.excludedAttributes);
       const rendered = await Promise.all(resources.map(async (r) => (await respond(ctx, rt, r, projection)).resource));
       return { schemas: [SCHEMA_URN.listResponse], totalResults: total, itemsPerPage: rendered.length, startIndex, Resources: rendered };
@@ -213,6 +227,14 @@ export function createScim(options: ScimOptions) {
 
 function listOf(resources: Attributes[]): ListResponse {
   return { schemas: [SCHEMA_URN.listResponse], totalResults: resources.length, itemsPerPage: resources.length, startIndex: 1, Resources: resources };
+}
+
+function descending(sortOrder: string | undefined): boolean {
+  const order = (sortOrder ?? 'ascending').toLowerCase();
+  if (order !== 'ascending' && order !== 'descending') {
+    throw scimErrors.invalidValue(`"sortOrder" must be "ascending" or "descending"; got ${JSON.stringify(sortOrder)}.`);
+  }
+  return order === 'descending';
 }
 
 function integerParam(name: string, raw: string | number | undefined): number | undefined {

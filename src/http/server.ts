@@ -47,7 +47,7 @@ function projectionParams(req: FastifyRequest): ProjectionParams {
 
 function listParams(req: FastifyRequest): ListParams {
   const out: Record<string, string> = { ...projectionParams(req) };
-  for (const name of ['filter', 'startIndex', 'count'] as const) {
+  for (const name of ['filter', 'startIndex', 'count', 'sortBy', 'sortOrder'] as const) {
     const v = param(req.query, name);
     if (v !== undefined) out[name] = v;
   }
@@ -74,9 +74,12 @@ export function buildServer(options: ServerOptions): FastifyInstance {
   });
 
   // SCIM bodies are JSON under either media type (RFC 7644 §3.1); anything else is 415, text/plain included.
+  // An empty body is no body: clients send Content-Type on DELETE and GET too.
   const json = app.getDefaultJsonParser('error', 'error');
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser(['application/scim+json', 'application/json'], { parseAs: 'string' }, json);
+  app.addContentTypeParser(['application/scim+json', 'application/json'], { parseAs: 'string' }, (req, body, done) =>
+    body === '' ? done(null, undefined) : json(req, body as string, done),
+  );
   app.decorateRequest('scimContext', null);
 
   // While shutting down, finished responses close their connection: a kept-alive idle socket would otherwise

@@ -7,6 +7,10 @@
  * and unique values refer to a resource by (organization, id) alone.
  */
 
+import type { BoundFilter } from '../core/filter/bound.js';
+import type { IndexEntry } from '../core/filter/index-entries.js';
+import type { SortSpec } from './sql/query-compiler.js';
+
 /** A resource's attributes as stored: canonical attribute names, extension objects under their schema URN. */
 export type Attributes = Record<string, unknown>;
 
@@ -50,6 +54,8 @@ export interface UniqueKey {
 export interface ResourceWrite {
   readonly attributes: Attributes;
   readonly uniqueKeys: readonly UniqueKey[];
+  /** The values filters and sorting use, computed by the core (core/filter/index-entries.ts). */
+  readonly index: readonly IndexEntry[];
   /** The label shown for this resource where others reference it (group members, a user's groups). */
   readonly display?: string;
   /** The complete member list of a group; undefined when the resource type has none (or, on replace, to keep it). */
@@ -69,7 +75,11 @@ export interface ResourceRef {
   readonly display?: string;
 }
 
-export interface Page {
+export interface ResourceQuery {
+  /** Only resources matching this filter; all when absent. */
+  readonly filter?: BoundFilter;
+  /** By this attribute (then by creation order); creation order when absent. */
+  readonly sort?: SortSpec;
   /** 0-based. */
   readonly offset: number;
   readonly limit: number;
@@ -99,8 +109,8 @@ export interface Store {
   replaceResource(orgId: string, resourceType: string, id: string, at: string, write: ResourceWrite): Promise<StoredResource | undefined>;
   /** Deletes the resource with its unique values and every membership it takes part in. */
   deleteResource(orgId: string, resourceType: string, id: string): Promise<boolean>;
-  /** In a stable order (creation order). */
-  listResources(orgId: string, resourceType: string, page: Page): Promise<{ total: number; resources: StoredResource[] }>;
+  /** The page of matching resources in a stable order, and how many match in all. */
+  listResources(orgId: string, resourceType: string, query: ResourceQuery): Promise<{ total: number; resources: StoredResource[] }>;
 
   /** The members of a group, in the order they were added. */
   members(orgId: string, groupId: string): Promise<ResourceRef[]>;

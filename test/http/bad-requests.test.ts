@@ -232,8 +232,12 @@ const DEFAULT_ROWS: readonly Row[] = [
   { name: 'startIndex is a fraction', method: 'GET', path: '/Users?startIndex=1.5', status: 400, scimType: 'invalidValue', detail: /startIndex/ },
   { name: 'count is not a number', method: 'GET', path: '/Groups?count=ten', status: 400, scimType: 'invalidValue', detail: /count/ },
   { name: 'count is a fraction', method: 'GET', path: '/Users?count=2.5', status: 400, scimType: 'invalidValue', detail: /count/ },
-  { name: 'a filter (not implemented yet)', method: 'GET', path: `/Users?filter=${encodeURIComponent('userName eq "bjensen"')}`, status: 400, scimType: 'invalidFilter' },
-  { name: 'a filter on /Groups', method: 'GET', path: `/Groups?filter=${encodeURIComponent('displayName sw "A"')}`, status: 400, scimType: 'invalidFilter' },
+  { name: 'a filter with an unclosed string', method: 'GET', path: `/Users?filter=${encodeURIComponent('userName eq "bjensen')}`, status: 400, scimType: 'invalidFilter' },
+  { name: 'a filter on an unknown attribute', method: 'GET', path: `/Groups?filter=${encodeURIComponent('nope sw "A"')}`, status: 400, scimType: 'invalidFilter' },
+  { name: 'a filter with gt on a boolean', method: 'GET', path: `/Users?filter=${encodeURIComponent('active gt true')}`, status: 400, scimType: 'invalidFilter' },
+  { name: 'a filter on password (never returned)', method: 'GET', path: `/Users?filter=${encodeURIComponent('password eq "x"')}`, status: 400, scimType: 'invalidFilter' },
+  { name: 'an unknown sortBy', method: 'GET', path: '/Users?sortBy=nope', status: 400, scimType: 'invalidValue' },
+  { name: 'a sortOrder that is neither ascending nor descending', method: 'GET', path: '/Users?sortBy=userName&sortOrder=up', status: 400, scimType: 'invalidValue' },
 
   // Operations this server does not offer (RFC 7644 §3.12: 501)
   { name: 'PATCH a user', method: 'PATCH', path: (f) => `/Users/${f.ids.bjensen}`, body: { schemas: [PATCH_OP], Operations: [{ op: 'replace', path: 'active', value: false }] }, status: 501, scimType: undefined },

@@ -179,14 +179,16 @@ describe('discovery matches enforcement, attribute by attribute', () => {
     expect(checked.length).toBe(cases().length);
   });
 
-  it('ServiceProviderConfig tells the truth about today: no PATCH, Bulk, filter, sort or ETag support', async () => {
+  it('ServiceProviderConfig tells the truth about today: filter and sort, no PATCH, Bulk or ETag support', async () => {
     const spc = (await s.request('GET', '/ServiceProviderConfig')).body;
     expect(spc.patch.supported).toBe(false);
     expect((await s.request('PATCH', `/Users/${memberId}`, { schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'], Operations: [] })).status).toBe(501);
     expect(spc.bulk.supported).toBe(false);
     expect((await s.request('POST', '/Bulk', { schemas: ['urn:ietf:params:scim:api:messages:2.0:BulkRequest'], Operations: [] })).status).toBe(501);
-    expect(spc.filter.supported).toBe(false);
-    expect((await s.request('GET', '/Users?filter=userName%20eq%20%22member%22')).status).toBe(400);
+    expect(spc.filter.supported).toBe(true);
+    expect((await s.request('GET', '/Users?filter=userName%20eq%20%22member%22')).body.totalResults).toBe(1);
+    expect(spc.sort.supported).toBe(true);
+    expect(spc.etag.supported).toBe(false);
     expect(spc.changePassword.supported).toBe(true);
     expect(spc.authenticationSchemes[0].type).toBe('oauthbearertoken');
     expect(spc.meta.location).toBe('https://scim.example.com/scim/v2/ServiceProviderConfig');

@@ -57,6 +57,14 @@ describe('DELETE (RFC 7644 §3.6)', () => {
     // the userName is free again
     expect((await s.request('POST', '/Users', user('gone'))).status).toBe(201);
   });
+
+  it('accepts a DELETE (and GET) that carries a Content-Type but no body', async () => {
+    const u = (await s.request('POST', '/Users', user('typed'))).body.id;
+    const get = await s.app.inject({ method: 'GET', url: `/scim/v2/Users/${u}`, headers: { authorization: `Bearer ${s.token}`, 'content-type': 'application/scim+json' } });
+    expect(get.statusCode).toBe(200);
+    const del = await s.app.inject({ method: 'DELETE', url: `/scim/v2/Users/${u}`, headers: { authorization: `Bearer ${s.token}`, 'content-type': 'application/scim+json' } });
+    expect(del.statusCode).toBe(204);
+  });
 });
 
 describe('list (RFC 7644 §3.4.2)', () => {

@@ -21,7 +21,7 @@ function at(second: number): string {
 function userWrite(userName: string, options: { display?: string; extra?: Attributes; externalId?: string } = {}): ResourceWrite {
   return {
     attributes: { schemas: [USER_SCHEMA], userName, ...(options.externalId ? { externalId: options.externalId } : {}), ...options.extra },
-    uniqueKeys: [
+    index: [], uniqueKeys: [
       { attribute: 'userName', value: userName.toLowerCase() },
       ...(options.externalId ? [{ attribute: 'externalId', value: options.externalId }] : []),
     ],
@@ -37,7 +37,7 @@ function groupWrite(
   const membership: Membership | undefined = members && { ids: members, allowedTypes: options.allowedTypes ?? MEMBER_TYPES };
   return {
     attributes: { schemas: [GROUP_SCHEMA], displayName, ...options.extra },
-    uniqueKeys: options.uniqueKeys ? [{ attribute: 'displayName', value: displayName.toLowerCase() }] : [],
+    index: [], uniqueKeys: options.uniqueKeys ? [{ attribute: 'displayName', value: displayName.toLowerCase() }] : [],
     display: displayName,
     ...(membership ? { membership } : {}),
   };
@@ -336,7 +336,7 @@ export function describeStoreContract(name: string, open: () => Promise<Store>):
         expect(inOther.version).toBe(1);
         const asGroup = await store.createResource(org.id, 'Group', 'g1', at(3), {
           attributes: { schemas: [GROUP_SCHEMA], displayName: 'alice' },
-          uniqueKeys: [{ attribute: 'userName', value: 'alice' }],
+          index: [], uniqueKeys: [{ attribute: 'userName', value: 'alice' }],
         });
         expect(asGroup.version).toBe(1);
         expect(await store.getResource(other.id, 'User', 'u2')).toEqual(inOther);
@@ -430,7 +430,7 @@ export function describeStoreContract(name: string, open: () => Promise<Store>):
       });
 
       it('display follows the member\'s latest ResourceWrite.display; absent display stays absent', async () => {
-        await store.createResource(org.id, 'User', 'u5', at(6), { attributes: { schemas: [USER_SCHEMA], userName: 'eve' }, uniqueKeys: [] });
+        await store.createResource(org.id, 'User', 'u5', at(6), { attributes: { schemas: [USER_SCHEMA], userName: 'eve' }, index: [], uniqueKeys: [] });
         await store.createResource(org.id, 'Group', 'g1', at(10), groupWrite('Admins', ['u1', 'u5']));
         const before = await store.members(org.id, 'g1');
         expect(values(before)).toEqual(['u1', 'u5']);

@@ -83,7 +83,7 @@ describe('SqliteStore on a file', () => {
     await writer.createToken({ id: 't1', orgId: org.id, name: 'cli', dialect: 'rfc', hash: 'f'.repeat(64), created: '2024-01-01T00:00:00.000Z' });
     const user = await writer.createResource(org.id, 'User', 'u1', '2024-01-01T00:00:01.000Z', {
       attributes: { userName: 'alice' },
-      uniqueKeys: [{ attribute: 'userName', value: 'alice' }],
+      index: [], uniqueKeys: [{ attribute: 'userName', value: 'alice' }],
       display: 'Alice',
     });
 
@@ -98,7 +98,7 @@ describe('SqliteStore on a file', () => {
     // ...and the other way round, including the uniqueness the first instance holds.
     await early.createResource(org.id, 'Group', 'g1', '2024-01-01T00:00:02.000Z', {
       attributes: { displayName: 'Admins' },
-      uniqueKeys: [],
+      index: [], uniqueKeys: [],
       display: 'Admins',
       membership: { ids: ['u1'], allowedTypes: ['User', 'Group'] },
     });
@@ -106,7 +106,7 @@ describe('SqliteStore on a file', () => {
     await expect(
       late.createResource(org.id, 'User', 'u2', '2024-01-01T00:00:03.000Z', {
         attributes: { userName: 'alice' },
-        uniqueKeys: [{ attribute: 'userName', value: 'alice' }],
+        index: [], uniqueKeys: [{ attribute: 'userName', value: 'alice' }],
       }),
     ).rejects.toMatchObject({ name: 'UniquenessViolation', attribute: 'userName' });
     expect(await writer.revokeToken('t1', '2024-01-01T00:00:04.000Z')).toBe(true);

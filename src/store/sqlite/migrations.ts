@@ -6,7 +6,7 @@
 export const MIGRATIONS: readonly { readonly version: number; readonly name: string; readonly sql: string }[] = [
   {
     version: 1,
-    name: 'organizations, tokens, resources, unique values, group members',
+    name: 'organizations, tokens, resources, unique values, group members, attribute index',
     sql: `
       CREATE TABLE organizations (
         id      TEXT PRIMARY KEY,
@@ -56,6 +56,21 @@ export const MIGRATIONS: readonly { readonly version: number; readonly name: str
       );
       CREATE UNIQUE INDEX group_members_identity ON group_members (org_id, group_id, member_id);
       CREATE INDEX group_members_member ON group_members (org_id, member_id);
+      -- One row per indexed value (see core/filter/index-entries.ts). str holds strings already case-folded by
+      -- their attribute's rule; num holds numbers, booleans (0/1) and dateTimes (epoch ms). A complex value has a
+      -- marker row with neither. Filters select resource_seq sets from the two value indexes.
+      CREATE TABLE attribute_index (
+        resource_seq  INTEGER NOT NULL,
+        org_id        TEXT NOT NULL,
+        resource_type TEXT NOT NULL,
+        path          TEXT NOT NULL,
+        ordinal       INTEGER NOT NULL,
+        str           TEXT,
+        num           REAL
+      );
+      CREATE INDEX attribute_index_str ON attribute_index (org_id, resource_type, path, str);
+      CREATE INDEX attribute_index_num ON attribute_index (org_id, resource_type, path, num);
+      CREATE INDEX attribute_index_resource ON attribute_index (resource_seq, path, ordinal);
     `,
   },
 ];

@@ -8,12 +8,21 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import {
   UniquenessViolation, UnknownMembers,
-  type Attributes, type Membership, type Organization, type Page, type ResourceRef, type ResourceWrite, type Store,
+  type Attributes, type Membership, type Organization, type ResourceQuery, type ResourceRef, type ResourceWrite, type Store,
   type StoredResource, type TokenRecord, type UniqueKey,
 } from '../store.js';
 import { MIGRATIONS } from './migrations.js';
+import type { IndexEntry } from '../../core/filter/index-entries.js';
+import { filterCondition, sortKey, type SqlDialect, type SqlFragment } from '../sql/query-compiler.js';
+
+const SQLITE: SqlDialect = {
+  contains: (haystack, needle) => `instr(${haystack}, ${needle}) > 0`,
+  endsWith: (haystack, needle) => `substr(${haystack}, length(${haystack}) - length(${needle}) + 1) = ${needle} AND length(${haystack}) >= length(${needle})`,
+  maxCodePoint: '\u{10FFFF}',
+};
 
 interface ResourceRow {
+  seq: number;
   org_id: string;
   resource_type: string;
   id: string;
@@ -120,10 +129,11 @@ export class SqliteStore implements Store {
 
   async createResource(orgId: string, resourceType: string, id: string, at: string, write: ResourceWrite): Promise<StoredResource> {
     return this.db.transaction(() => {
-      this.sql(
+      const { lastInsertRowid } = this.sql(
         `INSERT INTO resources (org_id, resource_type, id, version, created, last_modified, display, data)
          VALUES (?, ?, ?, 1, ?, ?, ?, ?)`,
       ).run(orgId, resourceType, id, at, at, write.display ?? null, JSON.stringify(write.attributes));
+      this.insertIndex(Number(lastInsertRowid), orgId, resourceType, write.index);
       this.insertUniqueKeys(orgId, resourceType, id, write.uniqueKeys);
       if (write.membership) this.addMembers(orgId, id, write.membership);
       return { orgId, resourceType, id, version: 1, created: at, lastModified: at, attributes: write.attributes };
@@ -144,6 +154,8 @@ export class SqliteStore implements Store {
          WHERE org_id = ? AND resource_type = ? AND id = ? RETURNING *`,
       ).get(at, write.display ?? null, JSON.stringify(write.attributes), orgId, resourceType, id) as ResourceRow | undefined;
       if (!row) return undefined;
+      this.sql('DELETE FROM attribute_index WHERE resource_seq = ?').run(row.seq);
+      this.insertIndex(row.seq, orgId, resourceType, write.index);
       this.sql('DELETE FROM unique_values WHERE org_id = ? AND resource_id = ?').run(orgId, id);
       this.insertUniqueKeys(orgId, resourceType, id, write.uniqueKeys);
       if (write.membership) this.replaceMembers(orgId, id, write.membership);
@@ -153,8 +165,11 @@ export class SqliteStore implements Store {
 
   async deleteResource(orgId: string, resourceType: string, id: string): Promise<boolean> {
     return this.db.transaction(() => {
-      const gone = this.sql('DELETE FROM resources WHERE org_id = ? AND resource_type = ? AND id = ?').run(orgId, resourceType, id).changes > 0;
+      const gone = this.sql('DELETE FROM resources WHERE org_id = ? AND resource_type = ? AND id = ? RETURNING seq').get(orgId, resourceType, id) as
+        | { seq: number }
+        | undefined;
       if (!gone) return false;
+      this.sql('DELETE FROM attribute_index WHERE resource_seq = ?').run(gone.seq);
       this.sql('DELETE FROM unique_values WHERE org_id = ? AND resource_id = ?').run(orgId, id);
       this.sql('DELETE FROM group_members WHERE org_id = ? AND group_id = ?').run(orgId, id);
       this.sql('DELETE FROM group_members WHERE org_id = ? AND member_id = ?').run(orgId, id);
@@ -162,17 +177,28 @@ export class SqliteStore implements Store {
     }).immediate();
   }
 
-  async listResources(orgId: string, resourceType: string, page: Page): Promise<{ total: number; resources: StoredResource[] }> {
+  async listResources(orgId: string, resourceType: string, query: ResourceQuery): Promise<{ total: number; resources: StoredResource[] }> {
+    const scope = { orgId, resourceType };
+    const where: SqlFragment = query.filter
+      ? join(['r.org_id = ? AND r.resource_type = ? AND ', filterCondition(query.filter, scope, SQLITE)], orgId, resourceType)
+      : { sql: 'r.org_id = ? AND r.resource_type = ?', params: [orgId, resourceType] };
     return this.db.transaction(() => {
-      const { total } = this.sql('SELECT count(*) AS total FROM resources WHERE org_id = ? AND resource_type = ?').get(orgId, resourceType) as {
-        total: number;
-      };
-      const rows =
-        page.limit === 0
-          ? []
-          : (this.sql('SELECT * FROM resources WHERE org_id = ? AND resource_type = ? ORDER BY seq LIMIT ? OFFSET ?').all(
-              orgId, resourceType, page.limit, page.offset,
-            ) as ResourceRow[]);
+      const { total } = this.db.prepare(`SELECT count(*) AS total FROM resources r WHERE ${where.sql}`).get(...where.params) as { total: number };
+      if (query.limit === 0) return { total, resources: [] };
+      let rows: ResourceRow[];
+      if (query.sort) {
+        const key = sortKey(query.sort);
+        // RFC 7644 §3.4.2.3: resources without a value come last ascending, first descending; creation order
+        // breaks ties in the same direction.
+        const order = query.sort.descending ? 'sort_key IS NOT NULL, sort_key DESC, seq DESC' : 'sort_key IS NULL, sort_key ASC, seq ASC';
+        rows = this.db
+          .prepare(`SELECT * FROM (SELECT r.*, ${key.sql} AS sort_key FROM resources r WHERE ${where.sql}) ORDER BY ${order} LIMIT ? OFFSET ?`)
+          .all(...key.params, ...where.params, query.limit, query.offset) as ResourceRow[];
+      } else {
+        rows = this.db
+          .prepare(`SELECT r.* FROM resources r WHERE ${where.sql} ORDER BY r.seq LIMIT ? OFFSET ?`)
+          .all(...where.params, query.limit, query.offset) as ResourceRow[];
+      }
       return { total, resources: rows.map(toResource) };
     })();
   }
@@ -193,6 +219,13 @@ export class SqliteStore implements Store {
        WHERE m.org_id = ? AND m.member_id = ? ORDER BY m.rowid`,
     ).all(orgId, memberId) as { value: string; resourceType: string; display: string | null }[];
     return rows.map(toRef);
+  }
+
+  private insertIndex(seq: number, orgId: string, resourceType: string, entries: readonly IndexEntry[]): void {
+    const insert = this.sql(
+      'INSERT INTO attribute_index (resource_seq, org_id, resource_type, path, ordinal, str, num) VALUES (?, ?, ?, ?, ?, ?, ?)',
+    );
+    for (const e of entries) insert.run(seq, orgId, resourceType, e.path, e.ordinal, e.str ?? null, e.num ?? null);
   }
 
   private insertUniqueKeys(orgId: string, resourceType: string, id: string, keys: readonly UniqueKey[]): void {
@@ -268,4 +301,10 @@ function toToken(row: TokenRow): TokenRecord {
 
 function toRef(row: { value: string; resourceType: string; display: string | null }): ResourceRef {
   return row.display === null ? { value: row.value, resourceType: row.resourceType } : { ...row, display: row.display };
+}
+
+function join(parts: readonly (SqlFragment | string)[], ...leading: unknown[]): SqlFragment {
+  const params: unknown[] = [...leading];
+  const sql = parts.map((p) => (typeof p === 'string' ? p : (params.push(...p.params), p.sql))).join('');
+  return { sql, params };
 }

@@ -1,0 +1,198 @@
+/**
+ * Compiles a bound SCIM filter and sort into SQL over the attribute index and the membership relation. Values never
+ * enter the SQL text: every one is a parameter. The shared part is written here once; a dialect supplies the few
+ * functions that differ between databases (see SqlDialect).
+ *
+ * A filter becomes a set expression over resource keys (`seq`): a comparison selects from one index, `and` is
+ * INTERSECT, `or` UNION, `not` EXCEPT from all resources of the type. A value filter (`emails[...]`) works on
+ * (seq, element) pairs, so that all its conditions hold on the same element.
+ */
+import type { BoundFilter, Target } from '../../core/filter/bound.js';
+
+export interface SqlDialect {
+  /** A boolean expression: `haystack` contains `needle` (both already case-folded where needed). */
+  contains(haystack: string, needle: string): string;
+  /** A boolean expression: `haystack` ends with `needle`. */
+  endsWith(haystack: string, needle: string): string;
+  /** The highest code point, appended to a prefix to bound a range scan for `sw`. */
+  readonly maxCodePoint: string;
+}
+
+export interface SqlFragment {
+  readonly sql: string;
+  readonly params: readonly unknown[];
+}
+
+export interface QueryScope {
+  readonly orgId: string;
+  readonly resourceType: string;
+}
+
+export interface SortSpec {
+  readonly target: Target;
+  readonly descending: boolean;
+}
+
+const P = '?';
+
+function frag(sql: string, ...params: unknown[]): SqlFragment {
+  return { sql, params };
+}
+
+function join(parts: readonly (SqlFragment | string)[]): SqlFragment {
+  const params: unknown[] = [];
+  const sql = parts
+    .map((p) => {
+      if (typeof p === 'string') return p;
+      params.push(...p.params);
+      return p.sql;
+    })
+    .join('');
+  return { sql, params };
+}
+
+/** Binds `value` to every placeholder of a dialect expression (one may use the needle more than once). */
+function withValue(sql: string, value: unknown): SqlFragment {
+  return frag(sql, ...Array<unknown>(sql.split(P).length - 1).fill(value));
+}
+
+/** Where a target's values are, as columns: seq of the owning resource, element key, string and number value. */
+interface Rows {
+  readonly from: SqlFragment;
+  readonly seq: string;
+  readonly element: string;
+  readonly str: string;
+  readonly num: string;
+}
+
+function rows(target: Target, scope: QueryScope): Rows {
+  switch (target.source) {
+    case 'attribute':
+      return {
+        from: frag(` FROM attribute_index a WHERE a.org_id = ${P} AND a.resource_type = ${P} AND a.path = ${P}`, scope.orgId, scope.resourceType, target.key),
+        seq: 'a.resource_seq',
+        element: 'a.ordinal',
+        str: 'a.str',
+        num: 'a.num',
+      };
+    case 'members':
+      return {
+        from: frag(
+          ` FROM group_members m JOIN resources g ON g.org_id = m.org_id AND g.resource_type = ${P} AND g.id = m.group_id WHERE m.org_id = ${P}`,
+          scope.resourceType, scope.orgId,
+        ),
+        seq: 'g.seq',
+        element: 'm.member_id',
+        str: target.subAttribute === 'type' ? 'lower(m.member_type)' : target.subAttribute === 'value' ? 'm.member_id' : 'NULL',
+        num: 'NULL',
+      };
+    case 'groups':
+      return {
+        from: frag(
+          ` FROM group_members m JOIN resources u ON u.org_id = m.org_id AND u.resource_type = ${P} AND u.id = m.member_id WHERE m.org_id = ${P}`,
+          scope.resourceType, scope.orgId,
+        ),
+        seq: 'u.seq',
+        element: 'm.group_id',
+        str: target.subAttribute === 'value' ? 'm.group_id' : 'NULL',
+        num: 'NULL',
+      };
+  }
+}
+
+function condition(filter: Extract<BoundFilter, { kind: 'compare' | 'present' }>, r: Rows, dialect: SqlDialect): SqlFragment {
+  if (filter.kind === 'present') return frag(` AND (${r.str} IS NULL OR ${r.str} <> '')`);
+  const { op, value } = filter;
+  if (typeof value === 'boolean') return frag(` AND ${r.num} = ${P}`, value ? 1 : 0);
+  if (typeof value === 'number') {
+    const sqlOp = { eq: '=', gt: '>', ge: '>=', lt: '<', le: '<=' }[op as 'eq'];
+    return frag(` AND ${r.num} ${sqlOp} ${P}`, value);
+  }
+  switch (op) {
+    case 'eq':
+      return frag(` AND ${r.str} = ${P}`, value);
+    case 'sw':
+      // a range on the index rather than LIKE, which would scan (and fold case where the attribute is caseExact)
+      return frag(` AND ${r.str} >= ${P} AND ${r.str} < ${P}`, value, value + dialect.maxCodePoint);
+    case 'co':
+      return withValue(` AND ${dialect.contains(r.str, P)}`, value);
+    case 'ew':
+      return withValue(` AND ${dialect.endsWith(r.str, P)}`, value);
+    default:
+      return frag(` AND ${r.str} ${{ gt: '>', ge: '>=', lt: '<', le: '<=' }[op]} ${P}`, value);
+  }
+}
+
+/** SELECT s: the keys of the resources that match. */
+function resources(filter: BoundFilter, scope: QueryScope, dialect: SqlDialect): SqlFragment {
+  switch (filter.kind) {
+    case 'compare':
+    case 'present': {
+      const r = rows(filter.target, scope);
+      return join([`SELECT ${r.seq} AS s`, r.from, condition(filter, r, dialect)]);
+    }
+    case 'and':
+    case 'or':
+      return join([
+        'SELECT s FROM (', resources(filter.left, scope, dialect), ') ',
+        filter.kind === 'and' ? 'INTERSECT' : 'UNION',
+        ' SELECT s FROM (', resources(filter.right, scope, dialect), ')',
+      ]);
+    case 'not':
+      return join([
+        frag(`SELECT seq AS s FROM resources WHERE org_id = ${P} AND resource_type = ${P} EXCEPT SELECT s FROM (`, scope.orgId, scope.resourceType),
+        resources(filter.filter, scope, dialect),
+        ')',
+      ]);
+    case 'element':
+      return join(['SELECT DISTINCT s FROM (', elements(filter.filter, filter.container, scope, dialect), ')']);
+  }
+}
+
+/** SELECT s, e: the (resource, element) pairs of `container` whose element matches. */
+function elements(filter: BoundFilter, container: Target, scope: QueryScope, dialect: SqlDialect): SqlFragment {
+  switch (filter.kind) {
+    case 'compare':
+    case 'present': {
+      const r = rows(filter.target, scope);
+      return join([`SELECT ${r.seq} AS s, ${r.element} AS e`, r.from, condition(filter, r, dialect)]);
+    }
+    case 'and':
+    case 'or':
+      return join([
+        'SELECT s, e FROM (', elements(filter.left, container, scope, dialect), ') ',
+        filter.kind === 'and' ? 'INTERSECT' : 'UNION',
+        ' SELECT s, e FROM (', elements(filter.right, container, scope, dialect), ')',
+      ]);
+    case 'not': {
+      const all = rows(container, scope);
+      return join([`SELECT ${all.seq} AS s, ${all.element} AS e`, all.from, ' EXCEPT SELECT s, e FROM (', elements(filter.filter, container, scope, dialect), ')']);
+    }
+    case 'element':
+      throw new Error('value filters cannot be nested (bind.ts refuses them)');
+  }
+}
+
+/** A boolean SQL condition on `resources r`: the resource matches the filter. */
+export function filterCondition(filter: BoundFilter, scope: QueryScope, dialect: SqlDialect): SqlFragment {
+  return join(['r.seq IN (', resources(filter, scope, dialect), ')']);
+}
+
+/**
+ * The sort key of `resources r` (RFC 7644 §3.4.2.3): the attribute's value; for a multi-valued attribute the value
+ * of the element marked primary, else the first.
+ */
+export function sortKey(sort: SortSpec): SqlFragment {
+  const t = sort.target;
+  if (t.source !== 'attribute') throw new Error('sorting by a relation is refused by the core');
+  const column = t.kind === 'string' ? 'v.str' : 'v.num';
+  if (!t.primaryKey) {
+    return frag(`(SELECT ${column} FROM attribute_index v WHERE v.resource_seq = r.seq AND v.path = ${P} ORDER BY v.ordinal LIMIT 1)`, t.key);
+  }
+  return frag(
+    `(SELECT ${column} FROM attribute_index v WHERE v.resource_seq = r.seq AND v.path = ${P}
+      ORDER BY NOT EXISTS (SELECT 1 FROM attribute_index p WHERE p.resource_seq = v.resource_seq AND p.path = ${P}
+                           AND p.ordinal = v.ordinal AND p.num = 1), v.ordinal LIMIT 1)`,
+    t.key, t.primaryKey,
+  );
+}
