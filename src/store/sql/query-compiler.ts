@@ -16,6 +16,8 @@ export interface SqlDialect {
   endsWith(haystack: string, needle: string): string;
   /** The highest code point, appended to a prefix to bound a range scan for `sw`. */
   readonly maxCodePoint: string;
+  /** A join that keeps the membership table outermost, so a member id is looked up by index, not per group. */
+  readonly membershipJoin: string;
 }
 
 export interface SqlFragment {
@@ -65,7 +67,7 @@ interface Rows {
   readonly num: string;
 }
 
-function rows(target: Target, scope: QueryScope): Rows {
+function rows(target: Target, scope: QueryScope, dialect: SqlDialect): Rows {
   switch (target.source) {
     case 'attribute':
       return {
@@ -78,7 +80,7 @@ function rows(target: Target, scope: QueryScope): Rows {
     case 'members':
       return {
         from: frag(
-          ` FROM group_members m JOIN resources g ON g.org_id = m.org_id AND g.resource_type = ${P} AND g.id = m.group_id WHERE m.org_id = ${P}`,
+          ` FROM group_members m ${dialect.membershipJoin} resources g ON g.org_id = m.org_id AND g.resource_type = ${P} AND g.id = m.group_id WHERE m.org_id = ${P}`,
           scope.resourceType, scope.orgId,
         ),
         seq: 'g.seq',
@@ -89,7 +91,7 @@ function rows(target: Target, scope: QueryScope): Rows {
     case 'groups':
       return {
         from: frag(
-          ` FROM group_members m JOIN resources u ON u.org_id = m.org_id AND u.resource_type = ${P} AND u.id = m.member_id WHERE m.org_id = ${P}`,
+          ` FROM group_members m ${dialect.membershipJoin} resources u ON u.org_id = m.org_id AND u.resource_type = ${P} AND u.id = m.member_id WHERE m.org_id = ${P}`,
           scope.resourceType, scope.orgId,
         ),
         seq: 'u.seq',
@@ -128,7 +130,7 @@ function resources(filter: BoundFilter, scope: QueryScope, dialect: SqlDialect):
   switch (filter.kind) {
     case 'compare':
     case 'present': {
-      const r = rows(filter.target, scope);
+      const r = rows(filter.target, scope, dialect);
       return join([`SELECT ${r.seq} AS s`, r.from, condition(filter, r, dialect)]);
     }
     case 'and':
@@ -154,7 +156,7 @@ function elements(filter: BoundFilter, container: Target, scope: QueryScope, dia
   switch (filter.kind) {
     case 'compare':
     case 'present': {
-      const r = rows(filter.target, scope);
+      const r = rows(filter.target, scope, dialect);
       return join([`SELECT ${r.seq} AS s, ${r.element} AS e`, r.from, condition(filter, r, dialect)]);
     }
     case 'and':
@@ -165,7 +167,7 @@ function elements(filter: BoundFilter, container: Target, scope: QueryScope, dia
         ' SELECT s, e FROM (', elements(filter.right, container, scope, dialect), ')',
       ]);
     case 'not': {
-      const all = rows(container, scope);
+      const all = rows(container, scope, dialect);
       return join([`SELECT ${all.seq} AS s, ${all.element} AS e`, all.from, ' EXCEPT SELECT s, e FROM (', elements(filter.filter, container, scope, dialect), ')']);
     }
     case 'element':

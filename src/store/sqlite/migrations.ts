@@ -55,7 +55,7 @@ export const MIGRATIONS: readonly { readonly version: number; readonly name: str
         member_type TEXT NOT NULL
       );
       CREATE UNIQUE INDEX group_members_identity ON group_members (org_id, group_id, member_id);
-      CREATE INDEX group_members_member ON group_members (org_id, member_id);
+      CREATE INDEX group_members_member ON group_members (org_id, member_id, group_id, member_type);
       -- One row per indexed value (see core/filter/index-entries.ts). str holds strings already case-folded by
       -- their attribute's rule; num holds numbers, booleans (0/1) and dateTimes (epoch ms). A complex value has a
       -- marker row with neither. Filters select resource_seq sets from the two value indexes.
@@ -68,8 +68,9 @@ export const MIGRATIONS: readonly { readonly version: number; readonly name: str
         str           TEXT,
         num           REAL
       );
-      CREATE INDEX attribute_index_str ON attribute_index (org_id, resource_type, path, str);
-      CREATE INDEX attribute_index_num ON attribute_index (org_id, resource_type, path, num);
+      -- covering: a filter reads the matching resource keys (and elements) from the index alone
+      CREATE INDEX attribute_index_str ON attribute_index (org_id, resource_type, path, str, resource_seq, ordinal);
+      CREATE INDEX attribute_index_num ON attribute_index (org_id, resource_type, path, num, resource_seq, ordinal);
       CREATE INDEX attribute_index_resource ON attribute_index (resource_seq, path, ordinal);
     `,
   },

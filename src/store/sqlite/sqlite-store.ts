@@ -19,6 +19,8 @@ const SQLITE: SqlDialect = {
   contains: (haystack, needle) => `instr(${haystack}, ${needle}) > 0`,
   endsWith: (haystack, needle) => `substr(${haystack}, length(${haystack}) - length(${needle}) + 1) = ${needle} AND length(${haystack}) >= length(${needle})`,
   maxCodePoint: '\u{10FFFF}',
+  // SQLite's CROSS JOIN fixes the join order (https://sqlite.org/optoverview.html#crossjoin).
+  membershipJoin: 'CROSS JOIN',
 };
 
 interface ResourceRow {
@@ -178,27 +180,11 @@ export class SqliteStore implements Store {
   }
 
   async listResources(orgId: string, resourceType: string, query: ResourceQuery): Promise<{ total: number; resources: StoredResource[] }> {
-    const scope = { orgId, resourceType };
-    const where: SqlFragment = query.filter
-      ? join(['r.org_id = ? AND r.resource_type = ? AND ', filterCondition(query.filter, scope, SQLITE)], orgId, resourceType)
-      : { sql: 'r.org_id = ? AND r.resource_type = ?', params: [orgId, resourceType] };
+    const { count, page } = listQueries(orgId, resourceType, query);
     return this.db.transaction(() => {
-      const { total } = this.db.prepare(`SELECT count(*) AS total FROM resources r WHERE ${where.sql}`).get(...where.params) as { total: number };
+      const { total } = this.db.prepare(count.sql).get(...count.params) as { total: number };
       if (query.limit === 0) return { total, resources: [] };
-      let rows: ResourceRow[];
-      if (query.sort) {
-        const key = sortKey(query.sort);
-        // RFC 7644 §3.4.2.3: resources without a value come last ascending, first descending; creation order
-        // breaks ties in the same direction.
-        const order = query.sort.descending ? 'sort_key IS NOT NULL, sort_key DESC, seq DESC' : 'sort_key IS NULL, sort_key ASC, seq ASC';
-        rows = this.db
-          .prepare(`SELECT * FROM (SELECT r.*, ${key.sql} AS sort_key FROM resources r WHERE ${where.sql}) ORDER BY ${order} LIMIT ? OFFSET ?`)
-          .all(...key.params, ...where.params, query.limit, query.offset) as ResourceRow[];
-      } else {
-        rows = this.db
-          .prepare(`SELECT r.* FROM resources r WHERE ${where.sql} ORDER BY r.seq LIMIT ? OFFSET ?`)
-          .all(...where.params, query.limit, query.offset) as ResourceRow[];
-      }
+      const rows = this.db.prepare(page.sql).all(...page.params) as ResourceRow[];
       return { total, resources: rows.map(toResource) };
     })();
   }
@@ -272,6 +258,30 @@ export class SqliteStore implements Store {
     for (const m of current) if (!wanted.has(m)) remove.run(orgId, groupId, m);
     this.addMembers(orgId, groupId, membership);
   }
+}
+
+/** The SQL of one list request: the count of all matches, and the requested page in order. */
+export function listQueries(orgId: string, resourceType: string, query: ResourceQuery): { count: SqlFragment; page: SqlFragment } {
+  // With a filter, the matching keys drive the query (the filter is already scoped to the organization and type);
+  // the unary + keeps SQLite from walking every resource of the type through its identity index instead.
+  const where: SqlFragment = query.filter
+    ? join(['+r.org_id = ? AND +r.resource_type = ? AND ', filterCondition(query.filter, { orgId, resourceType }, SQLITE)], orgId, resourceType)
+    : { sql: 'r.org_id = ? AND r.resource_type = ?', params: [orgId, resourceType] };
+  const count = { sql: `SELECT count(*) AS total FROM resources r WHERE ${where.sql}`, params: where.params };
+  if (!query.sort) {
+    return { count, page: { sql: `SELECT r.* FROM resources r WHERE ${where.sql} ORDER BY r.seq LIMIT ? OFFSET ?`, params: [...where.params, query.limit, query.offset] } };
+  }
+  const key = sortKey(query.sort);
+  // RFC 7644 §3.4.2.3: resources without a value come last ascending, first descending; creation order breaks
+  // ties in the same direction.
+  const order = query.sort.descending ? 'sort_key IS NOT NULL, sort_key DESC, seq DESC' : 'sort_key IS NULL, sort_key ASC, seq ASC';
+  return {
+    count,
+    page: {
+      sql: `SELECT * FROM (SELECT r.*, ${key.sql} AS sort_key FROM resources r WHERE ${where.sql}) ORDER BY ${order} LIMIT ? OFFSET ?`,
+      params: [...key.params, ...where.params, query.limit, query.offset],
+    },
+  };
 }
 
 function toResource(row: ResourceRow): StoredResource {

@@ -1,0 +1,77 @@
+/**
+ * The indexed filter forms stay index searches: EXPLAIN QUERY PLAN of the SQL the SQLite store runs is asserted,
+ * so a later change cannot silently fall back to scanning every value.
+ */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SqliteStore, listQueries } from '../../src/store/sqlite/sqlite-store.js';
+import { createScim, type CallContext } from '../../src/core/scim.js';
+import { SchemaRegistry } from '../../src/core/schema/registry.js';
+import { loadSchemaBundle } from '../../src/schema-files.js';
+import { parseFilter } from '../../src/core/filter/parser.js';
+import { bindFilter } from '../../src/core/filter/bind.js';
+import { STUDENT, STUDENT_BUNDLE, USER } from '../helpers.js';
+
+const registry = SchemaRegistry.create({ bundles: [loadSchemaBundle(STUDENT_BUNDLE)] });
+const file = join(mkdtempSync(join(tmpdir(), 'scimd-plan-')), 'plan.db');
+let store: SqliteStore;
+let raw: Database.Database;
+let orgId: string;
+
+beforeAll(async () => {
+  store = new SqliteStore(file);
+  await store.migrate();
+  orgId = (await store.ensureOrganization('plan')).id;
+  const scim = createScim({ store, registry });
+  const ctx: CallContext = { orgId, tokenId: 't', tokenName: 't', dialect: 'rfc', baseUrl: 'https://x/scim/v2' };
+  for (let i = 0; i < 50; i++) {
+    await scim.create(ctx, 'Users', { schemas: [USER], userName: `u${i}`, externalId: `e${i}`, emails: [{ value: `u${i}@example.com` }], [STUDENT]: { studentNumber: `s${i}`, faculty: `f${i % 5}` } });
+  }
+  raw = new Database(file, { readonly: true });
+});
+afterAll(async () => {
+  raw.close();
+  await store.close();
+});
+
+function plan(resourceType: string, filter: string): string {
+  const rt = registry.resourceType(resourceType)!;
+  const { page } = listQueries(orgId, resourceType, { filter: bindFilter(rt, parseFilter(filter)), offset: 0, limit: 10 });
+  const rows = raw.prepare(`EXPLAIN QUERY PLAN ${page.sql}`).all(...page.params) as { detail: string }[];
+  return rows.map((r) => r.detail).join('\n');
+}
+
+const EQ = '(org_id=? AND resource_type=? AND path=? AND str=?)';
+
+describe('EXPLAIN QUERY PLAN of indexed filter forms (SQLite)', () => {
+  it.each([
+    ['userName eq "u1"', `COVERING INDEX attribute_index_str ${EQ}`],
+    ['emails.value eq "u1@example.com"', `COVERING INDEX attribute_index_str ${EQ}`],
+    ['externalId eq "e1"', `COVERING INDEX attribute_index_str ${EQ}`],
+    [`${STUDENT}:faculty eq "f1"`, `COVERING INDEX attribute_index_str ${EQ}`],
+    ['userName sw "u1"', 'COVERING INDEX attribute_index_str (org_id=? AND resource_type=? AND path=? AND str>? AND str<?)'],
+    ['meta.lastModified gt "2020-01-01T00:00:00Z"', 'COVERING INDEX attribute_index_num (org_id=? AND resource_type=? AND path=? AND num>?)'],
+    ['active eq true', 'COVERING INDEX attribute_index_num (org_id=? AND resource_type=? AND path=? AND num=?)'],
+  ])('%s searches %s', (filter, expected) => {
+    const p = plan('User', filter);
+    expect(p).toContain(`SEARCH a USING ${expected}`);
+    expect(p).toContain('SEARCH r USING INTEGER PRIMARY KEY (rowid=?)');
+    expect(p).not.toMatch(/SCAN/);
+  });
+
+  it('title pr searches one attribute path of one index', () => {
+    const p = plan('User', 'title pr');
+    expect(p).toMatch(/SEARCH a USING (COVERING )?INDEX attribute_index_(str|num) \(org_id=\? AND resource_type=\? AND path=\?\)/);
+    expect(p).not.toMatch(/SCAN/);
+  });
+
+  it('members.value eq searches the membership by member, then each group by id', () => {
+    const p = plan('Group', 'members.value eq "x"');
+    expect(p).toContain('SEARCH m USING COVERING INDEX group_members_member (org_id=? AND member_id=?)');
+    expect(p).toContain('SEARCH g USING COVERING INDEX resources_identity (org_id=? AND resource_type=? AND id=?)');
+    expect(p).not.toMatch(/SCAN/);
+  });
+});
