@@ -9,6 +9,7 @@ import type { Attributes } from '../store/store.js';
 /** What this server supports today; ServiceProviderConfig must not claim more. */
 export interface Capabilities {
   readonly maxResults: number;
+  readonly cursorTimeout: number;
 }
 
 export function serviceProviderConfig(caps: Capabilities, base: string): Attributes {
@@ -19,6 +20,15 @@ export function serviceProviderConfig(caps: Capabilities, base: string): Attribu
     filter: { supported: true, maxResults: caps.maxResults },
     changePassword: { supported: true },
     sort: { supported: true },
+    // RFC 9865 §4
+    pagination: {
+      cursor: true,
+      index: true,
+      defaultPaginationMethod: 'index',
+      defaultPageSize: caps.maxResults,
+      maxPageSize: caps.maxResults,
+      cursorTimeout: caps.cursorTimeout,
+    },
     etag: { supported: false },
     authenticationSchemes: [
       {

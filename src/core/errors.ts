@@ -13,7 +13,10 @@ export type ScimType =
   | 'invalidValue'
   | 'invalidVers'
   | 'sensitive'
-  | 'tooLarge';
+  | 'tooLarge'
+  // RFC 9865 §2.1
+  | 'invalidCursor'
+  | 'expiredCursor';
 
 export const ERROR_SCHEMA = 'urn:ietf:params:scim:api:messages:2.0:Error';
 
@@ -52,6 +55,8 @@ export const scimErrors = {
   invalidValue: (detail: string) => new ScimError(400, 'invalidValue', detail),
   invalidFilter: (detail: string) => new ScimError(400, 'invalidFilter', detail),
   invalidPath: (detail: string) => new ScimError(400, 'invalidPath', detail),
+  invalidCursor: (detail: string) => new ScimError(400, 'invalidCursor', detail),
+  expiredCursor: (detail: string) => new ScimError(400, 'expiredCursor', detail),
   mutability: (detail: string) => new ScimError(400, 'mutability', detail),
   badRequest: (detail: string) => new ScimError(400, undefined, detail),
   unauthorized: (detail: string) =>

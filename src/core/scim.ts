@@ -2,7 +2,7 @@
  * The SCIM service: the protocol core that any HTTP shell (the Fastify server, or an application embedding scimd)
  * calls. Each operation is parse → check → plan a store write → execute → render; nothing here knows HTTP.
  */
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { SCHEMA_URN, SchemaRegistry, type ResourceType } from './schema/registry.js';
 import { scimErrors } from './errors.js';
 import { checkResource } from './resource/schema-checker.js';
@@ -11,12 +11,13 @@ import { isReturned, parseProjection, type Projection } from './resource/project
 import { etagOf, referenceValue, renderResource, type DerivedAttributes, type RenderContext } from './resource/render.js';
 import { indexEntries, type IndexedMeta } from './filter/index-entries.js';
 import { parseFilter } from './filter/parser.js';
+import { decodeCursor, encodeCursor } from './cursor.js';
 import { bindFilter, bindSortBy } from './filter/bind.js';
 import { renderResourceType, renderSchema, serviceProviderConfig } from './discovery.js';
 import type { RequestContext } from './tokens.js';
 import {
   UniquenessViolation, UnknownMembers,
-  type Attributes, type Membership, type ResourceWrite, type Store, type StoredResource, type UniqueKey,
+  type Attributes, type Keyset, type Membership, type ResourceWrite, type Store, type StoredResource, type UniqueKey,
 } from '../store/store.js';
 
 export interface ScimOptions {
@@ -24,6 +25,8 @@ export interface ScimOptions {
   readonly registry?: SchemaRegistry;
   /** The most resources one list response carries (ServiceProviderConfig `filter.maxResults`). */
   readonly maxResults?: number;
+  /** How long a pagination cursor stays valid (RFC 9865 `cursorTimeout`). */
+  readonly cursorTimeoutSeconds?: number;
   readonly now?: () => Date;
 }
 
@@ -43,6 +46,8 @@ export interface ListParams extends ProjectionParams {
   readonly sortOrder?: string;
   readonly startIndex?: string | number;
   readonly count?: string | number;
+  /** RFC 9865: "" for the first page, then a nextCursor or previousCursor value. */
+  readonly cursor?: string;
 }
 
 export interface ResourceResponse {
@@ -55,7 +60,11 @@ export interface ListResponse {
   readonly schemas: [typeof SCHEMA_URN.listResponse];
   readonly totalResults: number;
   readonly itemsPerPage: number;
-  readonly startIndex: number;
+  /** Index pagination only. */
+  readonly startIndex?: number;
+  /** Cursor pagination only (RFC 9865): absent on the last page, and on the first. */
+  readonly nextCursor?: string;
+  readonly previousCursor?: string;
   readonly Resources: Attributes[];
 }
 
@@ -71,6 +80,7 @@ export function createScim(options: ScimOptions) {
   const store = options.store;
   const registry = options.registry ?? SchemaRegistry.create();
   const maxResults = options.maxResults ?? 1000;
+  const cursorTimeout = options.cursorTimeoutSeconds ?? 3600;
   const now = options.now ?? (() => new Date());
 
   const resourceTypeAt = (endpoint: string): ResourceType => {
@@ -185,22 +195,53 @@ export function createScim(options: ScimOptions) {
       const rt = resourceTypeAt(endpoint);
       const filter = params.filter !== undefined && params.filter.trim() !== '' ? bindFilter(rt, parseFilter(params.filter)) : undefined;
       const sort = params.sortBy ? { target: bindSortBy(rt, params.sortBy), descending: descending(params.sortOrder) } : undefined;
-      // RFC 7644 §3.4.2.4: startIndex below 1 means 1; a negative count means 0; count is clamped to maxResults.
-      const startIndex = Math.max(1, integerParam('startIndex', params.startIndex) ?? 1);
+      // RFC 7644 §3.4.2.4: a negative count means 0; count is clamped to maxResults.
       const count = Math.min(maxResults, Math.max(0, integerParam('count', params.count) ?? maxResults));
-      const { total, resources } = await store.listResources(ctx.orgId, rt.name, {
-        ...(filter ? { filter } : {}),
-        ...(sort ? { sort } : {}),
-        offset: startIndex - 1,
-        limit: count,
-      });
       const projection = parseProjection(rt, params.attributes, params.excludedAttributes);
-      const rendered = await Promise.all(resources.map(async (r) => (await respond(ctx, rt, r, projection)).resource));
-      return { schemas: [SCHEMA_URN.listResponse], totalResults: total, itemsPerPage: rendered.length, startIndex, Resources: rendered };
+      const render = (resources: StoredResource[]) => Promise.all(resources.map(async (r) => (await respond(ctx, rt, r, projection)).resource));
+      const query = { ...(filter ? { filter } : {}), ...(sort ? { sort } : {}), offset: 0, limit: count };
+
+      if (params.cursor === undefined) {
+        // RFC 7644 §3.4.2.4: startIndex below 1 means 1.
+        const startIndex = Math.max(1, integerParam('startIndex', params.startIndex) ?? 1);
+        const page = await store.listResources(ctx.orgId, rt.name, { ...query, offset: startIndex - 1 });
+        const Resources = await render(page.resources);
+        return { schemas: [SCHEMA_URN.listResponse], totalResults: page.total, itemsPerPage: Resources.length, startIndex, Resources };
+      }
+
+      // RFC 9865 cursor pagination: keyset seeks, one extra row read to know whether another page follows.
+      if (params.startIndex !== undefined && params.startIndex !== '') {
+        throw scimErrors.invalidValue('Use either "startIndex" (index pagination) or "cursor" (RFC 9865), not both.');
+      }
+      const secret = await store.secret('cursor');
+      const digest = createHash('sha256').update(JSON.stringify([ctx.orgId, rt.name, params.filter ?? '', params.sortBy ?? '', sort?.descending ?? false])).digest('base64url');
+      const state = params.cursor === '' ? undefined : decodeCursor(params.cursor, secret, digest, Math.floor(now().getTime() / 1000), cursorTimeout);
+      const anchor = state ? (state.direction === 'next' ? { after: state.at } : { before: state.at }) : {};
+      const page = await store.listResources(ctx.orgId, rt.name, { ...query, ...anchor, limit: count === 0 ? 0 : count + 1 });
+      const more = page.resources.length > count;
+      // the extra row is beyond the page: at its end reading forwards, at its start reading backwards
+      const keep = state?.direction === 'prev' ? [page.resources.length - count, page.resources.length] : [0, count];
+      const resources = more ? page.resources.slice(keep[0], keep[1]) : page.resources;
+      const keysets = more ? page.keysets.slice(keep[0], keep[1]) : page.keysets;
+      const issued = Math.floor(now().getTime() / 1000);
+      const cursorAt = (direction: 'next' | 'prev', at: Keyset) => encodeCursor({ direction, at, query: digest, issued }, secret);
+      const first = keysets[0];
+      const last = keysets[keysets.length - 1];
+      const response: { -readonly [K in keyof ListResponse]: ListResponse[K] } = {
+        schemas: [SCHEMA_URN.listResponse],
+        totalResults: page.total,
+        itemsPerPage: resources.length,
+        Resources: await render(resources),
+      };
+      const hasNext = state?.direction === 'prev' ? true : more;
+      const hasPrevious = state?.direction === 'prev' ? more : state !== undefined;
+      if (hasNext && last) response.nextCursor = cursorAt('next', last);
+      if (hasPrevious && first) response.previousCursor = cursorAt('prev', first);
+      return response;
     },
 
     serviceProviderConfig(ctx: Pick<CallContext, 'baseUrl'>): Attributes {
-      return serviceProviderConfig({ maxResults }, ctx.baseUrl);
+      return serviceProviderConfig({ maxResults, cursorTimeout }, ctx.baseUrl);
     },
 
     resourceTypes(ctx: Pick<CallContext, 'baseUrl'>): ListResponse {

@@ -47,7 +47,7 @@ function projectionParams(req: FastifyRequest): ProjectionParams {
 
 function listParams(req: FastifyRequest): ListParams {
   const out: Record<string, string> = { ...projectionParams(req) };
-  for (const name of ['filter', 'startIndex', 'count', 'sortBy', 'sortOrder'] as const) {
+  for (const name of ['filter', 'startIndex', 'count', 'sortBy', 'sortOrder', 'cursor'] as const) {
     const v = param(req.query, name);
     if (v !== undefined) out[name] = v;
   }

@@ -75,14 +75,32 @@ export interface ResourceRef {
   readonly display?: string;
 }
 
+/** A resource's place in a listing's order: its sort key (when sorted) and its creation position. */
+export interface Keyset {
+  readonly key?: string | number | null;
+  readonly position: number;
+}
+
 export interface ResourceQuery {
   /** Only resources matching this filter; all when absent. */
   readonly filter?: BoundFilter;
   /** By this attribute (then by creation order); creation order when absent. */
   readonly sort?: SortSpec;
-  /** 0-based. */
+  /** 0-based; with `after`/`before`, counted from there. */
   readonly offset: number;
   readonly limit: number;
+  /** Keyset paging: only resources after (or before) this place in the order. */
+  readonly after?: Keyset;
+  readonly before?: Keyset;
+}
+
+export interface ResourcePage {
+  /** How many resources match in all. */
+  readonly total: number;
+  /** The page, in the query's order. */
+  readonly resources: StoredResource[];
+  /** The place of each resource of the page, for cursors. */
+  readonly keysets: Keyset[];
 }
 
 export interface Store {
@@ -110,7 +128,10 @@ export interface Store {
   /** Deletes the resource with its unique values and every membership it takes part in. */
   deleteResource(orgId: string, resourceType: string, id: string): Promise<boolean>;
   /** The page of matching resources in a stable order, and how many match in all. */
-  listResources(orgId: string, resourceType: string, query: ResourceQuery): Promise<{ total: number; resources: StoredResource[] }>;
+  listResources(orgId: string, resourceType: string, query: ResourceQuery): Promise<ResourcePage>;
+
+  /** A random 32-byte secret with this name, made on first use and the same for every process on the database. */
+  secret(name: string): Promise<Buffer>;
 
   /** The members of a group, in the order they were added. */
   members(orgId: string, groupId: string): Promise<ResourceRef[]>;

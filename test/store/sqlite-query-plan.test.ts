@@ -75,3 +75,12 @@ describe('EXPLAIN QUERY PLAN of indexed filter forms (SQLite)', () => {
     expect(p).not.toMatch(/SCAN/);
   });
 });
+
+describe('EXPLAIN QUERY PLAN of paging (SQLite)', () => {
+  it('a cursor page seeks from its anchor in the listing index: deep pages cost what the first does', () => {
+    const { page } = listQueries(orgId, 'User', { offset: 0, limit: 100, after: { position: 40 } });
+    const p = (raw.prepare(`EXPLAIN QUERY PLAN ${page.sql}`).all(...page.params) as { detail: string }[]).map((r) => r.detail).join('\n');
+    expect(p).toContain('SEARCH r USING INDEX resources_listing (org_id=? AND resource_type=? AND rowid>?)');
+    expect(p).not.toMatch(/SCAN|TEMP B-TREE/);
+  });
+});

@@ -6,12 +6,17 @@
 export const MIGRATIONS: readonly { readonly version: number; readonly name: string; readonly sql: string }[] = [
   {
     version: 1,
-    name: 'organizations, tokens, resources, unique values, group members, attribute index',
+    name: 'organizations, secrets, tokens, resources, unique values, group members, attribute index',
     sql: `
       CREATE TABLE organizations (
         id      TEXT PRIMARY KEY,
         name    TEXT NOT NULL UNIQUE,
         created TEXT NOT NULL
+      );
+      -- server-wide secrets (e.g. the key that signs pagination cursors), shared by every process on the file
+      CREATE TABLE secrets (
+        name  TEXT PRIMARY KEY,
+        value BLOB NOT NULL
       );
       CREATE TABLE tokens (
         id        TEXT PRIMARY KEY,
@@ -37,6 +42,8 @@ export const MIGRATIONS: readonly { readonly version: number; readonly name: str
       );
       CREATE UNIQUE INDEX resources_identity ON resources (org_id, resource_type, id);
       CREATE INDEX resources_by_id ON resources (org_id, id);
+      -- rowid (seq) is the implicit last column: listing in creation order, and keyset seeks, are index ranges
+      CREATE INDEX resources_listing ON resources (org_id, resource_type);
       -- uniqueness (RFC 7643 §2.2) enforced by the primary key, so concurrent creates cannot both win.
       CREATE TABLE unique_values (
         org_id        TEXT NOT NULL,

@@ -3,12 +3,14 @@
  * processes (`scimd token create`) can use the same file while a server runs. better-sqlite3 is synchronous; the
  * methods are async only to honour the Store contract that PostgreSQL shares.
  */
+import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import {
   UniquenessViolation, UnknownMembers,
-  type Attributes, type Membership, type Organization, type ResourceQuery, type ResourceRef, type ResourceWrite, type Store,
+  type Attributes, type Keyset, type Membership, type Organization, type ResourcePage, type ResourceQuery, type ResourceRef,
+  type ResourceWrite, type Store,
   type StoredResource, type TokenRecord, type UniqueKey,
 } from '../store.js';
 import { MIGRATIONS } from './migrations.js';
@@ -179,14 +181,22 @@ export class SqliteStore implements Store {
     }).immediate();
   }
 
-  async listResources(orgId: string, resourceType: string, query: ResourceQuery): Promise<{ total: number; resources: StoredResource[] }> {
+  async listResources(orgId: string, resourceType: string, query: ResourceQuery): Promise<ResourcePage> {
     const { count, page } = listQueries(orgId, resourceType, query);
     return this.db.transaction(() => {
       const { total } = this.db.prepare(count.sql).get(...count.params) as { total: number };
-      if (query.limit === 0) return { total, resources: [] };
-      const rows = this.db.prepare(page.sql).all(...page.params) as ResourceRow[];
-      return { total, resources: rows.map(toResource) };
+      if (query.limit === 0) return { total, resources: [], keysets: [] };
+      const rows = this.db.prepare(page.sql).all(...page.params) as (ResourceRow & { sort_key?: string | number | null })[];
+      // a `before` page is read backwards from its anchor; give it back in the query's order
+      if (query.before) rows.reverse();
+      const keysets: Keyset[] = rows.map((r) => (query.sort ? { key: r.sort_key ?? null, position: r.seq } : { position: r.seq }));
+      return { total, resources: rows.map(toResource), keysets };
     })();
+  }
+
+  async secret(name: string): Promise<Buffer> {
+    this.sql('INSERT INTO secrets (name, value) VALUES (?, ?) ON CONFLICT DO NOTHING').run(name, randomBytes(32));
+    return (this.sql('SELECT value FROM secrets WHERE name = ?').get(name) as { value: Buffer }).value;
   }
 
   async members(orgId: string, groupId: string): Promise<ResourceRef[]> {
@@ -260,7 +270,10 @@ export class SqliteStore implements Store {
   }
 }
 
-/** The SQL of one list request: the count of all matches, and the requested page in order. */
+/**
+ * The SQL of one list request: the count of all matches, and the requested page. Keyset pages (`after`/`before`)
+ * seek from their anchor, so a deep page costs what the first one does; `before` reads the order backwards.
+ */
 export function listQueries(orgId: string, resourceType: string, query: ResourceQuery): { count: SqlFragment; page: SqlFragment } {
   // With a filter, the matching keys drive the query (the filter is already scoped to the organization and type);
   // the unary + keeps SQLite from walking every resource of the type through its identity index instead.
@@ -268,20 +281,45 @@ export function listQueries(orgId: string, resourceType: string, query: Resource
     ? join(['+r.org_id = ? AND +r.resource_type = ? AND ', filterCondition(query.filter, { orgId, resourceType }, SQLITE)], orgId, resourceType)
     : { sql: 'r.org_id = ? AND r.resource_type = ?', params: [orgId, resourceType] };
   const count = { sql: `SELECT count(*) AS total FROM resources r WHERE ${where.sql}`, params: where.params };
+  const anchor = query.after ?? query.before;
+  // Reading backwards from a `before` anchor is reading forwards in the opposite order.
+  const descending = (query.sort?.descending ?? false) !== (query.before !== undefined);
+  const limits = [query.limit, query.offset];
   if (!query.sort) {
-    return { count, page: { sql: `SELECT r.* FROM resources r WHERE ${where.sql} ORDER BY r.seq LIMIT ? OFFSET ?`, params: [...where.params, query.limit, query.offset] } };
+    const seek = anchor ? { sql: ` AND r.seq ${descending ? '<' : '>'} ?`, params: [anchor.position] } : { sql: '', params: [] };
+    return {
+      count,
+      page: {
+        sql: `SELECT r.* FROM resources r WHERE ${where.sql}${seek.sql} ORDER BY r.seq ${descending ? 'DESC' : 'ASC'} LIMIT ? OFFSET ?`,
+        params: [...where.params, ...seek.params, ...limits],
+      },
+    };
   }
   const key = sortKey(query.sort);
   // RFC 7644 §3.4.2.3: resources without a value come last ascending, first descending; creation order breaks
   // ties in the same direction.
-  const order = query.sort.descending ? 'sort_key IS NOT NULL, sort_key DESC, seq DESC' : 'sort_key IS NULL, sort_key ASC, seq ASC';
+  const order = descending ? 'sort_key IS NOT NULL, sort_key DESC, seq DESC' : 'sort_key IS NULL, sort_key ASC, seq ASC';
+  const seek = anchor ? keysetAfter(anchor, descending) : { sql: '', params: [] };
   return {
     count,
     page: {
-      sql: `SELECT * FROM (SELECT r.*, ${key.sql} AS sort_key FROM resources r WHERE ${where.sql}) ORDER BY ${order} LIMIT ? OFFSET ?`,
-      params: [...key.params, ...where.params, query.limit, query.offset],
+      sql: `SELECT * FROM (SELECT r.*, ${key.sql} AS sort_key FROM resources r WHERE ${where.sql})${seek.sql} ORDER BY ${order} LIMIT ? OFFSET ?`,
+      params: [...key.params, ...where.params, ...seek.params, ...limits],
     },
   };
+}
+
+/** The rows after `at` in the order (sort_key, seq), ascending with missing keys last or descending with them first. */
+function keysetAfter(at: Keyset, descending: boolean): SqlFragment {
+  const k = at.key ?? null;
+  if (!descending) {
+    return k === null
+      ? { sql: ' WHERE sort_key IS NULL AND seq > ?', params: [at.position] }
+      : { sql: ' WHERE (sort_key IS NULL OR sort_key > ? OR (sort_key = ? AND seq > ?))', params: [k, k, at.position] };
+  }
+  return k === null
+    ? { sql: ' WHERE (sort_key IS NOT NULL OR seq < ?)', params: [at.position] }
+    : { sql: ' WHERE (sort_key < ? OR (sort_key = ? AND seq < ?))', params: [k, k, at.position] };
 }
 
 function toResource(row: ResourceRow): StoredResource {
