@@ -13,6 +13,8 @@ import { indexEntries, type IndexedMeta } from './filter/index-entries.js';
 import { parseFilter } from './filter/parser.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
 import { bindFilter, bindSortBy } from './filter/bind.js';
+import { compareCodePoints } from './filter/bound.js';
+import type { SortSpec } from '../store/sql/query-compiler.js';
 import { renderResourceType, renderSchema, serviceProviderConfig } from './discovery.js';
 import type { RequestContext } from './tokens.js';
 import {
@@ -240,6 +242,50 @@ export function createScim(options: ScimOptions) {
       return response;
     },
 
+    /** POST …/.search (RFC 7644 §3.4.3): the query in a SearchRequest body, on one endpoint or (none) the root. */
+    async search(ctx: CallContext, endpoint: string | undefined, body: unknown): Promise<ListResponse> {
+      const params = searchRequest(body);
+      return endpoint === undefined ? this.listAll(ctx, params) : this.list(ctx, endpoint, params);
+    },
+
+    /**
+     * A query at the root (RFC 7644 §3.4.2.1): every resource type, attributes a type lacks having no value there.
+     * Each type contributes its first startIndex-1+count matches in the requested order; they are merged and the
+     * page cut from the merge, so deep root pages cost more than deep pages of one endpoint.
+     */
+    async listAll(ctx: CallContext, params: ListParams = {}): Promise<ListResponse> {
+      if (params.cursor !== undefined) {
+        throw scimErrors.invalidValue('Cursor pagination is per resource endpoint (e.g. /Users/.search); at the root use startIndex.');
+      }
+      const count = Math.min(maxResults, Math.max(0, integerParam('count', params.count) ?? maxResults));
+      const startIndex = Math.max(1, integerParam('startIndex', params.startIndex) ?? 1);
+      const order = descending(params.sortOrder);
+      const parsed = params.filter !== undefined && params.filter.trim() !== '' ? parseFilter(params.filter) : undefined;
+      const window = startIndex - 1 + count;
+      let total = 0;
+      const candidates: { rt: ResourceType; stored: StoredResource; key: string | number | null; rank: number }[] = [];
+      for (const [rank, rt] of registry.resourceTypes().entries()) {
+        const filter = parsed ? bindFilter(rt, parsed, { unknownAttributes: 'absent' }) : undefined;
+        let sort: SortSpec | undefined;
+        if (params.sortBy) {
+          try {
+            sort = { target: bindSortBy(rt, params.sortBy), descending: order };
+          } catch {
+            sort = undefined; // this type has no such attribute: its resources have no sort value
+          }
+        }
+        const page = await store.listResources(ctx.orgId, rt.name, { ...(filter ? { filter } : {}), ...(sort ? { sort } : {}), offset: 0, limit: window });
+        total += page.total;
+        page.resources.forEach((stored, i) => candidates.push({ rt, stored, key: page.keysets[i]?.key ?? null, rank }));
+      }
+      if (params.sortBy) candidates.sort((a, b) => compareSortKeys(a.key, b.key, order) || a.rank - b.rank);
+      const slice = candidates.slice(startIndex - 1, startIndex - 1 + count);
+      const Resources = await Promise.all(
+        slice.map(async (c) => (await respond(ctx, c.rt, c.stored, parseProjection(c.rt, params.attributes, params.excludedAttributes))).resource),
+      );
+      return { schemas: [SCHEMA_URN.listResponse], totalResults: total, itemsPerPage: Resources.length, startIndex, Resources };
+    },
+
     serviceProviderConfig(ctx: Pick<CallContext, 'baseUrl'>): Attributes {
       return serviceProviderConfig({ maxResults, cursorTimeout }, ctx.baseUrl);
     },
@@ -268,6 +314,55 @@ export function createScim(options: ScimOptions) {
 
 function listOf(resources: Attributes[]): ListResponse {
   return { schemas: [SCHEMA_URN.listResponse], totalResults: resources.length, itemsPerPage: resources.length, startIndex: 1, Resources: resources };
+}
+
+/** The order the stores sort in: values by code point or number, missing ones last ascending and first descending. */
+function compareSortKeys(a: string | number | null, b: string | number | null, descendingOrder: boolean): number {
+  if (a === null || b === null) return a === b ? 0 : (a === null) !== descendingOrder ? 1 : -1;
+  const c = typeof a === 'string' && typeof b === 'string' ? compareCodePoints(a, b) : typeof a === 'number' && typeof b === 'number' ? a - b : typeof a === 'number' ? -1 : 1;
+  return descendingOrder ? -c : c;
+}
+
+/** A SearchRequest body (RFC 7644 §3.4.3) as list parameters. */
+function searchRequest(body: unknown): ListParams {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw scimErrors.invalidSyntax(`The body of a search must be a SearchRequest object ("schemas": ["${SCHEMA_URN.searchRequest}"]).`);
+  }
+  const b = Object.fromEntries(Object.entries(body).map(([k, v]) => [k.toLowerCase(), v]));
+  const schemas = b.schemas;
+  if (!Array.isArray(schemas) || !schemas.some((x) => typeof x === 'string' && x.toLowerCase() === SCHEMA_URN.searchRequest.toLowerCase())) {
+    throw scimErrors.invalidSyntax(`"schemas" of a search must include "${SCHEMA_URN.searchRequest}".`);
+  }
+  const out: Record<string, string | number> = {};
+  const text = (name: string, key: string) => {
+    const v = b[key];
+    if (v === undefined || v === null) return;
+    if (typeof v !== 'string') throw scimErrors.invalidValue(`"${name}" must be a string.`);
+    out[name] = v;
+  };
+  const list = (name: string, key: string) => {
+    const v = b[key];
+    if (v === undefined || v === null) return;
+    // RFC 7644 §3.4.3 makes these arrays of strings; a comma-separated string means the same
+    if (typeof v === 'string') out[name] = v;
+    else if (Array.isArray(v) && v.every((x) => typeof x === 'string')) out[name] = v.join(',');
+    else throw scimErrors.invalidValue(`"${name}" must be an array of attribute names.`);
+  };
+  const integer = (name: string, key: string) => {
+    const v = b[key];
+    if (v === undefined || v === null) return;
+    if (typeof v !== 'number' && typeof v !== 'string') throw scimErrors.invalidValue(`"${name}" must be an integer.`);
+    out[name] = v;
+  };
+  list('attributes', 'attributes');
+  list('excludedAttributes', 'excludedattributes');
+  text('filter', 'filter');
+  text('sortBy', 'sortby');
+  text('sortOrder', 'sortorder');
+  text('cursor', 'cursor');
+  integer('startIndex', 'startindex');
+  integer('count', 'count');
+  return out as ListParams;
 }
 
 function descending(sortOrder: string | undefined): boolean {

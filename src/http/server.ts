@@ -139,6 +139,10 @@ export function buildServer(options: ServerOptions): FastifyInstance {
         throw scimErrors.notImplemented('Bulk is not supported yet (ServiceProviderConfig bulk.supported is false).');
       });
 
+      // queries at the root span every resource type (RFC 7644 §3.4.2.1, §3.4.3)
+      scimApp.get('/', async (req, reply) => send(reply, 200, await scim.listAll(ctx(req), listParams(req))));
+      scimApp.post('/.search', async (req, reply) => send(reply, 200, await scim.search(ctx(req), undefined, req.body)));
+      scimApp.post('/:endpoint/.search', async (req, reply) => send(reply, 200, await scim.search(ctx(req), ep(req), req.body)));
       scimApp.get('/:endpoint', async (req, reply) => send(reply, 200, await scim.list(ctx(req), ep(req), listParams(req))));
       scimApp.post('/:endpoint', async (req, reply) => {
         const r = await scim.create(ctx(req), ep(req), req.body, projectionParams(req));

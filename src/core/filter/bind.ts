@@ -115,22 +115,49 @@ function coerce(target: Target, op: string, value: Exclude<FilterValue, null>, p
   }
 }
 
-function bind(rt: ResourceType, filter: Filter, within?: Target): BoundFilter {
+export interface BindOptions {
+  /**
+   * `error` (default): an unknown attribute is 400 invalidFilter. `absent`: it is an attribute without a value, as
+   * RFC 7644 §3.4.2.1 asks for queries across resource types (the root endpoint).
+   */
+  readonly unknownAttributes?: 'error' | 'absent';
+}
+
+/** A target no resource has a value for: its key names no indexed path, and no rendered attribute. */
+function absentTarget(path: AttributePath): Target {
+  const name = `\u0001${path.text.toLowerCase()}`;
+  return { key: name, source: 'attribute', attribute: name, kind: 'string', caseExact: true, dateTime: false, multiValued: false };
+}
+
+function isKnown(rt: ResourceType, path: AttributePath, within: Target | undefined): boolean {
+  if (within || path.text.toLowerCase() === 'schemas') return true;
+  return rt.resolve(path.text) !== undefined;
+}
+
+function bind(rt: ResourceType, filter: Filter, options: BindOptions, within?: Target): BoundFilter {
+  const lenient = options.unknownAttributes === 'absent';
   switch (filter.kind) {
     case 'and':
     case 'or':
-      return { kind: filter.kind, left: bind(rt, filter.left, within), right: bind(rt, filter.right, within) };
+      return { kind: filter.kind, left: bind(rt, filter.left, options, within), right: bind(rt, filter.right, options, within) };
     case 'not':
-      return { kind: 'not', filter: bind(rt, filter.filter, within) };
+      return { kind: 'not', filter: bind(rt, filter.filter, options, within) };
     case 'present':
+      if (lenient && !isKnown(rt, filter.path, within)) return { kind: 'present', target: absentTarget(filter.path) };
       return { kind: 'present', target: resolveTarget(rt, filter.path, within) };
     case 'valuePath': {
+      if (lenient && !isKnown(rt, filter.path, within)) return { kind: 'present', target: absentTarget(filter.path) };
       if (within) throw invalid(filter.path, 'value filters cannot be nested');
       const container = resolveTarget(rt, filter.path);
       if (container.kind || container.subAttribute) throw invalid(filter.path, `"${filter.path.text}[...]" needs a complex attribute`);
-      return { kind: 'element', container, filter: bind(rt, filter.filter, container) };
+      return { kind: 'element', container, filter: bind(rt, filter.filter, options, container) };
     }
     case 'compare': {
+      if (lenient && !isKnown(rt, filter.path, within)) {
+        const absent: BoundFilter = { kind: 'present', target: absentTarget(filter.path) };
+        // no value: equal to nothing, so `ne` (and `eq null`) hold
+        return (filter.op === 'ne') === (filter.value !== null) ? { kind: 'not', filter: absent } : absent;
+      }
       const target = comparable(rt, resolveTarget(rt, filter.path, within), filter.path);
       // RFC 7644 §3.4.2.2: null is "no value"; `eq null` asks for absence, `ne null` for presence.
       if (filter.value === null) {
@@ -147,8 +174,8 @@ function bind(rt: ResourceType, filter: Filter, within?: Target): BoundFilter {
   }
 }
 
-export function bindFilter(rt: ResourceType, filter: Filter): BoundFilter {
-  return bind(rt, filter);
+export function bindFilter(rt: ResourceType, filter: Filter, options: BindOptions = {}): BoundFilter {
+  return bind(rt, filter, options);
 }
 
 /** Binds `sortBy` (RFC 7644 §3.4.2.3): a simple attribute or sub-attribute, or a complex one with `value`. */
