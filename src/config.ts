@@ -15,6 +15,7 @@ export interface Config {
   readonly schemaFiles: readonly string[];
   readonly maxBodyBytes: number;
   readonly maxResults: number;
+  readonly cursorTimeoutSeconds: number;
   readonly logLevel: string;
 }
 
@@ -49,6 +50,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, flags: Flags = 
     schemaFiles: (pick('schemas', 'SCIMD_SCHEMAS') ?? '').split(',').map((s) => s.trim()).filter(Boolean),
     maxBodyBytes: integer('SCIMD_MAX_BODY_BYTES', env.SCIMD_MAX_BODY_BYTES, 1_048_576, 1024),
     maxResults: integer('SCIMD_MAX_RESULTS', env.SCIMD_MAX_RESULTS, 1000, 1),
+    cursorTimeoutSeconds: integer('SCIMD_CURSOR_TIMEOUT', env.SCIMD_CURSOR_TIMEOUT, 3600, 1),
     logLevel: pick('log-level', 'SCIMD_LOG_LEVEL') || 'info',
   };
   if (publicUrl) config.publicUrl = publicUrl;

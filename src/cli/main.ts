@@ -135,7 +135,7 @@ async function serve(flags: Flags): Promise<number> {
   const registry = registryFromFiles(config.schemaFiles);
   const store = await openStore(config.database);
   if (config.bootstrapToken) await ensureBootstrapToken(store, config.bootstrapToken);
-  const scim = createScim({ store, registry, maxResults: config.maxResults });
+  const scim = createScim({ store, registry, maxResults: config.maxResults, cursorTimeoutSeconds: config.cursorTimeoutSeconds });
   const app = buildServer({
     scim,
     store,

@@ -113,6 +113,15 @@ export function describeStoreContract(name: string, open: () => Promise<Store>):
       });
     });
 
+    describe('secrets', () => {
+      it('secret(name) is 32 random bytes, made once and then the same, different per name', async () => {
+        const a = await store.secret('cursor');
+        expect(a).toHaveLength(32);
+        expect(await store.secret('cursor')).toEqual(a);
+        expect(await store.secret('other')).not.toEqual(a);
+      });
+    });
+
     describe('tokens', () => {
       const full = (): TokenRecord => ({
         id: 'tok-full',
@@ -284,12 +293,23 @@ export function describeStoreContract(name: string, open: () => Promise<Store>):
           const head = await store.listResources(org.id, 'User', { offset: 0, limit: 1 });
           expect(head.resources.map((r) => r.id)).toEqual(['m']);
           const beyond = await store.listResources(org.id, 'User', { offset: 10, limit: 10 });
-          expect(beyond).toEqual({ total: 5, resources: [] });
+          expect(beyond).toEqual({ total: 5, resources: [], keysets: [] });
         });
 
         it('limit 0 returns the total with no resources', async () => {
-          expect(await store.listResources(org.id, 'User', { offset: 0, limit: 0 })).toEqual({ total: 5, resources: [] });
-          expect(await store.listResources(org.id, 'User', { offset: 3, limit: 0 })).toEqual({ total: 5, resources: [] });
+          expect(await store.listResources(org.id, 'User', { offset: 0, limit: 0 })).toEqual({ total: 5, resources: [], keysets: [] });
+          expect(await store.listResources(org.id, 'User', { offset: 3, limit: 0 })).toEqual({ total: 5, resources: [], keysets: [] });
+        });
+
+        it('gives each listed resource a keyset; after/before seek from one in creation order', async () => {
+          const all = await store.listResources(org.id, 'User', { offset: 0, limit: 100 });
+          expect(all.keysets).toHaveLength(all.resources.length);
+          const third = all.keysets[2]!;
+          const after = await store.listResources(org.id, 'User', { offset: 0, limit: 100, after: third });
+          expect(after.resources.map((r) => r.id)).toEqual(all.resources.slice(3).map((r) => r.id));
+          expect(after.total).toBe(all.total); // the total counts every match, not only those after the anchor
+          const before = await store.listResources(org.id, 'User', { offset: 0, limit: 2, before: third });
+          expect(before.resources.map((r) => r.id)).toEqual(all.resources.slice(0, 2).map((r) => r.id));
         });
 
         it('is scoped by organization and resource type', async () => {
@@ -306,7 +326,7 @@ export function describeStoreContract(name: string, open: () => Promise<Store>):
           const groups = await store.listResources(org.id, 'Group', { offset: 0, limit: 100 });
           expect(groups.total).toBe(1);
           expect(groups.resources.map((r) => r.id)).toEqual(['g1']);
-          expect(await store.listResources(other.id, 'Group', { offset: 0, limit: 100 })).toEqual({ total: 0, resources: [] });
+          expect(await store.listResources(other.id, 'Group', { offset: 0, limit: 100 })).toEqual({ total: 0, resources: [], keysets: [] });
         });
       });
     });

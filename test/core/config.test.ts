@@ -1,0 +1,29 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../src/config.js';
+
+describe('loadConfig', () => {
+  it('has the documented defaults', () => {
+    const c = loadConfig({});
+    expect(c).toMatchObject({ port: 8080, host: '127.0.0.1', maxBodyBytes: 1_048_576, maxResults: 1000, cursorTimeoutSeconds: 3600, logLevel: 'info', schemaFiles: [] });
+    expect(c.database).toMatch(/data\/scimd\.db$/);
+    expect(c.publicUrl).toBeUndefined();
+  });
+
+  it('reads SCIMD_* variables, and flags win over them', () => {
+    const c = loadConfig(
+      { SCIMD_PORT: '9000', SCIMD_HOST: '0.0.0.0', SCIMD_DATABASE: 'sqlite:/tmp/x.db', SCIMD_PUBLIC_URL: 'https://scim.example.com', SCIMD_SCHEMAS: 'a.json, b.json', SCIMD_MAX_RESULTS: '50', SCIMD_CURSOR_TIMEOUT: '60', SCIMD_BOOTSTRAP_TOKEN: 'tok' },
+      { port: '9001' },
+    );
+    expect(c).toMatchObject({ port: 9001, host: '0.0.0.0', database: '/tmp/x.db', publicUrl: 'https://scim.example.com', schemaFiles: ['a.json', 'b.json'], maxResults: 50, cursorTimeoutSeconds: 60, bootstrapToken: 'tok' });
+  });
+
+  it.each([
+    [{ SCIMD_PORT: 'eighty' }, /SCIMD_PORT/],
+    [{ SCIMD_MAX_RESULTS: '0' }, /SCIMD_MAX_RESULTS/],
+    [{ SCIMD_PUBLIC_URL: 'scim.example.com' }, /SCIMD_PUBLIC_URL/],
+    [{ SCIMD_DATABASE: 'postgres://db/scimd' }, /PostgreSQL is not supported yet/],
+  ])('refuses %j with a message naming the setting', (env, message) => {
+    expect(() => loadConfig(env)).toThrow(ConfigError);
+    expect(() => loadConfig(env)).toThrow(message);
+  });
+});
