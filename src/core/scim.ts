@@ -4,7 +4,7 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { SCHEMA_URN, SchemaRegistry, type ResourceType } from './schema/registry.js';
-import { scimErrors } from './errors.js';
+import { ScimError, scimErrors } from './errors.js';
 import { checkResource } from './resource/schema-checker.js';
 import { protectSecrets } from './resource/secrets.js';
 import { isReturned, parseProjection, type Projection } from './resource/projection.js';
@@ -136,18 +136,23 @@ export function createScim(options: ScimOptions) {
     };
   }
 
+  /** The store's typed refusals as SCIM errors; anything else passes through. */
+  function fromStore(rt: ResourceType, e: unknown): unknown {
+    if (e instanceof UniquenessViolation) {
+      return scimErrors.uniqueness(`Another ${rt.name} already has this ${e.attribute} (compared ${caseRuleOf(rt, e.attribute)}).`);
+    }
+    if (e instanceof UnknownMembers) {
+      const shown = e.ids.slice(0, 5).map((id) => `"${id}"`).join(', ');
+      return scimErrors.invalidValue(`members must reference existing Users or Groups of this organization (and not the group itself); unknown: ${shown}${e.ids.length > 5 ? ', …' : ''}.`);
+    }
+    return e;
+  }
+
   async function write<T>(rt: ResourceType, run: () => Promise<T>): Promise<T> {
     try {
       return await run();
     } catch (e) {
-      if (e instanceof UniquenessViolation) {
-        throw scimErrors.uniqueness(`Another ${rt.name} already has this ${e.attribute} (compared ${caseRuleOf(rt, e.attribute)}).`);
-      }
-      if (e instanceof UnknownMembers) {
-        const shown = e.ids.slice(0, 5).map((id) => `"${id}"`).join(', ');
-        throw scimErrors.invalidValue(`members must reference existing Users or Groups of this organization (and not the group itself); unknown: ${shown}${e.ids.length > 5 ? ', …' : ''}.`);
-      }
-      throw e;
+      throw fromStore(rt, e);
     }
   }
 
@@ -166,6 +171,37 @@ export function createScim(options: ScimOptions) {
       const at = now().toISOString();
       const stored = await write(rt, () => store.createResource(ctx.orgId, rt.name, id, at, planWrite(rt, attrs, { id, created: at, lastModified: at })));
       return respond(ctx, rt, stored, parseProjection(rt, params.attributes, params.excludedAttributes));
+    },
+
+    /**
+     * Creates many resources in one store transaction, each on its own terms: a bad one yields its ScimError in its
+     * place and the others are created. For loads (the benchmark's dataset, Bulk): no representation is rendered.
+     */
+    async createMany(ctx: CallContext, endpoint: string, bodies: readonly unknown[]): Promise<({ id: string; location: string; etag: string } | ScimError)[]> {
+      const rt = resourceTypeAt(endpoint);
+      const at = now().toISOString();
+      const planned: ({ id: string; write: ResourceWrite } | ScimError)[] = [];
+      for (const body of bodies) {
+        try {
+          const attrs = checkResource(rt, body);
+          await protectSecrets(rt, attrs);
+          const id = randomUUID();
+          planned.push({ id, write: planWrite(rt, attrs, { id, created: at, lastModified: at }) });
+        } catch (e) {
+          if (!(e instanceof ScimError)) throw e;
+          planned.push(e);
+        }
+      }
+      const items = planned.filter((p): p is { id: string; write: ResourceWrite } => !(p instanceof ScimError));
+      const stored = await store.createResources(ctx.orgId, rt.name, at, items);
+      const rc = renderContext(ctx);
+      let next = 0;
+      return planned.map((p) => {
+        if (p instanceof ScimError) return p;
+        const result = stored[next++]!;
+        if (result instanceof Error) return fromStore(rt, result) as ScimError;
+        return { id: result.id, location: rc.location(rt.name, result.id), etag: etagOf(result.version) };
+      });
     },
 
     async get(ctx: CallContext, endpoint: string, id: string, params: ProjectionParams = {}): Promise<ResourceResponse> {

@@ -122,6 +122,16 @@ export interface Store {
 
   /** Throws UniquenessViolation or UnknownMembers; writes nothing then. */
   createResource(orgId: string, resourceType: string, id: string, at: string, write: ResourceWrite): Promise<StoredResource>;
+  /**
+   * Creates many resources in one transaction, each atomically on its own: one that violates uniqueness or names
+   * unknown members is not written and its error takes its place in the result; the others are.
+   */
+  createResources(
+    orgId: string,
+    resourceType: string,
+    at: string,
+    items: readonly { readonly id: string; readonly write: ResourceWrite }[],
+  ): Promise<(StoredResource | UniquenessViolation | UnknownMembers)[]>;
   getResource(orgId: string, resourceType: string, id: string): Promise<StoredResource | undefined>;
   /** Replaces attributes (and members when given) and bumps the version; undefined when absent. Throws as create. */
   replaceResource(orgId: string, resourceType: string, id: string, at: string, write: ResourceWrite): Promise<StoredResource | undefined>;

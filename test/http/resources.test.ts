@@ -195,3 +195,21 @@ describe('HTTP details', () => {
     expect(r.headers['retry-after']).toBe('1');
   });
 });
+
+describe('createMany (loads)', () => {
+  it('creates each resource on its own terms in one transaction: bad ones get their error, the rest are created', async () => {
+    const org = (await s.store.organizations())[0]!;
+    const { createScim } = await import('../../src/core/scim.js');
+    const scim = createScim({ store: s.store });
+    const ctx = { orgId: org.id, tokenId: 't', tokenName: 't', dialect: 'rfc' as const, baseUrl: 'https://x/scim/v2' };
+    const results = await scim.createMany(ctx, 'Users', [user('one'), { schemas: [USER] }, user('ONE'), user('two'), 'junk']);
+    expect(results.map((r) => ('status' in r ? `${r.status} ${r.scimType}` : 'created'))).toEqual([
+      'created', '400 invalidValue', '409 uniqueness', 'created', '400 invalidSyntax',
+    ]);
+    const listed = await s.request('GET', '/Users');
+    expect(listed.body.Resources.map((r: any) => r.userName)).toEqual(['one', 'two']);
+    const first = results[0] as { id: string; location: string; etag: string };
+    expect(first).toMatchObject({ location: `https://x/scim/v2/Users/${first.id}`, etag: 'W/"1"' });
+    expect((await s.request('GET', `/Users?filter=${encodeURIComponent('userName eq "two"')}`)).body.totalResults).toBe(1);
+  });
+});

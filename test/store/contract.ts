@@ -331,6 +331,32 @@ export function describeStoreContract(name: string, open: () => Promise<Store>):
       });
     });
 
+    describe('createResources', () => {
+      it('writes each item atomically on its own: failures take their place in the result, the rest are stored', async () => {
+        await store.createResource(org.id, 'User', 'u0', at(1), userWrite('taken'));
+        const results = await store.createResources(org.id, 'User', at(2), [
+          { id: 'u1', write: userWrite('one') },
+          { id: 'u2', write: userWrite('TAKEN') },
+          { id: 'u3', write: userWrite('two') },
+          { id: 'u4', write: userWrite('two') },
+        ]);
+        expect(results[0]).toMatchObject({ id: 'u1', version: 1, created: at(2) });
+        expect(results[1]).toBeInstanceOf(UniquenessViolation);
+        expect(results[2]).toMatchObject({ id: 'u3' });
+        expect(results[3]).toBeInstanceOf(UniquenessViolation); // taken by an earlier item of the same call
+        const listed = await store.listResources(org.id, 'User', { offset: 0, limit: 10 });
+        expect(listed.resources.map((r) => r.id)).toEqual(['u0', 'u1', 'u3']);
+        const groups = await store.createResources(org.id, 'Group', at(3), [
+          { id: 'g1', write: groupWrite('ok', ['u1']) },
+          { id: 'g2', write: groupWrite('bad', ['u1', 'nope']) },
+        ]);
+        expect(groups[1]).toBeInstanceOf(UnknownMembers);
+        expect(await store.getResource(org.id, 'Group', 'g2')).toBeUndefined();
+        expect((await store.members(org.id, 'g1')).map((m) => m.value)).toEqual(['u1']);
+        expect(await store.groupsOf(org.id, 'u1')).toHaveLength(1);
+      });
+    });
+
     describe('uniqueness', () => {
       it('a second create with the same unique key throws UniquenessViolation and writes nothing', async () => {
         const first = await store.createResource(org.id, 'User', 'u1', at(1), userWrite('alice'));

@@ -132,16 +132,39 @@ export class SqliteStore implements Store {
   }
 
   async createResource(orgId: string, resourceType: string, id: string, at: string, write: ResourceWrite): Promise<StoredResource> {
-    return this.db.transaction(() => {
-      const { lastInsertRowid } = this.sql(
-        `INSERT INTO resources (org_id, resource_type, id, version, created, last_modified, display, data)
-         VALUES (?, ?, ?, 1, ?, ?, ?, ?)`,
-      ).run(orgId, resourceType, id, at, at, write.display ?? null, JSON.stringify(write.attributes));
-      this.insertIndex(Number(lastInsertRowid), orgId, resourceType, write.index);
-      this.insertUniqueKeys(orgId, resourceType, id, write.uniqueKeys);
-      if (write.membership) this.addMembers(orgId, id, write.membership);
-      return { orgId, resourceType, id, version: 1, created: at, lastModified: at, attributes: write.attributes };
-    }).immediate();
+    return this.db.transaction(() => this.insertResource(orgId, resourceType, id, at, write)).immediate();
+  }
+
+  async createResources(
+    orgId: string,
+    resourceType: string,
+    at: string,
+    items: readonly { readonly id: string; readonly write: ResourceWrite }[],
+  ): Promise<(StoredResource | UniquenessViolation | UnknownMembers)[]> {
+    // a transaction nested in a transaction is a savepoint: a failed item rolls back alone
+    const one = this.db.transaction((id: string, write: ResourceWrite) => this.insertResource(orgId, resourceType, id, at, write));
+    return this.db.transaction(() =>
+      items.map(({ id, write }) => {
+        try {
+          return one(id, write);
+        } catch (e) {
+          if (e instanceof UniquenessViolation || e instanceof UnknownMembers) return e;
+          throw e;
+        }
+      }),
+    ).immediate();
+  }
+
+  /** Call inside a transaction: a throw leaves nothing of this resource behind. */
+  private insertResource(orgId: string, resourceType: string, id: string, at: string, write: ResourceWrite): StoredResource {
+    const { lastInsertRowid } = this.sql(
+      `INSERT INTO resources (org_id, resource_type, id, version, created, last_modified, display, data)
+       VALUES (?, ?, ?, 1, ?, ?, ?, ?)`,
+    ).run(orgId, resourceType, id, at, at, write.display ?? null, JSON.stringify(write.attributes));
+    this.insertIndex(Number(lastInsertRowid), orgId, resourceType, write.index);
+    this.insertUniqueKeys(orgId, resourceType, id, write.uniqueKeys);
+    if (write.membership) this.addMembers(orgId, id, write.membership);
+    return { orgId, resourceType, id, version: 1, created: at, lastModified: at, attributes: write.attributes };
   }
 
   async getResource(orgId: string, resourceType: string, id: string): Promise<StoredResource | undefined> {
@@ -199,10 +222,12 @@ export class SqliteStore implements Store {
     return (this.sql('SELECT value FROM secrets WHERE name = ?').get(name) as { value: Buffer }).value;
   }
 
+  // CROSS JOIN keeps the membership outermost: the relation is read by index, then each resource by id (without it
+  // SQLite may walk every resource of the organization, which made creating a user O(users)).
   async members(orgId: string, groupId: string): Promise<ResourceRef[]> {
     const rows = this.sql(
       `SELECT m.member_id AS value, m.member_type AS resourceType, r.display AS display
-       FROM group_members m JOIN resources r ON r.org_id = m.org_id AND r.resource_type = m.member_type AND r.id = m.member_id
+       FROM group_members m CROSS JOIN resources r ON r.org_id = m.org_id AND r.resource_type = m.member_type AND r.id = m.member_id
        WHERE m.org_id = ? AND m.group_id = ? ORDER BY m.rowid`,
     ).all(orgId, groupId) as { value: string; resourceType: string; display: string | null }[];
     return rows.map(toRef);
@@ -211,7 +236,7 @@ export class SqliteStore implements Store {
   async groupsOf(orgId: string, memberId: string): Promise<ResourceRef[]> {
     const rows = this.sql(
       `SELECT m.group_id AS value, r.resource_type AS resourceType, r.display AS display
-       FROM group_members m JOIN resources r ON r.org_id = m.org_id AND r.id = m.group_id
+       FROM group_members m CROSS JOIN resources r ON r.org_id = m.org_id AND r.id = m.group_id
        WHERE m.org_id = ? AND m.member_id = ? ORDER BY m.rowid`,
     ).all(orgId, memberId) as { value: string; resourceType: string; display: string | null }[];
     return rows.map(toRef);
