@@ -65,6 +65,7 @@ function visit(def: AttributeDefinition, value: unknown, key: string, out: Index
 export function indexEntries(rt: ResourceType, attrs: Attributes, meta: IndexedMeta): IndexEntry[] {
   const out: IndexEntry[] = [
     { path: 'id', ordinal: 0, str: meta.id },
+    { path: 'meta', ordinal: 0 },
     { path: 'meta.resourcetype', ordinal: 0, str: rt.name },
     { path: 'meta.created', ordinal: 0, num: Date.parse(meta.created) },
     { path: 'meta.lastmodified', ordinal: 0, num: Date.parse(meta.lastModified) },
