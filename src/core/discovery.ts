@@ -15,7 +15,7 @@ export interface Capabilities {
 export function serviceProviderConfig(caps: Capabilities, base: string): Attributes {
   return {
     schemas: [SCHEMA_URN.serviceProviderConfig],
-    patch: { supported: false },
+    patch: { supported: true },
     bulk: { supported: false, maxOperations: 0, maxPayloadSize: 0 },
     filter: { supported: true, maxResults: caps.maxResults },
     changePassword: { supported: true },

@@ -12,6 +12,9 @@ import { etagOf, referenceValue, renderResource, type DerivedAttributes, type Re
 import { indexEntries, type IndexedMeta } from './filter/index-entries.js';
 import { parseFilter } from './filter/parser.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
+import { parsePatchRequest } from './patch/operations.js';
+import { applyPatch } from './patch/apply.js';
+import { DIALECT_RULES } from './patch/dialects.js';
 import { bindFilter, bindSortBy } from './filter/bind.js';
 import { compareCodePoints } from './filter/bound.js';
 import type { SortSpec } from '../store/sql/query-compiler.js';
@@ -224,6 +227,54 @@ export function createScim(options: ScimOptions) {
       return respond(ctx, rt, stored, parseProjection(rt, params.attributes, params.excludedAttributes));
     },
 
+    /**
+     * PATCH (RFC 7644 §3.5.2): the operations are applied to the stored document in memory and the result is checked
+     * as a whole, then written only if the version it was computed from is still current; a concurrent writer makes
+     * it start over from the new version, so no change is lost. Membership changes go to the store as a delta.
+     * Answers the resource, or `noContent` where the token's dialect expects 204 and no attributes were asked for.
+     */
+    async patch(ctx: CallContext, endpoint: string, id: string, body: unknown, params: ProjectionParams = {}): Promise<ResourceResponse & { noContent: boolean }> {
+      const rt = resourceTypeAt(endpoint);
+      const operations = parsePatchRequest(body);
+      const rules = DIALECT_RULES[ctx.dialect] ?? DIALECT_RULES.rfc;
+      for (let attempt = 0; attempt < PATCH_ATTEMPTS; attempt++) {
+        const existing = await store.getResource(ctx.orgId, rt.name, id);
+        if (!existing) throw scimErrors.notFound(`${rt.name} "${id}" not found.`);
+        const { document, members, removedSecrets } = await applyPatch(
+          {
+            rt,
+            id,
+            rules: rules.patch,
+            loadMembers: async () => (await store.members(ctx.orgId, id)).map((m) => referenceValue(m, m.resourceType, renderContext(ctx))),
+          },
+          withoutSecrets(rt, existing.attributes),
+          operations,
+        );
+        const attrs = checkResource(rt, { schemas: [rt.schema.id], ...document }, { existing: existing.attributes });
+        await protectSecrets(rt, attrs, withoutSecrets(rt, existing.attributes, removedSecrets, true));
+        const at = now().toISOString();
+        const changed = canonicalJson(attrs) !== canonicalJson(existing.attributes);
+        const membership = DERIVED[rt.schema.id] === 'members' ? rt.coreAttribute('members') : undefined;
+        const allowedTypes = membership?.subAttributes?.find((s) => s.name === 'type')?.canonicalValues ?? ['User', 'Group'];
+        const result = await write(rt, () =>
+          store.patchResource(ctx.orgId, rt.name, id, at, {
+            expectedVersion: existing.version,
+            ...(changed ? { write: planWrite(rt, attrs, { id, created: existing.created, lastModified: at }) } : {}),
+            ...(members ? { members: { clear: members.clear, add: [...members.add], remove: [...members.remove], allowedTypes } } : {}),
+            touch: [{ path: 'meta.lastmodified', ordinal: 0, num: Date.parse(at) }],
+          }),
+        );
+        if (result === 'conflict') continue;
+        if (!result) throw scimErrors.notFound(`${rt.name} "${id}" not found.`);
+        const asked = params.attributes !== undefined || params.excludedAttributes !== undefined;
+        const noContent = rules.patchResponse === 'noContent' && !asked;
+        const projection = parseProjection(rt, params.attributes, params.excludedAttributes);
+        if (noContent) return { resource: {}, location: renderContext(ctx).location(rt.name, id), etag: etagOf(result.version), noContent };
+        return { ...(await respond(ctx, rt, result, projection)), noContent };
+      }
+      throw scimErrors.conflict(`${rt.name} "${id}" kept changing while this PATCH was applied; send it again.`);
+    },
+
     async delete(ctx: CallContext, endpoint: string, id: string): Promise<void> {
       const rt = resourceTypeAt(endpoint);
       if (!(await store.deleteResource(ctx.orgId, rt.name, id))) throw scimErrors.notFound(`${rt.name} "${id}" not found.`);
@@ -346,6 +397,38 @@ export function createScim(options: ScimOptions) {
       return renderSchema(s, ctx.baseUrl);
     },
   };
+}
+
+const PATCH_ATTEMPTS = 5;
+
+/** JSON with object keys sorted: equal documents compare equal whatever order their attributes came in. */
+function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_k, v: unknown) =>
+    typeof v === 'object' && v !== null && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : v,
+  );
+}
+
+/**
+ * The stored attributes without writeOnly values (hashes must not pass through the PATCH engine as values); with
+ * `keepOnly`, the opposite: only the hashes, less those a PATCH removed, to carry over.
+ */
+function withoutSecrets(rt: ResourceType, attrs: Attributes, removed: ReadonlySet<string> = new Set(), keepOnly = false): Attributes {
+  const out: Attributes = keepOnly ? {} : structuredClone(attrs);
+  const visit = (defs: ResourceType['schema']['attributes'], values: Attributes | undefined, extension: string) => {
+    for (const def of defs) {
+      if (def.mutability !== 'writeOnly' || values?.[def.name] === undefined) continue;
+      if (keepOnly) {
+        if (removed.has(`${extension}:${def.name}`)) continue;
+        const target = extension ? ((out[extension] as Attributes | undefined) ?? (out[extension] = {})) : out;
+        target[def.name] = values[def.name];
+      } else {
+        delete (extension ? (out[extension] as Attributes) : out)[def.name];
+      }
+    }
+  };
+  visit(rt.schema.attributes, attrs, '');
+  for (const ext of rt.extensions) visit(ext.schema.attributes, attrs[ext.schema.id] as Attributes | undefined, ext.schema.id);
+  return out;
 }
 
 function listOf(resources: Attributes[]): ListResponse {

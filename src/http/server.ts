@@ -156,8 +156,10 @@ export function buildServer(options: ServerOptions): FastifyInstance {
         const r = await scim.replace(ctx(req), ep(req), id(req), req.body, projectionParams(req));
         return send(reply.header('location', r.location).header('etag', r.etag), 200, r.resource);
       });
-      scimApp.patch('/:endpoint/:id', async () => {
-        throw scimErrors.notImplemented('PATCH is not supported yet (ServiceProviderConfig patch.supported is false).');
+      scimApp.patch('/:endpoint/:id', async (req, reply) => {
+        const r = await scim.patch(ctx(req), ep(req), id(req), req.body, projectionParams(req));
+        if (r.noContent) return reply.header('etag', r.etag).code(204).send();
+        return send(reply.header('location', r.location).header('etag', r.etag), 200, r.resource);
       });
       scimApp.delete('/:endpoint/:id', async (req, reply) => {
         await scim.delete(ctx(req), ep(req), id(req));

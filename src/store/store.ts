@@ -62,6 +62,25 @@ export interface ResourceWrite {
   readonly membership?: Membership;
 }
 
+/** A PATCH of a group's members as a delta: O(k) for k members named, whatever the group's size. */
+export interface MembershipChange {
+  /** Remove every current member first. */
+  readonly clear: boolean;
+  readonly add: readonly string[];
+  readonly remove: readonly string[];
+  readonly allowedTypes: readonly string[];
+}
+
+export interface PatchChange {
+  /** The version the new document was computed from; a different stored version means another write came first. */
+  readonly expectedVersion: number;
+  /** The new document, index and unique keys; absent when the document did not change. */
+  readonly write?: ResourceWrite;
+  readonly members?: MembershipChange;
+  /** Index entries to set when only the membership changed (meta.lastModified). */
+  readonly touch: readonly IndexEntry[];
+}
+
 export interface Membership {
   readonly ids: readonly string[];
   /** Resource types a member may be; an id naming anything else is reported as unknown. */
@@ -135,6 +154,12 @@ export interface Store {
   getResource(orgId: string, resourceType: string, id: string): Promise<StoredResource | undefined>;
   /** Replaces attributes (and members when given) and bumps the version; undefined when absent. Throws as create. */
   replaceResource(orgId: string, resourceType: string, id: string, at: string, write: ResourceWrite): Promise<StoredResource | undefined>;
+  /**
+   * Applies a PATCH in one transaction: the document (only if the stored version is still the expected one) and the
+   * membership delta; the version goes up by one if anything changed, and stays if nothing did. 'conflict' when the
+   * document changed since it was read; undefined when the resource is gone. Throws as create.
+   */
+  patchResource(orgId: string, resourceType: string, id: string, at: string, change: PatchChange): Promise<StoredResource | 'conflict' | undefined>;
   /** Deletes the resource with its unique values and every membership it takes part in. */
   deleteResource(orgId: string, resourceType: string, id: string): Promise<boolean>;
   /** The page of matching resources in a stable order, and how many match in all. */

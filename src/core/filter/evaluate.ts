@@ -93,6 +93,11 @@ function evaluate(filter: BoundFilter, resource: Attributes, element?: Attribute
   }
 }
 
+/** Whether one element of a multi-valued complex attribute matches a value filter's inner filter. */
+export function matchesElement(filter: BoundFilter, element: Attributes): boolean {
+  return evaluate(filter, {}, element);
+}
+
 /** Whether a rendered resource (with members/groups and meta) matches the filter. */
 export function matches(filter: BoundFilter, resource: Attributes): boolean {
   return evaluate(filter, resource);

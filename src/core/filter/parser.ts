@@ -94,6 +94,15 @@ class Parser {
     return t;
   }
 
+  /** The filter inside `[...]` of a PATCH path; stops before the closing bracket. */
+  valueFilter(): Filter {
+    return this.or();
+  }
+
+  remaining(): Token[] {
+    return this.tokens.slice(this.index);
+  }
+
   parse(): Filter {
     const filter = this.or();
     if (this.peek.kind !== 'end') fail(this.peek.position, `expected "and", "or" or the end of the filter, found ${describe(this.peek)}`);
@@ -174,6 +183,35 @@ class Parser {
     // Tolerance: an unquoted value (`userName sw O`, sent by Microsoft's test collection) is the string it spells.
     return t.text;
   }
+}
+
+/** A PATCH path (RFC 7644 §3.5.2): `attrPath`, or `attrPath[valFilter]` optionally followed by `.subAttr`. */
+export interface PatchPath {
+  readonly attribute: AttributePath;
+  readonly filter?: Filter;
+  readonly subAttribute?: string;
+}
+
+export function parsePath(text: string): PatchPath {
+  if (text.length > MAX_FILTER_LENGTH) throw scimErrors.invalidPath(`The path is longer than ${MAX_FILTER_LENGTH} characters.`);
+  const tokens = tokenize(text);
+  const first = tokens[0]!;
+  if (first.kind !== 'word' || !ATTRIBUTE_PATH.test(first.text)) {
+    throw scimErrors.invalidPath(`"${text}" is not a valid path: expected an attribute path such as "emails" or "name.givenName" at position ${first.position}.`);
+  }
+  const attribute = { text: first.text, position: first.position };
+  if (tokens[1]?.kind === 'end') return { attribute };
+  if (tokens[1]?.kind !== '[') throw scimErrors.invalidPath(`"${text}" is not a valid path: unexpected ${describe(tokens[1]!)} at position ${tokens[1]!.position}.`);
+  const parser = new Parser(tokens.slice(2));
+  const filter = parser.valueFilter();
+  const rest = parser.remaining();
+  if (rest[0]?.kind !== ']') throw scimErrors.invalidPath(`"${text}" is not a valid path: the value filter is not closed with "]".`);
+  const after = rest[1];
+  if (after?.kind === 'end') return { attribute, filter };
+  if (after?.kind === 'word' && /^\.[A-Za-z$][\w$-]*$/.test(after.text) && rest[2]?.kind === 'end') {
+    return { attribute, filter, subAttribute: after.text.slice(1) };
+  }
+  throw scimErrors.invalidPath(`"${text}" is not a valid path: after "]" only ".subAttribute" may follow.`);
 }
 
 export function parseFilter(text: string): Filter {

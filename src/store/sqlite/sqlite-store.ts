@@ -9,8 +9,8 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import {
   UniquenessViolation, UnknownMembers,
-  type Attributes, type Keyset, type Membership, type Organization, type ResourcePage, type ResourceQuery, type ResourceRef,
-  type ResourceWrite, type Store,
+  type Attributes, type Keyset, type Membership, type Organization, type PatchChange, type ResourcePage, type ResourceQuery,
+  type ResourceRef, type ResourceWrite, type Store,
   type StoredResource, type TokenRecord, type UniqueKey,
 } from '../store.js';
 import { MIGRATIONS } from './migrations.js';
@@ -190,6 +190,39 @@ export class SqliteStore implements Store {
     }).immediate();
   }
 
+  async patchResource(orgId: string, resourceType: string, id: string, at: string, change: PatchChange): Promise<StoredResource | 'conflict' | undefined> {
+    return this.db.transaction(() => {
+      const row = this.sql('SELECT seq, version FROM resources WHERE org_id = ? AND resource_type = ? AND id = ?').get(orgId, resourceType, id) as
+        | { seq: number; version: number }
+        | undefined;
+      if (!row) return undefined;
+      let changed = false;
+      if (change.write) {
+        if (row.version !== change.expectedVersion) return 'conflict';
+        const w = change.write;
+        this.sql('UPDATE resources SET display = ?, data = ? WHERE seq = ?').run(w.display ?? null, JSON.stringify(w.attributes), row.seq);
+        this.sql('DELETE FROM attribute_index WHERE resource_seq = ?').run(row.seq);
+        this.insertIndex(row.seq, orgId, resourceType, w.index);
+        this.sql('DELETE FROM unique_values WHERE org_id = ? AND resource_id = ?').run(orgId, id);
+        this.insertUniqueKeys(orgId, resourceType, id, w.uniqueKeys);
+        changed = true;
+      }
+      const m = change.members;
+      if (m) {
+        if (m.clear) changed = this.sql('DELETE FROM group_members WHERE org_id = ? AND group_id = ?').run(orgId, id).changes > 0 || changed;
+        const remove = this.sql('DELETE FROM group_members WHERE org_id = ? AND group_id = ? AND member_id = ?');
+        for (const member of m.remove) changed = remove.run(orgId, id, member).changes > 0 || changed;
+        if (m.add.length > 0) changed = this.addMembers(orgId, id, { ids: m.add, allowedTypes: m.allowedTypes }) > 0 || changed;
+      }
+      if (!changed) return toResource(this.sql('SELECT * FROM resources WHERE seq = ?').get(row.seq) as ResourceRow);
+      if (!change.write) {
+        const update = this.sql('UPDATE attribute_index SET str = ?, num = ? WHERE resource_seq = ? AND path = ? AND ordinal = ?');
+        for (const e of change.touch) update.run(e.str ?? null, e.num ?? null, row.seq, e.path, e.ordinal);
+      }
+      return toResource(this.sql('UPDATE resources SET version = version + 1, last_modified = ? WHERE seq = ? RETURNING *').get(at, row.seq) as ResourceRow);
+    }).immediate();
+  }
+
   async deleteResource(orgId: string, resourceType: string, id: string): Promise<boolean> {
     return this.db.transaction(() => {
       const gone = this.sql('DELETE FROM resources WHERE org_id = ? AND resource_type = ? AND id = ? RETURNING seq').get(orgId, resourceType, id) as
@@ -277,13 +310,16 @@ export class SqliteStore implements Store {
     return types;
   }
 
-  private addMembers(orgId: string, groupId: string, membership: Membership): void {
+  /** Returns how many were not members yet. */
+  private addMembers(orgId: string, groupId: string, membership: Membership): number {
     const ids = [...new Set(membership.ids)];
     const types = this.resolveMembers(orgId, groupId, membership, ids);
     const insert = this.sql(
       'INSERT INTO group_members (org_id, group_id, member_id, member_type) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING',
     );
-    for (const m of ids) insert.run(orgId, groupId, m, types.get(m));
+    let added = 0;
+    for (const m of ids) added += insert.run(orgId, groupId, m, types.get(m)).changes;
+    return added;
   }
 
   private replaceMembers(orgId: string, groupId: string, membership: Membership): void {

@@ -1,0 +1,207 @@
+#!/usr/bin/env node
+// npm run bench [-- --sizes 10000,1000000] [--duration 5] [--connections 16] [--quick]
+// Builds a directory of N users per size on the embedded store, serves it with `scimd serve`, drives it with
+// autocannon over loopback, and reports requests/s, p50/p99 latency, errors and peak server memory for each
+// scenario, each as a ratio to a bare Fastify endpoint measured in the same run. Writes bench/results/*.{json,md}.
+import { fork, spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import autocannon from 'autocannon';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const { createScim, SqliteStore, ensureBootstrapToken, registryFromFiles } = await import(join(root, 'dist', 'index.js'));
+
+const { values } = parseArgs({
+  options: {
+    sizes: { type: 'string', default: '10000,100000' },
+    duration: { type: 'string', default: '5' },
+    connections: { type: 'string', default: '16' },
+    quick: { type: 'boolean', default: false },
+  },
+});
+const sizes = (values.quick ? '10000' : values.sizes).split(',').map(Number);
+const duration = values.quick ? 2 : Number(values.duration);
+const connections = Number(values.connections);
+const TOKEN = 'bench-token';
+const USER = 'urn:ietf:params:scim:schemas:core:2.0:User';
+const GROUP = 'urn:ietf:params:scim:schemas:core:2.0:Group';
+const STUDENT = 'urn:example:params:scim:schemas:extension:university:2.0:Student';
+const schemaFile = join(root, 'examples', 'student', 'student.json');
+const work = mkdtempSync(join(tmpdir(), 'scimd-bench-'));
+const q = (filter) => encodeURIComponent(filter);
+const pick = (n) => Math.floor(Math.random() * n);
+
+function freePort() {
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitFor(url) {
+  for (let i = 0; i < 400; i++) {
+    try {
+      if ((await fetch(url)).ok) return;
+    } catch {
+      /* not yet */
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`${url} did not come up`);
+}
+
+function peakRssMiB(pid) {
+  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+/** The dataset: n users (core, emails, enterprise-free, Student extension) and one group of min(n, 10,000) members. */
+async function buildDataset(n, file) {
+  const store = new SqliteStore(file);
+  await store.migrate();
+  await ensureBootstrapToken(store, TOKEN);
+  const org = (await store.organizations())[0];
+  const scim = createScim({ store, registry: registryFromFiles([schemaFile]) });
+  const ctx = { orgId: org.id, tokenId: 'bench', tokenName: 'bench', dialect: 'rfc', baseUrl: 'http://127.0.0.1/scim/v2' };
+  const started = performance.now();
+  const ids = [];
+  for (let base = 0; base < n; base += 1000) {
+    const batch = [];
+    for (let i = base; i < Math.min(n, base + 1000); i++) {
+      batch.push({
+        schemas: [USER, STUDENT],
+        userName: `user${i}@example.com`,
+        externalId: `ext-${i}`,
+        name: { givenName: `Given${i % 997}`, familyName: `Family${i}` },
+        displayName: `User ${i}`,
+        active: i % 10 !== 0,
+        emails: [{ value: `user${i}@example.com`, type: 'work', primary: true }],
+        [STUDENT]: { studentNumber: `s${i}`, faculty: `f${i % 20}` },
+      });
+    }
+    for (const r of await scim.createMany(ctx, 'Users', batch)) {
+      if (!r.id) throw new Error(`dataset: ${r.detail}`);
+      if (ids.length < 5000 || Math.random() < 0.001) ids.push(r.id);
+    }
+  }
+  const loadSeconds = (performance.now() - started) / 1000;
+  const memberCount = Math.min(n, 10_000);
+  const memberIds = (await store.listResources(org.id, 'User', { offset: 0, limit: memberCount })).resources.map((r) => r.id);
+  const [group] = await scim.createMany(ctx, 'Groups', [{ schemas: [GROUP], displayName: 'Everyone', members: memberIds.map((value) => ({ value })) }]);
+  await store.close();
+  return { ids, groupId: group.id, memberCount, loadSeconds };
+}
+
+async function cannon(port, request, label) {
+  const result = await autocannon({
+    url: `http://127.0.0.1:${port}`,
+    connections,
+    duration,
+    headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/scim+json' },
+    requests: [request],
+  });
+  const errors = result.errors + result.timeouts + result.non2xx;
+  return { scenario: label, rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, errors };
+}
+
+async function cursorPaging(port, n) {
+  const pageSize = 1000;
+  const times = [];
+  let url = `/scim/v2/Users?count=${pageSize}&cursor&attributes=userName`;
+  let seen = 0;
+  let total;
+  while (url) {
+    const t = performance.now();
+    const r = await fetch(`http://127.0.0.1:${port}${url}`, { headers: { authorization: `Bearer ${TOKEN}` } });
+    const body = await r.json();
+    times.push(performance.now() - t);
+    seen += body.Resources.length;
+    total ??= body.totalResults;
+    url = body.nextCursor ? `/scim/v2/Users?count=${pageSize}&cursor=${body.nextCursor}&attributes=userName` : null;
+  }
+  if (seen !== total || total < n) throw new Error(`cursor paging saw ${seen} of ${total} users`);
+  const k = Math.min(10, Math.floor(times.length / 2)) || 1;
+  const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  return { pages: times.length, firstMs: mean(times.slice(0, k)), lastMs: mean(times.slice(-k)) };
+}
+
+async function runSize(n) {
+  const file = join(work, `bench-${n}.db`);
+  process.stderr.write(`[bench] building ${n} users…\n`);
+  const data = await buildDataset(n, file);
+  const port = await freePort();
+  const server = spawn(process.execPath, [join(root, 'bin', 'scimd.js'), 'serve'], {
+    env: { ...process.env, SCIMD_PORT: String(port), SCIMD_DATABASE: file, SCIMD_SCHEMAS: schemaFile, SCIMD_LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  const basePort = await freePort();
+  const baseline = fork(join(root, 'bench', 'baseline-server.mjs'), { env: { ...process.env, PORT: String(basePort) }, stdio: 'inherit' });
+  await waitFor(`http://127.0.0.1:${port}/healthz`);
+  await waitFor(`http://127.0.0.1:${basePort}/`);
+  const id = () => data.ids[pick(data.ids.length)];
+  const i = () => pick(n);
+  const get = (path) => ({ method: 'GET', setupRequest: (req) => ({ ...req, path: path() }) });
+  const rows = [];
+  process.stderr.write(`[bench] ${n}: measuring (${duration}s a scenario, ${connections} connections)…\n`);
+  const base = await cannon(basePort, { method: 'GET', path: '/scim/v2/Users' }, 'bare Fastify (canned ListResponse)');
+  rows.push(base);
+  const scenarios = [
+    ['GET /Users/{id}', get(() => `/scim/v2/Users/${id()}`)],
+    ['filter userName eq', get(() => `/scim/v2/Users?filter=${q(`userName eq "user${i()}@example.com"`)}`)],
+    ['filter emails.value eq', get(() => `/scim/v2/Users?filter=${q(`emails.value eq "user${i()}@example.com"`)}`)],
+    ['filter externalId eq', get(() => `/scim/v2/Users?filter=${q(`externalId eq "ext-${i()}"`)}`)],
+    ['filter custom extension eq', get(() => `/scim/v2/Users?filter=${q(`${STUDENT}:studentNumber eq "s${i()}"`)}`)],
+    ['filter userName sw', get(() => `/scim/v2/Users?filter=${q(`userName sw "user${i()}@"`)}`)],
+    ['list page of 100', get(() => `/scim/v2/Users?startIndex=1&count=100`)],
+    [`GET group (${data.memberCount} members) excludedAttributes=members`, get(() => `/scim/v2/Groups/${data.groupId}?excludedAttributes=members`)],
+    [
+      'create user (POST)',
+      {
+        method: 'POST',
+        path: '/scim/v2/Users',
+        setupRequest: (req) => ({ ...req, body: JSON.stringify({ schemas: [USER], userName: `new-${Date.now()}-${Math.random()}@example.com`, active: true }) }),
+      },
+    ],
+  ];
+  // reads first, on the dataset as built; the write scenario last
+  const paging = await cursorPaging(port, n);
+  for (const [label, request] of scenarios) rows.push(await cannon(port, request, label));
+  const rss = peakRssMiB(server.pid);
+  server.kill('SIGTERM');
+  baseline.kill('SIGTERM');
+  rmSync(file, { force: true });
+  return { size: n, loadUsersPerSecond: n / data.loadSeconds, rows: rows.map((r) => ({ ...r, ratio: r.rps / base.rps })), paging, peakRssMiB: rss };
+}
+
+const results = [];
+for (const n of sizes) results.push(await runSize(n));
+
+const fmt = (x, d = 0) => (Number.isFinite(x) ? x.toFixed(d) : '–');
+let md = `# scimd benchmark\n\n${new Date().toISOString()} · ${connections} connections · ${duration} s a scenario · embedded store (SQLite)\n`;
+for (const r of results) {
+  md += `\n## ${r.size.toLocaleString('en')} users\n\n| scenario | req/s | ratio to bare Fastify | p50 ms | p99 ms | errors |\n|---|---:|---:|---:|---:|---:|\n`;
+  for (const row of r.rows) md += `| ${row.scenario} | ${fmt(row.rps)} | ${fmt(row.ratio, 2)} | ${fmt(row.p50, 1)} | ${fmt(row.p99, 1)} | ${row.errors} |\n`;
+  md += `\nCursor paging of all ${r.size.toLocaleString('en')} users, 1,000 a page: ${r.paging.pages} pages, first pages ${fmt(r.paging.firstMs, 1)} ms, last pages ${fmt(r.paging.lastMs, 1)} ms each (ratio ${fmt(r.paging.lastMs / r.paging.firstMs, 2)}).\n`;
+  md += `Dataset load through createMany: ${fmt(r.loadUsersPerSecond)} users/s. Peak server RSS: ${fmt(r.peakRssMiB, 1)} MiB.\n`;
+}
+if (results.length > 1) {
+  const [small, large] = [results[0], results[results.length - 1]];
+  md += `\n## Scaling: ${large.size.toLocaleString('en')} vs ${small.size.toLocaleString('en')} users (req/s ratio; 1.00 = no slower)\n\n| scenario | ratio |\n|---|---:|\n`;
+  for (const row of large.rows.slice(1)) {
+    const before = small.rows.find((x) => x.scenario.split(' (')[0] === row.scenario.split(' (')[0]);
+    if (before) md += `| ${row.scenario} | ${fmt(row.rps / before.rps, 2)} |\n`;
+  }
+}
+mkdirSync(join(root, 'bench', 'results'), { recursive: true });
+const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+writeFileSync(join(root, 'bench', 'results', `${stamp}.json`), JSON.stringify(results, null, 2));
+writeFileSync(join(root, 'bench', 'results', `${stamp}.md`), md);
+console.log(md);
+rmSync(work, { recursive: true, force: true });
