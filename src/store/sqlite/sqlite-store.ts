@@ -209,9 +209,11 @@ export class SqliteStore implements Store {
       }
       const m = change.members;
       if (m) {
-        if (m.clear) changed = this.sql('DELETE FROM group_members WHERE org_id = ? AND group_id = ?').run(orgId, id).changes > 0 || changed;
         const remove = this.sql('DELETE FROM group_members WHERE org_id = ? AND group_id = ? AND member_id = ?');
-        for (const member of m.remove) changed = remove.run(orgId, id, member).changes > 0 || changed;
+        // clearing before adding removes only those not added back, so replacing the members by the same set is no change
+        const kept = new Set(m.add);
+        const leaving = m.clear ? (this.sql('SELECT member_id FROM group_members WHERE org_id = ? AND group_id = ?').pluck().all(orgId, id) as string[]).filter((x) => !kept.has(x)) : m.remove;
+        for (const member of leaving) changed = remove.run(orgId, id, member).changes > 0 || changed;
         if (m.add.length > 0) changed = this.addMembers(orgId, id, { ids: m.add, allowedTypes: m.allowedTypes }) > 0 || changed;
       }
       if (!changed) return toResource(this.sql('SELECT * FROM resources WHERE seq = ?').get(row.seq) as ResourceRow);
