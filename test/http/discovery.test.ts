@@ -179,10 +179,11 @@ describe('discovery matches enforcement, attribute by attribute', () => {
     expect(checked.length).toBe(cases().length);
   });
 
-  it('ServiceProviderConfig tells the truth about today: filter and sort, no PATCH, Bulk or ETag support', async () => {
+  it('ServiceProviderConfig tells the truth about today: PATCH, filter and sort; no Bulk or ETag preconditions', async () => {
     const spc = (await s.request('GET', '/ServiceProviderConfig')).body;
-    expect(spc.patch.supported).toBe(false);
-    expect((await s.request('PATCH', `/Users/${memberId}`, { schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'], Operations: [] })).status).toBe(501);
+    expect(spc.patch.supported).toBe(true);
+    const patched = await s.request('PATCH', `/Users/${memberId}`, { schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'], Operations: [{ op: 'replace', path: 'title', value: 'T' }] });
+    expect([patched.status, patched.body.title]).toEqual([200, 'T']);
     expect(spc.bulk.supported).toBe(false);
     expect((await s.request('POST', '/Bulk', { schemas: ['urn:ietf:params:scim:api:messages:2.0:BulkRequest'], Operations: [] })).status).toBe(501);
     expect(spc.filter.supported).toBe(true);
