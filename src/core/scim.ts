@@ -22,7 +22,7 @@ import { renderResourceType, renderSchema, serviceProviderConfig } from './disco
 import type { RequestContext } from './tokens.js';
 import {
   UniquenessViolation, UnknownMembers,
-  type Attributes, type Keyset, type Membership, type ResourceWrite, type Store, type StoredResource, type UniqueKey,
+  type Attributes, type Keyset, type Membership, type ResourceRef, type ResourceWrite, type Store, type StoredResource, type UniqueKey,
 } from '../store/store.js';
 
 export interface ScimOptions {
@@ -98,23 +98,46 @@ export function createScim(options: ScimOptions) {
     location: (type, id) => `${ctx.baseUrl}${registry.resourceType(type)?.endpoint ?? `/${type}`}/${id}`,
   });
 
-  async function derivedFor(ctx: CallContext, rt: ResourceType, stored: StoredResource, projection: Projection): Promise<DerivedAttributes> {
+  /** Whether responses of this type with this projection carry a derived relation, and which. */
+  function derivedName(rt: ResourceType, projection: Projection): string | undefined {
     const name = DERIVED[rt.schema.id];
     const def = name ? rt.coreAttribute(name) : undefined;
     // Not returned → not loaded: `excludedAttributes=members` on a huge group reads no member row.
-    if (!name || !def || !isReturned(projection, rt.schema.id, def)) return {};
+    return name && def && isReturned(projection, rt.schema.id, def) ? name : undefined;
+  }
+
+  /** The groups of a page of users in one store call (undefined when the page will not show them). */
+  async function groupsForPage(ctx: CallContext, rt: ResourceType, resources: readonly StoredResource[], projection: Projection) {
+    return derivedName(rt, projection) === 'groups' ? store.groupsOf(ctx.orgId, resources.map((r) => r.id)) : undefined;
+  }
+
+  async function derivedFor(
+    ctx: CallContext,
+    rt: ResourceType,
+    stored: StoredResource,
+    projection: Projection,
+    groups?: ReadonlyMap<string, ResourceRef[]>,
+  ): Promise<DerivedAttributes> {
+    const name = derivedName(rt, projection);
+    if (!name) return {};
     const rc = renderContext(ctx);
     if (name === 'members') {
       const refs = await store.members(ctx.orgId, stored.id);
       return { members: refs.map((r) => referenceValue(r, r.resourceType, rc)) };
     }
-    const refs = await store.groupsOf(ctx.orgId, stored.id);
+    const refs = (groups ?? (await store.groupsOf(ctx.orgId, [stored.id]))).get(stored.id) ?? [];
     return { groups: refs.map((r) => referenceValue(r, 'direct', rc)) };
   }
 
-  async function respond(ctx: CallContext, rt: ResourceType, stored: StoredResource, projection: Projection): Promise<ResourceResponse> {
+  async function respond(
+    ctx: CallContext,
+    rt: ResourceType,
+    stored: StoredResource,
+    projection: Projection,
+    groups?: ReadonlyMap<string, ResourceRef[]>,
+  ): Promise<ResourceResponse> {
     const rc = renderContext(ctx);
-    const resource = renderResource(rt, stored, await derivedFor(ctx, rt, stored, projection), projection, rc);
+    const resource = renderResource(rt, stored, await derivedFor(ctx, rt, stored, projection, groups), projection, rc);
     return { resource, location: rc.location(rt.name, stored.id), etag: etagOf(stored.version) };
   }
 
@@ -287,7 +310,10 @@ export function createScim(options: ScimOptions) {
       // RFC 7644 §3.4.2.4: a negative count means 0; count is clamped to maxResults.
       const count = Math.min(maxResults, Math.max(0, integerParam('count', params.count) ?? maxResults));
       const projection = parseProjection(rt, params.attributes, params.excludedAttributes);
-      const render = (resources: StoredResource[]) => Promise.all(resources.map(async (r) => (await respond(ctx, rt, r, projection)).resource));
+      const render = async (resources: StoredResource[]) => {
+        const groups = await groupsForPage(ctx, rt, resources, projection);
+        return Promise.all(resources.map(async (r) => (await respond(ctx, rt, r, projection, groups)).resource));
+      };
       const query = { ...(filter ? { filter } : {}), ...(sort ? { sort } : {}), offset: 0, limit: count };
 
       if (params.cursor === undefined) {
@@ -367,9 +393,16 @@ export function createScim(options: ScimOptions) {
       }
       if (params.sortBy) candidates.sort((a, b) => compareSortKeys(a.key, b.key, order) || a.rank - b.rank);
       const slice = candidates.slice(startIndex - 1, startIndex - 1 + count);
-      const Resources = await Promise.all(
-        slice.map(async (c) => (await respond(ctx, c.rt, c.stored, parseProjection(c.rt, params.attributes, params.excludedAttributes))).resource),
-      );
+      const Resources: Attributes[] = [];
+      for (const rt of registry.resourceTypes()) {
+        const projection = parseProjection(rt, params.attributes, params.excludedAttributes);
+        const mine = slice.filter((c) => c.rt === rt).map((c) => c.stored);
+        const groups = await groupsForPage(ctx, rt, mine, projection);
+        for (const stored of mine) Resources.push((await respond(ctx, rt, stored, projection, groups)).resource);
+      }
+      // back into the merged order
+      const position = new Map(slice.map((c, i) => [c.stored.id, i]));
+      Resources.sort((a, b) => position.get(a.id as string)! - position.get(b.id as string)!);
       return { schemas: [SCHEMA_URN.listResponse], totalResults: total, itemsPerPage: Resources.length, startIndex, Resources };
     },
 

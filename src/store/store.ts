@@ -170,8 +170,8 @@ export interface Store {
 
   /** The members of a group, in the order they were added. */
   members(orgId: string, groupId: string): Promise<ResourceRef[]>;
-  /** The groups a resource is a direct member of. */
-  groupsOf(orgId: string, memberId: string): Promise<ResourceRef[]>;
+  /** The groups each of these resources is a direct member of (one query for a whole page of users). */
+  groupsOf(orgId: string, memberIds: readonly string[]): Promise<Map<string, ResourceRef[]>>;
 }
 
 /** A unique value is taken by another resource (enforced by the database, not by a prior read). */

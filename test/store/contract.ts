@@ -13,6 +13,11 @@ const USER_SCHEMA = 'urn:ietf:params:scim:schemas:core:2.0:User';
 const GROUP_SCHEMA = 'urn:ietf:params:scim:schemas:core:2.0:Group';
 const MEMBER_TYPES = ['User', 'Group'] as const;
 
+/** The groups of one member, through the batch lookup. */
+async function groupsOf(store: Store, orgId: string, memberId: string) {
+  return (await store.groupsOf(orgId, [memberId])).get(memberId) ?? [];
+}
+
 /** A distinct, increasing ISO timestamp per second offset. */
 function at(second: number): string {
   return new Date(Date.UTC(2024, 0, 1, 0, 0, second)).toISOString();
@@ -353,7 +358,7 @@ export function describeStoreContract(name: string, open: () => Promise<Store>):
         expect(groups[1]).toBeInstanceOf(UnknownMembers);
         expect(await store.getResource(org.id, 'Group', 'g2')).toBeUndefined();
         expect((await store.members(org.id, 'g1')).map((m) => m.value)).toEqual(['u1']);
-        expect(await store.groupsOf(org.id, 'u1')).toHaveLength(1);
+        expect(await groupsOf(store, org.id, 'u1')).toHaveLength(1);
       });
     });
 
@@ -465,13 +470,22 @@ export function describeStoreContract(name: string, open: () => Promise<Store>):
         expect(await store.members(org.id, 'g1')).toEqual([ref('u2', 'User', 'Bob'), ref('u1', 'User', 'Alice'), ref('u3', 'User', 'Carol')]);
       });
 
+      it('groupsOf answers for many members in one call, each in insertion order', async () => {
+        await store.createResource(org.id, 'Group', 'g1', at(10), groupWrite('Admins', ['u1', 'u2']));
+        await store.createResource(org.id, 'Group', 'g2', at(11), groupWrite('Staff', ['u1']));
+        const all = await store.groupsOf(org.id, ['u1', 'u2', 'u3']);
+        expect(all.get('u1')?.map((r) => r.value)).toEqual(['g1', 'g2']);
+        expect(all.get('u2')?.map((r) => r.value)).toEqual(['g1']);
+        expect(all.get('u3') ?? []).toEqual([]);
+      });
+
       it('groupsOf(member) returns the group', async () => {
         await store.createResource(org.id, 'Group', 'g1', at(10), groupWrite('Admins', ['u1', 'u2']));
         await store.createResource(org.id, 'Group', 'g2', at(11), groupWrite('Staff', ['u1']));
-        expect(await store.groupsOf(org.id, 'u1')).toEqual([ref('g1', 'Group', 'Admins'), ref('g2', 'Group', 'Staff')]);
-        expect(await store.groupsOf(org.id, 'u2')).toEqual([ref('g1', 'Group', 'Admins')]);
-        expect(await store.groupsOf(org.id, 'u3')).toEqual([]);
-        expect(await store.groupsOf(other.id, 'u1')).toEqual([]);
+        expect(await groupsOf(store, org.id, 'u1')).toEqual([ref('g1', 'Group', 'Admins'), ref('g2', 'Group', 'Staff')]);
+        expect(await groupsOf(store, org.id, 'u2')).toEqual([ref('g1', 'Group', 'Admins')]);
+        expect(await groupsOf(store, org.id, 'u3')).toEqual([]);
+        expect(await groupsOf(store, other.id, 'u1')).toEqual([]);
         expect(await store.members(other.id, 'g1')).toEqual([]);
       });
 
@@ -484,16 +498,16 @@ export function describeStoreContract(name: string, open: () => Promise<Store>):
         await store.replaceResource(org.id, 'User', 'u1', at(11), userWrite('alice', { display: 'Alice Smith' }));
         expect((await store.members(org.id, 'g1'))[0]).toEqual(ref('u1', 'User', 'Alice Smith'));
         await store.replaceResource(org.id, 'Group', 'g1', at(12), groupWrite('Administrators'));
-        expect(await store.groupsOf(org.id, 'u1')).toEqual([ref('g1', 'Group', 'Administrators')]);
+        expect(await groupsOf(store, org.id, 'u1')).toEqual([ref('g1', 'Group', 'Administrators')]);
       });
 
       it('duplicate ids in one write are stored once', async () => {
         await store.createResource(org.id, 'Group', 'g1', at(10), groupWrite('Admins', ['u1', 'u2', 'u1', 'u2', 'u1']));
         expect(values(await store.members(org.id, 'g1'))).toEqual(['u1', 'u2']);
-        expect(await store.groupsOf(org.id, 'u1')).toHaveLength(1);
+        expect(await groupsOf(store, org.id, 'u1')).toHaveLength(1);
         await store.replaceResource(org.id, 'Group', 'g1', at(11), groupWrite('Admins', ['u3', 'u1', 'u3']));
         expect(values(await store.members(org.id, 'g1'))).toEqual(['u1', 'u3']);
-        expect(await store.groupsOf(org.id, 'u3')).toHaveLength(1);
+        expect(await groupsOf(store, org.id, 'u3')).toHaveLength(1);
       });
 
       describe('bad member ids on create throw UnknownMembers listing exactly them and write nothing', () => {
@@ -501,8 +515,8 @@ export function describeStoreContract(name: string, open: () => Promise<Store>):
         async function expectNothingWritten(groups: readonly string[] = []): Promise<void> {
           expect(await store.getResource(org.id, 'Group', 'g1')).toBeUndefined();
           expect(await store.members(org.id, 'g1')).toEqual([]);
-          for (const u of ['u1', 'u2', 'u3', 'u4']) expect(await store.groupsOf(org.id, u)).toEqual([]);
-          expect(await store.groupsOf(other.id, 'x1')).toEqual([]);
+          for (const u of ['u1', 'u2', 'u3', 'u4']) expect(await groupsOf(store, org.id, u)).toEqual([]);
+          expect(await groupsOf(store, other.id, 'x1')).toEqual([]);
           const listed = await store.listResources(org.id, 'Group', { offset: 0, limit: 100 });
           expect(listed.total).toBe(groups.length);
           expect(listed.resources.map((r) => r.id)).toEqual(groups);
@@ -533,7 +547,7 @@ export function describeStoreContract(name: string, open: () => Promise<Store>):
             store.createResource(org.id, 'Group', 'g1', at(10), groupWrite('Admins', ['u1', 'g0'], { allowedTypes: ['User'], uniqueKeys: true })),
             ['g0'],
           );
-          expect(await store.groupsOf(org.id, 'g0')).toEqual([]);
+          expect(await groupsOf(store, org.id, 'g0')).toEqual([]);
           await expectNothingWritten(['g0']);
         });
 
@@ -554,7 +568,7 @@ export function describeStoreContract(name: string, open: () => Promise<Store>):
             ),
             ['nope', 'x1', 'g0', 'g1'],
           );
-          expect(await store.groupsOf(org.id, 'g0')).toEqual([]);
+          expect(await groupsOf(store, org.id, 'g0')).toEqual([]);
           await expectNothingWritten(['g0']);
         });
       });
@@ -570,9 +584,9 @@ export function describeStoreContract(name: string, open: () => Promise<Store>):
         async function expectUnchanged(): Promise<void> {
           expect(await store.getResource(org.id, 'Group', 'g1')).toEqual(before);
           expect(values(await store.members(org.id, 'g1'))).toEqual(['u2', 'u1']);
-          expect(values(await store.groupsOf(org.id, 'u1'))).toEqual(['g1']);
-          expect(values(await store.groupsOf(org.id, 'u2'))).toEqual(['g1']);
-          expect(await store.groupsOf(org.id, 'u3')).toEqual([]);
+          expect(values(await groupsOf(store, org.id, 'u1'))).toEqual(['g1']);
+          expect(values(await groupsOf(store, org.id, 'u2'))).toEqual(['g1']);
+          expect(await groupsOf(store, org.id, 'u3')).toEqual([]);
         }
 
         it('an unknown id', async () => {
@@ -604,15 +618,15 @@ export function describeStoreContract(name: string, open: () => Promise<Store>):
         const replaced = await store.replaceResource(org.id, 'Group', 'g1', at(11), groupWrite('Admins', ['u3', 'u4', 'u1']));
         expect(replaced?.version).toBe(2);
         expect(await store.members(org.id, 'g1')).toEqual([ref('u1', 'User', 'Alice'), ref('u3', 'User', 'Carol'), ref('u4', 'User', 'Dave')]);
-        expect(await store.groupsOf(org.id, 'u2')).toEqual([]);
-        expect(values(await store.groupsOf(org.id, 'u4'))).toEqual(['g1']);
+        expect(await groupsOf(store, org.id, 'u2')).toEqual([]);
+        expect(values(await groupsOf(store, org.id, 'u4'))).toEqual(['g1']);
       });
 
       it('replace with an empty list removes every member', async () => {
         await store.createResource(org.id, 'Group', 'g1', at(10), groupWrite('Admins', ['u1', 'u2']));
         await store.replaceResource(org.id, 'Group', 'g1', at(11), groupWrite('Admins', []));
         expect(await store.members(org.id, 'g1')).toEqual([]);
-        expect(await store.groupsOf(org.id, 'u1')).toEqual([]);
+        expect(await groupsOf(store, org.id, 'u1')).toEqual([]);
       });
 
       it('replace without membership leaves members untouched', async () => {
@@ -621,7 +635,7 @@ export function describeStoreContract(name: string, open: () => Promise<Store>):
         expect(replaced?.version).toBe(2);
         expect(replaced?.attributes).toMatchObject({ externalId: 'e' });
         expect(values(await store.members(org.id, 'g1'))).toEqual(['u2', 'u1']);
-        expect(values(await store.groupsOf(org.id, 'u1'))).toEqual(['g1']);
+        expect(values(await groupsOf(store, org.id, 'u1'))).toEqual(['g1']);
       });
 
       it('deleting a user removes it from every group', async () => {
@@ -630,12 +644,12 @@ export function describeStoreContract(name: string, open: () => Promise<Store>):
         expect(await store.deleteResource(org.id, 'User', 'u1')).toBe(true);
         expect(values(await store.members(org.id, 'g1'))).toEqual(['u2']);
         expect(await store.members(org.id, 'g2')).toEqual([]);
-        expect(await store.groupsOf(org.id, 'u1')).toEqual([]);
+        expect(await groupsOf(store, org.id, 'u1')).toEqual([]);
         // No stale membership survives: a new resource under the same id is in no group.
         await store.createResource(org.id, 'User', 'u1', at(12), userWrite('alice2', { display: 'Alice II' }));
         expect(values(await store.members(org.id, 'g1'))).toEqual(['u2']);
         expect(await store.members(org.id, 'g2')).toEqual([]);
-        expect(await store.groupsOf(org.id, 'u1')).toEqual([]);
+        expect(await groupsOf(store, org.id, 'u1')).toEqual([]);
       });
 
       it('deleting a group removes its membership rows', async () => {
@@ -643,21 +657,21 @@ export function describeStoreContract(name: string, open: () => Promise<Store>):
         await store.createResource(org.id, 'Group', 'g2', at(11), groupWrite('Staff', ['u1']));
         expect(await store.deleteResource(org.id, 'Group', 'g1')).toBe(true);
         expect(await store.members(org.id, 'g1')).toEqual([]);
-        expect(await store.groupsOf(org.id, 'u2')).toEqual([]);
-        expect(values(await store.groupsOf(org.id, 'u1'))).toEqual(['g2']);
+        expect(await groupsOf(store, org.id, 'u2')).toEqual([]);
+        expect(values(await groupsOf(store, org.id, 'u1'))).toEqual(['g2']);
         // No stale membership survives: a new group under the same id starts empty.
         await store.createResource(org.id, 'Group', 'g1', at(12), groupWrite('Admins again'));
         expect(await store.members(org.id, 'g1')).toEqual([]);
-        expect(await store.groupsOf(org.id, 'u2')).toEqual([]);
+        expect(await groupsOf(store, org.id, 'u2')).toEqual([]);
       });
 
       it('nested groups: a Group can be a member', async () => {
         await store.createResource(org.id, 'Group', 'inner', at(10), groupWrite('Inner', ['u1']));
         await store.createResource(org.id, 'Group', 'outer', at(11), groupWrite('Outer', ['inner', 'u2']));
         expect(await store.members(org.id, 'outer')).toEqual([ref('inner', 'Group', 'Inner'), ref('u2', 'User', 'Bob')]);
-        expect(await store.groupsOf(org.id, 'inner')).toEqual([ref('outer', 'Group', 'Outer')]);
+        expect(await groupsOf(store, org.id, 'inner')).toEqual([ref('outer', 'Group', 'Outer')]);
         // groupsOf is direct membership only.
-        expect(values(await store.groupsOf(org.id, 'u1'))).toEqual(['inner']);
+        expect(values(await groupsOf(store, org.id, 'u1'))).toEqual(['inner']);
         // Deleting the inner group removes it from the outer one.
         expect(await store.deleteResource(org.id, 'Group', 'inner')).toBe(true);
         expect(values(await store.members(org.id, 'outer'))).toEqual(['u2']);

@@ -81,4 +81,20 @@ export const MIGRATIONS: readonly { readonly version: number; readonly name: str
       CREATE INDEX attribute_index_resource ON attribute_index (resource_seq, path, ordinal);
     `,
   },
+  {
+    version: 2,
+    name: 'resource counts',
+    sql: `
+      -- the number of resources of each type, kept in the same transactions as the resources, so an unfiltered
+      -- list answers totalResults without counting a million rows
+      CREATE TABLE resource_counts (
+        org_id        TEXT NOT NULL,
+        resource_type TEXT NOT NULL,
+        n             INTEGER NOT NULL,
+        PRIMARY KEY (org_id, resource_type)
+      ) WITHOUT ROWID;
+      INSERT INTO resource_counts (org_id, resource_type, n)
+        SELECT org_id, resource_type, count(*) FROM resources GROUP BY org_id, resource_type;
+    `,
+  },
 ];

@@ -164,6 +164,7 @@ export class SqliteStore implements Store {
     this.insertIndex(Number(lastInsertRowid), orgId, resourceType, write.index);
     this.insertUniqueKeys(orgId, resourceType, id, write.uniqueKeys);
     if (write.membership) this.addMembers(orgId, id, write.membership);
+    this.sql('INSERT INTO resource_counts (org_id, resource_type, n) VALUES (?, ?, 1) ON CONFLICT DO UPDATE SET n = n + 1').run(orgId, resourceType);
     return { orgId, resourceType, id, version: 1, created: at, lastModified: at, attributes: write.attributes };
   }
 
@@ -231,6 +232,7 @@ export class SqliteStore implements Store {
         | { seq: number }
         | undefined;
       if (!gone) return false;
+      this.sql('UPDATE resource_counts SET n = n - 1 WHERE org_id = ? AND resource_type = ?').run(orgId, resourceType);
       this.sql('DELETE FROM attribute_index WHERE resource_seq = ?').run(gone.seq);
       this.sql('DELETE FROM unique_values WHERE org_id = ? AND resource_id = ?').run(orgId, id);
       this.sql('DELETE FROM group_members WHERE org_id = ? AND group_id = ?').run(orgId, id);
@@ -268,13 +270,22 @@ export class SqliteStore implements Store {
     return rows.map(toRef);
   }
 
-  async groupsOf(orgId: string, memberId: string): Promise<ResourceRef[]> {
-    const rows = this.sql(
-      `SELECT m.group_id AS value, r.resource_type AS resourceType, r.display AS display
-       FROM group_members m CROSS JOIN resources r ON r.org_id = m.org_id AND r.id = m.group_id
-       WHERE m.org_id = ? AND m.member_id = ? ORDER BY m.rowid`,
-    ).all(orgId, memberId) as { value: string; resourceType: string; display: string | null }[];
-    return rows.map(toRef);
+  async groupsOf(orgId: string, memberIds: readonly string[]): Promise<Map<string, ResourceRef[]>> {
+    const out = new Map<string, ResourceRef[]>();
+    for (let i = 0; i < memberIds.length; i += CHUNK) {
+      const chunk = memberIds.slice(i, i + CHUNK);
+      const rows = this.sql(
+        `SELECT m.member_id AS member, m.group_id AS value, r.resource_type AS resourceType, r.display AS display
+         FROM group_members m CROSS JOIN resources r ON r.org_id = m.org_id AND r.id = m.group_id
+         WHERE m.org_id = ? AND m.member_id IN (${chunk.map(() => '?').join(', ')}) ORDER BY m.rowid`,
+      ).all(orgId, ...chunk) as { member: string; value: string; resourceType: string; display: string | null }[];
+      for (const { member, ...ref } of rows) {
+        const list = out.get(member) ?? [];
+        list.push(toRef(ref));
+        out.set(member, list);
+      }
+    }
+    return out;
   }
 
   private insertIndex(seq: number, orgId: string, resourceType: string, entries: readonly IndexEntry[]): void {
@@ -343,7 +354,9 @@ export function listQueries(orgId: string, resourceType: string, query: Resource
   const where: SqlFragment = query.filter
     ? join(['+r.org_id = ? AND +r.resource_type = ? AND ', filterCondition(query.filter, { orgId, resourceType }, SQLITE)], orgId, resourceType)
     : { sql: 'r.org_id = ? AND r.resource_type = ?', params: [orgId, resourceType] };
-  const count = { sql: `SELECT count(*) AS total FROM resources r WHERE ${where.sql}`, params: where.params };
+  const count = query.filter
+    ? { sql: `SELECT count(*) AS total FROM resources r WHERE ${where.sql}`, params: where.params }
+    : { sql: 'SELECT coalesce((SELECT n FROM resource_counts WHERE org_id = ? AND resource_type = ?), 0) AS total', params: [orgId, resourceType] };
   const anchor = query.after ?? query.before;
   // Reading backwards from a `before` anchor is reading forwards in the opposite order.
   const descending = (query.sort?.descending ?? false) !== (query.before !== undefined);
