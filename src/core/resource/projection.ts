@@ -52,6 +52,9 @@ export function isReturned(p: Projection, schema: string, def: AttributeDefiniti
   const leaf = sub ?? def;
   if (def.returned === 'never' || leaf.returned === 'never') return false;
   if (def.returned === 'always' || leaf.returned === 'always') return true;
+  const byDefault = def.returned !== 'request' && leaf.returned !== 'request';
+  // hot path: most requests ask for the default set, which needs no keys built
+  if (!p.attributes && !p.excluded) return byDefault;
   const own = projectionKey(schema, def.name, sub?.name);
   const parent = projectionKey(schema, def.name);
   if (p.attributes) {
@@ -59,6 +62,6 @@ export function isReturned(p: Projection, schema: string, def: AttributeDefiniti
     // `attributes=name.givenName` returns `name` holding only givenName.
     return !sub && [...p.attributes].some((k) => k.startsWith(parent + '|'));
   }
-  if (p.excluded && (p.excluded.has(projectionKey(schema)) || p.excluded.has(parent) || p.excluded.has(own))) return false;
-  return def.returned !== 'request' && leaf.returned !== 'request';
+  if (p.excluded!.has(projectionKey(schema)) || p.excluded!.has(parent) || p.excluded!.has(own)) return false;
+  return byDefault;
 }
