@@ -16,8 +16,7 @@ import { parsePatchRequest } from './patch/operations.js';
 import { applyPatch } from './patch/apply.js';
 import { DIALECT_RULES } from './patch/dialects.js';
 import { bindFilter, bindSortBy } from './filter/bind.js';
-import { compareCodePoints } from './filter/bound.js';
-import type { SortSpec } from '../store/sql/query-compiler.js';
+import { compareCodePoints, type SortSpec } from './filter/bound.js';
 import { renderResourceType, renderSchema, serviceProviderConfig } from './discovery.js';
 import type { RequestContext } from './tokens.js';
 import {

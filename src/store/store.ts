@@ -7,9 +7,8 @@
  * and unique values refer to a resource by (organization, id) alone.
  */
 
-import type { BoundFilter } from '../core/filter/bound.js';
+import type { BoundFilter, SortSpec } from '../core/filter/bound.js';
 import type { IndexEntry } from '../core/filter/index-entries.js';
-import type { SortSpec } from './sql/query-compiler.js';
 
 /** A resource's attributes as stored: canonical attribute names, extension objects under their schema URN. */
 export type Attributes = Record<string, unknown>;

@@ -40,6 +40,12 @@ export type BoundFilter =
   /** Some single element of the multi-valued `container` satisfies `filter` (whose targets are its sub-attributes). */
   | { readonly kind: 'element'; readonly container: Target; readonly filter: BoundFilter };
 
+/** `sortBy`/`sortOrder` bound to a resource type (RFC 7644 §3.4.2.3). */
+export interface SortSpec {
+  readonly target: Target;
+  readonly descending: boolean;
+}
+
 /** The case rule of RFC 7643 §2.2: caseExact=false strings compare after case folding. */
 export function foldCase(value: string, caseExact: boolean): string {
   return caseExact ? value : value.toLowerCase();

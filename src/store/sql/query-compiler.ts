@@ -7,7 +7,7 @@
  * INTERSECT, `or` UNION, `not` EXCEPT from all resources of the type. A value filter (`emails[...]`) works on
  * (seq, element) pairs, so that all its conditions hold on the same element.
  */
-import type { BoundFilter, Target } from '../../core/filter/bound.js';
+import type { BoundFilter, SortSpec, Target } from '../../core/filter/bound.js';
 
 export interface SqlDialect {
   /** A boolean expression: `haystack` contains `needle` (both already case-folded where needed). */
@@ -28,11 +28,6 @@ export interface SqlFragment {
 export interface QueryScope {
   readonly orgId: string;
   readonly resourceType: string;
-}
-
-export interface SortSpec {
-  readonly target: Target;
-  readonly descending: boolean;
 }
 
 const P = '?';
