@@ -5,6 +5,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { SCHEMA_URN, SchemaRegistry, type ResourceType } from './schema/registry.js';
 import { ScimError, scimErrors } from './errors.js';
+import { sameJson } from './json.js';
 import { checkResource } from './resource/schema-checker.js';
 import { protectSecrets } from './resource/secrets.js';
 import { isReturned, parseProjection, type Projection } from './resource/projection.js';
@@ -275,7 +276,7 @@ export function createScim(options: ScimOptions) {
         const attrs = checkResource(rt, { schemas: [rt.schema.id], ...document }, { existing: existing.attributes });
         await protectSecrets(rt, attrs, withoutSecrets(rt, existing.attributes, removedSecrets, true));
         const at = now().toISOString();
-        const changed = canonicalJson(attrs) !== canonicalJson(existing.attributes);
+        const changed = !sameJson(attrs, existing.attributes);
         const membership = DERIVED[rt.schema.id] === 'members' ? rt.coreAttribute('members') : undefined;
         const allowedTypes = membership?.subAttributes?.find((s) => s.name === 'type')?.canonicalValues ?? ['User', 'Group'];
         const result = await write(rt, () =>
@@ -432,13 +433,6 @@ export function createScim(options: ScimOptions) {
 }
 
 const PATCH_ATTEMPTS = 5;
-
-/** JSON with object keys sorted: equal documents compare equal whatever order their attributes came in. */
-function canonicalJson(value: unknown): string {
-  return JSON.stringify(value, (_k, v: unknown) =>
-    typeof v === 'object' && v !== null && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : v,
-  );
-}
 
 /**
  * The stored attributes without writeOnly values (hashes must not pass through the PATCH engine as values); with

@@ -7,6 +7,7 @@
  * PatchRules (see dialects.ts); nothing here knows any IdP.
  */
 import { scimErrors } from '../errors.js';
+import { sameJson } from '../json.js';
 import type { AttributeDefinition } from '../schema/attribute.js';
 import { subAttribute } from '../schema/attribute.js';
 import type { ResourceType } from '../schema/registry.js';
@@ -66,7 +67,6 @@ interface Target {
 const isObject = (v: unknown): v is Attributes => typeof v === 'object' && v !== null && !Array.isArray(v);
 /** The values of an attribute as a list: none when unassigned. */
 const valuesOf = (v: unknown): unknown[] => (v === undefined || v === null ? [] : asArray(v));
-const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 const isMembers = (ctx: PatchContext, t: Target) => ctx.rt.schema.id === SCHEMA_URN.group && !t.extension && t.def.name === 'members';
 
 function locate(ctx: PatchContext, text: string, filter?: Filter, subName?: string): Target {
@@ -99,13 +99,18 @@ function holder(doc: Attributes, t: Target, create: boolean): Attributes | undef
   return doc[t.extension] as Attributes | undefined;
 }
 
-function checkMutability(t: Target, op: PatchOpName, current: unknown): void {
+/**
+ * readOnly targets cannot be written; an immutable one that has a value cannot change (RFC 7643 §2.2), though it may
+ * be repeated unchanged, as IdPs that send whole extension objects do.
+ */
+function checkMutability(t: Target, op: PatchOpName, current: unknown, value?: unknown): void {
   const leaf = t.sub ?? t.def;
   if (t.def.mutability === 'readOnly' || leaf.mutability === 'readOnly') {
     throw scimErrors.mutability(`"${t.text}" is readOnly and cannot be changed.`);
   }
   if ((t.def.mutability === 'immutable' || leaf.mutability === 'immutable') && current !== undefined && op !== 'add') {
-    throw scimErrors.mutability(`"${t.text}" is immutable and already has a value.`);
+    const unchanged = op === 'replace' && value !== undefined && sameJson(checkValue(leaf, value, t.text), current);
+    if (!unchanged) throw scimErrors.mutability(`"${t.text}" is immutable and already has a value.`);
   }
 }
 
@@ -146,7 +151,7 @@ export async function applyPatch(ctx: PatchContext, stored: Attributes, operatio
     if (isMembers(ctx, t)) return membersOp(ctx, op, t, value, hasValue, delta());
     const h = holder(doc, t, op !== 'remove');
     const current = h?.[t.def.name];
-    checkMutability(t, op, t.sub ? undefined : current);
+    checkMutability(t, op, t.sub ? undefined : current, value);
     if (t.def.mutability === 'writeOnly' && op === 'remove') removedSecrets.add(`${t.extension ?? ''}:${t.def.name}`);
     if (op !== 'remove' && (value === undefined || (value === null && op === 'add'))) {
       throw scimErrors.invalidValue(`"${op}" on "${t.text}" needs a "value".`);
@@ -186,7 +191,7 @@ export async function applyPatch(ctx: PatchContext, stored: Attributes, operatio
           // RFC 7644 §3.5.2.1: a value already present is not added again
           const list = valuesOf(current);
           touched = incoming.map((v) => {
-            const present = list.find((x) => same(x, v));
+            const present = list.find((x) => sameJson(x, v));
             if (present === undefined) list.push(v);
             return present ?? v;
           });
@@ -206,7 +211,7 @@ export async function applyPatch(ctx: PatchContext, stored: Attributes, operatio
     if (!t.filter) {
       // `name.givenName` (single complex) or `emails.display` (every value of a multi-valued one)
       const sub = t.sub!;
-      checkMutability(t, op, isObject(current) ? current[sub.name] : undefined);
+      checkMutability(t, op, isObject(current) ? current[sub.name] : undefined, value);
       const checked = op === 'remove' || value === null ? undefined : checkValue(sub, value, t.text);
       if (t.def.multiValued) {
         for (const el of valuesOf(current).filter(isObject)) {
@@ -307,8 +312,8 @@ function pathlessTargets(ctx: PatchContext, value: Attributes): [Target, unknown
 
 /** Whether a value given to `remove` describes a stored value: every sub-attribute it names is equal. */
 function describes(given: unknown, stored: unknown): boolean {
-  if (isObject(given) && isObject(stored)) return Object.entries(given).every(([k, v]) => same(stored[k], v));
-  return same(given, stored);
+  if (isObject(given) && isObject(stored)) return Object.entries(given).every(([k, v]) => sameJson(stored[k], v));
+  return sameJson(given, stored);
 }
 
 /** `members` operations as a delta on the membership relation (RFC 7644 §3.5.2 examples 3.5.2.1–3.5.2.3). */
