@@ -33,6 +33,23 @@ const STUDENT = 'urn:example:params:scim:schemas:extension:university:2.0:Studen
 const schemaFile = join(root, 'examples', 'student', 'student.json');
 const work = mkdtempSync(join(tmpdir(), 'scimd-bench-'));
 const q = (filter) => encodeURIComponent(filter);
+const PATCH_OP = 'urn:ietf:params:scim:api:messages:2.0:PatchOp';
+
+/** PATCHes that add a user who is not a member, then remove them again: one membership row changes each time. */
+function memberChurn(groupId, outsiders) {
+  let next = 0;
+  const pending = [];
+  return {
+    method: 'PATCH',
+    path: `/scim/v2/Groups/${groupId}?excludedAttributes=members`,
+    setupRequest: (req) => {
+      const op = pending.length > 0 && (pending.length >= 8 || Math.random() < 0.5)
+        ? { op: 'remove', path: `members[value eq "${pending.shift()}"]` }
+        : { op: 'add', path: 'members', value: [{ value: (pending.push(outsiders[next++ % outsiders.length]), pending[pending.length - 1]) }] };
+      return { ...req, body: JSON.stringify({ schemas: [PATCH_OP], Operations: [op] }) };
+    },
+  };
+}
 const pick = (n) => Math.floor(Math.random() * n);
 
 function freePort() {
@@ -92,11 +109,17 @@ async function buildDataset(n, file) {
     }
   }
   const loadSeconds = (performance.now() - started) / 1000;
-  const memberCount = Math.min(n, 10_000);
-  const memberIds = (await store.listResources(org.id, 'User', { offset: 0, limit: memberCount })).resources.map((r) => r.id);
-  const [group] = await scim.createMany(ctx, 'Groups', [{ schemas: [GROUP], displayName: 'Everyone', members: memberIds.map((value) => ({ value })) }]);
+  // groups of 10, 10,000 and 100,000 members (as the directory allows); the last 1,000 users are in none of them,
+  // so the membership scenarios add and remove them
+  const sizes = [...new Set([10, 10_000, 100_000].map((k) => Math.min(k, n - 1000)).filter((k) => k > 0))];
+  const listed = (await store.listResources(org.id, 'User', { offset: 0, limit: n })).resources.map((r) => r.id);
+  const groups = [];
+  for (const size of sizes) {
+    const [g] = await scim.createMany(ctx, 'Groups', [{ schemas: [GROUP], displayName: `Group of ${size}`, members: listed.slice(0, size).map((value) => ({ value })) }]);
+    groups.push({ id: g.id, size });
+  }
   await store.close();
-  return { ids, groupId: group.id, memberCount, loadSeconds };
+  return { ids, groups, outsiders: listed.slice(n - 1000), loadSeconds };
 }
 
 async function cannon(port, request, label) {
@@ -160,7 +183,12 @@ async function runSize(n) {
     ['filter custom extension eq', get(() => `/scim/v2/Users?filter=${q(`${STUDENT}:studentNumber eq "s${i()}"`)}`)],
     ['filter userName sw', get(() => `/scim/v2/Users?filter=${q(`userName sw "user${i()}@"`)}`)],
     ['list page of 100', get(() => `/scim/v2/Users?startIndex=1&count=100`)],
-    [`GET group (${data.memberCount} members) excludedAttributes=members`, get(() => `/scim/v2/Groups/${data.groupId}?excludedAttributes=members`)],
+    ...data.groups.map((g) => [`GET group (${g.size} members) excludedAttributes=members`, get(() => `/scim/v2/Groups/${g.id}?excludedAttributes=members`)]),
+    [
+      'PATCH user (replace title)',
+      { method: 'PATCH', setupRequest: (req) => ({ ...req, path: `/scim/v2/Users/${id()}`, body: JSON.stringify({ schemas: [PATCH_OP], Operations: [{ op: 'replace', path: 'title', value: `t${pick(1000)}` }] }) }) },
+    ],
+    ...data.groups.map((g) => [`add or remove one member (group of ${g.size})`, memberChurn(g.id, data.outsiders)]),
     [
       'create user (POST)',
       {
