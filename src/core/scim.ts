@@ -67,8 +67,9 @@ export interface ListResponse {
   readonly itemsPerPage: number;
   /** Index pagination only. */
   readonly startIndex?: number;
-  /** Cursor pagination only (RFC 9865): absent on the last page, and on the first. */
+  /** Cursor pagination only (RFC 9865): absent on the last page. */
   readonly nextCursor?: string;
+  /** Cursor pagination only: absent on the first page. */
   readonly previousCursor?: string;
   readonly Resources: Attributes[];
 }
@@ -86,6 +87,8 @@ export function createScim(options: ScimOptions) {
   const registry = options.registry ?? SchemaRegistry.create();
   const maxResults = options.maxResults ?? 1000;
   const cursorTimeout = options.cursorTimeoutSeconds ?? 3600;
+  // made once per database and never changed, so every process may keep it
+  let cursorSecret: Promise<Buffer> | undefined;
   const now = options.now ?? (() => new Date());
 
   const resourceTypeAt = (endpoint: string): ResourceType => {
@@ -148,9 +151,7 @@ export function createScim(options: ScimOptions) {
     if (DERIVED[rt.schema.id] === 'members') {
       const members = (document.members as Attributes[] | undefined) ?? [];
       delete document.members;
-      const def = rt.coreAttribute('members');
-      const allowedTypes = def?.subAttributes?.find((s) => s.name === 'type')?.canonicalValues ?? ['User', 'Group'];
-      membership = { ids: members.map((m) => String(m.value)), allowedTypes };
+      membership = { ids: members.map((m) => String(m.value)), allowedTypes: memberTypes(rt) };
     }
     const display = [document.displayName, document.userName].find((v): v is string => typeof v === 'string');
     return {
@@ -277,13 +278,11 @@ export function createScim(options: ScimOptions) {
         await protectSecrets(rt, attrs, withoutSecrets(rt, existing.attributes, removedSecrets, true));
         const at = now().toISOString();
         const changed = !sameJson(attrs, existing.attributes);
-        const membership = DERIVED[rt.schema.id] === 'members' ? rt.coreAttribute('members') : undefined;
-        const allowedTypes = membership?.subAttributes?.find((s) => s.name === 'type')?.canonicalValues ?? ['User', 'Group'];
         const result = await write(rt, () =>
           store.patchResource(ctx.orgId, rt.name, id, at, {
             expectedVersion: existing.version,
             ...(changed ? { write: planWrite(rt, attrs, { id, created: existing.created, lastModified: at }) } : {}),
-            ...(members ? { members: { clear: members.clear, add: [...members.add], remove: [...members.remove], allowedTypes } } : {}),
+            ...(members ? { members: { clear: members.clear, add: [...members.add], remove: [...members.remove], allowedTypes: memberTypes(rt) } } : {}),
             touch: [{ path: 'meta.lastmodified', ordinal: 0, num: Date.parse(at) }],
           }),
         );
@@ -328,7 +327,7 @@ export function createScim(options: ScimOptions) {
       if (params.startIndex !== undefined && params.startIndex !== '') {
         throw scimErrors.invalidValue('Use either "startIndex" (index pagination) or "cursor" (RFC 9865), not both.');
       }
-      const secret = await store.secret('cursor');
+      const secret = await (cursorSecret ??= store.secret('cursor'));
       const digest = createHash('sha256').update(JSON.stringify([ctx.orgId, rt.name, params.filter ?? '', params.sortBy ?? '', sort?.descending ?? false])).digest('base64url');
       const state = params.cursor === '' ? undefined : decodeCursor(params.cursor, secret, digest, Math.floor(now().getTime() / 1000), cursorTimeout);
       const anchor = state ? (state.direction === 'next' ? { after: state.at } : { before: state.at }) : {};
@@ -433,6 +432,11 @@ export function createScim(options: ScimOptions) {
 }
 
 const PATCH_ATTEMPTS = 5;
+
+/** What a group member may be: the canonical values of `members.type` (RFC 7643 §4.2: User, Group). */
+function memberTypes(rt: ResourceType): readonly string[] {
+  return rt.coreAttribute('members')?.subAttributes?.find((s) => s.name === 'type')?.canonicalValues ?? ['User', 'Group'];
+}
 
 /**
  * The stored attributes without writeOnly values (hashes must not pass through the PATCH engine as values); with

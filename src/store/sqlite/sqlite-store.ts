@@ -255,8 +255,12 @@ export class SqliteStore implements Store {
   }
 
   async secret(name: string): Promise<Buffer> {
+    const read = () => this.sql('SELECT value FROM secrets WHERE name = ?').get(name) as { value: Buffer } | undefined;
+    const found = read();
+    if (found) return found.value;
+    // another process may make it first: the first one written is the one
     this.sql('INSERT INTO secrets (name, value) VALUES (?, ?) ON CONFLICT DO NOTHING').run(name, randomBytes(32));
-    return (this.sql('SELECT value FROM secrets WHERE name = ?').get(name) as { value: Buffer }).value;
+    return read()!.value;
   }
 
   // CROSS JOIN keeps the membership outermost: the relation is read by index, then each resource by id (without it
