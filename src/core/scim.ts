@@ -7,7 +7,11 @@ import { SCHEMA_URN, SchemaRegistry, type ResourceType } from './schema/registry
 import { ScimError, scimErrors } from './errors.js';
 import { sameJson } from './json.js';
 import { checkResource } from './resource/schema-checker.js';
-import { protectSecrets } from './resource/secrets.js';
+import { protectSecrets, storedSecrets, withoutSecrets } from './resource/secrets.js';
+import { uniqueKeysOf } from './resource/unique-keys.js';
+import { compareSortKeys, descending, integerParam, searchRequest, type ListParams, type ProjectionParams } from './list-params.js';
+
+export type { ListParams, ProjectionParams } from './list-params.js';
 import { isReturned, parseProjection, type Projection } from './resource/projection.js';
 import { etagOf, referenceValue, renderResource, type DerivedAttributes, type RenderContext } from './resource/render.js';
 import { indexEntries, type IndexedMeta } from './filter/index-entries.js';
@@ -17,12 +21,12 @@ import { parsePatchRequest } from './patch/operations.js';
 import { applyPatch } from './patch/apply.js';
 import { DIALECT_RULES } from './patch/dialects.js';
 import { bindFilter, bindSortBy } from './filter/bind.js';
-import { compareCodePoints, type SortSpec } from './filter/bound.js';
+import type { SortSpec } from './filter/bound.js';
 import { renderResourceType, renderSchema, serviceProviderConfig } from './discovery.js';
 import type { RequestContext } from './tokens.js';
 import {
   UniquenessViolation, UnknownMembers,
-  type Attributes, type Keyset, type Membership, type ResourceRef, type ResourceWrite, type Store, type StoredResource, type UniqueKey,
+  type Attributes, type Keyset, type Membership, type ResourceRef, type ResourceWrite, type Store, type StoredResource,
 } from '../store/store.js';
 
 export interface ScimOptions {
@@ -38,21 +42,6 @@ export interface ScimOptions {
 /** Where the caller reaches the SCIM root, e.g. `https://scim.example.com/scim/v2`; used for every URL rendered. */
 export interface CallContext extends RequestContext {
   readonly baseUrl: string;
-}
-
-export interface ProjectionParams {
-  readonly attributes?: string;
-  readonly excludedAttributes?: string;
-}
-
-export interface ListParams extends ProjectionParams {
-  readonly filter?: string;
-  readonly sortBy?: string;
-  readonly sortOrder?: string;
-  readonly startIndex?: string | number;
-  readonly count?: string | number;
-  /** RFC 9865: "" for the first page, then a nextCursor or previousCursor value. */
-  readonly cursor?: string;
 }
 
 export interface ResourceResponse {
@@ -275,7 +264,7 @@ export function createScim(options: ScimOptions) {
           operations,
         );
         const attrs = checkResource(rt, { schemas: [rt.schema.id], ...document }, { existing: existing.attributes });
-        await protectSecrets(rt, attrs, withoutSecrets(rt, existing.attributes, removedSecrets, true));
+        await protectSecrets(rt, attrs, storedSecrets(rt, existing.attributes, removedSecrets));
         const at = now().toISOString();
         const changed = !sameJson(attrs, existing.attributes);
         const result = await write(rt, () =>
@@ -438,114 +427,7 @@ function memberTypes(rt: ResourceType): readonly string[] {
   return rt.coreAttribute('members')?.subAttributes?.find((s) => s.name === 'type')?.canonicalValues ?? ['User', 'Group'];
 }
 
-/**
- * The stored attributes without writeOnly values (hashes must not pass through the PATCH engine as values); with
- * `keepOnly`, the opposite: only the hashes, less those a PATCH removed, to carry over.
- */
-function withoutSecrets(rt: ResourceType, attrs: Attributes, removed: ReadonlySet<string> = new Set(), keepOnly = false): Attributes {
-  const out: Attributes = keepOnly ? {} : structuredClone(attrs);
-  const visit = (defs: ResourceType['schema']['attributes'], values: Attributes | undefined, extension: string) => {
-    for (const def of defs) {
-      if (def.mutability !== 'writeOnly' || values?.[def.name] === undefined) continue;
-      if (keepOnly) {
-        if (removed.has(`${extension}:${def.name}`)) continue;
-        const target = extension ? ((out[extension] as Attributes | undefined) ?? (out[extension] = {})) : out;
-        target[def.name] = values[def.name];
-      } else {
-        delete (extension ? (out[extension] as Attributes) : out)[def.name];
-      }
-    }
-  };
-  visit(rt.schema.attributes, attrs, '');
-  for (const ext of rt.extensions) visit(ext.schema.attributes, attrs[ext.schema.id] as Attributes | undefined, ext.schema.id);
-  return out;
-}
-
 function listOf(resources: Attributes[]): ListResponse {
   return { schemas: [SCHEMA_URN.listResponse], totalResults: resources.length, itemsPerPage: resources.length, startIndex: 1, Resources: resources };
 }
 
-/** The order the stores sort in: values by code point or number, missing ones last ascending and first descending. */
-function compareSortKeys(a: string | number | null, b: string | number | null, descendingOrder: boolean): number {
-  if (a === null || b === null) return a === b ? 0 : (a === null) !== descendingOrder ? 1 : -1;
-  const c = typeof a === 'string' && typeof b === 'string' ? compareCodePoints(a, b) : typeof a === 'number' && typeof b === 'number' ? a - b : typeof a === 'number' ? -1 : 1;
-  return descendingOrder ? -c : c;
-}
-
-/** A SearchRequest body (RFC 7644 §3.4.3) as list parameters. */
-function searchRequest(body: unknown): ListParams {
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-    throw scimErrors.invalidSyntax(`The body of a search must be a SearchRequest object ("schemas": ["${SCHEMA_URN.searchRequest}"]).`);
-  }
-  const b = Object.fromEntries(Object.entries(body).map(([k, v]) => [k.toLowerCase(), v]));
-  const schemas = b.schemas;
-  if (!Array.isArray(schemas) || !schemas.some((x) => typeof x === 'string' && x.toLowerCase() === SCHEMA_URN.searchRequest.toLowerCase())) {
-    throw scimErrors.invalidSyntax(`"schemas" of a search must include "${SCHEMA_URN.searchRequest}".`);
-  }
-  const out: Record<string, string | number> = {};
-  const text = (name: string, key: string) => {
-    const v = b[key];
-    if (v === undefined || v === null) return;
-    if (typeof v !== 'string') throw scimErrors.invalidValue(`"${name}" must be a string.`);
-    out[name] = v;
-  };
-  const list = (name: string, key: string) => {
-    const v = b[key];
-    if (v === undefined || v === null) return;
-    // RFC 7644 §3.4.3 makes these arrays of strings; a comma-separated string means the same
-    if (typeof v === 'string') out[name] = v;
-    else if (Array.isArray(v) && v.every((x) => typeof x === 'string')) out[name] = v.join(',');
-    else throw scimErrors.invalidValue(`"${name}" must be an array of attribute names.`);
-  };
-  const integer = (name: string, key: string) => {
-    const v = b[key];
-    if (v === undefined || v === null) return;
-    if (typeof v !== 'number' && typeof v !== 'string') throw scimErrors.invalidValue(`"${name}" must be an integer.`);
-    out[name] = v;
-  };
-  list('attributes', 'attributes');
-  list('excludedAttributes', 'excludedattributes');
-  text('filter', 'filter');
-  text('sortBy', 'sortby');
-  text('sortOrder', 'sortorder');
-  text('cursor', 'cursor');
-  integer('startIndex', 'startindex');
-  integer('count', 'count');
-  return out as ListParams;
-}
-
-function descending(sortOrder: string | undefined): boolean {
-  const order = (sortOrder ?? 'ascending').toLowerCase();
-  if (order !== 'ascending' && order !== 'descending') {
-    throw scimErrors.invalidValue(`"sortOrder" must be "ascending" or "descending"; got ${JSON.stringify(sortOrder)}.`);
-  }
-  return order === 'descending';
-}
-
-function integerParam(name: string, raw: string | number | undefined): number | undefined {
-  if (raw === undefined || raw === '') return undefined;
-  const n = typeof raw === 'number' ? raw : Number(raw);
-  if (!Number.isSafeInteger(n)) {
-    throw scimErrors.invalidValue(`"${name}" must be an integer between ${Number.MIN_SAFE_INTEGER} and ${Number.MAX_SAFE_INTEGER}; got ${JSON.stringify(raw)}.`);
-  }
-  return n;
-}
-
-/** Values of attributes with `uniqueness` server or global, normalised by their case rule. */
-function uniqueKeysOf(rt: ResourceType, attrs: Attributes): UniqueKey[] {
-  const keys: UniqueKey[] = [];
-  const collect = (defs: ResourceType['schema']['attributes'], values: Attributes, prefix: string) => {
-    for (const def of defs) {
-      const v = values[def.name];
-      if (def.uniqueness === 'none' || def.multiValued || def.type === 'complex' || v === undefined) continue;
-      const value = typeof v === 'string' ? (def.caseExact ? v : v.toLowerCase()) : JSON.stringify(v);
-      keys.push({ attribute: prefix + def.name, value });
-    }
-  };
-  collect(rt.schema.attributes, attrs, '');
-  for (const ext of rt.extensions) {
-    const values = attrs[ext.schema.id] as Attributes | undefined;
-    if (values) collect(ext.schema.attributes, values, `${ext.schema.id}:`);
-  }
-  return keys;
-}

@@ -51,3 +51,33 @@ export async function protectSecrets(rt: ResourceType, attrs: Attributes, existi
     if (next) await visit(ext.schema.attributes, next, existing?.[ext.schema.id] as Attributes | undefined);
   }
 }
+
+/** Visits every writeOnly attribute that has a stored value, with its holder object and its key in `removed` sets. */
+function eachSecret(rt: ResourceType, attrs: Attributes, visit: (holder: Attributes, name: string, key: string, extension?: string) => void): void {
+  for (const def of rt.schema.attributes) if (def.mutability === 'writeOnly' && attrs[def.name] !== undefined) visit(attrs, def.name, `:${def.name}`);
+  for (const ext of rt.extensions) {
+    const values = attrs[ext.schema.id] as Attributes | undefined;
+    if (!values) continue;
+    for (const def of ext.schema.attributes) {
+      if (def.mutability === 'writeOnly' && values[def.name] !== undefined) visit(values, def.name, `${ext.schema.id}:${def.name}`, ext.schema.id);
+    }
+  }
+}
+
+/** The stored attributes without writeOnly values: hashes must not pass through the PATCH engine as values. */
+export function withoutSecrets(rt: ResourceType, attrs: Attributes): Attributes {
+  const out = structuredClone(attrs);
+  eachSecret(rt, out, (holder, name) => delete holder[name]);
+  return out;
+}
+
+/** Only the stored hashes, less those a PATCH removed (keys as in PatchOutcome.removedSecrets), to carry over. */
+export function storedSecrets(rt: ResourceType, attrs: Attributes, removed: ReadonlySet<string>): Attributes {
+  const out: Attributes = {};
+  eachSecret(rt, attrs, (holder, name, key, extension) => {
+    if (removed.has(key)) return;
+    const target = extension ? ((out[extension] as Attributes | undefined) ?? (out[extension] = {})) : out;
+    target[name] = holder[name];
+  });
+  return out;
+}
