@@ -283,7 +283,7 @@ export async function applyPatch(ctx: PatchContext, stored: Attributes, operatio
 }
 
 /**
- * The attributes of a path-less value. Besides attribute names and extension objects under their URN, keys may be
+ * The attributes of a path-less value. Tolerance: besides attribute names and extension objects under their URN, keys may be
  * URN-qualified or dotted attribute paths (`urn:…:enterprise:2.0:User:department`, `name.givenName`), as Entra ID
  * and others send; an unchanged `id` (Okta repeats it) and `schemas` are ignored; unknown attributes are ignored as
  * in a POST.
