@@ -182,10 +182,7 @@ export class SqliteStore implements Store {
          WHERE org_id = ? AND resource_type = ? AND id = ? RETURNING *`,
       ).get(at, write.display ?? null, JSON.stringify(write.attributes), orgId, resourceType, id) as ResourceRow | undefined;
       if (!row) return undefined;
-      this.sql('DELETE FROM attribute_index WHERE resource_seq = ?').run(row.seq);
-      this.insertIndex(row.seq, orgId, resourceType, write.index);
-      this.sql('DELETE FROM unique_values WHERE org_id = ? AND resource_id = ?').run(orgId, id);
-      this.insertUniqueKeys(orgId, resourceType, id, write.uniqueKeys);
+      this.rewriteIndexAndKeys(row.seq, orgId, resourceType, id, write);
       if (write.membership) this.replaceMembers(orgId, id, write.membership);
       return toResource(row);
     }).immediate();
@@ -202,10 +199,7 @@ export class SqliteStore implements Store {
         if (row.version !== change.expectedVersion) return 'conflict';
         const w = change.write;
         this.sql('UPDATE resources SET display = ?, data = ? WHERE seq = ?').run(w.display ?? null, JSON.stringify(w.attributes), row.seq);
-        this.sql('DELETE FROM attribute_index WHERE resource_seq = ?').run(row.seq);
-        this.insertIndex(row.seq, orgId, resourceType, w.index);
-        this.sql('DELETE FROM unique_values WHERE org_id = ? AND resource_id = ?').run(orgId, id);
-        this.insertUniqueKeys(orgId, resourceType, id, w.uniqueKeys);
+        this.rewriteIndexAndKeys(row.seq, orgId, resourceType, id, w);
         changed = true;
       }
       const m = change.members;
@@ -290,6 +284,14 @@ export class SqliteStore implements Store {
       }
     }
     return out;
+  }
+
+  /** A changed document's index rows and unique values, replaced (a clash throws and rolls the write back). */
+  private rewriteIndexAndKeys(seq: number, orgId: string, resourceType: string, id: string, write: ResourceWrite): void {
+    this.sql('DELETE FROM attribute_index WHERE resource_seq = ?').run(seq);
+    this.insertIndex(seq, orgId, resourceType, write.index);
+    this.sql('DELETE FROM unique_values WHERE org_id = ? AND resource_id = ?').run(orgId, id);
+    this.insertUniqueKeys(orgId, resourceType, id, write.uniqueKeys);
   }
 
   private insertIndex(seq: number, orgId: string, resourceType: string, entries: readonly IndexEntry[]): void {
