@@ -7,7 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SqliteStore, listQueries } from '../../src/store/sqlite/sqlite-store.js';
+import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
+import { SQLITE } from '../../src/store/sqlite/sqlite-dialect.js';
+import { listQueries } from '../../src/store/sql/query-compiler.js';
 import { createScim, type CallContext } from '../../src/core/scim.js';
 import { SchemaRegistry } from '../../src/core/schema/registry.js';
 import { loadSchemaBundle } from '../../src/schema-files.js';
@@ -39,7 +41,7 @@ afterAll(async () => {
 
 function plan(resourceType: string, filter: string): string {
   const rt = registry.resourceType(resourceType)!;
-  const { page } = listQueries(orgId, resourceType, { filter: bindFilter(rt, parseFilter(filter)), offset: 0, limit: 10 });
+  const { page } = listQueries(orgId, resourceType, { filter: bindFilter(rt, parseFilter(filter)), offset: 0, limit: 10 }, SQLITE);
   const rows = raw.prepare(`EXPLAIN QUERY PLAN ${page.sql}`).all(...page.params) as { detail: string }[];
   return rows.map((r) => r.detail).join('\n');
 }
@@ -78,7 +80,7 @@ describe('EXPLAIN QUERY PLAN of indexed filter forms (SQLite)', () => {
 
 describe('EXPLAIN QUERY PLAN of paging (SQLite)', () => {
   it('a cursor page seeks from its anchor in the listing index: deep pages cost what the first does', () => {
-    const { page } = listQueries(orgId, 'User', { offset: 0, limit: 100, after: { position: 40 } });
+    const { page } = listQueries(orgId, 'User', { offset: 0, limit: 100, after: { position: 40 } }, SQLITE);
     const p = (raw.prepare(`EXPLAIN QUERY PLAN ${page.sql}`).all(...page.params) as { detail: string }[]).map((r) => r.detail).join('\n');
     expect(p).toContain('SEARCH r USING INDEX resources_listing (org_id=? AND resource_type=? AND rowid>?)');
     expect(p).not.toMatch(/SCAN|TEMP B-TREE/);

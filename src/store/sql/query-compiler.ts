@@ -8,7 +8,9 @@
  * (seq, element) pairs, so that all its conditions hold on the same element.
  */
 import type { BoundFilter, SortSpec, Target } from '../../core/filter/bound.js';
+import type { Keyset, ResourceQuery } from '../store.js';
 
+/** What differs between databases; the compiler writes `?` for every parameter. */
 export interface SqlDialect {
   /** A boolean expression: `haystack` contains `needle` (both already case-folded where needed). */
   contains(haystack: string, needle: string): string;
@@ -18,6 +20,10 @@ export interface SqlDialect {
   readonly maxCodePoint: string;
   /** A join that keeps the membership table outermost, so a member id is looked up by index, not per group. */
   readonly membershipJoin: string;
+  /** The column, written so the planner does not drive the query from an index on it (SQLite's unary `+`). */
+  unindexed(column: string): string;
+  /** The finished SQL with the database's parameter placeholders (`?` as written, or `$1`, `$2`, …). */
+  placeholders(sql: string): string;
 }
 
 export interface SqlFragment {
@@ -31,6 +37,12 @@ export interface QueryScope {
 }
 
 const P = '?';
+
+/** `?` → `$1`, `$2`, … in order, outside string literals (PostgreSQL's positional parameters). */
+export function numberedPlaceholders(sql: string): string {
+  let n = 0;
+  return sql.replace(/'(?:[^']|'')*'|\?/g, (m) => (m === '?' ? `$${++n}` : m));
+}
 
 function frag(sql: string, ...params: unknown[]): SqlFragment {
   return { sql, params };
@@ -131,18 +143,18 @@ function resources(filter: BoundFilter, scope: QueryScope, dialect: SqlDialect):
     case 'and':
     case 'or':
       return join([
-        'SELECT s FROM (', resources(filter.left, scope, dialect), ') ',
+        'SELECT s FROM (', resources(filter.left, scope, dialect), ') AS l ',
         filter.kind === 'and' ? 'INTERSECT' : 'UNION',
-        ' SELECT s FROM (', resources(filter.right, scope, dialect), ')',
+        ' SELECT s FROM (', resources(filter.right, scope, dialect), ') AS r',
       ]);
     case 'not':
       return join([
         frag(`SELECT seq AS s FROM resources WHERE org_id = ${P} AND resource_type = ${P} EXCEPT SELECT s FROM (`, scope.orgId, scope.resourceType),
         resources(filter.filter, scope, dialect),
-        ')',
+        ') AS n',
       ]);
     case 'element':
-      return join(['SELECT DISTINCT s FROM (', elements(filter.filter, filter.container, scope, dialect), ')']);
+      return join(['SELECT DISTINCT s FROM (', elements(filter.filter, filter.container, scope, dialect), ') AS e']);
   }
 }
 
@@ -157,13 +169,13 @@ function elements(filter: BoundFilter, container: Target, scope: QueryScope, dia
     case 'and':
     case 'or':
       return join([
-        'SELECT s, e FROM (', elements(filter.left, container, scope, dialect), ') ',
+        'SELECT s, e FROM (', elements(filter.left, container, scope, dialect), ') AS l ',
         filter.kind === 'and' ? 'INTERSECT' : 'UNION',
-        ' SELECT s, e FROM (', elements(filter.right, container, scope, dialect), ')',
+        ' SELECT s, e FROM (', elements(filter.right, container, scope, dialect), ') AS r',
       ]);
     case 'not': {
       const all = rows(container, scope, dialect);
-      return join([`SELECT ${all.seq} AS s, ${all.element} AS e`, all.from, ' EXCEPT SELECT s, e FROM (', elements(filter.filter, container, scope, dialect), ')']);
+      return join([`SELECT ${all.seq} AS s, ${all.element} AS e`, all.from, ' EXCEPT SELECT s, e FROM (', elements(filter.filter, container, scope, dialect), ') AS n']);
     }
     case 'element':
       throw new Error('value filters cannot be nested (bind.ts refuses them)');
@@ -192,4 +204,61 @@ export function sortKey(sort: SortSpec): SqlFragment {
                            AND p.ordinal = v.ordinal AND p.num = 1), v.ordinal LIMIT 1)`,
     t.key, t.primaryKey,
   );
+}
+
+/**
+ * The SQL of one list request: the count of all matches, and the requested page. Keyset pages (`after`/`before`)
+ * seek from their anchor, so a deep page costs what the first one does; `before` reads the order backwards.
+ * The page's rows are `resources` rows (plus `sort_key` when sorted).
+ */
+export function listQueries(
+  orgId: string,
+  resourceType: string,
+  query: ResourceQuery,
+  dialect: SqlDialect,
+): { count: SqlFragment; page: SqlFragment } {
+  const finish = (f: SqlFragment): SqlFragment => ({ sql: dialect.placeholders(f.sql), params: f.params });
+  // With a filter, the matching keys drive the query (the filter is already scoped to the organization and type),
+  // not a walk of every resource of the type through its identity index.
+  const where: SqlFragment = query.filter
+    ? join([
+      frag(`${dialect.unindexed('r.org_id')} = ${P} AND ${dialect.unindexed('r.resource_type')} = ${P} AND `, orgId, resourceType),
+      filterCondition(query.filter, { orgId, resourceType }, dialect),
+    ])
+    : frag(`r.org_id = ${P} AND r.resource_type = ${P}`, orgId, resourceType);
+  const count = query.filter
+    ? join(['SELECT count(*) AS total FROM resources r WHERE ', where])
+    : frag(`SELECT coalesce((SELECT n FROM resource_counts WHERE org_id = ${P} AND resource_type = ${P}), 0) AS total`, orgId, resourceType);
+  const anchor = query.after ?? query.before;
+  // Reading backwards from a `before` anchor is reading forwards in the opposite order.
+  const descending = (query.sort?.descending ?? false) !== (query.before !== undefined);
+  const limits = frag(` LIMIT ${P} OFFSET ${P}`, query.limit, query.offset);
+  if (!query.sort) {
+    const seek = anchor ? frag(` AND r.seq ${descending ? '<' : '>'} ${P}`, anchor.position) : '';
+    return {
+      count: finish(count),
+      page: finish(join(['SELECT r.* FROM resources r WHERE ', where, seek, ` ORDER BY r.seq ${descending ? 'DESC' : 'ASC'}`, limits])),
+    };
+  }
+  // RFC 7644 §3.4.2.3: resources without a value come last ascending, first descending; creation order breaks
+  // ties in the same direction.
+  const order = descending ? 'sort_key IS NOT NULL, sort_key DESC, seq DESC' : 'sort_key IS NULL, sort_key ASC, seq ASC';
+  const seek = anchor ? keysetAfter(anchor, descending) : '';
+  return {
+    count: finish(count),
+    page: finish(join(['SELECT * FROM (SELECT r.*, ', sortKey(query.sort), ' AS sort_key FROM resources r WHERE ', where, ') AS sorted', seek, ` ORDER BY ${order}`, limits])),
+  };
+}
+
+/** The rows after `at` in the order (sort_key, seq), ascending with missing keys last or descending with them first. */
+function keysetAfter(at: Keyset, descending: boolean): SqlFragment {
+  const k = at.key ?? null;
+  if (!descending) {
+    return k === null
+      ? frag(` WHERE sort_key IS NULL AND seq > ${P}`, at.position)
+      : frag(` WHERE (sort_key IS NULL OR sort_key > ${P} OR (sort_key = ${P} AND seq > ${P}))`, k, k, at.position);
+  }
+  return k === null
+    ? frag(` WHERE (sort_key IS NOT NULL OR seq < ${P})`, at.position)
+    : frag(` WHERE (sort_key < ${P} OR (sort_key = ${P} AND seq < ${P}))`, k, k, at.position);
 }

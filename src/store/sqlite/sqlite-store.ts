@@ -15,15 +15,8 @@ import {
 } from '../store.js';
 import { MIGRATIONS } from './migrations.js';
 import type { IndexEntry } from '../../core/filter/index-entries.js';
-import { filterCondition, sortKey, type SqlDialect, type SqlFragment } from '../sql/query-compiler.js';
-
-const SQLITE: SqlDialect = {
-  contains: (haystack, needle) => `instr(${haystack}, ${needle}) > 0`,
-  endsWith: (haystack, needle) => `substr(${haystack}, length(${haystack}) - length(${needle}) + 1) = ${needle} AND length(${haystack}) >= length(${needle})`,
-  maxCodePoint: '\u{10FFFF}',
-  // SQLite's CROSS JOIN fixes the join order (https://sqlite.org/optoverview.html#crossjoin).
-  membershipJoin: 'CROSS JOIN',
-};
+import { listQueries } from '../sql/query-compiler.js';
+import { SQLITE } from './sqlite-dialect.js';
 
 interface ResourceRow {
   seq: number;
@@ -236,7 +229,7 @@ export class SqliteStore implements Store {
   }
 
   async listResources(orgId: string, resourceType: string, query: ResourceQuery): Promise<ResourcePage> {
-    const { count, page } = listQueries(orgId, resourceType, query);
+    const { count, page } = listQueries(orgId, resourceType, query, SQLITE);
     return this.db.transaction(() => {
       const { total } = this.db.prepare(count.sql).get(...count.params) as { total: number };
       if (query.limit === 0) return { total, resources: [], keysets: [] };
@@ -350,60 +343,6 @@ export class SqliteStore implements Store {
   }
 }
 
-/**
- * The SQL of one list request: the count of all matches, and the requested page. Keyset pages (`after`/`before`)
- * seek from their anchor, so a deep page costs what the first one does; `before` reads the order backwards.
- */
-export function listQueries(orgId: string, resourceType: string, query: ResourceQuery): { count: SqlFragment; page: SqlFragment } {
-  // With a filter, the matching keys drive the query (the filter is already scoped to the organization and type);
-  // the unary + keeps SQLite from walking every resource of the type through its identity index instead.
-  const where: SqlFragment = query.filter
-    ? join(['+r.org_id = ? AND +r.resource_type = ? AND ', filterCondition(query.filter, { orgId, resourceType }, SQLITE)], orgId, resourceType)
-    : { sql: 'r.org_id = ? AND r.resource_type = ?', params: [orgId, resourceType] };
-  const count = query.filter
-    ? { sql: `SELECT count(*) AS total FROM resources r WHERE ${where.sql}`, params: where.params }
-    : { sql: 'SELECT coalesce((SELECT n FROM resource_counts WHERE org_id = ? AND resource_type = ?), 0) AS total', params: [orgId, resourceType] };
-  const anchor = query.after ?? query.before;
-  // Reading backwards from a `before` anchor is reading forwards in the opposite order.
-  const descending = (query.sort?.descending ?? false) !== (query.before !== undefined);
-  const limits = [query.limit, query.offset];
-  if (!query.sort) {
-    const seek = anchor ? { sql: ` AND r.seq ${descending ? '<' : '>'} ?`, params: [anchor.position] } : { sql: '', params: [] };
-    return {
-      count,
-      page: {
-        sql: `SELECT r.* FROM resources r WHERE ${where.sql}${seek.sql} ORDER BY r.seq ${descending ? 'DESC' : 'ASC'} LIMIT ? OFFSET ?`,
-        params: [...where.params, ...seek.params, ...limits],
-      },
-    };
-  }
-  const key = sortKey(query.sort);
-  // RFC 7644 §3.4.2.3: resources without a value come last ascending, first descending; creation order breaks
-  // ties in the same direction.
-  const order = descending ? 'sort_key IS NOT NULL, sort_key DESC, seq DESC' : 'sort_key IS NULL, sort_key ASC, seq ASC';
-  const seek = anchor ? keysetAfter(anchor, descending) : { sql: '', params: [] };
-  return {
-    count,
-    page: {
-      sql: `SELECT * FROM (SELECT r.*, ${key.sql} AS sort_key FROM resources r WHERE ${where.sql})${seek.sql} ORDER BY ${order} LIMIT ? OFFSET ?`,
-      params: [...key.params, ...where.params, ...seek.params, ...limits],
-    },
-  };
-}
-
-/** The rows after `at` in the order (sort_key, seq), ascending with missing keys last or descending with them first. */
-function keysetAfter(at: Keyset, descending: boolean): SqlFragment {
-  const k = at.key ?? null;
-  if (!descending) {
-    return k === null
-      ? { sql: ' WHERE sort_key IS NULL AND seq > ?', params: [at.position] }
-      : { sql: ' WHERE (sort_key IS NULL OR sort_key > ? OR (sort_key = ? AND seq > ?))', params: [k, k, at.position] };
-  }
-  return k === null
-    ? { sql: ' WHERE (sort_key IS NOT NULL OR seq < ?)', params: [at.position] }
-    : { sql: ' WHERE (sort_key < ? OR (sort_key = ? AND seq < ?))', params: [k, k, at.position] };
-}
-
 function toResource(row: ResourceRow): StoredResource {
   return {
     orgId: row.org_id,
@@ -433,8 +372,3 @@ function toRef(row: { value: string; resourceType: string; display: string | nul
   return row.display === null ? { value: row.value, resourceType: row.resourceType } : { ...row, display: row.display };
 }
 
-function join(parts: readonly (SqlFragment | string)[], ...leading: unknown[]): SqlFragment {
-  const params: unknown[] = [...leading];
-  const sql = parts.map((p) => (typeof p === 'string' ? p : (params.push(...p.params), p.sql))).join('');
-  return { sql, params };
-}

@@ -1,0 +1,13 @@
+/** What SQLite does differently in the shared SQL (see sql/query-compiler.ts). */
+import type { SqlDialect } from '../sql/query-compiler.js';
+
+export const SQLITE: SqlDialect = {
+  contains: (haystack, needle) => `instr(${haystack}, ${needle}) > 0`,
+  endsWith: (haystack, needle) => `substr(${haystack}, length(${haystack}) - length(${needle}) + 1) = ${needle} AND length(${haystack}) >= length(${needle})`,
+  maxCodePoint: '\u{10FFFF}',
+  // SQLite's CROSS JOIN fixes the join order (https://sqlite.org/optoverview.html#crossjoin).
+  membershipJoin: 'CROSS JOIN',
+  // the unary + keeps SQLite from walking every resource of the type through its identity index
+  unindexed: (column) => `+${column}`,
+  placeholders: (sql) => sql,
+};
