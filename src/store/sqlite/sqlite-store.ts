@@ -9,36 +9,15 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import {
   UniquenessViolation, UnknownMembers,
-  type Attributes, type Keyset, type Membership, type Organization, type PatchChange, type ResourcePage, type ResourceQuery,
+  type Keyset, type Membership, type Organization, type PatchChange, type ResourcePage, type ResourceQuery,
   type ResourceRef, type ResourceWrite, type Store,
   type StoredResource, type TokenRecord, type UniqueKey,
 } from '../store.js';
 import { MIGRATIONS } from './migrations.js';
 import type { IndexEntry } from '../../core/filter/index-entries.js';
 import { listQueries } from '../sql/query-compiler.js';
+import { toRef, toResource, toToken, type ResourceRow, type TokenRow } from '../sql/rows.js';
 import { SQLITE } from './sqlite-dialect.js';
-
-interface ResourceRow {
-  seq: number;
-  org_id: string;
-  resource_type: string;
-  id: string;
-  version: number;
-  created: string;
-  last_modified: string;
-  data: string;
-}
-
-interface TokenRow {
-  id: string;
-  org_id: string;
-  name: string;
-  dialect: string;
-  hash: string;
-  created: string;
-  last_used: string | null;
-  revoked: string | null;
-}
 
 /** SQLite's default limit on bound parameters is 32766; chunks of 500 stay far below it. */
 const CHUNK = 500;
@@ -341,34 +320,5 @@ export class SqliteStore implements Store {
     for (const m of current) if (!wanted.has(m)) remove.run(orgId, groupId, m);
     this.addMembers(orgId, groupId, membership);
   }
-}
-
-function toResource(row: ResourceRow): StoredResource {
-  return {
-    orgId: row.org_id,
-    resourceType: row.resource_type,
-    id: row.id,
-    version: row.version,
-    created: row.created,
-    lastModified: row.last_modified,
-    attributes: JSON.parse(row.data) as Attributes,
-  };
-}
-
-function toToken(row: TokenRow): TokenRecord {
-  return {
-    id: row.id,
-    orgId: row.org_id,
-    name: row.name,
-    dialect: row.dialect,
-    hash: row.hash,
-    created: row.created,
-    ...(row.last_used ? { lastUsed: row.last_used } : {}),
-    ...(row.revoked ? { revoked: row.revoked } : {}),
-  };
-}
-
-function toRef(row: { value: string; resourceType: string; display: string | null }): ResourceRef {
-  return row.display === null ? { value: row.value, resourceType: row.resourceType } : { ...row, display: row.display };
 }
 

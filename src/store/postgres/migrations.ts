@@ -1,0 +1,98 @@
+/**
+ * Versioned schema migrations for the PostgreSQL store. Append only: a released migration is never edited, a change
+ * is a new entry. The tables are those of the SQLite store (sqlite/migrations.ts), with the references that
+ * PostgreSQL can enforce declared as foreign keys: deleting a resource cascades to its index rows, unique values
+ * and memberships, and a membership cannot name a resource that is gone.
+ */
+export const MIGRATIONS: readonly { readonly version: number; readonly name: string; readonly sql: string }[] = [
+  {
+    version: 1,
+    name: 'organizations, secrets, tokens, resources, unique values, group members, attribute index, resource counts',
+    sql: `
+      CREATE TABLE organizations (
+        id      TEXT PRIMARY KEY,
+        name    TEXT NOT NULL UNIQUE,
+        created TEXT NOT NULL
+      );
+      CREATE TABLE secrets (
+        name  TEXT PRIMARY KEY,
+        value BYTEA NOT NULL
+      );
+      CREATE TABLE tokens (
+        id        TEXT PRIMARY KEY,
+        org_id    TEXT NOT NULL REFERENCES organizations (id),
+        name      TEXT NOT NULL,
+        dialect   TEXT NOT NULL,
+        hash      TEXT NOT NULL UNIQUE,
+        created   TEXT NOT NULL,
+        last_used TEXT,
+        revoked   TEXT
+      );
+      -- seq gives every resource a stable position for listing; (org_id, resource_type, id) is the identity, and
+      -- ids are unique within an organization (store.ts), which the references below rely on.
+      CREATE TABLE resources (
+        seq           BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        org_id        TEXT NOT NULL REFERENCES organizations (id),
+        resource_type TEXT NOT NULL,
+        id            TEXT NOT NULL,
+        version       INTEGER NOT NULL,
+        created       TEXT NOT NULL,
+        last_modified TEXT NOT NULL,
+        display       TEXT,
+        data          TEXT NOT NULL,
+        CONSTRAINT resources_by_id UNIQUE (org_id, id)
+      );
+      CREATE UNIQUE INDEX resources_identity ON resources (org_id, resource_type, id);
+      -- listing in creation order, and keyset seeks, are ranges of this index
+      CREATE INDEX resources_listing ON resources (org_id, resource_type, seq);
+      -- uniqueness (RFC 7643 §2.2) enforced by the primary key, so concurrent creates cannot both win
+      CREATE TABLE unique_values (
+        org_id        TEXT NOT NULL,
+        resource_type TEXT NOT NULL,
+        attribute     TEXT NOT NULL,
+        value         TEXT NOT NULL,
+        resource_id   TEXT NOT NULL,
+        PRIMARY KEY (org_id, resource_type, attribute, value),
+        FOREIGN KEY (org_id, resource_id) REFERENCES resources (org_id, id) ON DELETE CASCADE
+      );
+      CREATE INDEX unique_values_resource ON unique_values (org_id, resource_id);
+      -- membership is its own relation: adding one member is one row, whatever the group's size; position keeps
+      -- the order members were added in
+      CREATE TABLE group_members (
+        position    BIGINT GENERATED ALWAYS AS IDENTITY,
+        org_id      TEXT NOT NULL,
+        group_id    TEXT NOT NULL,
+        member_id   TEXT NOT NULL,
+        member_type TEXT NOT NULL,
+        PRIMARY KEY (org_id, group_id, member_id),
+        FOREIGN KEY (org_id, group_id) REFERENCES resources (org_id, id) ON DELETE CASCADE,
+        FOREIGN KEY (org_id, member_id) REFERENCES resources (org_id, id) ON DELETE CASCADE
+      );
+      CREATE INDEX group_members_member ON group_members (org_id, member_id, group_id, member_type);
+      CREATE INDEX group_members_order ON group_members (org_id, group_id, position);
+      -- One row per indexed value (core/filter/index-entries.ts); str is already case-folded by its attribute's
+      -- rule and compares in code point order (COLLATE "C"), so sw and gt/lt are ranges of the index.
+      CREATE TABLE attribute_index (
+        resource_seq  BIGINT NOT NULL REFERENCES resources (seq) ON DELETE CASCADE,
+        org_id        TEXT NOT NULL,
+        resource_type TEXT NOT NULL,
+        path          TEXT NOT NULL,
+        ordinal       INTEGER NOT NULL,
+        str           TEXT COLLATE "C",
+        num           DOUBLE PRECISION
+      );
+      -- covering: a filter reads the matching resource keys (and elements) from the index alone
+      CREATE INDEX attribute_index_str ON attribute_index (org_id, resource_type, path, str, resource_seq, ordinal);
+      CREATE INDEX attribute_index_num ON attribute_index (org_id, resource_type, path, num, resource_seq, ordinal);
+      CREATE INDEX attribute_index_resource ON attribute_index (resource_seq, path, ordinal);
+      -- the number of resources of each type, kept in the same transactions as the resources, so an unfiltered
+      -- list answers totalResults without counting
+      CREATE TABLE resource_counts (
+        org_id        TEXT NOT NULL,
+        resource_type TEXT NOT NULL,
+        n             BIGINT NOT NULL,
+        PRIMARY KEY (org_id, resource_type)
+      );
+    `,
+  },
+];

@@ -1,0 +1,13 @@
+/** What PostgreSQL does differently in the shared SQL (see sql/query-compiler.ts). */
+import { numberedPlaceholders, type SqlDialect } from '../sql/query-compiler.js';
+
+export const POSTGRES: SqlDialect = {
+  contains: (haystack, needle) => `strpos(${haystack}, ${needle}) > 0`,
+  // the cast: length() is overloaded, and a bare parameter has no type to choose by
+  endsWith: (haystack, needle) => `right(${haystack}, length(${needle}::text)) = ${needle}`,
+  // attribute_index.str is COLLATE "C": comparisons and the index order are code point order, as in SQLite
+  maxCodePoint: '\u{10FFFF}',
+  membershipJoin: 'JOIN',
+  unindexed: (column) => column,
+  placeholders: numberedPlaceholders,
+};

@@ -1,0 +1,404 @@
+/**
+ * The PostgreSQL store, for several scimd nodes on one database. Every write is one transaction that the database
+ * keeps correct under concurrency: unique values by primary key (`ON CONFLICT DO NOTHING` waits for a concurrent
+ * claim to commit or roll back), versions by the `WHERE version = …` of the UPDATE itself, and membership references
+ * by foreign keys plus a `FOR KEY SHARE` lock on each member, so a member cannot be deleted while it is being added.
+ * Transactions that lose a deadlock are retried.
+ */
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import {
+  UniquenessViolation, UnknownMembers,
+  type Keyset, type Membership, type Organization, type PatchChange, type ResourcePage, type ResourceQuery,
+  type ResourceRef, type ResourceWrite, type Store, type StoredResource, type TokenRecord, type UniqueKey,
+} from '../store.js';
+import type { IndexEntry } from '../../core/filter/index-entries.js';
+import { listQueries } from '../sql/query-compiler.js';
+import { toRef, toResource, toToken, type ResourceRow, type TokenRow } from '../sql/rows.js';
+import { POSTGRES } from './postgres-dialect.js';
+import { MIGRATIONS } from './migrations.js';
+
+export interface PostgresStoreOptions {
+  /** Connections this process keeps open at most (pg's Pool `max`); see SCIMD_DB_POOL_SIZE. */
+  readonly poolSize?: number;
+}
+
+/** Any number that names scimd's migrations among other users of pg_advisory_xact_lock on the database. */
+const MIGRATION_LOCK = 0x5c1d_0001;
+/** deadlock_detected, serialization_failure: the whole transaction may simply run again. */
+const TRANSIENT = new Set(['40P01', '40001']);
+const ATTEMPTS = 5;
+
+// seq, positions and counts are BIGINT; they stay far below 2^53, so they are read as numbers, not strings.
+const TYPES = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+    oid === pg.types.builtins.INT8 ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
+};
+
+type Client = pg.PoolClient;
+
+export class PostgresStore implements Store {
+  private readonly pool: pg.Pool;
+  private closed = false;
+
+  constructor(connectionString: string, options: PostgresStoreOptions = {}) {
+    this.pool = new pg.Pool({ connectionString, max: options.poolSize ?? 10, types: TYPES });
+    // an idle connection the server dropped: the next query opens a new one; without a listener it would crash us
+    this.pool.on('error', () => {});
+  }
+
+  private async query<R extends pg.QueryResultRow>(sql: string, params: readonly unknown[] = [], client?: Client): Promise<pg.QueryResult<R>> {
+    return (client ?? this.pool).query<R>(sql, params as unknown[]);
+  }
+
+  /** Runs `work` in one transaction on one connection; a deadlock or serialization failure runs it again. */
+  private async transaction<T>(work: (c: Client) => Promise<T>, begin = 'BEGIN'): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      const client = await this.pool.connect();
+      let broken: Error | undefined;
+      try {
+        await client.query(begin);
+        const result = await work(client);
+        await client.query('COMMIT');
+        return result;
+      } catch (error) {
+        await client.query('ROLLBACK').catch((e: Error) => (broken = e));
+        if (attempt < ATTEMPTS && TRANSIENT.has((error as { code?: string }).code ?? '')) continue;
+        throw error;
+      } finally {
+        client.release(broken);
+      }
+    }
+  }
+
+  async migrate(): Promise<void> {
+    // One transaction under an advisory lock: nodes starting at once wait for each other, and each step is
+    // applied once, entirely or not at all (PostgreSQL's DDL is transactional).
+    await this.transaction(async (c) => {
+      await c.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
+      await c.query('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied TEXT NOT NULL)');
+      const done = new Set((await c.query<{ version: number }>('SELECT version FROM schema_migrations')).rows.map((r) => r.version));
+      for (const m of MIGRATIONS) {
+        if (done.has(m.version)) continue;
+        await c.query(m.sql);
+        await c.query('INSERT INTO schema_migrations (version, name, applied) VALUES ($1, $2, $3)', [m.version, m.name, new Date().toISOString()]);
+      }
+    });
+  }
+
+  async ping(): Promise<void> {
+    await this.query('SELECT 1');
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.pool.end();
+  }
+
+  async ensureOrganization(name: string): Promise<Organization> {
+    // concurrent first calls: one insert wins, every caller reads the winner
+    await this.query('INSERT INTO organizations (id, name, created) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING', [
+      crypto.randomUUID(), name, new Date().toISOString(),
+    ]);
+    return (await this.query<Organization>('SELECT id, name, created FROM organizations WHERE name = $1', [name])).rows[0]!;
+  }
+
+  async organizations(): Promise<Organization[]> {
+    return (await this.query<Organization>('SELECT id, name, created FROM organizations ORDER BY created, name')).rows;
+  }
+
+  async createToken(t: TokenRecord): Promise<void> {
+    await this.query('INSERT INTO tokens (id, org_id, name, dialect, hash, created, last_used, revoked) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)', [
+      t.id, t.orgId, t.name, t.dialect, t.hash, t.created, t.lastUsed ?? null, t.revoked ?? null,
+    ]);
+  }
+
+  async findTokenByHash(hash: string): Promise<TokenRecord | undefined> {
+    const row = (await this.query<TokenRow>('SELECT * FROM tokens WHERE hash = $1', [hash])).rows[0];
+    return row && toToken(row);
+  }
+
+  async listTokens(): Promise<TokenRecord[]> {
+    return (await this.query<TokenRow>('SELECT * FROM tokens ORDER BY created, id')).rows.map(toToken);
+  }
+
+  async revokeToken(id: string, at: string): Promise<boolean> {
+    return ((await this.query('UPDATE tokens SET revoked = $1 WHERE id = $2 AND revoked IS NULL', [at, id])).rowCount ?? 0) > 0;
+  }
+
+  async touchToken(id: string, at: string): Promise<void> {
+    await this.query('UPDATE tokens SET last_used = $1 WHERE id = $2', [at, id]);
+  }
+
+  async createResource(orgId: string, resourceType: string, id: string, at: string, write: ResourceWrite): Promise<StoredResource> {
+    return this.transaction((c) => this.insertResource(c, orgId, resourceType, id, at, write));
+  }
+
+  async createResources(
+    orgId: string,
+    resourceType: string,
+    at: string,
+    items: readonly { readonly id: string; readonly write: ResourceWrite }[],
+    options: { readonly stopAfterErrors?: number } = {},
+  ): Promise<(StoredResource | UniquenessViolation | UnknownMembers)[]> {
+    return this.transaction(async (c) => {
+      const results: (StoredResource | UniquenessViolation | UnknownMembers)[] = [];
+      let failed = 0;
+      for (const { id, write } of items) {
+        if (options.stopAfterErrors !== undefined && failed >= options.stopAfterErrors) break;
+        // a savepoint per item: a failed item rolls back alone
+        await c.query('SAVEPOINT item');
+        try {
+          results.push(await this.insertResource(c, orgId, resourceType, id, at, write));
+          await c.query('RELEASE SAVEPOINT item');
+        } catch (e) {
+          if (!(e instanceof UniquenessViolation || e instanceof UnknownMembers)) throw e;
+          await c.query('ROLLBACK TO SAVEPOINT item');
+          results.push(e);
+          failed++;
+        }
+      }
+      return results;
+    });
+  }
+
+  /** Call inside a transaction: a throw leaves nothing of this resource behind. */
+  private async insertResource(c: Client, orgId: string, resourceType: string, id: string, at: string, write: ResourceWrite): Promise<StoredResource> {
+    const { rows } = await c.query<{ seq: number }>(
+      `INSERT INTO resources (org_id, resource_type, id, version, created, last_modified, display, data)
+       VALUES ($1, $2, $3, 1, $4, $4, $5, $6) RETURNING seq`,
+      [orgId, resourceType, id, at, write.display ?? null, JSON.stringify(write.attributes)],
+    );
+    await this.insertIndex(c, rows[0]!.seq, orgId, resourceType, write.index);
+    await this.insertUniqueKeys(c, orgId, resourceType, id, write.uniqueKeys);
+    if (write.membership) await this.addMembers(c, orgId, id, write.membership);
+    await c.query(
+      `INSERT INTO resource_counts (org_id, resource_type, n) VALUES ($1, $2, 1)
+       ON CONFLICT (org_id, resource_type) DO UPDATE SET n = resource_counts.n + 1`,
+      [orgId, resourceType],
+    );
+    return { orgId, resourceType, id, version: 1, created: at, lastModified: at, attributes: write.attributes };
+  }
+
+  async getResource(orgId: string, resourceType: string, id: string): Promise<StoredResource | undefined> {
+    const row = (await this.query<ResourceRow>('SELECT * FROM resources WHERE org_id = $1 AND resource_type = $2 AND id = $3', [orgId, resourceType, id])).rows[0];
+    return row && toResource(row);
+  }
+
+  // Overloads: the first is today's contract, the second the one issue #5 brings (expectedVersion); either is met.
+  replaceResource(orgId: string, resourceType: string, id: string, at: string, write: ResourceWrite): Promise<StoredResource | undefined>;
+  replaceResource(
+    orgId: string, resourceType: string, id: string, at: string, write: ResourceWrite, expectedVersion?: number,
+  ): Promise<StoredResource | 'conflict' | undefined>;
+  async replaceResource(
+    orgId: string, resourceType: string, id: string, at: string, write: ResourceWrite, expectedVersion?: number,
+  ): Promise<StoredResource | 'conflict' | undefined> {
+    return this.transaction(async (c) => {
+      // the version is checked by the UPDATE itself: a concurrent write holds the row until it commits, and then
+      // the condition is evaluated against its result
+      const row = (await c.query<ResourceRow>(
+        `UPDATE resources SET version = version + 1, last_modified = $4, display = $5, data = $6
+         WHERE org_id = $1 AND resource_type = $2 AND id = $3 AND ($7::integer IS NULL OR version = $7) RETURNING *`,
+        [orgId, resourceType, id, at, write.display ?? null, JSON.stringify(write.attributes), expectedVersion ?? null],
+      )).rows[0];
+      if (!row) return expectedVersion !== undefined && (await this.exists(c, orgId, resourceType, id)) ? 'conflict' : undefined;
+      await this.rewriteIndexAndKeys(c, row.seq, orgId, resourceType, id, write);
+      if (write.membership) await this.replaceMembers(c, orgId, id, write.membership);
+      return toResource(row);
+    });
+  }
+
+  async patchResource(orgId: string, resourceType: string, id: string, at: string, change: PatchChange): Promise<StoredResource | 'conflict' | undefined> {
+    return this.transaction(async (c) => {
+      let seq: number;
+      let changed = false;
+      if (change.write) {
+        const w = change.write;
+        const row = (await c.query<{ seq: number }>(
+          `UPDATE resources SET display = $4, data = $5
+           WHERE org_id = $1 AND resource_type = $2 AND id = $3 AND version = $6 RETURNING seq`,
+          [orgId, resourceType, id, w.display ?? null, JSON.stringify(w.attributes), change.expectedVersion],
+        )).rows[0];
+        if (!row) return (await this.exists(c, orgId, resourceType, id)) ? 'conflict' : undefined;
+        seq = row.seq;
+        await this.rewriteIndexAndKeys(c, seq, orgId, resourceType, id, w);
+        changed = true;
+      } else {
+        // a membership-only change: the row lock orders it with concurrent writes to the same group
+        const row = (await c.query<{ seq: number }>(
+          'SELECT seq FROM resources WHERE org_id = $1 AND resource_type = $2 AND id = $3 FOR UPDATE', [orgId, resourceType, id],
+        )).rows[0];
+        if (!row) return undefined;
+        seq = row.seq;
+      }
+      const m = change.members;
+      if (m) {
+        // clearing before adding removes only those not added back, so replacing the members by the same set is no change
+        const removed = m.clear
+          ? await c.query('DELETE FROM group_members WHERE org_id = $1 AND group_id = $2 AND NOT (member_id = ANY($3::text[]))', [orgId, id, m.add])
+          : await c.query('DELETE FROM group_members WHERE org_id = $1 AND group_id = $2 AND member_id = ANY($3::text[])', [orgId, id, m.remove]);
+        if ((removed.rowCount ?? 0) > 0) changed = true;
+        if (m.add.length > 0 && (await this.addMembers(c, orgId, id, { ids: m.add, allowedTypes: m.allowedTypes })) > 0) changed = true;
+      }
+      if (!changed) return toResource((await c.query<ResourceRow>('SELECT * FROM resources WHERE seq = $1', [seq])).rows[0]!);
+      if (!change.write && change.touch.length > 0) {
+        const t = columns(change.touch);
+        await c.query(
+          `UPDATE attribute_index a SET str = t.str, num = t.num
+           FROM unnest($2::text[], $3::integer[], $4::text[], $5::float8[]) AS t (path, ordinal, str, num)
+           WHERE a.resource_seq = $1 AND a.path = t.path AND a.ordinal = t.ordinal`,
+          [seq, t.paths, t.ordinals, t.strs, t.nums],
+        );
+      }
+      return toResource((await c.query<ResourceRow>('UPDATE resources SET version = version + 1, last_modified = $2 WHERE seq = $1 RETURNING *', [seq, at])).rows[0]!);
+    });
+  }
+
+  deleteResource(orgId: string, resourceType: string, id: string): Promise<boolean>;
+  deleteResource(orgId: string, resourceType: string, id: string, expectedVersion?: number): Promise<boolean | 'conflict'>;
+  async deleteResource(orgId: string, resourceType: string, id: string, expectedVersion?: number): Promise<boolean | 'conflict'> {
+    return this.transaction(async (c) => {
+      // the foreign keys cascade to the resource's index rows, unique values and memberships (both sides)
+      const gone = await c.query(
+        'DELETE FROM resources WHERE org_id = $1 AND resource_type = $2 AND id = $3 AND ($4::integer IS NULL OR version = $4)',
+        [orgId, resourceType, id, expectedVersion ?? null],
+      );
+      if (gone.rowCount === 0) return expectedVersion !== undefined && (await this.exists(c, orgId, resourceType, id)) ? 'conflict' : false;
+      await c.query('UPDATE resource_counts SET n = n - 1 WHERE org_id = $1 AND resource_type = $2', [orgId, resourceType]);
+      return true;
+    });
+  }
+
+  async listResources(orgId: string, resourceType: string, query: ResourceQuery): Promise<ResourcePage> {
+    const { count, page } = listQueries(orgId, resourceType, query, POSTGRES);
+    // one snapshot for the total and the page
+    return this.transaction(async (c) => {
+      const total = (await c.query<{ total: number }>(count.sql, count.params as unknown[])).rows[0]!.total;
+      if (query.limit === 0) return { total, resources: [], keysets: [] };
+      const rows = (await c.query<ResourceRow & { sort_key?: string | number | null }>(page.sql, page.params as unknown[])).rows;
+      // a `before` page is read backwards from its anchor; give it back in the query's order
+      if (query.before) rows.reverse();
+      const keysets: Keyset[] = rows.map((r) => (query.sort ? { key: r.sort_key ?? null, position: r.seq } : { position: r.seq }));
+      return { total, resources: rows.map(toResource), keysets };
+    }, 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+  }
+
+  async secret(name: string): Promise<Buffer> {
+    // another node may make it first: the first one written is the one
+    await this.query('INSERT INTO secrets (name, value) VALUES ($1, $2) ON CONFLICT DO NOTHING', [name, randomBytes(32)]);
+    return (await this.query<{ value: Buffer }>('SELECT value FROM secrets WHERE name = $1', [name])).rows[0]!.value;
+  }
+
+  async members(orgId: string, groupId: string): Promise<ResourceRef[]> {
+    const { rows } = await this.query<{ value: string; resourceType: string; display: string | null }>(
+      `SELECT m.member_id AS value, m.member_type AS "resourceType", r.display AS display
+       FROM group_members m JOIN resources r ON r.org_id = m.org_id AND r.id = m.member_id
+       WHERE m.org_id = $1 AND m.group_id = $2 ORDER BY m.position`,
+      [orgId, groupId],
+    );
+    return rows.map(toRef);
+  }
+
+  async groupsOf(orgId: string, memberIds: readonly string[]): Promise<Map<string, ResourceRef[]>> {
+    const out = new Map<string, ResourceRef[]>();
+    if (memberIds.length === 0) return out;
+    const { rows } = await this.query<{ member: string; value: string; resourceType: string; display: string | null }>(
+      `SELECT m.member_id AS member, m.group_id AS value, r.resource_type AS "resourceType", r.display AS display
+       FROM group_members m JOIN resources r ON r.org_id = m.org_id AND r.id = m.group_id
+       WHERE m.org_id = $1 AND m.member_id = ANY($2::text[]) ORDER BY m.position`,
+      [orgId, memberIds],
+    );
+    for (const { member, ...ref } of rows) {
+      const list = out.get(member) ?? [];
+      list.push(toRef(ref));
+      out.set(member, list);
+    }
+    return out;
+  }
+
+  private async exists(c: Client, orgId: string, resourceType: string, id: string): Promise<boolean> {
+    return ((await c.query('SELECT 1 FROM resources WHERE org_id = $1 AND resource_type = $2 AND id = $3', [orgId, resourceType, id])).rowCount ?? 0) > 0;
+  }
+
+  /** A changed document's index rows and unique values, replaced (a clash throws and rolls the write back). */
+  private async rewriteIndexAndKeys(c: Client, seq: number, orgId: string, resourceType: string, id: string, write: ResourceWrite): Promise<void> {
+    await c.query('DELETE FROM attribute_index WHERE resource_seq = $1', [seq]);
+    await this.insertIndex(c, seq, orgId, resourceType, write.index);
+    await c.query('DELETE FROM unique_values WHERE org_id = $1 AND resource_id = $2', [orgId, id]);
+    await this.insertUniqueKeys(c, orgId, resourceType, id, write.uniqueKeys);
+  }
+
+  /** All of a resource's index rows in one statement. */
+  private async insertIndex(c: Client, seq: number, orgId: string, resourceType: string, entries: readonly IndexEntry[]): Promise<void> {
+    if (entries.length === 0) return;
+    const t = columns(entries);
+    await c.query(
+      `INSERT INTO attribute_index (resource_seq, org_id, resource_type, path, ordinal, str, num)
+       SELECT $1, $2, $3, t.* FROM unnest($4::text[], $5::integer[], $6::text[], $7::float8[]) AS t`,
+      [seq, orgId, resourceType, t.paths, t.ordinals, t.strs, t.nums],
+    );
+  }
+
+  private async insertUniqueKeys(c: Client, orgId: string, resourceType: string, id: string, keys: readonly UniqueKey[]): Promise<void> {
+    if (keys.length === 0) return;
+    // a value another transaction is claiming makes this insert wait for it; a value taken is skipped, not returned
+    const { rows } = await c.query<{ attribute: string; value: string }>(
+      `INSERT INTO unique_values (org_id, resource_type, attribute, value, resource_id)
+       SELECT $1, $2, k.attribute, k.value, $3 FROM unnest($4::text[], $5::text[]) AS k (attribute, value)
+       ON CONFLICT DO NOTHING RETURNING attribute, value`,
+      [orgId, resourceType, id, keys.map((k) => k.attribute), keys.map((k) => k.value)],
+    );
+    const claimed = new Set(rows.map((r) => `${r.attribute}\0${r.value}`));
+    const taken = keys.find((k) => !claimed.has(`${k.attribute}\0${k.value}`));
+    // throwing inside the transaction rolls back everything written so far in it
+    if (taken) throw new UniquenessViolation(taken.attribute);
+  }
+
+  /**
+   * Resolves member ids to their resource types and locks them (FOR KEY SHARE) until commit, so none can be deleted
+   * meanwhile; any id that names no allowed resource fails the whole write.
+   */
+  private async resolveMembers(c: Client, orgId: string, groupId: string, membership: Membership, ids: readonly string[]): Promise<Map<string, string>> {
+    const { rows } = await c.query<{ id: string; resource_type: string }>(
+      `SELECT id, resource_type FROM resources
+       WHERE org_id = $1 AND id = ANY($2::text[]) AND resource_type = ANY($3::text[]) FOR KEY SHARE`,
+      [orgId, ids, membership.allowedTypes],
+    );
+    const types = new Map(rows.map((r) => [r.id, r.resource_type]));
+    const unknown = ids.filter((m) => !types.has(m) || m === groupId);
+    if (unknown.length > 0) throw new UnknownMembers(unknown);
+    return types;
+  }
+
+  /** Returns how many were not members yet. */
+  private async addMembers(c: Client, orgId: string, groupId: string, membership: Membership): Promise<number> {
+    const ids = [...new Set(membership.ids)];
+    if (ids.length === 0) return 0;
+    const types = await this.resolveMembers(c, orgId, groupId, membership, ids);
+    const added = await c.query(
+      `INSERT INTO group_members (org_id, group_id, member_id, member_type)
+       SELECT $1, $2, m.id, m.type FROM unnest($3::text[], $4::text[]) WITH ORDINALITY AS m (id, type, n) ORDER BY m.n
+       ON CONFLICT DO NOTHING`,
+      [orgId, groupId, ids, ids.map((m) => types.get(m))],
+    );
+    return added.rowCount ?? 0;
+  }
+
+  private async replaceMembers(c: Client, orgId: string, groupId: string, membership: Membership): Promise<void> {
+    const ids = [...new Set(membership.ids)];
+    // an unknown member among them throws in addMembers, which rolls this removal back with the rest
+    await c.query('DELETE FROM group_members WHERE org_id = $1 AND group_id = $2 AND NOT (member_id = ANY($3::text[]))', [orgId, groupId, ids]);
+    await this.addMembers(c, orgId, groupId, membership);
+  }
+}
+
+/** Index entries as column arrays, for one `unnest` statement. */
+function columns(entries: readonly IndexEntry[]) {
+  return {
+    paths: entries.map((e) => e.path),
+    ordinals: entries.map((e) => e.ordinal),
+    strs: entries.map((e) => e.str ?? null),
+    nums: entries.map((e) => e.num ?? null),
+  };
+}
