@@ -1,10 +1,12 @@
-/** Shared fixtures: an in-process server on an in-memory SQLite store, and RFC sample loading. */
+/** Shared fixtures: an in-process server on an in-memory SQLite store (or a fresh PostgreSQL database), and RFC sample loading. */
 import { readFileSync, existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import { buildServer } from '../src/http/server.js';
 import { createScim } from '../src/core/scim.js';
 import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
+import { PostgresStore } from '../src/store/postgres/postgres-store.js';
+import { freshPostgresDatabase, postgresUrl } from './postgres.js';
 import { createToken } from '../src/core/tokens.js';
 import { SchemaRegistry } from '../src/core/schema/registry.js';
 import { loadSchemaBundle } from '../src/schema-files.js';
@@ -31,9 +33,28 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-export async function testServer(options: { schemaFiles?: string[]; maxResults?: number; bodyLimit?: number } = {}): Promise<TestServer> {
-  const store = new SqliteStore(':memory:');
+/** The stores a test can run on; `postgres` only when the test cluster is up (see test/postgres.ts). */
+export type StoreKind = 'sqlite' | 'postgres';
+export const STORE_KINDS: readonly StoreKind[] = ['sqlite', 'postgres'];
+
+/** Whether tests on this store run here: PostgreSQL tests are skipped, loudly, only outside CI without binaries. */
+export function storeAvailable(kind: StoreKind): boolean {
+  return kind === 'sqlite' || postgresUrl() !== undefined;
+}
+
+/** A fresh, migrated, empty store of this kind. */
+export async function openTestStore(kind: StoreKind = 'sqlite'): Promise<Store> {
+  const url = kind === 'postgres' ? postgresUrl() : undefined;
+  if (kind === 'postgres' && !url) throw new Error('no PostgreSQL test cluster (see test/global-setup.ts)');
+  const store = url ? new PostgresStore(await freshPostgresDatabase(url)) : new SqliteStore(':memory:');
   await store.migrate();
+  return store;
+}
+
+export async function testServer(
+  options: { schemaFiles?: string[]; maxResults?: number; bodyLimit?: number; store?: StoreKind } = {},
+): Promise<TestServer> {
+  const store = await openTestStore(options.store);
   const registry = SchemaRegistry.create({ bundles: (options.schemaFiles ?? []).map(loadSchemaBundle) });
   const { token } = await createToken(store, { name: 'test' });
   const app = buildServer({

@@ -1,17 +1,18 @@
 /**
  * Property: for random resources and random filters, the database (attribute index + SQL compiler) returns exactly
- * the resources the in-memory reference evaluator accepts. 200 runs × 50 filters = 10,000 filters per CI run.
+ * the resources the in-memory reference evaluator accepts. 200 runs × 50 filters = 10,000 filters per CI run, on
+ * every store.
  */
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { createScim, type CallContext } from '../../src/core/scim.js';
-import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { SchemaRegistry } from '../../src/core/schema/registry.js';
 import { loadSchemaBundle } from '../../src/schema-files.js';
 import { parseFilter } from '../../src/core/filter/parser.js';
 import { bindFilter } from '../../src/core/filter/bind.js';
 import { matches } from '../../src/core/filter/evaluate.js';
-import { ENTERPRISE, STUDENT, STUDENT_BUNDLE, USER } from '../helpers.js';
+import { ENTERPRISE, STORE_KINDS, STUDENT, STUDENT_BUNDLE, USER, openTestStore, storeAvailable, type StoreKind } from '../helpers.js';
+import type { Store } from '../../src/store/store.js';
 
 const registry = SchemaRegistry.create({ bundles: [loadSchemaBundle(STUDENT_BUNDLE)] });
 const users = registry.resourceType('User')!;
@@ -111,7 +112,34 @@ function bindOrNull(text: string) {
   }
 }
 
-describe('filter agreement: SQL over the attribute index ≡ the in-memory evaluator', () => {
+/**
+ * An empty directory per run: a fresh in-memory SQLite store, or on PostgreSQL a new organization in one database
+ * (every query is scoped by organization, and a database per run would cost more than the run).
+ */
+function directories(kind: StoreKind) {
+  let shared: Promise<Store> | undefined;
+  let run = 0;
+  return {
+    async open(): Promise<{ store: Store; orgId: string; done(): Promise<void> }> {
+      if (kind === 'sqlite') {
+        const store = await openTestStore('sqlite');
+        return { store, orgId: (await store.ensureOrganization('p')).id, done: () => store.close() };
+      }
+      const store = await (shared ??= openTestStore(kind));
+      return { store, orgId: (await store.ensureOrganization(`p${run++}`)).id, done: async () => {} };
+    },
+    close: async () => (await shared)?.close(),
+  };
+}
+
+describe.each(STORE_KINDS.map((kind) => [kind]))('filter agreement on %s: SQL over the attribute index ≡ the in-memory evaluator', (kind) => {
+  if (!storeAvailable(kind)) {
+    it.skip('PostgreSQL tests skipped: no PostgreSQL binaries (see test/global-setup.ts)', () => {});
+    return;
+  }
+  const directory = directories(kind);
+  afterAll(() => directory.close());
+
   it('holds for 10,000 random filters over random directories', async () => {
     let compared = 0;
     await fc.assert(
@@ -119,11 +147,9 @@ describe('filter agreement: SQL over the attribute index ≡ the in-memory evalu
         fc.integer({ min: 4, max: 12 }).chain((n) => fc.tuple(...Array.from({ length: n }, (_, i) => resource(i)))),
         fc.array(filter, { minLength: 50, maxLength: 50 }),
         async (resources, filters) => {
-          const store = new SqliteStore(':memory:');
-          await store.migrate();
-          const org = await store.ensureOrganization('p');
+          const { store, orgId, done } = await directory.open();
           const scim = createScim({ store, registry });
-          const ctx: CallContext = { orgId: org.id, tokenId: 't', tokenName: 't', dialect: 'rfc', baseUrl: 'https://x/scim/v2' };
+          const ctx: CallContext = { orgId, tokenId: 't', tokenName: 't', dialect: 'rfc', baseUrl: 'https://x/scim/v2' };
           const rendered = [];
           for (const r of resources) rendered.push((await scim.create(ctx, 'Users', r)).resource);
           for (const text of filters) {
@@ -134,7 +160,7 @@ describe('filter agreement: SQL over the attribute index ≡ the in-memory evalu
             expect(fromSql, text).toEqual(inMemory);
             compared++;
           }
-          await store.close();
+          await done();
         },
       ),
       { numRuns: 200, seed: 20261122 },

@@ -14,7 +14,7 @@ import { matches } from '../../src/core/filter/evaluate.js';
 import { ScimError } from '../../src/core/errors.js';
 import { SchemaRegistry, type ResourceType } from '../../src/core/schema/registry.js';
 import { loadSchemaBundle } from '../../src/schema-files.js';
-import { ENTERPRISE, GROUP, STUDENT, STUDENT_BUNDLE, USER, testServer, type TestServer } from '../helpers.js';
+import { ENTERPRISE, GROUP, STORE_KINDS, STUDENT, STUDENT_BUNDLE, USER, storeAvailable, testServer, type TestServer } from '../helpers.js';
 
 const E = ENTERPRISE;
 const S = STUDENT;
@@ -960,51 +960,7 @@ const RT: Record<Kind, ResourceType> = { User: registry.resourceType('User')!, G
 const ENDPOINT: Record<Kind, string> = { User: '/Users', Group: '/Groups' };
 const keyOf = (type: Kind, r: Record<string, unknown>) => String(type === 'User' ? r.userName : r.displayName);
 
-let s: TestServer;
-const ids = new Map<string, string>();
-const resources: Record<Kind, Record<string, unknown>[]> = { User: [], Group: [] };
-
-function substitute(filter: string): string {
-  return filter.replace(/\{(id|ID):([^}]+)\}/g, (_, form: string, key: string) => {
-    const id = ids.get(key);
-    if (!id) throw new Error(`no fixture "${key}"`);
-    return form === 'ID' ? id.toUpperCase() : id;
-  });
-}
-
 const sorted = (keys: readonly string[]) => [...keys].sort();
-
-beforeAll(async () => {
-  s = await testServer({ schemaFiles: [STUDENT_BUNDLE], maxResults: 1000 });
-  for (const [key, attrs] of Object.entries(USERS)) {
-    const schemas = [USER, ...[E, S].filter((u) => u in attrs)];
-    const res = await s.request('POST', '/Users', { schemas, userName: key, ...attrs });
-    if (res.status !== 201) throw new Error(`creating user ${key}: ${res.status} ${res.text}`);
-    ids.set(key, res.body.id);
-  }
-  for (const g of GROUPS) {
-    const body = {
-      schemas: [GROUP],
-      displayName: g.key,
-      ...(g.externalId ? { externalId: g.externalId } : {}),
-      members: g.members.map((m) => ({ value: ids.get(m) })),
-    };
-    const res = await s.request('POST', '/Groups', body);
-    if (res.status !== 201) throw new Error(`creating group ${g.key}: ${res.status} ${res.text}`);
-    ids.set(g.key, res.body.id);
-  }
-  // The resources as a client sees them, after all memberships exist; gpa (returned: request) fetched on its own.
-  for (const key of ALL_USERS) {
-    const full = (await s.request('GET', `/Users/${ids.get(key)}`)).body;
-    const gpa = (await s.request('GET', `/Users/${ids.get(key)}?attributes=${encodeURIComponent(`${S}:gpa`)}`)).body?.[S]?.gpa;
-    if (gpa !== undefined) full[S] = { ...(full[S] ?? {}), gpa };
-    expect(full[S]?.gpa).toBe((USERS[key]![S] as { gpa?: number } | undefined)?.gpa);
-    resources.User.push(full);
-  }
-  for (const key of ALL_GROUPS) resources.Group.push((await s.request('GET', `/Groups/${ids.get(key)}`)).body);
-});
-
-afterAll(() => s?.close());
 
 describe('the case table', () => {
   it('has at least 320 cases, no duplicates, and names only fixtures', () => {
@@ -1025,42 +981,94 @@ describe('the case table', () => {
   });
 });
 
-describe.each(['User', 'Group'] as const)('valid %s filters: SQL and in-memory give the expected resources', (type) => {
-  const cases = VALID.filter((c) => (c.type ?? 'User') === type);
-  it.each(cases.map((c) => [c.filter, c] as const))('%s', async (_, c) => {
-    const filter = substitute(c.filter);
-    const expected = sorted(c.expect);
+// Every case on every store: the same SQL compiler with each dialect, held to the same evaluator.
+describe.each(STORE_KINDS.map((store) => [store]))('%s', (store) => {
+  if (!storeAvailable(store)) {
+    it.skip('PostgreSQL tests skipped: no PostgreSQL binaries (see test/global-setup.ts)', () => {});
+    return;
+  }
+  let s: TestServer;
+  const ids = new Map<string, string>();
+  const resources: Record<Kind, Record<string, unknown>[]> = { User: [], Group: [] };
 
-    const res = await s.request('GET', `${ENDPOINT[type]}?filter=${encodeURIComponent(filter)}&count=1000`);
-    expect(res.status, res.text).toBe(200);
-    const fromSql = sorted((res.body.Resources as Record<string, unknown>[]).map((r) => keyOf(type, r)));
-    expect(res.body.totalResults).toBe(fromSql.length);
+  function substitute(filter: string): string {
+    return filter.replace(/\{(id|ID):([^}]+)\}/g, (_, form: string, key: string) => {
+      const id = ids.get(key);
+      if (!id) throw new Error(`no fixture "${key}"`);
+      return form === 'ID' ? id.toUpperCase() : id;
+    });
+  }
 
-    const bound = bindFilter(RT[type], parseFilter(filter));
-    const inMemory = sorted(resources[type].filter((r) => matches(bound, r)).map((r) => keyOf(type, r)));
 
-    expect({ sql: fromSql, memory: inMemory }).toEqual({ sql: expected, memory: expected });
-  });
-});
-
-describe('invalid filters: 400 invalidFilter with a position, from the server and from parse/bind', () => {
-  it.each(ALL_INVALID.map((c) => [`${c.type ?? 'User'}: ${c.name ?? c.filter}`, c] as const))('%s', async (_, c) => {
-    const type = c.type ?? 'User';
-    const res = await s.request('GET', `${ENDPOINT[type]}?filter=${encodeURIComponent(c.filter)}&count=1000`);
-    expect(res.status, res.text).toBe(400);
-    expect(res.body.scimType).toBe('invalidFilter');
-    expect(res.body.detail).toMatch(/position \d+/);
-    expect(res.body.detail).toContain(`position ${c.at}`);
-
-    let thrown: unknown;
-    try {
-      bindFilter(RT[type], parseFilter(c.filter));
-    } catch (e) {
-      thrown = e;
+  beforeAll(async () => {
+    s = await testServer({ schemaFiles: [STUDENT_BUNDLE], maxResults: 1000, store });
+    for (const [key, attrs] of Object.entries(USERS)) {
+      const schemas = [USER, ...[E, S].filter((u) => u in attrs)];
+      const res = await s.request('POST', '/Users', { schemas, userName: key, ...attrs });
+      if (res.status !== 201) throw new Error(`creating user ${key}: ${res.status} ${res.text}`);
+      ids.set(key, res.body.id);
     }
-    expect(thrown).toBeInstanceOf(ScimError);
-    expect((thrown as ScimError).scimType).toBe('invalidFilter');
-    expect((thrown as ScimError).status).toBe(400);
-    expect((thrown as ScimError).detail).toBe(res.body.detail);
+    for (const g of GROUPS) {
+      const body = {
+        schemas: [GROUP],
+        displayName: g.key,
+        ...(g.externalId ? { externalId: g.externalId } : {}),
+        members: g.members.map((m) => ({ value: ids.get(m) })),
+      };
+      const res = await s.request('POST', '/Groups', body);
+      if (res.status !== 201) throw new Error(`creating group ${g.key}: ${res.status} ${res.text}`);
+      ids.set(g.key, res.body.id);
+    }
+    // The resources as a client sees them, after all memberships exist; gpa (returned: request) fetched on its own.
+    for (const key of ALL_USERS) {
+      const full = (await s.request('GET', `/Users/${ids.get(key)}`)).body;
+      const gpa = (await s.request('GET', `/Users/${ids.get(key)}?attributes=${encodeURIComponent(`${S}:gpa`)}`)).body?.[S]?.gpa;
+      if (gpa !== undefined) full[S] = { ...(full[S] ?? {}), gpa };
+      expect(full[S]?.gpa).toBe((USERS[key]![S] as { gpa?: number } | undefined)?.gpa);
+      resources.User.push(full);
+    }
+    for (const key of ALL_GROUPS) resources.Group.push((await s.request('GET', `/Groups/${ids.get(key)}`)).body);
+  });
+
+  afterAll(() => s?.close());
+
+  describe.each(['User', 'Group'] as const)('valid %s filters: SQL and in-memory give the expected resources', (type) => {
+    const cases = VALID.filter((c) => (c.type ?? 'User') === type);
+    it.each(cases.map((c) => [c.filter, c] as const))('%s', async (_, c) => {
+      const filter = substitute(c.filter);
+      const expected = sorted(c.expect);
+
+      const res = await s.request('GET', `${ENDPOINT[type]}?filter=${encodeURIComponent(filter)}&count=1000`);
+      expect(res.status, res.text).toBe(200);
+      const fromSql = sorted((res.body.Resources as Record<string, unknown>[]).map((r) => keyOf(type, r)));
+      expect(res.body.totalResults).toBe(fromSql.length);
+
+      const bound = bindFilter(RT[type], parseFilter(filter));
+      const inMemory = sorted(resources[type].filter((r) => matches(bound, r)).map((r) => keyOf(type, r)));
+
+      expect({ sql: fromSql, memory: inMemory }).toEqual({ sql: expected, memory: expected });
+    });
+  });
+
+  describe('invalid filters: 400 invalidFilter with a position, from the server and from parse/bind', () => {
+    it.each(ALL_INVALID.map((c) => [`${c.type ?? 'User'}: ${c.name ?? c.filter}`, c] as const))('%s', async (_, c) => {
+      const type = c.type ?? 'User';
+      const res = await s.request('GET', `${ENDPOINT[type]}?filter=${encodeURIComponent(c.filter)}&count=1000`);
+      expect(res.status, res.text).toBe(400);
+      expect(res.body.scimType).toBe('invalidFilter');
+      expect(res.body.detail).toMatch(/position \d+/);
+      expect(res.body.detail).toContain(`position ${c.at}`);
+
+      let thrown: unknown;
+      try {
+        bindFilter(RT[type], parseFilter(c.filter));
+      } catch (e) {
+        thrown = e;
+      }
+      expect(thrown).toBeInstanceOf(ScimError);
+      expect((thrown as ScimError).scimType).toBe('invalidFilter');
+      expect((thrown as ScimError).status).toBe(400);
+      expect((thrown as ScimError).detail).toBe(res.body.detail);
+    });
   });
 });
