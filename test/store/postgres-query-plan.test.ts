@@ -1,0 +1,116 @@
+/**
+ * The indexed filter forms stay index searches on PostgreSQL too: EXPLAIN of the SQL the store runs is asserted.
+ * PostgreSQL plans by statistics, so the directory gets 20,000 filler users in 2,000 groups (written by SQL, in a
+ * second) that the filters do not select, and sequential scans are turned off (enable_seqscan = off makes them a last resort).
+ */
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PostgresStore } from '../../src/store/postgres/postgres-store.js';
+import { POSTGRES } from '../../src/store/postgres/postgres-dialect.js';
+import { listQueries } from '../../src/store/sql/query-compiler.js';
+import { createScim, type CallContext } from '../../src/core/scim.js';
+import { SchemaRegistry } from '../../src/core/schema/registry.js';
+import { loadSchemaBundle } from '../../src/schema-files.js';
+import { parseFilter } from '../../src/core/filter/parser.js';
+import { bindFilter } from '../../src/core/filter/bind.js';
+import type { ResourceQuery } from '../../src/store/store.js';
+import { STUDENT, STUDENT_BUNDLE, USER, group } from '../helpers.js';
+import { freshPostgresDatabase, postgresUrl } from '../postgres.js';
+
+const admin = postgresUrl();
+const registry = SchemaRegistry.create({ bundles: [loadSchemaBundle(STUDENT_BUNDLE)] });
+
+describe.skipIf(!admin)('EXPLAIN on PostgreSQL', () => {
+  let store: PostgresStore;
+  let raw: pg.Client;
+  let orgId: string;
+
+  beforeAll(async () => {
+    const url = await freshPostgresDatabase(admin!);
+    store = new PostgresStore(url);
+    await store.migrate();
+    orgId = (await store.ensureOrganization('plan')).id;
+    const scim = createScim({ store, registry });
+    const ctx: CallContext = { orgId, tokenId: 't', tokenName: 't', dialect: 'rfc', baseUrl: 'https://x/scim/v2' };
+    const ids: string[] = [];
+    for (let i = 0; i < 50; i++) {
+      const { resource } = await scim.create(ctx, 'Users', { schemas: [USER], userName: `u${i}`, externalId: `e${i}`, emails: [{ value: `u${i}@example.com` }], [STUDENT]: { studentNumber: `s${i}`, faculty: `f${i % 5}` } });
+      ids.push(resource.id as string);
+    }
+    await scim.create(ctx, 'Groups', group('g', ids.slice(0, 10)));
+    raw = new pg.Client({ connectionString: url });
+    await raw.connect();
+    await raw.query(
+      `INSERT INTO resources (org_id, resource_type, id, version, created, last_modified, data)
+       SELECT $1, 'User', 'filler-' || i, 1, '2019-01-01T00:00:00Z', '2019-01-01T00:00:00Z', '{}' FROM generate_series(1, 20000) AS i`,
+      [orgId],
+    );
+    await raw.query(
+      `INSERT INTO attribute_index (resource_seq, org_id, resource_type, path, ordinal, str, num)
+       SELECT r.seq, r.org_id, 'User', p.path, 0, CASE WHEN p.num IS NULL THEN p.path || r.id END, p.num
+       FROM resources r, (VALUES ('username', NULL::float8), ('emails.value', NULL), ('externalid', NULL), ($1::text, NULL),
+                                 ('active', 0), ('meta.lastmodified', 1546300800000)) AS p (path, num)
+       WHERE r.id LIKE 'filler-%'`,
+      [`${STUDENT.toLowerCase()}:faculty`],
+    );
+    await raw.query(
+      `INSERT INTO resources (org_id, resource_type, id, version, created, last_modified, data)
+       SELECT $1, 'Group', 'filler-group-' || i, 1, '2019-01-01T00:00:00Z', '2019-01-01T00:00:00Z', '{}' FROM generate_series(1, 2000) AS i`,
+      [orgId],
+    );
+    await raw.query(
+      `INSERT INTO group_members (org_id, group_id, member_id, member_type)
+       SELECT $1, 'filler-group-' || (i % 2000 + 1), 'filler-' || i, 'User' FROM generate_series(1, 20000) AS i`,
+      [orgId],
+    );
+    await raw.query('VACUUM ANALYZE');
+    await raw.query('SET enable_seqscan = off');
+  });
+  afterAll(async () => {
+    await raw?.end();
+    await store?.close();
+  });
+
+  async function explain(resourceType: string, query: ResourceQuery): Promise<string> {
+    const { page } = listQueries(orgId, resourceType, query, POSTGRES);
+    const { rows } = await raw.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${page.sql}`, page.params as unknown[]);
+    return rows.map((r) => r['QUERY PLAN']).join('\n');
+  }
+
+  const filtered = (resourceType: string, filter: string) =>
+    explain(resourceType, { filter: bindFilter(registry.resourceType(resourceType)!, parseFilter(filter)), offset: 0, limit: 10 });
+
+  it.each([
+    ['userName eq "u1"', 'attribute_index_str', /str = /],
+    ['emails.value eq "u1@example.com"', 'attribute_index_str', /str = /],
+    ['externalId eq "e1"', 'attribute_index_str', /str = /],
+    [`${STUDENT}:faculty eq "f1"`, 'attribute_index_str', /str = /],
+    ['userName sw "u1"', 'attribute_index_str', /str >= .*str < /],
+    ['meta.lastModified gt "2020-01-01T00:00:00Z"', 'attribute_index_num', /num > /],
+    ['active eq true', 'attribute_index_num', /num = /],
+    ['title pr', 'attribute_index_(?:str|num)', /path = /],
+  ])('%s is an index search of %s', async (filter, index, condition) => {
+    const plan = await filtered('User', filter);
+    const cond = new RegExp(String.raw`Index (?:Only )?Scan using ${index} on attribute_index a[^\n]*\n\s*Index Cond: ([^\n]*)`).exec(plan)?.[1];
+    expect(cond, plan).toBeDefined();
+    expect(cond).toMatch(/org_id = .*resource_type = .*path = /);
+    expect(cond).toMatch(condition);
+    // each matching resource is then fetched by its key, not found among all of the organization's
+    expect(plan).toMatch(/Index Scan using resources_(pkey|listing) on resources r[^\n]*\n\s*Index Cond: [^\n]*seq = a\.resource_seq/);
+    expect(plan).not.toMatch(/Seq Scan|Bitmap/);
+  });
+
+  it('members.value eq searches the membership by member, then each group by id', async () => {
+    const plan = await filtered('Group', 'members.value eq "x"');
+    expect(plan).toMatch(/Index Only Scan using group_members_member on group_members m[^\n]*\n\s+Index Cond: \(\(org_id = [^\n]*member_id = /);
+    expect(plan).toMatch(/Index (Only )?Scan using resources_(identity|by_id) on resources g[^\n]*\n\s+Index Cond: [^\n]*id = m\.group_id/);
+    expect(plan).not.toMatch(/Seq Scan/);
+  });
+
+  it('a cursor page seeks from its anchor in the listing index, with no sort: deep pages cost what the first does', async () => {
+    const plan = await explain('User', { offset: 0, limit: 100, after: { position: 40 } });
+    // resources_pkey when the planner expects the organization's rows to be most of the table
+    expect(plan).toMatch(/Index Scan using resources_(listing|pkey) on resources r[^\n]*\n\s+Index Cond: [^\n]*seq > /);
+    expect(plan).not.toMatch(/Seq Scan|Sort/);
+  });
+});
