@@ -65,6 +65,8 @@ export async function startPostgres(bin: string): Promise<RunningPostgres> {
   const options = [
     `-p ${port}`, '-c listen_addresses=127.0.0.1', "-c unix_socket_directories=''", '-c fsync=off', '-c synchronous_commit=off',
     '-c full_page_writes=off', '-c max_connections=300', '-c shared_buffers=128MB',
+    // the deadlock-retry test waits for detection once per round
+    '-c deadlock_timeout=100ms',
   ].join(' ');
   run('pg_ctl', ['start', '-w', '-t', '60', '-D', data, '-l', join(dir, 'server.log'), '-o', options]);
   return {

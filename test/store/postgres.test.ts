@@ -1,15 +1,171 @@
 /** The store contract on PostgreSQL, plus what only the PostgreSQL store has to guarantee. */
-import { describe } from 'vitest';
+import pg from 'pg';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { PostgresStore } from '../../src/store/postgres/postgres-store.js';
+import { MIGRATIONS } from '../../src/store/postgres/migrations.js';
+import { UniquenessViolation, UnknownMembers, type ResourceWrite } from '../../src/store/store.js';
 import { describeStoreContract } from './contract.js';
 import { freshPostgresDatabase, postgresUrl } from '../postgres.js';
 
 const admin = postgresUrl();
+
+const at = (second: number) => new Date(Date.UTC(2024, 0, 1, 0, 0, second)).toISOString();
+const user = (userName: string): ResourceWrite => ({
+  attributes: { userName }, index: [], uniqueKeys: [{ attribute: 'userName', value: userName }], display: userName,
+});
+const group = (displayName: string, ids: readonly string[]): ResourceWrite => ({
+  attributes: { displayName }, index: [], uniqueKeys: [], display: displayName, membership: { ids, allowedTypes: ['User', 'Group'] },
+});
 
 describe.skipIf(!admin)('PostgreSQL', () => {
   describeStoreContract('PostgreSQL', async () => {
     const store = new PostgresStore(await freshPostgresDatabase(admin!));
     await store.migrate();
     return store;
+  });
+
+  describe('PostgresStore', () => {
+    let url: string;
+    const opened: { close(): Promise<unknown> }[] = [];
+
+    /** A store on this test's database (not migrated), closed after the test. */
+    function open(): PostgresStore {
+      const store = new PostgresStore(url, { poolSize: 4 });
+      opened.push(store);
+      return store;
+    }
+
+    async function sql<R extends pg.QueryResultRow>(text: string, params: unknown[] = []): Promise<R[]> {
+      const client = new pg.Client({ connectionString: url });
+      await client.connect();
+      try {
+        return (await client.query<R>(text, params)).rows;
+      } finally {
+        await client.end();
+      }
+    }
+
+    beforeEach(async () => {
+      url = await freshPostgresDatabase(admin!);
+    });
+
+    afterEach(async () => {
+      for (const s of opened.splice(0)) await s.close();
+    });
+
+    it('two stores migrating the same empty database at once both succeed, and each step is applied once', async () => {
+      const stores = [open(), open(), open()];
+      await Promise.all(stores.map((s) => s.migrate()));
+      await stores[0]!.migrate();
+      const rows = await sql<{ version: number; n: number }>('SELECT version, count(*)::int AS n FROM schema_migrations GROUP BY version ORDER BY version');
+      expect(rows).toEqual(MIGRATIONS.map((m) => ({ version: m.version, n: 1 })));
+      // each sees the other's writes
+      const org = await stores[1]!.ensureOrganization('acme');
+      expect(await stores[2]!.ensureOrganization('acme')).toEqual(org);
+    });
+
+    describe('on a migrated database', () => {
+      let store: PostgresStore;
+      let orgId: string;
+
+      beforeEach(async () => {
+        store = open();
+        await store.migrate();
+        orgId = (await store.ensureOrganization('acme')).id;
+      });
+
+      it('replaceResource with expectedVersion: written when it matches, else conflict and nothing written', async () => {
+        await store.createResource(orgId, 'User', 'u1', at(1), user('alice'));
+        expect(await store.replaceResource(orgId, 'User', 'u1', at(2), user('alicia'), 2)).toBe('conflict');
+        expect(await store.getResource(orgId, 'User', 'u1')).toMatchObject({ version: 1, attributes: { userName: 'alice' } });
+        // the unique value was not given up either
+        await expect(store.createResource(orgId, 'User', 'u2', at(3), user('alice'))).rejects.toBeInstanceOf(UniquenessViolation);
+        expect(await store.replaceResource(orgId, 'User', 'u1', at(4), user('alicia'), 1)).toMatchObject({ version: 2, attributes: { userName: 'alicia' } });
+        expect(await store.replaceResource(orgId, 'User', 'nope', at(5), user('ghost'), 1)).toBeUndefined();
+      });
+
+      it('deleteResource with expectedVersion: deleted when it matches, else conflict and nothing deleted', async () => {
+        await store.createResource(orgId, 'User', 'u1', at(1), user('alice'));
+        expect(await store.deleteResource(orgId, 'User', 'u1', 2)).toBe('conflict');
+        expect(await store.getResource(orgId, 'User', 'u1')).toBeDefined();
+        expect(await store.deleteResource(orgId, 'User', 'u1', 1)).toBe(true);
+        expect(await store.deleteResource(orgId, 'User', 'u1', 1)).toBe(false);
+        expect((await store.listResources(orgId, 'User', { offset: 0, limit: 10 })).total).toBe(0);
+      });
+
+      it('concurrent replaces from the same version: exactly one is written, the others conflict', async () => {
+        await store.createResource(orgId, 'User', 'u1', at(1), user('alice'));
+        const outcomes = await Promise.all(
+          Array.from({ length: 8 }, (_, i) => store.replaceResource(orgId, 'User', 'u1', at(2), user(`alice-${i}`), 1)),
+        );
+        expect(outcomes.filter((o) => o === 'conflict')).toHaveLength(7);
+        const winner = outcomes.find((o) => o !== 'conflict');
+        expect(await store.getResource(orgId, 'User', 'u1')).toEqual(winner);
+        expect(winner).toMatchObject({ version: 2 });
+      });
+
+      it('createResources with stopAfterErrors attempts no more items once that many failed', async () => {
+        await store.createResource(orgId, 'User', 'u0', at(1), user('taken'));
+        const results = await store.createResources(orgId, 'User', at(2), [
+          { id: 'u1', write: user('one') },
+          { id: 'u2', write: user('taken') },
+          { id: 'u3', write: user('two') },
+          { id: 'u4', write: user('one') },
+          { id: 'u5', write: user('three') },
+        ], { stopAfterErrors: 2 });
+        expect(results).toHaveLength(4);
+        expect(results[1]).toBeInstanceOf(UniquenessViolation);
+        expect(results[3]).toBeInstanceOf(UniquenessViolation);
+        expect((await store.listResources(orgId, 'User', { offset: 0, limit: 10 })).resources.map((r) => r.id)).toEqual(['u0', 'u1', 'u3']);
+      });
+
+      it('concurrent membership changes to one group: none is lost', async () => {
+        const ids = Array.from({ length: 12 }, (_, i) => `u${i}`);
+        for (const [i, id] of ids.entries()) await store.createResource(orgId, 'User', id, at(i), user(id));
+        await store.createResource(orgId, 'Group', 'g1', at(20), group('g', []));
+        const results = await Promise.all(
+          ids.map((id) => store.patchResource(orgId, 'Group', 'g1', at(21), {
+            expectedVersion: 1, touch: [], members: { clear: false, add: [id], remove: [], allowedTypes: ['User'] },
+          })),
+        );
+        expect(results.every((r) => typeof r === 'object')).toBe(true);
+        expect((await store.members(orgId, 'g1')).map((m) => m.value).sort()).toEqual([...ids].sort());
+        expect((await store.getResource(orgId, 'Group', 'g1'))?.version).toBe(1 + ids.length);
+      });
+
+      it('a member deleted while it is being added: never a membership naming a resource that is gone', async () => {
+        for (let round = 0; round < 10; round++) {
+          await store.createResource(orgId, 'User', `m${round}`, at(round), user(`m${round}`));
+          const [created] = await Promise.allSettled([
+            store.createResource(orgId, 'Group', `g${round}`, at(round), group(`g${round}`, [`m${round}`])),
+            store.deleteResource(orgId, 'User', `m${round}`),
+          ]);
+          const members = await store.members(orgId, `g${round}`);
+          if (created.status === 'rejected') expect(created.reason).toBeInstanceOf(UnknownMembers);
+          expect(members).toEqual([]);
+        }
+        expect(await sql('SELECT * FROM group_members m WHERE NOT EXISTS (SELECT 1 FROM resources r WHERE r.org_id = m.org_id AND r.id = m.member_id)')).toEqual([]);
+      });
+
+      it('two batches claiming the same values in opposite orders both finish (a deadlock is retried), each value once', async () => {
+        for (let round = 0; round < 5; round++) {
+          const [a, b] = [`a${round}`, `b${round}`];
+          const [first, second] = await Promise.all([
+            store.createResources(orgId, 'User', at(1), [{ id: `x${round}a`, write: user(a) }, { id: `x${round}b`, write: user(b) }]),
+            store.createResources(orgId, 'User', at(1), [{ id: `y${round}b`, write: user(b) }, { id: `y${round}a`, write: user(a) }]),
+          ]);
+          const stored = [...first, ...second].filter((r) => !(r instanceof UniquenessViolation));
+          expect(stored).toHaveLength(2);
+        }
+      });
+
+      it('poolSize (SCIMD_DB_POOL_SIZE) bounds the connections a store opens', async () => {
+        const small = new PostgresStore(`${url}?application_name=pool_size_test`, { poolSize: 2 });
+        opened.push(small);
+        await Promise.all(Array.from({ length: 10 }, () => small.ping()));
+        const rows = await sql<{ n: number }>("SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'pool_size_test'");
+        expect(rows).toEqual([{ n: 2 }]);
+      });
+    });
   });
 });
