@@ -7,8 +7,10 @@ import { resolve } from 'node:path';
 export interface Config {
   readonly port: number;
   readonly host: string;
-  /** A SQLite file path (or `sqlite:PATH`). */
+  /** A PostgreSQL URL (`postgres://` or `postgresql://`), else a SQLite file path (or `sqlite:PATH`). */
   readonly database: string;
+  /** PostgreSQL only: connections each process keeps open at most. */
+  readonly databasePoolSize: number;
   readonly publicUrl?: string;
   readonly bootstrapToken?: string;
   /** Schema bundle files (custom extensions and resource types). */
@@ -32,9 +34,13 @@ function integer(name: string, raw: string | undefined, fallback: number, min: n
   return n;
 }
 
+export function isPostgresUrl(database: string): boolean {
+  return /^postgres(ql)?:\/\//i.test(database);
+}
+
+/** A PostgreSQL URL as given; a SQLite file as an absolute path. */
 export function databasePath(database: string): string {
-  if (/^postgres(ql)?:\/\//i.test(database)) throw new ConfigError('PostgreSQL is not supported yet; SCIMD_DATABASE must name a SQLite file.');
-  return resolve(database.replace(/^sqlite:/i, ''));
+  return isPostgresUrl(database) ? database : resolve(database.replace(/^sqlite:/i, ''));
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, flags: Flags = {}): Config {
@@ -47,6 +53,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, flags: Flags = 
     port: integer('SCIMD_PORT', pick('port', 'SCIMD_PORT'), 8080, 0),
     host: pick('host', 'SCIMD_HOST') || '127.0.0.1',
     database: databasePath(pick('database', 'SCIMD_DATABASE') || './data/scimd.db'),
+    databasePoolSize: integer('SCIMD_DB_POOL_SIZE', env.SCIMD_DB_POOL_SIZE, 10, 1),
     schemaFiles: (pick('schemas', 'SCIMD_SCHEMAS') ?? '').split(',').map((s) => s.trim()).filter(Boolean),
     maxBodyBytes: integer('SCIMD_MAX_BODY_BYTES', env.SCIMD_MAX_BODY_BYTES, 1_048_576, 1024),
     maxResults: integer('SCIMD_MAX_RESULTS', env.SCIMD_MAX_RESULTS, 1000, 1),

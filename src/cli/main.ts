@@ -14,11 +14,11 @@ import { registryFromFiles } from '../schema-files.js';
 const USAGE = `scimd: a SCIM 2.0 provisioning server
 
 usage:
-  scimd serve [--port N] [--host H] [--database FILE] [--public-url URL] [--schemas FILES] [--log-level L]
+  scimd serve [--port N] [--host H] [--database FILE|URL] [--public-url URL] [--schemas FILES] [--log-level L]
   scimd token create [--org NAME] [--name NAME] [--dialect ${DIALECTS.join('|')}]   prints the new token
   scimd token list [--json]
   scimd token revoke ID
-  scimd migrate [--database FILE]
+  scimd migrate [--database FILE|URL]
   scimd --version
 
 Settings also come from SCIMD_* environment variables; see the README's configuration table.`;
@@ -40,7 +40,8 @@ export async function main(argv: string[], out = process.stdout, err = process.s
     case 'token':
       return token(rest, out, err);
     case 'migrate': {
-      const store = await openStore(loadConfig(process.env, parse(rest, SERVER_FLAGS).values as Flags).database);
+      const config = loadConfig(process.env, parse(rest, SERVER_FLAGS).values as Flags);
+      const store = await openStore(config.database, { poolSize: config.databasePoolSize });
       await store.close();
       err.write('scimd: the database is up to date\n');
       return 0;
@@ -79,7 +80,8 @@ async function token(args: string[], out: NodeJS.WritableStream, err: NodeJS.Wri
     json: { type: 'boolean' },
   });
   const [sub, id] = positionals;
-  const store = await openStore(loadConfig(process.env, { ...(values.database ? { database: values.database } : {}) }).database);
+  const config = loadConfig(process.env, { ...(values.database ? { database: values.database } : {}) });
+  const store = await openStore(config.database, { poolSize: config.databasePoolSize });
   try {
     switch (sub) {
       case 'create': {
@@ -133,7 +135,7 @@ async function token(args: string[], out: NodeJS.WritableStream, err: NodeJS.Wri
 async function serve(flags: Flags): Promise<number> {
   const config = loadConfig(process.env, flags);
   const registry = registryFromFiles(config.schemaFiles);
-  const store = await openStore(config.database);
+  const store = await openStore(config.database, { poolSize: config.databasePoolSize });
   if (config.bootstrapToken) await ensureBootstrapToken(store, config.bootstrapToken);
   const scim = createScim({ store, registry, maxResults: config.maxResults, cursorTimeoutSeconds: config.cursorTimeoutSeconds });
   const app = buildServer({

@@ -4,7 +4,7 @@ import { ConfigError, loadConfig } from '../../src/config.js';
 describe('loadConfig', () => {
   it('has the documented defaults', () => {
     const c = loadConfig({});
-    expect(c).toMatchObject({ port: 8080, host: '127.0.0.1', maxBodyBytes: 1_048_576, maxResults: 1000, cursorTimeoutSeconds: 3600, logLevel: 'info', schemaFiles: [] });
+    expect(c).toMatchObject({ port: 8080, host: '127.0.0.1', databasePoolSize: 10, maxBodyBytes: 1_048_576, maxResults: 1000, cursorTimeoutSeconds: 3600, logLevel: 'info', schemaFiles: [] });
     expect(c.database).toMatch(/data\/scimd\.db$/);
     expect(c.publicUrl).toBeUndefined();
   });
@@ -17,11 +17,19 @@ describe('loadConfig', () => {
     expect(c).toMatchObject({ port: 9001, host: '0.0.0.0', database: '/tmp/x.db', publicUrl: 'https://scim.example.com', schemaFiles: ['a.json', 'b.json'], maxResults: 50, cursorTimeoutSeconds: 60, bootstrapToken: 'tok' });
   });
 
+  it('takes a postgres:// or postgresql:// SCIMD_DATABASE as a URL, unchanged, with SCIMD_DB_POOL_SIZE', () => {
+    for (const url of ['postgres://scimd:pw@db:5432/scimd', 'postgresql://db/scimd?sslmode=require', 'POSTGRES://db/x']) {
+      expect(loadConfig({ SCIMD_DATABASE: url }).database).toBe(url);
+    }
+    expect(loadConfig({ SCIMD_DB_POOL_SIZE: '25' }).databasePoolSize).toBe(25);
+    expect(loadConfig({ SCIMD_DATABASE: 'postgres.db' }).database).toMatch(/\/postgres\.db$/);
+  });
+
   it.each([
     [{ SCIMD_PORT: 'eighty' }, /SCIMD_PORT/],
     [{ SCIMD_MAX_RESULTS: '0' }, /SCIMD_MAX_RESULTS/],
     [{ SCIMD_PUBLIC_URL: 'scim.example.com' }, /SCIMD_PUBLIC_URL/],
-    [{ SCIMD_DATABASE: 'postgres://db/scimd' }, /PostgreSQL is not supported yet/],
+    [{ SCIMD_DB_POOL_SIZE: '0' }, /SCIMD_DB_POOL_SIZE/],
   ])('refuses %j with a message naming the setting', (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(message);
