@@ -81,11 +81,13 @@ describe.skipIf(!admin)('EXPLAIN on PostgreSQL', () => {
     explain(resourceType, { filter: bindFilter(registry.resourceType(resourceType)!, parseFilter(filter)), offset: 0, limit: 10 });
 
   it.each([
-    ['userName eq "u1"', 'attribute_index_str', /str = /],
-    ['emails.value eq "u1@example.com"', 'attribute_index_str', /str = /],
-    ['externalId eq "e1"', 'attribute_index_str', /str = /],
-    [`${STUDENT}:faculty eq "f1"`, 'attribute_index_str', /str = /],
-    ['userName sw "u1"', 'attribute_index_str', /str >= .*str < /],
+    ['userName eq "u1"', 'attribute_index_str', /str_prefix = /],
+    ['emails.value eq "u1@example.com"', 'attribute_index_str', /str_prefix = /],
+    ['externalId eq "e1"', 'attribute_index_str', /str_prefix = /],
+    [`${STUDENT}:faculty eq "f1"`, 'attribute_index_str', /str_prefix = /],
+    ['userName sw "u1"', 'attribute_index_str', /str_prefix >= .*str_prefix < /],
+    // longer than the indexed prefix: the prefix is searched, then str checked
+    [`userName eq "${'u'.repeat(450)}"`, 'attribute_index_str', /str_prefix = /],
     ['meta.lastModified gt "2020-01-01T00:00:00Z"', 'attribute_index_num', /num > /],
     ['active eq true', 'attribute_index_num', /num = /],
     ['title pr', 'attribute_index_(?:str|num)', /path = /],

@@ -45,14 +45,16 @@ export const MIGRATIONS: readonly { readonly version: number; readonly name: str
       CREATE UNIQUE INDEX resources_identity ON resources (org_id, resource_type, id);
       -- listing in creation order, and keyset seeks, are ranges of this index
       CREATE INDEX resources_listing ON resources (org_id, resource_type, seq);
-      -- uniqueness (RFC 7643 §2.2) enforced by the primary key, so concurrent creates cannot both win
+      -- uniqueness (RFC 7643 §2.2) enforced by the primary key, so concurrent creates cannot both win; the key
+      -- holds a digest of the value, as a b-tree entry has a size limit and a value has none
       CREATE TABLE unique_values (
         org_id        TEXT NOT NULL,
         resource_type TEXT NOT NULL,
         attribute     TEXT NOT NULL,
         value         TEXT NOT NULL,
+        value_sha256  BYTEA NOT NULL,
         resource_id   TEXT NOT NULL,
-        PRIMARY KEY (org_id, resource_type, attribute, value),
+        PRIMARY KEY (org_id, resource_type, attribute, value_sha256),
         FOREIGN KEY (org_id, resource_id) REFERENCES resources (org_id, id) ON DELETE CASCADE
       );
       CREATE INDEX unique_values_resource ON unique_values (org_id, resource_id);
@@ -71,7 +73,9 @@ export const MIGRATIONS: readonly { readonly version: number; readonly name: str
       CREATE INDEX group_members_member ON group_members (org_id, member_id, group_id, member_type);
       CREATE INDEX group_members_order ON group_members (org_id, group_id, position);
       -- One row per indexed value (core/filter/index-entries.ts); str is already case-folded by its attribute's
-      -- rule and compares in code point order (COLLATE "C"), so sw and gt/lt are ranges of the index.
+      -- rule and compares in code point order (COLLATE "C"), so sw and gt/lt are ranges of the index. The index
+      -- holds str_prefix, not str: a b-tree entry has a size limit and a value has none (the compiler compares
+      -- shorter values on the prefix alone, longer ones on both; see SqlDialect.stringPrefix).
       CREATE TABLE attribute_index (
         resource_seq  BIGINT NOT NULL REFERENCES resources (seq) ON DELETE CASCADE,
         org_id        TEXT NOT NULL,
@@ -79,10 +83,11 @@ export const MIGRATIONS: readonly { readonly version: number; readonly name: str
         path          TEXT NOT NULL,
         ordinal       INTEGER NOT NULL,
         str           TEXT COLLATE "C",
-        num           DOUBLE PRECISION
+        num           DOUBLE PRECISION,
+        str_prefix    TEXT COLLATE "C" GENERATED ALWAYS AS (left(str, 400)) STORED
       );
       -- covering: a filter reads the matching resource keys (and elements) from the index alone
-      CREATE INDEX attribute_index_str ON attribute_index (org_id, resource_type, path, str, resource_seq, ordinal);
+      CREATE INDEX attribute_index_str ON attribute_index (org_id, resource_type, path, str_prefix, resource_seq, ordinal);
       CREATE INDEX attribute_index_num ON attribute_index (org_id, resource_type, path, num, resource_seq, ordinal);
       CREATE INDEX attribute_index_resource ON attribute_index (resource_seq, path, ordinal);
       -- the number of resources of each type, kept in the same transactions as the resources, so an unfiltered

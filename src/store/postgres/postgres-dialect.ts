@@ -10,4 +10,6 @@ export const POSTGRES: SqlDialect = {
   membershipJoin: 'JOIN',
   unindexed: (column) => column,
   placeholders: numberedPlaceholders,
+  // a b-tree entry must fit in a third of a page (2,704 bytes): 400 code points are at most 1,600 bytes
+  stringPrefix: { column: 'str_prefix', length: 400 },
 };

@@ -344,8 +344,8 @@ export class PostgresStore implements Store {
     if (keys.length === 0) return;
     // a value another transaction is claiming makes this insert wait for it; a value taken is skipped, not returned
     const { rows } = await c.query<{ attribute: string; value: string }>(
-      `INSERT INTO unique_values (org_id, resource_type, attribute, value, resource_id)
-       SELECT $1, $2, k.attribute, k.value, $3 FROM unnest($4::text[], $5::text[]) AS k (attribute, value)
+      `INSERT INTO unique_values (org_id, resource_type, attribute, value, value_sha256, resource_id)
+       SELECT $1, $2, k.attribute, k.value, sha256(convert_to(k.value, 'UTF8')), $3 FROM unnest($4::text[], $5::text[]) AS k (attribute, value)
        ON CONFLICT DO NOTHING RETURNING attribute, value`,
       [orgId, resourceType, id, keys.map((k) => k.attribute), keys.map((k) => k.value)],
     );

@@ -24,6 +24,13 @@ export interface SqlDialect {
   unindexed(column: string): string;
   /** The finished SQL with the database's parameter placeholders (`?` as written, or `$1`, `$2`, …). */
   placeholders(sql: string): string;
+  /**
+   * A column of attribute_index holding the first `length` code points of `str`, indexed instead of `str` where
+   * index entries have a size limit (PostgreSQL's b-tree). Comparisons use it alone for shorter values (exact:
+   * such a value compares with a string as with the string's prefix) and as a range bound before checking `str`
+   * for longer ones.
+   */
+  readonly stringPrefix?: { readonly column: string; readonly length: number };
 }
 
 export interface SqlFragment {
@@ -71,6 +78,8 @@ interface Rows {
   readonly seq: string;
   readonly element: string;
   readonly str: string;
+  /** The indexed prefix of `str` (SqlDialect.stringPrefix), where there is one. */
+  readonly strPrefix?: string;
   readonly num: string;
 }
 
@@ -82,6 +91,7 @@ function rows(target: Target, scope: QueryScope, dialect: SqlDialect): Rows {
         seq: 'a.resource_seq',
         element: 'a.ordinal',
         str: 'a.str',
+        ...(dialect.stringPrefix ? { strPrefix: `a.${dialect.stringPrefix.column}` } : {}),
         num: 'a.num',
       };
     case 'members':
@@ -110,25 +120,36 @@ function rows(target: Target, scope: QueryScope, dialect: SqlDialect): Rows {
 }
 
 function condition(filter: Extract<BoundFilter, { kind: 'compare' | 'present' }>, r: Rows, dialect: SqlDialect): SqlFragment {
-  if (filter.kind === 'present') return frag(` AND (${r.str} IS NULL OR ${r.str} <> '')`);
+  // '' and NULL alike have a prefix that is '' or NULL
+  if (filter.kind === 'present') return frag(` AND (${r.strPrefix ?? r.str} IS NULL OR ${r.strPrefix ?? r.str} <> '')`);
   const { op, value } = filter;
   if (typeof value === 'boolean') return frag(` AND ${r.num} = ${P}`, value ? 1 : 0);
   if (typeof value === 'number') {
     const sqlOp = { eq: '=', gt: '>', ge: '>=', lt: '<', le: '<=' }[op as 'eq'];
     return frag(` AND ${r.num} ${sqlOp} ${P}`, value);
   }
+  const prefix = dialect.stringPrefix;
+  if (!r.strPrefix || !prefix || op === 'co' || op === 'ew') return stringCondition(op, value, r.str, dialect);
+  const chars = [...value];
+  if (chars.length < prefix.length) return stringCondition(op, value, r.strPrefix, dialect);
+  // a long value: the prefix narrows the index range (a string's prefix orders as the string does), str decides
+  const bound = { eq: '=', sw: '=', gt: '>=', ge: '>=', lt: '<=', le: '<=' }[op];
+  return join([frag(` AND ${r.strPrefix} ${bound} ${P}`, chars.slice(0, prefix.length).join('')), stringCondition(op, value, r.str, dialect)]);
+}
+
+function stringCondition(op: Exclude<Extract<BoundFilter, { kind: 'compare' }>['op'], 'pr'>, value: string, column: string, dialect: SqlDialect): SqlFragment {
   switch (op) {
     case 'eq':
-      return frag(` AND ${r.str} = ${P}`, value);
+      return frag(` AND ${column} = ${P}`, value);
     case 'sw':
       // a range on the index rather than LIKE, which would scan (and fold case where the attribute is caseExact)
-      return frag(` AND ${r.str} >= ${P} AND ${r.str} < ${P}`, value, value + dialect.maxCodePoint);
+      return frag(` AND ${column} >= ${P} AND ${column} < ${P}`, value, value + dialect.maxCodePoint);
     case 'co':
-      return withValue(` AND ${dialect.contains(r.str, P)}`, value);
+      return withValue(` AND ${dialect.contains(column, P)}`, value);
     case 'ew':
-      return withValue(` AND ${dialect.endsWith(r.str, P)}`, value);
+      return withValue(` AND ${dialect.endsWith(column, P)}`, value);
     default:
-      return frag(` AND ${r.str} ${{ gt: '>', ge: '>=', lt: '<', le: '<=' }[op]} ${P}`, value);
+      return frag(` AND ${column} ${{ gt: '>', ge: '>=', lt: '<', le: '<=' }[op]} ${P}`, value);
   }
 }
 
