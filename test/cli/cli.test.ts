@@ -2,6 +2,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { request } from 'node:http';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,9 +21,22 @@ function cli(...args: string[]) {
 let server: ChildProcess;
 let base: string;
 
+/** A port nobody listens on, from the OS (a random one may be taken, e.g. by another test's server). */
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const srv = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
 async function startServer(port: number, extraEnv: Record<string, string>): Promise<ChildProcess> {
   const child = spawn(process.execPath, [BIN, 'serve'], { env: { ...env, SCIMD_PORT: String(port), ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
-  for (let i = 0; i < 100; i++) {
+  let stderr = '';
+  child.stderr?.on('data', (d) => (stderr += d));
+  // generous: the whole suite runs in parallel on a small machine
+  for (let i = 0; i < 200; i++) {
     try {
       if ((await fetch(`http://127.0.0.1:${port}/healthz`)).ok) return child;
     } catch {
@@ -30,13 +44,13 @@ async function startServer(port: number, extraEnv: Record<string, string>): Prom
     }
     await new Promise((r) => setTimeout(r, 50));
   }
-  throw new Error('scimd serve did not start');
+  throw new Error(`scimd serve did not start (exit code ${child.exitCode}): ${stderr}`);
 }
 
 const get = (token: string) => fetch(`${base}/Users`, { headers: { authorization: `Bearer ${token}` } });
 
 beforeAll(async () => {
-  const port = 20000 + Math.floor(Math.random() * 20000);
+  const port = await freePort();
   base = `http://127.0.0.1:${port}/scim/v2`;
   server = await startServer(port, { SCIMD_BOOTSTRAP_TOKEN: 'bootstrap-secret' });
 });
@@ -92,7 +106,7 @@ describe('scimd CLI', () => {
   });
 
   it('SIGTERM drains an in-flight request, then exits 0', async () => {
-    const port = 20000 + Math.floor(Math.random() * 20000);
+    const port = await freePort();
     const child = await startServer(port, { SCIMD_BOOTSTRAP_TOKEN: 'bootstrap-secret' });
     const body = JSON.stringify({ schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'], userName: 'in-flight' });
     const response = new Promise<number>((resolve, reject) => {

@@ -159,6 +159,13 @@ describe.skipIf(!admin)('PostgreSQL', () => {
         }
       });
 
+      it('secret: stores racing to make the same secret all get the one that was written', async () => {
+        const other = open();
+        const made = await Promise.all([store.secret('k'), other.secret('k'), store.secret('k'), other.secret('k')]);
+        expect(new Set(made.map((b) => b.toString('hex'))).size).toBe(1);
+        expect(await sql('SELECT name FROM secrets')).toEqual([{ name: 'k' }]);
+      });
+
       it('poolSize (SCIMD_DB_POOL_SIZE) bounds the connections a store opens', async () => {
         const small = new PostgresStore(`${url}?application_name=pool_size_test`, { poolSize: 2 });
         opened.push(small);

@@ -30,9 +30,8 @@ const TRANSIENT = new Set(['40P01', '40001']);
 const ATTEMPTS = 5;
 
 // seq, positions and counts are BIGINT; they stay far below 2^53, so they are read as numbers, not strings.
-const TYPES = {
-  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
-    oid === pg.types.builtins.INT8 ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
+const TYPES: pg.CustomTypesConfig = {
+  getTypeParser: ((oid: number, format: 'text') => (oid === pg.types.builtins.INT8 ? Number : pg.types.getTypeParser(oid, format))) as pg.CustomTypesConfig['getTypeParser'],
 };
 
 type Client = pg.PoolClient;
@@ -47,8 +46,8 @@ export class PostgresStore implements Store {
     this.pool.on('error', () => {});
   }
 
-  private async query<R extends pg.QueryResultRow>(sql: string, params: readonly unknown[] = [], client?: Client): Promise<pg.QueryResult<R>> {
-    return (client ?? this.pool).query<R>(sql, params as unknown[]);
+  private async query<R extends pg.QueryResultRow>(sql: string, params: unknown[] = []): Promise<pg.QueryResult<R>> {
+    return this.pool.query<R>(sql, params);
   }
 
   /** Runs `work` in one transaction on one connection; a deadlock or serialization failure runs it again. */
@@ -285,9 +284,12 @@ export class PostgresStore implements Store {
   }
 
   async secret(name: string): Promise<Buffer> {
+    const read = async () => (await this.query<{ value: Buffer }>('SELECT value FROM secrets WHERE name = $1', [name])).rows[0]?.value;
+    const found = await read();
+    if (found) return found;
     // another node may make it first: the first one written is the one
     await this.query('INSERT INTO secrets (name, value) VALUES ($1, $2) ON CONFLICT DO NOTHING', [name, randomBytes(32)]);
-    return (await this.query<{ value: Buffer }>('SELECT value FROM secrets WHERE name = $1', [name])).rows[0]!.value;
+    return (await read())!;
   }
 
   async members(orgId: string, groupId: string): Promise<ResourceRef[]> {
