@@ -8,6 +8,7 @@ export { authenticate, createToken, ensureBootstrapToken, DIALECTS, type Dialect
 export { verifySecret } from './core/resource/secrets.js';
 export type { Store, StoredResource, TokenRecord, Organization } from './store/store.js';
 export { SqliteStore } from './store/sqlite/sqlite-store.js';
+export { PostgresStore, type PostgresStoreOptions } from './store/postgres/postgres-store.js';
 export { openStore } from './store/open.js';
 export { buildServer, type ServerOptions } from './http/server.js';
 export { loadSchemaBundle, registryFromFiles } from './schema-files.js';

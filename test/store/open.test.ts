@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
+import * as library from '../../src/index.js';
 import { openStore } from '../../src/store/open.js';
 import { PostgresStore } from '../../src/store/postgres/postgres-store.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
@@ -25,6 +26,10 @@ function freePort(): Promise<number> {
 }
 
 describe('openStore', () => {
+  it('the library exports both stores and openStore', () => {
+    expect(library).toMatchObject({ PostgresStore, SqliteStore, openStore });
+  });
+
   it('opens a SQLite file for a path or sqlite: name', async () => {
     const store = await openStore(join(mkdtempSync(join(tmpdir(), 'scimd-open-')), 'x.db'));
     expect(store).toBeInstanceOf(SqliteStore);
