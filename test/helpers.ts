@@ -51,10 +51,11 @@ export async function openTestStore(kind: StoreKind = 'sqlite'): Promise<Store> 
   return store;
 }
 
+/** `store` defaults to SCIMD_TEST_STORE (e.g. `SCIMD_TEST_STORE=postgres npx vitest run test/http`), else SQLite. */
 export async function testServer(
   options: { schemaFiles?: string[]; maxResults?: number; bodyLimit?: number; store?: StoreKind } = {},
 ): Promise<TestServer> {
-  const store = await openTestStore(options.store);
+  const store = await openTestStore(options.store ?? (process.env.SCIMD_TEST_STORE as StoreKind | undefined));
   const registry = SchemaRegistry.create({ bundles: (options.schemaFiles ?? []).map(loadSchemaBundle) });
   const { token } = await createToken(store, { name: 'test' });
   const app = buildServer({
