@@ -29,7 +29,8 @@ export function serviceProviderConfig(caps: Capabilities, base: string): Attribu
       maxPageSize: caps.maxResults,
       cursorTimeout: caps.cursorTimeout,
     },
-    etag: { supported: false },
+    // weak ETags from the resource version; If-Match is checked inside the store's write (RFC 7644 §3.14)
+    etag: { supported: true },
     authenticationSchemes: [
       {
         type: 'oauthbearertoken',

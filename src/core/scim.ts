@@ -13,7 +13,8 @@ import { compareSortKeys, descending, integerParam, searchRequest, type ListPara
 
 export type { ListParams, ProjectionParams } from './list-params.js';
 import { isReturned, parseProjection, type Projection } from './resource/projection.js';
-import { etagOf, referenceValue, renderResource, type DerivedAttributes, type RenderContext } from './resource/render.js';
+import { referenceValue, renderResource, type DerivedAttributes, type RenderContext } from './resource/render.js';
+import { etagOf, expectedVersion, namesVersion, stale, type Preconditions } from './etag.js';
 import { indexEntries, type IndexedMeta } from './filter/index-entries.js';
 import { parseFilter } from './filter/parser.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
@@ -220,24 +221,55 @@ export function createScim(options: ScimOptions) {
       });
     },
 
-    async get(ctx: CallContext, endpoint: string, id: string, params: ProjectionParams = {}): Promise<ResourceResponse> {
+    /** With an If-None-Match that names the current version, answers `notModified` without rendering (or loading members). */
+    async get(
+      ctx: CallContext,
+      endpoint: string,
+      id: string,
+      params: ProjectionParams = {},
+      conditions: Preconditions = {},
+    ): Promise<ResourceResponse & { notModified?: true }> {
       const rt = resourceTypeAt(endpoint);
       const stored = await store.getResource(ctx.orgId, rt.name, id);
       if (!stored) throw scimErrors.notFound(`${rt.name} "${id}" not found.`);
+      if (conditions.ifNoneMatch !== undefined && namesVersion(conditions.ifNoneMatch, stored.version)) {
+        return { resource: {}, location: renderContext(ctx).location(rt.name, id), etag: etagOf(stored.version), notModified: true };
+      }
       return respond(ctx, rt, stored, parseProjection(rt, params.attributes, params.excludedAttributes));
     },
 
-    async replace(ctx: CallContext, endpoint: string, id: string, body: unknown, params: ProjectionParams = {}): Promise<ResourceResponse> {
+    /**
+     * PUT (RFC 7644 §3.5.1). What is kept from the stored resource (immutable values, password hashes) was read at one
+     * version and is written only onto that version: a concurrent writer makes it start over, or, when the client
+     * sent If-Match, fail with 412.
+     */
+    async replace(
+      ctx: CallContext,
+      endpoint: string,
+      id: string,
+      body: unknown,
+      params: ProjectionParams = {},
+      conditions: Preconditions = {},
+    ): Promise<ResourceResponse> {
       const rt = resourceTypeAt(endpoint);
-      const existing = await store.getResource(ctx.orgId, rt.name, id);
-      if (!existing) throw scimErrors.notFound(`${rt.name} "${id}" not found.`);
-      const attrs = checkResource(rt, body, { existing: existing.attributes });
-      await protectSecrets(rt, attrs, existing.attributes);
-      const at = now().toISOString();
-      const plan = planWrite(rt, attrs, { id, created: existing.created, lastModified: at });
-      const stored = await write(rt, () => store.replaceResource(ctx.orgId, rt.name, id, at, plan));
-      if (!stored) throw scimErrors.notFound(`${rt.name} "${id}" not found.`);
-      return respond(ctx, rt, stored, parseProjection(rt, params.attributes, params.excludedAttributes));
+      const what = `${rt.name} "${id}"`;
+      for (let attempt = 0; attempt < WRITE_ATTEMPTS; attempt++) {
+        const existing = await store.getResource(ctx.orgId, rt.name, id);
+        if (!existing) throw scimErrors.notFound(`${what} not found.`);
+        const required = expectedVersion(conditions, existing.version, what);
+        const attrs = checkResource(rt, body, { existing: existing.attributes });
+        await protectSecrets(rt, attrs, existing.attributes);
+        const at = now().toISOString();
+        const plan = planWrite(rt, attrs, { id, created: existing.created, lastModified: at });
+        const stored = await write(rt, () => store.replaceResource(ctx.orgId, rt.name, id, at, plan, existing.version));
+        if (stored === 'conflict') {
+          if (required !== undefined) throw stale(what);
+          continue;
+        }
+        if (!stored) throw scimErrors.notFound(`${what} not found.`);
+        return respond(ctx, rt, stored, parseProjection(rt, params.attributes, params.excludedAttributes));
+      }
+      throw changingTooFast(what);
     },
 
     /**
@@ -246,13 +278,22 @@ export function createScim(options: ScimOptions) {
      * it start over from the new version, so no change is lost. Membership changes go to the store as a delta.
      * Answers the resource, or `noContent` where the token's dialect expects 204 and no attributes were asked for.
      */
-    async patch(ctx: CallContext, endpoint: string, id: string, body: unknown, params: ProjectionParams = {}): Promise<ResourceResponse & { noContent: boolean }> {
+    async patch(
+      ctx: CallContext,
+      endpoint: string,
+      id: string,
+      body: unknown,
+      params: ProjectionParams = {},
+      conditions: Preconditions = {},
+    ): Promise<ResourceResponse & { noContent: boolean }> {
       const rt = resourceTypeAt(endpoint);
+      const what = `${rt.name} "${id}"`;
       const operations = parsePatchRequest(body);
       const rules = DIALECT_RULES[ctx.dialect] ?? DIALECT_RULES.rfc;
-      for (let attempt = 0; attempt < PATCH_ATTEMPTS; attempt++) {
+      for (let attempt = 0; attempt < WRITE_ATTEMPTS; attempt++) {
         const existing = await store.getResource(ctx.orgId, rt.name, id);
-        if (!existing) throw scimErrors.notFound(`${rt.name} "${id}" not found.`);
+        if (!existing) throw scimErrors.notFound(`${what} not found.`);
+        const required = expectedVersion(conditions, existing.version, what);
         const { document, members, removedSecrets } = await applyPatch(
           {
             rt,
@@ -269,26 +310,39 @@ export function createScim(options: ScimOptions) {
         const changed = !sameJson(attrs, existing.attributes);
         const result = await write(rt, () =>
           store.patchResource(ctx.orgId, rt.name, id, at, {
-            expectedVersion: existing.version,
+            // a new document was computed from this version; a membership delta alone holds on any version
+            ...(changed || required !== undefined ? { expectedVersion: existing.version } : {}),
             ...(changed ? { write: planWrite(rt, attrs, { id, created: existing.created, lastModified: at }) } : {}),
             ...(members ? { members: { clear: members.clear, add: [...members.add], remove: [...members.remove], allowedTypes: memberTypes(rt) } } : {}),
             touch: [{ path: 'meta.lastmodified', ordinal: 0, num: Date.parse(at) }],
           }),
         );
-        if (result === 'conflict') continue;
-        if (!result) throw scimErrors.notFound(`${rt.name} "${id}" not found.`);
+        if (result === 'conflict') {
+          if (required !== undefined) throw stale(what);
+          continue;
+        }
+        if (!result) throw scimErrors.notFound(`${what} not found.`);
         const asked = params.attributes !== undefined || params.excludedAttributes !== undefined;
         const noContent = rules.patchResponse === 'noContent' && !asked;
         const projection = parseProjection(rt, params.attributes, params.excludedAttributes);
         if (noContent) return { resource: {}, location: renderContext(ctx).location(rt.name, id), etag: etagOf(result.version), noContent };
         return { ...(await respond(ctx, rt, result, projection)), noContent };
       }
-      throw scimErrors.conflict(`${rt.name} "${id}" kept changing while this PATCH was applied; send it again.`);
+      throw changingTooFast(what);
     },
 
-    async delete(ctx: CallContext, endpoint: string, id: string): Promise<void> {
+    async delete(ctx: CallContext, endpoint: string, id: string, conditions: Preconditions = {}): Promise<void> {
       const rt = resourceTypeAt(endpoint);
-      if (!(await store.deleteResource(ctx.orgId, rt.name, id))) throw scimErrors.notFound(`${rt.name} "${id}" not found.`);
+      const what = `${rt.name} "${id}"`;
+      let required: number | undefined;
+      if (conditions.ifMatch !== undefined) {
+        const existing = await store.getResource(ctx.orgId, rt.name, id);
+        if (!existing) throw scimErrors.notFound(`${what} not found.`);
+        required = expectedVersion(conditions, existing.version, what);
+      }
+      const gone = await store.deleteResource(ctx.orgId, rt.name, id, required);
+      if (gone === 'conflict') throw stale(what);
+      if (!gone) throw scimErrors.notFound(`${what} not found.`);
     },
 
     async list(ctx: CallContext, endpoint: string, params: ListParams = {}): Promise<ListResponse> {
@@ -420,7 +474,12 @@ export function createScim(options: ScimOptions) {
   };
 }
 
-const PATCH_ATTEMPTS = 5;
+/** How often a PUT or PATCH without If-Match starts over when another writer changed the resource under it. */
+const WRITE_ATTEMPTS = 5;
+
+function changingTooFast(what: string): ScimError {
+  return scimErrors.conflict(`${what} kept changing while this request was applied; send it again.`);
+}
 
 /** What a group member may be: the canonical values of `members.type` (RFC 7643 §4.2: User, Group). */
 function memberTypes(rt: ResourceType): readonly string[] {

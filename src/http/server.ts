@@ -7,6 +7,7 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, 
 import type { CallContext, ListParams, ProjectionParams, Scim } from '../core/scim.js';
 import { authenticate } from '../core/tokens.js';
 import { scimErrors, type ScimError } from '../core/errors.js';
+import type { Preconditions } from '../core/etag.js';
 import type { Store } from '../store/store.js';
 import { toScimError } from './errors.js';
 
@@ -52,6 +53,17 @@ function listParams(req: FastifyRequest): ListParams {
     if (v !== undefined) out[name] = v;
   }
   return out;
+}
+
+/** The conditional-request headers (RFC 7232) as the core reads them. */
+function preconditions(req: FastifyRequest): Preconditions {
+  const header = (name: string) => {
+    const v = req.headers[name];
+    return Array.isArray(v) ? v.join(', ') : v;
+  };
+  const ifMatch = header('if-match');
+  const ifNoneMatch = header('if-none-match');
+  return { ...(ifMatch !== undefined ? { ifMatch } : {}), ...(ifNoneMatch !== undefined ? { ifNoneMatch } : {}) };
 }
 
 function sendError(reply: FastifyReply, e: ScimError): void {
@@ -149,20 +161,21 @@ export function buildServer(options: ServerOptions): FastifyInstance {
         return send(reply.header('location', r.location).header('etag', r.etag), 201, r.resource);
       });
       scimApp.get('/:endpoint/:id', async (req, reply) => {
-        const r = await scim.get(ctx(req), ep(req), id(req), projectionParams(req));
+        const r = await scim.get(ctx(req), ep(req), id(req), projectionParams(req), preconditions(req));
+        if (r.notModified) return reply.header('etag', r.etag).code(304).send();
         return send(reply.header('etag', r.etag), 200, r.resource);
       });
       scimApp.put('/:endpoint/:id', async (req, reply) => {
-        const r = await scim.replace(ctx(req), ep(req), id(req), req.body, projectionParams(req));
+        const r = await scim.replace(ctx(req), ep(req), id(req), req.body, projectionParams(req), preconditions(req));
         return send(reply.header('location', r.location).header('etag', r.etag), 200, r.resource);
       });
       scimApp.patch('/:endpoint/:id', async (req, reply) => {
-        const r = await scim.patch(ctx(req), ep(req), id(req), req.body, projectionParams(req));
+        const r = await scim.patch(ctx(req), ep(req), id(req), req.body, projectionParams(req), preconditions(req));
         if (r.noContent) return reply.header('etag', r.etag).code(204).send();
         return send(reply.header('location', r.location).header('etag', r.etag), 200, r.resource);
       });
       scimApp.delete('/:endpoint/:id', async (req, reply) => {
-        await scim.delete(ctx(req), ep(req), id(req));
+        await scim.delete(ctx(req), ep(req), id(req), preconditions(req));
         return reply.code(204).send();
       });
     },

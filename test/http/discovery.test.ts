@@ -179,7 +179,7 @@ describe('discovery matches enforcement, attribute by attribute', () => {
     expect(checked.length).toBe(cases().length);
   });
 
-  it('ServiceProviderConfig tells the truth about today: PATCH, filter and sort; no Bulk or ETag preconditions', async () => {
+  it('ServiceProviderConfig tells the truth about today: PATCH, filter and sort; ETag preconditions; no Bulk', async () => {
     const spc = (await s.request('GET', '/ServiceProviderConfig')).body;
     expect(spc.patch.supported).toBe(true);
     const patched = await s.request('PATCH', `/Users/${memberId}`, { schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'], Operations: [{ op: 'replace', path: 'title', value: 'T' }] });
@@ -189,7 +189,9 @@ describe('discovery matches enforcement, attribute by attribute', () => {
     expect(spc.filter.supported).toBe(true);
     expect((await s.request('GET', '/Users?filter=userName%20eq%20%22member%22')).body.totalResults).toBe(1);
     expect(spc.sort.supported).toBe(true);
-    expect(spc.etag.supported).toBe(false);
+    expect(spc.etag.supported).toBe(true);
+    const stale = await s.request('PATCH', `/Users/${memberId}`, { schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'], Operations: [{ op: 'replace', path: 'title', value: 'U' }] }, { 'if-match': 'W/"1"' });
+    expect(stale.status).toBe(412);
     expect(spc.changePassword.supported).toBe(true);
     expect(spc.authenticationSchemes[0].type).toBe('oauthbearertoken');
     expect(spc.meta.location).toBe('https://scim.example.com/scim/v2/ServiceProviderConfig');
