@@ -24,10 +24,11 @@ import { DIALECT_RULES } from './patch/dialects.js';
 import { bindFilter, bindSortBy } from './filter/bind.js';
 import type { SortSpec } from './filter/bound.js';
 import { renderResourceType, renderSchema, serviceProviderConfig } from './discovery.js';
+import { runBulk, type BulkLimits, type BulkResponse, type Created } from './bulk.js';
 import type { RequestContext } from './tokens.js';
 import {
   UniquenessViolation, UnknownMembers,
-  type Attributes, type Keyset, type Membership, type ResourceRef, type ResourceWrite, type Store, type StoredResource,
+  type Attributes, type CreateManyOptions, type Keyset, type Membership, type ResourceRef, type ResourceWrite, type Store, type StoredResource,
 } from '../store/store.js';
 
 export interface ScimOptions {
@@ -37,6 +38,8 @@ export interface ScimOptions {
   readonly maxResults?: number;
   /** How long a pagination cursor stays valid (RFC 9865 `cursorTimeout`). */
   readonly cursorTimeoutSeconds?: number;
+  /** ServiceProviderConfig `bulk.maxOperations` / `maxPayloadSize` (bytes), enforced by the core and the HTTP shell. */
+  readonly bulk?: Partial<BulkLimits>;
   readonly now?: () => Date;
 }
 
@@ -77,6 +80,7 @@ export function createScim(options: ScimOptions) {
   const registry = options.registry ?? SchemaRegistry.create();
   const maxResults = options.maxResults ?? 1000;
   const cursorTimeout = options.cursorTimeoutSeconds ?? 3600;
+  const bulkLimits: BulkLimits = { maxOperations: 1000, maxPayloadSize: 4_194_304, ...options.bulk };
   // made once per database and never changed, so every process may keep it
   let cursorSecret: Promise<Buffer> | undefined;
   const now = options.now ?? (() => new Date());
@@ -179,6 +183,7 @@ export function createScim(options: ScimOptions) {
 
   return {
     registry,
+    bulkLimits,
 
     async create(ctx: CallContext, endpoint: string, body: unknown, params: ProjectionParams = {}): Promise<ResourceResponse> {
       const rt = resourceTypeAt(endpoint);
@@ -192,33 +197,66 @@ export function createScim(options: ScimOptions) {
 
     /**
      * Creates many resources in one store transaction, each on its own terms: a bad one yields its ScimError in its
-     * place and the others are created. For loads (the benchmark's dataset, Bulk): no representation is rendered.
+     * place and the others are created. With `stopAfterErrors`, nothing after that many failures is attempted (the
+     * result is then shorter). For loads (Bulk, the benchmark's dataset): no representation is rendered.
      */
-    async createMany(ctx: CallContext, endpoint: string, bodies: readonly unknown[]): Promise<({ id: string; location: string; etag: string } | ScimError)[]> {
+    async createMany(ctx: CallContext, endpoint: string, bodies: readonly unknown[], options: CreateManyOptions = {}): Promise<(Created | ScimError)[]> {
       const rt = resourceTypeAt(endpoint);
       const at = now().toISOString();
-      const planned: ({ id: string; write: ResourceWrite } | ScimError)[] = [];
+      const rc = renderContext(ctx);
+      const results: (Created | ScimError)[] = [];
+      let allowed = options.stopAfterErrors ?? Infinity;
+      let run: { id: string; write: ResourceWrite }[] = [];
+      // the valid bodies between two invalid ones go to the store together, so failures count in request order
+      const flush = async () => {
+        if (run.length === 0) return;
+        const stored = await store.createResources(ctx.orgId, rt.name, at, run, Number.isFinite(allowed) ? { stopAfterErrors: allowed } : {});
+        run = [];
+        for (const r of stored) {
+          if (r instanceof Error) {
+            results.push(fromStore(rt, r) as ScimError);
+            allowed--;
+          } else {
+            results.push({ id: r.id, location: rc.location(rt.name, r.id), etag: etagOf(r.version) });
+          }
+        }
+      };
       for (const body of bodies) {
+        if (allowed <= 0) break;
         try {
           const attrs = checkResource(rt, body);
           await protectSecrets(rt, attrs);
           const id = randomUUID();
-          planned.push({ id, write: planWrite(rt, attrs, { id, created: at, lastModified: at }) });
+          run.push({ id, write: planWrite(rt, attrs, { id, created: at, lastModified: at }) });
         } catch (e) {
           if (!(e instanceof ScimError)) throw e;
-          planned.push(e);
+          await flush();
+          if (allowed <= 0) break;
+          results.push(e);
+          allowed--;
         }
       }
-      const items = planned.filter((p): p is { id: string; write: ResourceWrite } => !(p instanceof ScimError));
-      const stored = await store.createResources(ctx.orgId, rt.name, at, items);
-      const rc = renderContext(ctx);
-      let next = 0;
-      return planned.map((p) => {
-        if (p instanceof ScimError) return p;
-        const result = stored[next++]!;
-        if (result instanceof Error) return fromStore(rt, result) as ScimError;
-        return { id: result.id, location: rc.location(rt.name, result.id), etag: etagOf(result.version) };
-      });
+      await flush();
+      return results;
+    },
+
+    /** POST /Bulk (RFC 7644 §3.7): see bulk.ts. */
+    async bulk(ctx: CallContext, body: unknown): Promise<BulkResponse> {
+      const idOnly = { attributes: 'id' }; // Bulk answers locations and versions, so render (and load) nothing else
+      return runBulk(
+        {
+          createMany: (endpoint, bodies, options) => this.createMany(ctx, endpoint, bodies, options),
+          replace: (endpoint, id, data, conditions) => this.replace(ctx, endpoint, id, data, idOnly, conditions),
+          patch: (endpoint, id, data, conditions) => this.patch(ctx, endpoint, id, data, idOnly, conditions),
+          delete: (endpoint, id, conditions) => this.delete(ctx, endpoint, id, conditions),
+          location: (endpoint, id) => {
+            const rt = registry.byEndpoint(endpoint);
+            return rt ? renderContext(ctx).location(rt.name, id) : undefined;
+          },
+        },
+        body,
+        bulkLimits,
+      );
     },
 
     /** With an If-None-Match that names the current version, answers `notModified` without rendering (or loading members). */
@@ -449,7 +487,7 @@ export function createScim(options: ScimOptions) {
     },
 
     serviceProviderConfig(ctx: Pick<CallContext, 'baseUrl'>): Attributes {
-      return serviceProviderConfig({ maxResults, cursorTimeout }, ctx.baseUrl);
+      return serviceProviderConfig({ maxResults, cursorTimeout, bulk: bulkLimits }, ctx.baseUrl);
     },
 
     resourceTypes(ctx: Pick<CallContext, 'baseUrl'>): ListResponse {

@@ -70,6 +70,15 @@ function sendError(reply: FastifyReply, e: ScimError): void {
   void reply.code(e.status).headers(e.headers).type(SCIM_JSON).send(e.toJSON());
 }
 
+/** Renders anything a request failed with as a SCIM error; only true 500s are logged as errors. */
+function errorHandler(bodyLimit: number) {
+  return (err: unknown, req: FastifyRequest, reply: FastifyReply) => {
+    const e = toScimError(err, bodyLimit);
+    if (e.status === 500) req.log.error({ err }, 'request failed');
+    sendError(reply, e);
+  };
+}
+
 export function buildServer(options: ServerOptions): FastifyInstance {
   const { scim, store, bodyLimit } = options;
   const app = Fastify({
@@ -105,11 +114,7 @@ export function buildServer(options: ServerOptions): FastifyInstance {
     if (closing) reply.header('connection', 'close');
   });
 
-  app.setErrorHandler((err, req, reply) => {
-    const e = toScimError(err, bodyLimit);
-    if (e.status === 500) req.log.error({ err }, 'request failed');
-    sendError(reply, e);
-  });
+  app.setErrorHandler(errorHandler(bodyLimit));
 
   app.setNotFoundHandler((req, reply) => {
     sendError(reply, scimErrors.notFound(`There is no endpoint ${req.method} ${req.url.split('?')[0]}.`));
@@ -147,8 +152,11 @@ export function buildServer(options: ServerOptions): FastifyInstance {
       scimApp.all('/Me', async () => {
         throw scimErrors.notImplemented('/Me is not supported: tokens are issued to provisioning clients, not to users (RFC 7644 §3.11).');
       });
-      scimApp.post('/Bulk', async () => {
-        throw scimErrors.notImplemented('Bulk is not supported yet (ServiceProviderConfig bulk.supported is false).');
+      // Bulk bodies may be larger than others, up to maxPayloadSize (RFC 7644 §3.7.4), and say so when they are not.
+      const { maxPayloadSize } = scim.bulkLimits;
+      void scimApp.register(async (bulkApp) => {
+        bulkApp.setErrorHandler(errorHandler(maxPayloadSize));
+        bulkApp.post('/Bulk', { bodyLimit: maxPayloadSize }, async (req, reply) => send(reply, 200, await scim.bulk(ctx(req), req.body)));
       });
 
       // queries at the root span every resource type (RFC 7644 §3.4.2.1, §3.4.3)
