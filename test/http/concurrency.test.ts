@@ -2,13 +2,12 @@
  * Concurrency (issue #5): uniqueness, If-Match and membership hold when requests race, because the database enforces
  * them inside each write. Run in one process, and across two `scimd serve` processes sharing one database file.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { group, testServer, user } from '../helpers.js';
+import { serveProcess } from '../process.js';
 
 const PATCH_OP = 'urn:ietf:params:scim:api:messages:2.0:PatchOp';
 
@@ -69,40 +68,12 @@ races('one process', async () => {
   return { send: (_i, method, path, body, headers) => s.request(method, path, body, headers), close: () => s.close() };
 });
 
-const BIN = fileURLToPath(new URL('../../bin/scimd.js', import.meta.url));
-
-async function serve(db: string, token: string): Promise<{ child: ChildProcess; base: string }> {
-  const port = 20000 + Math.floor(Math.random() * 20000);
-  const child = spawn(process.execPath, [BIN, 'serve'], {
-    env: { ...process.env, SCIMD_DATABASE: db, SCIMD_PORT: String(port), SCIMD_BOOTSTRAP_TOKEN: token, SCIMD_LOG_LEVEL: 'warn' },
-    stdio: 'ignore',
-  });
-  for (let i = 0; i < 200; i++) {
-    try {
-      if ((await fetch(`http://127.0.0.1:${port}/healthz`)).ok) return { child, base: `http://127.0.0.1:${port}/scim/v2` };
-    } catch {
-      /* not listening yet */
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  child.kill('SIGKILL');
-  throw new Error('scimd serve did not start');
-}
-
 races('two scimd processes on one database file', async () => {
   const db = join(mkdtempSync(join(tmpdir(), 'scimd-race-')), 'scimd.db');
   const token = 'race-token';
   // one after the other: the first makes the database and the bootstrap token, the second finds them
-  const servers = [await serve(db, token)];
-  servers.push(await serve(db, token));
-  const send: Send = async (i, method, path, body, headers = {}) => {
-    const res = await fetch(`${servers[i % 2]!.base}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/scim+json', ...headers },
-      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-    });
-    const text = await res.text();
-    return { status: res.status, body: text ? JSON.parse(text) : undefined };
-  };
+  const servers = [await serveProcess(db, token)];
+  servers.push(await serveProcess(db, token));
+  const send: Send = (i, method, path, body, headers) => servers[i % 2]!.request(method, path, body, headers);
   return { send, close: async () => servers.forEach((s) => s.child.kill('SIGKILL')) };
 });
