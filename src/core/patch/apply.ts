@@ -20,6 +20,7 @@ import type { BoundFilter } from '../filter/bound.js';
 import { matchesElement } from '../filter/evaluate.js';
 import type { Filter } from '../filter/ast.js';
 import type { PatchOperation, PatchOpName } from './operations.js';
+import { normalizeOperations } from './normalize.js';
 
 /** Where the RFC and an identity provider disagree, what this request's client expects. */
 export interface PatchRules {
@@ -267,7 +268,7 @@ export async function applyPatch(ctx: PatchContext, stored: Attributes, operatio
     prune(h, t.def.name);
   };
 
-  for (const operation of operations) {
+  for (const operation of normalizeOperations(ctx.rt, operations)) {
     if (operation.path) {
       const t = { ...locate(ctx, operation.path.attribute.text, operation.path.filter, operation.path.subAttribute), text: operation.path.text };
       await apply(operation.op, t, operation.value, operation.hasValue);
