@@ -129,6 +129,26 @@ describe('Entra ID user lifecycle (TUTORIAL, "User Operations")', () => {
   });
 });
 
+describe('Entra ID dialect rule: a work email that is not there yet', () => {
+  it('"Replace" on emails[type eq "work"].value creates the work email for an entra token; the RFC answers noTarget', async () => {
+    const step = (id: string) => ({
+      doc: `${TUTORIAL}#update-user-multi-valued-properties`,
+      method: 'PATCH',
+      path: `/Users/${id}`,
+      body: { schemas: [PATCH_OP], Operations: [{ op: 'Replace', path: 'emails[type eq "work"].value', value: 'updatedEmail@microsoft.com' }] },
+    } as const);
+    const id = await userNamed('no-mail-yet@testuser.com');
+    expect((await r.send(step(id))).status).toBe(204);
+    expect((await r.get(`/Users/${id}`)).body.emails).toEqual([{ type: 'work', value: 'updatedEmail@microsoft.com' }]);
+
+    // the same request from an rfc token: 400 noTarget, nothing changed (RFC 7644 §3.5.2.3)
+    const other = await userNamed('rfc-client@testuser.com');
+    const rfc = await r.server.request('PATCH', `/Users/${other}`, step(other).body);
+    expect([rfc.status, rfc.body.scimType]).toEqual([400, 'noTarget']);
+    expect((await r.get(`/Users/${other}`)).body.emails).toBeUndefined();
+  });
+});
+
 describe('Entra ID group lifecycle (TUTORIAL, "Group Operations")', () => {
   it('create, get without members, get by displayName, rename, add and remove members, delete', async () => {
     const member = await userNamed('member@testuser.com');
