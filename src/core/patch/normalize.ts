@@ -91,8 +91,8 @@ function removeByValue(rt: ResourceType, operation: PatchOperation, doc: Attribu
  * Tolerance: a path-less value's keys may be URN-qualified or dotted attribute paths
  * (`urn:…:enterprise:2.0:User:employeeNumber`, `name.givenName`), as Entra ID sends them (Known issues page, the
  * aadOptscim062020 sample): each becomes an operation with that path. An unchanged `id` (Okta repeats the group's
- * in its rename), `schemas` and the server's `meta` are dropped. Attribute names and URN-keyed extension objects stay path-less (RFC);
- * the order of the keys is kept.
+ * in its rename), `schemas` and the server's `meta` are dropped. Attribute names and URN-keyed extension objects
+ * stay path-less (RFC); the order of the keys is kept.
  */
 function splitPathless(rt: ResourceType, id: string, operation: PatchOperation): PatchOperation[] {
   if (operation.op === 'remove' || !isObject(operation.value)) return [operation];
