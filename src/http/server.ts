@@ -95,11 +95,17 @@ export function buildServer(options: ServerOptions): FastifyInstance {
   });
 
   // SCIM bodies are JSON under either media type (RFC 7644 §3.1); anything else is 415, text/plain included.
-  // An empty body is no body: clients send Content-Type on DELETE and GET too.
+  // An empty body is no body: clients send Content-Type on DELETE and GET too. A body with no Content-Type at all is
+  // read as JSON too (Okta's SCIM reference shows its requests without one); a body declared as anything else is 415.
   const json = app.getDefaultJsonParser('error', 'error');
+  const parseJson = (req: FastifyRequest, body: string, done: (err: Error | null, body?: unknown) => void) =>
+    body === '' ? done(null, undefined) : json(req, body, done);
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser(['application/scim+json', 'application/json'], { parseAs: 'string' }, (req, body, done) =>
-    body === '' ? done(null, undefined) : json(req, body as string, done),
+  app.addContentTypeParser(['application/scim+json', 'application/json'], { parseAs: 'string' }, (req, body, done) => parseJson(req, body as string, done));
+  app.addContentTypeParser('*', { parseAs: 'string' }, (req, body, done) =>
+    req.headers['content-type'] === undefined
+      ? parseJson(req, body as string, done)
+      : done(scimErrors.unsupportedMediaType('Send the body as "application/scim+json" or "application/json".')),
   );
   app.decorateRequest('scimContext', null);
 

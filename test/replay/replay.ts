@@ -3,8 +3,8 @@
  * dialect. Each step names the documentation page (URL and section) it is copied from; method, path, headers and
  * body are the page's own. Pages write paths relative to the SCIM base URL (`/Users`) or under it
  * (`/scim/v2/Users`); both mean the server's `/scim/v2`. The bearer token stands for the page's
- * `Authorization: <credentials>`. Where a page shows no `Content-Type` for a request with a body, the step sends
- * `application/scim+json`, the media type of RFC 7644 §3.1 (the page elides the header, it does not omit it).
+ * `Authorization: <credentials>`. Where a page shows no `Content-Type` for a request with a body, none is sent:
+ * scimd reads such a body as JSON.
  */
 import { createToken, type Dialect } from '../../src/core/tokens.js';
 import { testServer, type Response, type TestServer } from '../helpers.js';
@@ -39,11 +39,7 @@ export async function replay(dialect: Dialect): Promise<Replay> {
   const send = async (step: Step): Promise<Response> => {
     const payload = step.body === undefined ? undefined : JSON.stringify(step.body);
     const given = Object.fromEntries(Object.entries(step.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v]));
-    const headers: Record<string, string> = {
-      ...(payload !== undefined ? { 'content-type': 'application/scim+json' } : {}),
-      ...given,
-      authorization,
-    };
+    const headers: Record<string, string> = { ...given, authorization };
     const res = await server.app.inject({ method: step.method, url: url(step.path), headers, ...(payload !== undefined ? { payload } : {}) });
     let body: unknown;
     try {
