@@ -1,8 +1,9 @@
 #!/usr/bin/env node
-// npm run bench [-- --sizes 10000,1000000] [--duration 5] [--connections 16] [--quick]
+// npm run bench [-- --sizes 10000,1000000] [--duration 5] [--connections 16] [--load 100000] [--quick]
 // Builds a directory of N users per size on the embedded store, serves it with `scimd serve`, drives it with
 // autocannon over loopback, and reports requests/s, p50/p99 latency, errors and peak server memory for each
-// scenario, each as a ratio to a bare Fastify endpoint measured in the same run. Writes bench/results/*.{json,md}.
+// scenario, each as a ratio to a bare Fastify endpoint measured in the same run; then loads --load users into an
+// empty directory through single POSTs and through Bulk (1,000 a request). Writes bench/results/*.{json,md}.
 import { fork, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -20,9 +21,11 @@ const { values } = parseArgs({
     sizes: { type: 'string', default: '10000,100000' },
     duration: { type: 'string', default: '5' },
     connections: { type: 'string', default: '16' },
+    load: { type: 'string', default: '100000' },
     quick: { type: 'boolean', default: false },
   },
 });
+const loadSize = values.quick ? 10_000 : Number(values.load);
 const sizes = (values.quick ? '10000' : values.sizes).split(',').map(Number);
 const duration = values.quick ? 2 : Number(values.duration);
 const connections = Number(values.connections);
@@ -79,6 +82,82 @@ function peakRssMiB(pid) {
   return m ? Number(m[1]) / 1024 : NaN;
 }
 
+/** The i-th user of a directory: core attributes, a work email and the Student extension. */
+function userBody(i) {
+  return {
+    schemas: [USER, STUDENT],
+    userName: `user${i}@example.com`,
+    externalId: `ext-${i}`,
+    name: { givenName: `Given${i % 997}`, familyName: `Family${i}` },
+    displayName: `User ${i}`,
+    active: i % 10 !== 0,
+    emails: [{ value: `user${i}@example.com`, type: 'work', primary: true }],
+    [STUDENT]: { studentNumber: `s${i}`, faculty: `f${i % 20}` },
+  };
+}
+
+/** `scimd serve` on a database file (made and given the bench token if new); resolves once it answers. */
+async function startServer(file) {
+  const store = new SqliteStore(file);
+  await store.migrate();
+  await ensureBootstrapToken(store, TOKEN);
+  await store.close();
+  const port = await freePort();
+  const child = spawn(process.execPath, [join(root, 'bin', 'scimd.js'), 'serve'], {
+    env: { ...process.env, SCIMD_PORT: String(port), SCIMD_DATABASE: file, SCIMD_SCHEMAS: schemaFile, SCIMD_LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  await waitFor(`http://127.0.0.1:${port}/healthz`);
+  return { port, child };
+}
+
+/**
+ * Loads n users into an empty directory, once as single POSTs and once through Bulk (1,000 POST operations a
+ * request), each with the run's connections, and checks that every user arrived.
+ */
+async function runLoad(n) {
+  const ways = [
+    ['single POSTs', n, (next) => ({ method: 'POST', path: '/scim/v2/Users', setupRequest: (req) => ({ ...req, body: JSON.stringify(userBody(next())) }) })],
+    ['Bulk, 1,000 users a request', Math.ceil(n / 1000), (next) => ({
+      method: 'POST',
+      path: '/scim/v2/Bulk',
+      setupRequest: (req) => {
+        const Operations = [];
+        for (let k = 0; k < 1000; k++) {
+          const i = next();
+          if (i < n) Operations.push({ method: 'POST', path: '/Users', bulkId: `u${i}`, data: userBody(i) });
+        }
+        return { ...req, body: JSON.stringify({ schemas: ['urn:ietf:params:scim:api:messages:2.0:BulkRequest'], Operations }) };
+      },
+    })],
+  ];
+  const out = [];
+  for (const [way, amount, request] of ways) {
+    process.stderr.write(`[bench] loading ${n} users through ${way}…\n`);
+    const file = join(work, `load-${out.length}.db`);
+    const { port, child } = await startServer(file);
+    let counter = 0;
+    const started = performance.now();
+    const result = await autocannon({
+      url: `http://127.0.0.1:${port}`,
+      connections: Math.min(connections, amount),
+      amount,
+      timeout: 120,
+      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/scim+json' },
+      requests: [request(() => counter++)],
+    });
+    const seconds = (performance.now() - started) / 1000;
+    const count = await fetch(`http://127.0.0.1:${port}/scim/v2/Users?count=0`, { headers: { authorization: `Bearer ${TOKEN}` } });
+    const loaded = (await count.json()).totalResults;
+    const rss = peakRssMiB(child.pid);
+    child.kill('SIGTERM');
+    rmSync(file, { force: true });
+    if (loaded !== n) throw new Error(`${way}: ${loaded} of ${n} users arrived`);
+    out.push({ way, usersPerSecond: n / seconds, seconds, errors: result.errors + result.timeouts + result.non2xx, peakRssMiB: rss });
+  }
+  return { size: n, ways: out, ratio: out[1].usersPerSecond / out[0].usersPerSecond };
+}
+
 /** The dataset: n users (core, emails, enterprise-free, Student extension) and one group of min(n, 10,000) members. */
 async function buildDataset(n, file) {
   const store = new SqliteStore(file);
@@ -91,18 +170,7 @@ async function buildDataset(n, file) {
   const ids = [];
   for (let base = 0; base < n; base += 1000) {
     const batch = [];
-    for (let i = base; i < Math.min(n, base + 1000); i++) {
-      batch.push({
-        schemas: [USER, STUDENT],
-        userName: `user${i}@example.com`,
-        externalId: `ext-${i}`,
-        name: { givenName: `Given${i % 997}`, familyName: `Family${i}` },
-        displayName: `User ${i}`,
-        active: i % 10 !== 0,
-        emails: [{ value: `user${i}@example.com`, type: 'work', primary: true }],
-        [STUDENT]: { studentNumber: `s${i}`, faculty: `f${i % 20}` },
-      });
-    }
+    for (let i = base; i < Math.min(n, base + 1000); i++) batch.push(userBody(i));
     for (const r of await scim.createMany(ctx, 'Users', batch)) {
       if (!r.id) throw new Error(`dataset: ${r.detail}`);
       if (ids.length < 5000 || Math.random() < 0.001) ids.push(r.id);
@@ -159,14 +227,9 @@ async function runSize(n) {
   const file = join(work, `bench-${n}.db`);
   process.stderr.write(`[bench] building ${n} users…\n`);
   const data = await buildDataset(n, file);
-  const port = await freePort();
-  const server = spawn(process.execPath, [join(root, 'bin', 'scimd.js'), 'serve'], {
-    env: { ...process.env, SCIMD_PORT: String(port), SCIMD_DATABASE: file, SCIMD_SCHEMAS: schemaFile, SCIMD_LOG_LEVEL: 'warn' },
-    stdio: ['ignore', 'inherit', 'inherit'],
-  });
+  const { port, child: server } = await startServer(file);
   const basePort = await freePort();
   const baseline = fork(join(root, 'bench', 'baseline-server.mjs'), { env: { ...process.env, PORT: String(basePort) }, stdio: 'inherit' });
-  await waitFor(`http://127.0.0.1:${port}/healthz`);
   await waitFor(`http://127.0.0.1:${basePort}/`);
   const id = () => data.ids[pick(data.ids.length)];
   const i = () => pick(n);
@@ -210,6 +273,7 @@ async function runSize(n) {
 
 const results = [];
 for (const n of sizes) results.push(await runSize(n));
+const load = await runLoad(loadSize);
 
 const fmt = (x, d = 0) => (Number.isFinite(x) ? x.toFixed(d) : '–');
 let md = `# scimd benchmark\n\n${new Date().toISOString()} · ${connections} connections · ${duration} s a scenario · embedded store (SQLite)\n`;
@@ -227,9 +291,12 @@ if (results.length > 1) {
     if (before) md += `| ${row.scenario} | ${fmt(row.rps / before.rps, 2)} |\n`;
   }
 }
+md += `\n## Loading ${load.size.toLocaleString('en')} users into an empty directory\n\n| way | users/s | seconds | errors | peak RSS MiB |\n|---|---:|---:|---:|---:|\n`;
+for (const w of load.ways) md += `| ${w.way} | ${fmt(w.usersPerSecond)} | ${fmt(w.seconds, 1)} | ${w.errors} | ${fmt(w.peakRssMiB, 1)} |\n`;
+md += `\nBulk loads ${fmt(load.ratio, 1)}× as many users per second as single POSTs.\n`;
 mkdirSync(join(root, 'bench', 'results'), { recursive: true });
 const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-writeFileSync(join(root, 'bench', 'results', `${stamp}.json`), JSON.stringify(results, null, 2));
+writeFileSync(join(root, 'bench', 'results', `${stamp}.json`), JSON.stringify({ sizes: results, load }, null, 2));
 writeFileSync(join(root, 'bench', 'results', `${stamp}.md`), md);
 console.log(md);
 rmSync(work, { recursive: true, force: true });

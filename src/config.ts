@@ -18,6 +18,9 @@ export interface Config {
   readonly maxBodyBytes: number;
   readonly maxResults: number;
   readonly cursorTimeoutSeconds: number;
+  /** RFC 7644 §3.7.4 limits of one Bulk request, advertised in ServiceProviderConfig. */
+  readonly bulkMaxOperations: number;
+  readonly bulkMaxPayloadBytes: number;
   readonly logLevel: string;
 }
 
@@ -58,6 +61,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, flags: Flags = 
     maxBodyBytes: integer('SCIMD_MAX_BODY_BYTES', env.SCIMD_MAX_BODY_BYTES, 1_048_576, 1024),
     maxResults: integer('SCIMD_MAX_RESULTS', env.SCIMD_MAX_RESULTS, 1000, 1),
     cursorTimeoutSeconds: integer('SCIMD_CURSOR_TIMEOUT', env.SCIMD_CURSOR_TIMEOUT, 3600, 1),
+    bulkMaxOperations: integer('SCIMD_BULK_MAX_OPERATIONS', env.SCIMD_BULK_MAX_OPERATIONS, 1000, 1),
+    bulkMaxPayloadBytes: integer('SCIMD_BULK_MAX_PAYLOAD_BYTES', env.SCIMD_BULK_MAX_PAYLOAD_BYTES, 4_194_304, 1024),
     logLevel: pick('log-level', 'SCIMD_LOG_LEVEL') || 'info',
   };
   if (publicUrl) config.publicUrl = publicUrl;

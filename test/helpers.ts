@@ -11,6 +11,7 @@ import { createToken } from '../src/core/tokens.js';
 import { SchemaRegistry } from '../src/core/schema/registry.js';
 import { loadSchemaBundle } from '../src/schema-files.js';
 import type { Store } from '../src/store/store.js';
+import type { BulkLimits } from '../src/core/bulk.js';
 
 export const STUDENT_BUNDLE = fileURLToPath(new URL('../examples/student/student.json', import.meta.url));
 export const RFC_SAMPLES = fileURLToPath(new URL('../../shared/conformance/rfc-samples/', import.meta.url));
@@ -53,13 +54,13 @@ export async function openTestStore(kind: StoreKind = 'sqlite'): Promise<Store> 
 
 /** `store` defaults to SCIMD_TEST_STORE (e.g. `SCIMD_TEST_STORE=postgres npx vitest run test/http`), else SQLite. */
 export async function testServer(
-  options: { schemaFiles?: string[]; maxResults?: number; bodyLimit?: number; store?: StoreKind } = {},
+  options: { schemaFiles?: string[]; maxResults?: number; bodyLimit?: number; bulk?: Partial<BulkLimits>; store?: StoreKind } = {},
 ): Promise<TestServer> {
   const store = await openTestStore(options.store ?? (process.env.SCIMD_TEST_STORE as StoreKind | undefined));
   const registry = SchemaRegistry.create({ bundles: (options.schemaFiles ?? []).map(loadSchemaBundle) });
   const { token } = await createToken(store, { name: 'test' });
   const app = buildServer({
-    scim: createScim({ store, registry, ...(options.maxResults ? { maxResults: options.maxResults } : {}) }),
+    scim: createScim({ store, registry, ...(options.maxResults ? { maxResults: options.maxResults } : {}), ...(options.bulk ? { bulk: options.bulk } : {}) }),
     store,
     bodyLimit: options.bodyLimit ?? 1_048_576,
     publicUrl: 'https://scim.example.com',

@@ -137,7 +137,13 @@ async function serve(flags: Flags): Promise<number> {
   const registry = registryFromFiles(config.schemaFiles);
   const store = await openStore(config.database, { poolSize: config.databasePoolSize });
   if (config.bootstrapToken) await ensureBootstrapToken(store, config.bootstrapToken);
-  const scim = createScim({ store, registry, maxResults: config.maxResults, cursorTimeoutSeconds: config.cursorTimeoutSeconds });
+  const scim = createScim({
+    store,
+    registry,
+    maxResults: config.maxResults,
+    cursorTimeoutSeconds: config.cursorTimeoutSeconds,
+    bulk: { maxOperations: config.bulkMaxOperations, maxPayloadSize: config.bulkMaxPayloadBytes },
+  });
   const app = buildServer({
     scim,
     store,

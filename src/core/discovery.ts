@@ -5,18 +5,20 @@
 import type { AttributeDefinition, SchemaDefinition } from './schema/attribute.js';
 import { SCHEMA_URN, type ResourceType } from './schema/registry.js';
 import type { Attributes } from '../store/store.js';
+import type { BulkLimits } from './bulk.js';
 
 /** What this server supports today; ServiceProviderConfig must not claim more. */
 export interface Capabilities {
   readonly maxResults: number;
   readonly cursorTimeout: number;
+  readonly bulk: BulkLimits;
 }
 
 export function serviceProviderConfig(caps: Capabilities, base: string): Attributes {
   return {
     schemas: [SCHEMA_URN.serviceProviderConfig],
     patch: { supported: true },
-    bulk: { supported: false, maxOperations: 0, maxPayloadSize: 0 },
+    bulk: { supported: true, maxOperations: caps.bulk.maxOperations, maxPayloadSize: caps.bulk.maxPayloadSize },
     filter: { supported: true, maxResults: caps.maxResults },
     changePassword: { supported: true },
     sort: { supported: true },
@@ -29,7 +31,8 @@ export function serviceProviderConfig(caps: Capabilities, base: string): Attribu
       maxPageSize: caps.maxResults,
       cursorTimeout: caps.cursorTimeout,
     },
-    etag: { supported: false },
+    // weak ETags from the resource version; If-Match is checked inside the store's write (RFC 7644 §3.14)
+    etag: { supported: true },
     authenticationSchemes: [
       {
         type: 'oauthbearertoken',

@@ -67,6 +67,8 @@ export const scimErrors = {
   methodNotAllowed: (detail: string) => new ScimError(405, undefined, detail),
   uniqueness: (detail: string) => new ScimError(409, 'uniqueness', detail),
   conflict: (detail: string) => new ScimError(409, undefined, detail),
+  // RFC 7644 §3.14: the client's If-Match (or a Bulk operation's version) names a version that is no longer current
+  preconditionFailed: (detail: string) => new ScimError(412, undefined, detail),
   tooLarge: (detail: string) => new ScimError(413, 'tooLarge', detail),
   unsupportedMediaType: (detail: string) => new ScimError(415, undefined, detail),
   notImplemented: (detail: string) => new ScimError(501, undefined, detail),

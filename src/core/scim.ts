@@ -13,7 +13,8 @@ import { compareSortKeys, descending, integerParam, searchRequest, type ListPara
 
 export type { ListParams, ProjectionParams } from './list-params.js';
 import { isReturned, parseProjection, type Projection } from './resource/projection.js';
-import { etagOf, referenceValue, renderResource, type DerivedAttributes, type RenderContext } from './resource/render.js';
+import { referenceValue, renderResource, type DerivedAttributes, type RenderContext } from './resource/render.js';
+import { etagOf, expectedVersion, namesVersion, stale, type Preconditions } from './etag.js';
 import { indexEntries, type IndexedMeta } from './filter/index-entries.js';
 import { parseFilter } from './filter/parser.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
@@ -23,10 +24,11 @@ import { DIALECT_RULES } from './patch/dialects.js';
 import { bindFilter, bindSortBy } from './filter/bind.js';
 import type { SortSpec } from './filter/bound.js';
 import { renderResourceType, renderSchema, serviceProviderConfig } from './discovery.js';
+import { runBulk, type BulkLimits, type BulkResponse, type Created } from './bulk.js';
 import type { RequestContext } from './tokens.js';
 import {
   UniquenessViolation, UnknownMembers,
-  type Attributes, type Keyset, type Membership, type ResourceRef, type ResourceWrite, type Store, type StoredResource,
+  type Attributes, type CreateManyOptions, type Keyset, type Membership, type ResourceRef, type ResourceWrite, type Store, type StoredResource,
 } from '../store/store.js';
 
 export interface ScimOptions {
@@ -36,6 +38,8 @@ export interface ScimOptions {
   readonly maxResults?: number;
   /** How long a pagination cursor stays valid (RFC 9865 `cursorTimeout`). */
   readonly cursorTimeoutSeconds?: number;
+  /** ServiceProviderConfig `bulk.maxOperations` / `maxPayloadSize` (bytes), enforced by the core and the HTTP shell. */
+  readonly bulk?: Partial<BulkLimits>;
   readonly now?: () => Date;
 }
 
@@ -76,6 +80,7 @@ export function createScim(options: ScimOptions) {
   const registry = options.registry ?? SchemaRegistry.create();
   const maxResults = options.maxResults ?? 1000;
   const cursorTimeout = options.cursorTimeoutSeconds ?? 3600;
+  const bulkLimits: BulkLimits = { maxOperations: 1000, maxPayloadSize: 4_194_304, ...options.bulk };
   // made once per database and never changed, so every process may keep it
   let cursorSecret: Promise<Buffer> | undefined;
   const now = options.now ?? (() => new Date());
@@ -178,6 +183,7 @@ export function createScim(options: ScimOptions) {
 
   return {
     registry,
+    bulkLimits,
 
     async create(ctx: CallContext, endpoint: string, body: unknown, params: ProjectionParams = {}): Promise<ResourceResponse> {
       const rt = resourceTypeAt(endpoint);
@@ -191,53 +197,117 @@ export function createScim(options: ScimOptions) {
 
     /**
      * Creates many resources in one store transaction, each on its own terms: a bad one yields its ScimError in its
-     * place and the others are created. For loads (the benchmark's dataset, Bulk): no representation is rendered.
+     * place and the others are created. With `stopAfterErrors`, nothing after that many failures is attempted (the
+     * result is then shorter). For loads (Bulk, the benchmark's dataset): no representation is rendered.
      */
-    async createMany(ctx: CallContext, endpoint: string, bodies: readonly unknown[]): Promise<({ id: string; location: string; etag: string } | ScimError)[]> {
+    async createMany(ctx: CallContext, endpoint: string, bodies: readonly unknown[], options: CreateManyOptions = {}): Promise<(Created | ScimError)[]> {
       const rt = resourceTypeAt(endpoint);
       const at = now().toISOString();
-      const planned: ({ id: string; write: ResourceWrite } | ScimError)[] = [];
+      const rc = renderContext(ctx);
+      const results: (Created | ScimError)[] = [];
+      let allowed = options.stopAfterErrors ?? Infinity;
+      let run: { id: string; write: ResourceWrite }[] = [];
+      // the valid bodies between two invalid ones go to the store together, so failures count in request order
+      const flush = async () => {
+        if (run.length === 0) return;
+        const stored = await store.createResources(ctx.orgId, rt.name, at, run, Number.isFinite(allowed) ? { stopAfterErrors: allowed } : {});
+        run = [];
+        for (const r of stored) {
+          if (r instanceof Error) {
+            results.push(fromStore(rt, r) as ScimError);
+            allowed--;
+          } else {
+            results.push({ id: r.id, location: rc.location(rt.name, r.id), etag: etagOf(r.version) });
+          }
+        }
+      };
       for (const body of bodies) {
+        if (allowed <= 0) break;
         try {
           const attrs = checkResource(rt, body);
           await protectSecrets(rt, attrs);
           const id = randomUUID();
-          planned.push({ id, write: planWrite(rt, attrs, { id, created: at, lastModified: at }) });
+          run.push({ id, write: planWrite(rt, attrs, { id, created: at, lastModified: at }) });
         } catch (e) {
           if (!(e instanceof ScimError)) throw e;
-          planned.push(e);
+          await flush();
+          if (allowed <= 0) break;
+          results.push(e);
+          allowed--;
         }
       }
-      const items = planned.filter((p): p is { id: string; write: ResourceWrite } => !(p instanceof ScimError));
-      const stored = await store.createResources(ctx.orgId, rt.name, at, items);
-      const rc = renderContext(ctx);
-      let next = 0;
-      return planned.map((p) => {
-        if (p instanceof ScimError) return p;
-        const result = stored[next++]!;
-        if (result instanceof Error) return fromStore(rt, result) as ScimError;
-        return { id: result.id, location: rc.location(rt.name, result.id), etag: etagOf(result.version) };
-      });
+      await flush();
+      return results;
     },
 
-    async get(ctx: CallContext, endpoint: string, id: string, params: ProjectionParams = {}): Promise<ResourceResponse> {
+    /** POST /Bulk (RFC 7644 §3.7): see bulk.ts. */
+    async bulk(ctx: CallContext, body: unknown): Promise<BulkResponse> {
+      const idOnly = { attributes: 'id' }; // Bulk answers locations and versions, so render (and load) nothing else
+      return runBulk(
+        {
+          createMany: (endpoint, bodies, options) => this.createMany(ctx, endpoint, bodies, options),
+          replace: (endpoint, id, data, conditions) => this.replace(ctx, endpoint, id, data, idOnly, conditions),
+          patch: (endpoint, id, data, conditions) => this.patch(ctx, endpoint, id, data, idOnly, conditions),
+          delete: (endpoint, id, conditions) => this.delete(ctx, endpoint, id, conditions),
+          location: (endpoint, id) => {
+            const rt = registry.byEndpoint(endpoint);
+            return rt ? renderContext(ctx).location(rt.name, id) : undefined;
+          },
+        },
+        body,
+        bulkLimits,
+      );
+    },
+
+    /** With an If-None-Match that names the current version, answers `notModified` without rendering (or loading members). */
+    async get(
+      ctx: CallContext,
+      endpoint: string,
+      id: string,
+      params: ProjectionParams = {},
+      conditions: Preconditions = {},
+    ): Promise<ResourceResponse & { notModified?: true }> {
       const rt = resourceTypeAt(endpoint);
       const stored = await store.getResource(ctx.orgId, rt.name, id);
       if (!stored) throw scimErrors.notFound(`${rt.name} "${id}" not found.`);
+      if (conditions.ifNoneMatch !== undefined && namesVersion(conditions.ifNoneMatch, stored.version)) {
+        return { resource: {}, location: renderContext(ctx).location(rt.name, id), etag: etagOf(stored.version), notModified: true };
+      }
       return respond(ctx, rt, stored, parseProjection(rt, params.attributes, params.excludedAttributes));
     },
 
-    async replace(ctx: CallContext, endpoint: string, id: string, body: unknown, params: ProjectionParams = {}): Promise<ResourceResponse> {
+    /**
+     * PUT (RFC 7644 §3.5.1). What is kept from the stored resource (immutable values, password hashes) was read at one
+     * version and is written only onto that version: a concurrent writer makes it start over, or, when the client
+     * sent If-Match, fail with 412.
+     */
+    async replace(
+      ctx: CallContext,
+      endpoint: string,
+      id: string,
+      body: unknown,
+      params: ProjectionParams = {},
+      conditions: Preconditions = {},
+    ): Promise<ResourceResponse> {
       const rt = resourceTypeAt(endpoint);
-      const existing = await store.getResource(ctx.orgId, rt.name, id);
-      if (!existing) throw scimErrors.notFound(`${rt.name} "${id}" not found.`);
-      const attrs = checkResource(rt, body, { existing: existing.attributes });
-      await protectSecrets(rt, attrs, existing.attributes);
-      const at = now().toISOString();
-      const plan = planWrite(rt, attrs, { id, created: existing.created, lastModified: at });
-      const stored = await write(rt, () => store.replaceResource(ctx.orgId, rt.name, id, at, plan));
-      if (!stored) throw scimErrors.notFound(`${rt.name} "${id}" not found.`);
-      return respond(ctx, rt, stored, parseProjection(rt, params.attributes, params.excludedAttributes));
+      const what = `${rt.name} "${id}"`;
+      for (let attempt = 0; attempt < WRITE_ATTEMPTS; attempt++) {
+        const existing = await store.getResource(ctx.orgId, rt.name, id);
+        if (!existing) throw scimErrors.notFound(`${what} not found.`);
+        const required = expectedVersion(conditions, existing.version, what);
+        const attrs = checkResource(rt, body, { existing: existing.attributes });
+        await protectSecrets(rt, attrs, existing.attributes);
+        const at = now().toISOString();
+        const plan = planWrite(rt, attrs, { id, created: existing.created, lastModified: at });
+        const stored = await write(rt, () => store.replaceResource(ctx.orgId, rt.name, id, at, plan, existing.version));
+        if (stored === 'conflict') {
+          if (required !== undefined) throw stale(what);
+          continue;
+        }
+        if (!stored) throw scimErrors.notFound(`${what} not found.`);
+        return respond(ctx, rt, stored, parseProjection(rt, params.attributes, params.excludedAttributes));
+      }
+      throw changingTooFast(what);
     },
 
     /**
@@ -246,13 +316,22 @@ export function createScim(options: ScimOptions) {
      * it start over from the new version, so no change is lost. Membership changes go to the store as a delta.
      * Answers the resource, or `noContent` where the token's dialect expects 204 and no attributes were asked for.
      */
-    async patch(ctx: CallContext, endpoint: string, id: string, body: unknown, params: ProjectionParams = {}): Promise<ResourceResponse & { noContent: boolean }> {
+    async patch(
+      ctx: CallContext,
+      endpoint: string,
+      id: string,
+      body: unknown,
+      params: ProjectionParams = {},
+      conditions: Preconditions = {},
+    ): Promise<ResourceResponse & { noContent: boolean }> {
       const rt = resourceTypeAt(endpoint);
+      const what = `${rt.name} "${id}"`;
       const operations = parsePatchRequest(body);
       const rules = DIALECT_RULES[ctx.dialect] ?? DIALECT_RULES.rfc;
-      for (let attempt = 0; attempt < PATCH_ATTEMPTS; attempt++) {
+      for (let attempt = 0; attempt < WRITE_ATTEMPTS; attempt++) {
         const existing = await store.getResource(ctx.orgId, rt.name, id);
-        if (!existing) throw scimErrors.notFound(`${rt.name} "${id}" not found.`);
+        if (!existing) throw scimErrors.notFound(`${what} not found.`);
+        const required = expectedVersion(conditions, existing.version, what);
         const { document, members, removedSecrets } = await applyPatch(
           {
             rt,
@@ -269,26 +348,39 @@ export function createScim(options: ScimOptions) {
         const changed = !sameJson(attrs, existing.attributes);
         const result = await write(rt, () =>
           store.patchResource(ctx.orgId, rt.name, id, at, {
-            expectedVersion: existing.version,
+            // a new document was computed from this version; a membership delta alone holds on any version
+            ...(changed || required !== undefined ? { expectedVersion: existing.version } : {}),
             ...(changed ? { write: planWrite(rt, attrs, { id, created: existing.created, lastModified: at }) } : {}),
             ...(members ? { members: { clear: members.clear, add: [...members.add], remove: [...members.remove], allowedTypes: memberTypes(rt) } } : {}),
             touch: [{ path: 'meta.lastmodified', ordinal: 0, num: Date.parse(at) }],
           }),
         );
-        if (result === 'conflict') continue;
-        if (!result) throw scimErrors.notFound(`${rt.name} "${id}" not found.`);
+        if (result === 'conflict') {
+          if (required !== undefined) throw stale(what);
+          continue;
+        }
+        if (!result) throw scimErrors.notFound(`${what} not found.`);
         const asked = params.attributes !== undefined || params.excludedAttributes !== undefined;
         const noContent = rules.patchResponse === 'noContent' && !asked;
         const projection = parseProjection(rt, params.attributes, params.excludedAttributes);
         if (noContent) return { resource: {}, location: renderContext(ctx).location(rt.name, id), etag: etagOf(result.version), noContent };
         return { ...(await respond(ctx, rt, result, projection)), noContent };
       }
-      throw scimErrors.conflict(`${rt.name} "${id}" kept changing while this PATCH was applied; send it again.`);
+      throw changingTooFast(what);
     },
 
-    async delete(ctx: CallContext, endpoint: string, id: string): Promise<void> {
+    async delete(ctx: CallContext, endpoint: string, id: string, conditions: Preconditions = {}): Promise<void> {
       const rt = resourceTypeAt(endpoint);
-      if (!(await store.deleteResource(ctx.orgId, rt.name, id))) throw scimErrors.notFound(`${rt.name} "${id}" not found.`);
+      const what = `${rt.name} "${id}"`;
+      let required: number | undefined;
+      if (conditions.ifMatch !== undefined) {
+        const existing = await store.getResource(ctx.orgId, rt.name, id);
+        if (!existing) throw scimErrors.notFound(`${what} not found.`);
+        required = expectedVersion(conditions, existing.version, what);
+      }
+      const gone = await store.deleteResource(ctx.orgId, rt.name, id, required);
+      if (gone === 'conflict') throw stale(what);
+      if (!gone) throw scimErrors.notFound(`${what} not found.`);
     },
 
     async list(ctx: CallContext, endpoint: string, params: ListParams = {}): Promise<ListResponse> {
@@ -395,7 +487,7 @@ export function createScim(options: ScimOptions) {
     },
 
     serviceProviderConfig(ctx: Pick<CallContext, 'baseUrl'>): Attributes {
-      return serviceProviderConfig({ maxResults, cursorTimeout }, ctx.baseUrl);
+      return serviceProviderConfig({ maxResults, cursorTimeout, bulk: bulkLimits }, ctx.baseUrl);
     },
 
     resourceTypes(ctx: Pick<CallContext, 'baseUrl'>): ListResponse {
@@ -420,7 +512,12 @@ export function createScim(options: ScimOptions) {
   };
 }
 
-const PATCH_ATTEMPTS = 5;
+/** How often a PUT or PATCH without If-Match starts over when another writer changed the resource under it. */
+const WRITE_ATTEMPTS = 5;
+
+function changingTooFast(what: string): ScimError {
+  return scimErrors.conflict(`${what} kept changing while this request was applied; send it again.`);
+}
 
 /** What a group member may be: the canonical values of `members.type` (RFC 7643 §4.2: User, Group). */
 function memberTypes(rt: ResourceType): readonly string[] {

@@ -7,6 +7,7 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, 
 import type { CallContext, ListParams, ProjectionParams, Scim } from '../core/scim.js';
 import { authenticate } from '../core/tokens.js';
 import { scimErrors, type ScimError } from '../core/errors.js';
+import type { Preconditions } from '../core/etag.js';
 import type { Store } from '../store/store.js';
 import { toScimError } from './errors.js';
 
@@ -54,8 +55,28 @@ function listParams(req: FastifyRequest): ListParams {
   return out;
 }
 
+/** The conditional-request headers (RFC 7232) as the core reads them. */
+function preconditions(req: FastifyRequest): Preconditions {
+  const header = (name: string) => {
+    const v = req.headers[name];
+    return Array.isArray(v) ? v.join(', ') : v;
+  };
+  const ifMatch = header('if-match');
+  const ifNoneMatch = header('if-none-match');
+  return { ...(ifMatch !== undefined ? { ifMatch } : {}), ...(ifNoneMatch !== undefined ? { ifNoneMatch } : {}) };
+}
+
 function sendError(reply: FastifyReply, e: ScimError): void {
   void reply.code(e.status).headers(e.headers).type(SCIM_JSON).send(e.toJSON());
+}
+
+/** Renders anything a request failed with as a SCIM error; only true 500s are logged as errors. */
+function errorHandler(bodyLimit: number) {
+  return (err: unknown, req: FastifyRequest, reply: FastifyReply) => {
+    const e = toScimError(err, bodyLimit);
+    if (e.status === 500) req.log.error({ err }, 'request failed');
+    sendError(reply, e);
+  };
 }
 
 export function buildServer(options: ServerOptions): FastifyInstance {
@@ -74,11 +95,17 @@ export function buildServer(options: ServerOptions): FastifyInstance {
   });
 
   // SCIM bodies are JSON under either media type (RFC 7644 §3.1); anything else is 415, text/plain included.
-  // An empty body is no body: clients send Content-Type on DELETE and GET too.
+  // An empty body is no body: clients send Content-Type on DELETE and GET too. A body with no Content-Type at all is
+  // read as JSON too (Okta's SCIM reference shows its requests without one); a body declared as anything else is 415.
   const json = app.getDefaultJsonParser('error', 'error');
+  const parseJson = (req: FastifyRequest, body: string, done: (err: Error | null, body?: unknown) => void) =>
+    body === '' ? done(null, undefined) : json(req, body, done);
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser(['application/scim+json', 'application/json'], { parseAs: 'string' }, (req, body, done) =>
-    body === '' ? done(null, undefined) : json(req, body as string, done),
+  app.addContentTypeParser(['application/scim+json', 'application/json'], { parseAs: 'string' }, (req, body, done) => parseJson(req, body as string, done));
+  app.addContentTypeParser('*', { parseAs: 'string' }, (req, body, done) =>
+    req.headers['content-type'] === undefined
+      ? parseJson(req, body as string, done)
+      : done(scimErrors.unsupportedMediaType('Send the body as "application/scim+json" or "application/json".')),
   );
   app.decorateRequest('scimContext', null);
 
@@ -93,11 +120,7 @@ export function buildServer(options: ServerOptions): FastifyInstance {
     if (closing) reply.header('connection', 'close');
   });
 
-  app.setErrorHandler((err, req, reply) => {
-    const e = toScimError(err, bodyLimit);
-    if (e.status === 500) req.log.error({ err }, 'request failed');
-    sendError(reply, e);
-  });
+  app.setErrorHandler(errorHandler(bodyLimit));
 
   app.setNotFoundHandler((req, reply) => {
     sendError(reply, scimErrors.notFound(`There is no endpoint ${req.method} ${req.url.split('?')[0]}.`));
@@ -135,8 +158,11 @@ export function buildServer(options: ServerOptions): FastifyInstance {
       scimApp.all('/Me', async () => {
         throw scimErrors.notImplemented('/Me is not supported: tokens are issued to provisioning clients, not to users (RFC 7644 §3.11).');
       });
-      scimApp.post('/Bulk', async () => {
-        throw scimErrors.notImplemented('Bulk is not supported yet (ServiceProviderConfig bulk.supported is false).');
+      // Bulk bodies may be larger than others, up to maxPayloadSize (RFC 7644 §3.7.4), and say so when they are not.
+      const { maxPayloadSize } = scim.bulkLimits;
+      void scimApp.register(async (bulkApp) => {
+        bulkApp.setErrorHandler(errorHandler(maxPayloadSize));
+        bulkApp.post('/Bulk', { bodyLimit: maxPayloadSize }, async (req, reply) => send(reply, 200, await scim.bulk(ctx(req), req.body)));
       });
 
       // queries at the root span every resource type (RFC 7644 §3.4.2.1, §3.4.3)
@@ -149,20 +175,21 @@ export function buildServer(options: ServerOptions): FastifyInstance {
         return send(reply.header('location', r.location).header('etag', r.etag), 201, r.resource);
       });
       scimApp.get('/:endpoint/:id', async (req, reply) => {
-        const r = await scim.get(ctx(req), ep(req), id(req), projectionParams(req));
+        const r = await scim.get(ctx(req), ep(req), id(req), projectionParams(req), preconditions(req));
+        if (r.notModified) return reply.header('etag', r.etag).code(304).send();
         return send(reply.header('etag', r.etag), 200, r.resource);
       });
       scimApp.put('/:endpoint/:id', async (req, reply) => {
-        const r = await scim.replace(ctx(req), ep(req), id(req), req.body, projectionParams(req));
+        const r = await scim.replace(ctx(req), ep(req), id(req), req.body, projectionParams(req), preconditions(req));
         return send(reply.header('location', r.location).header('etag', r.etag), 200, r.resource);
       });
       scimApp.patch('/:endpoint/:id', async (req, reply) => {
-        const r = await scim.patch(ctx(req), ep(req), id(req), req.body, projectionParams(req));
+        const r = await scim.patch(ctx(req), ep(req), id(req), req.body, projectionParams(req), preconditions(req));
         if (r.noContent) return reply.header('etag', r.etag).code(204).send();
         return send(reply.header('location', r.location).header('etag', r.etag), 200, r.resource);
       });
       scimApp.delete('/:endpoint/:id', async (req, reply) => {
-        await scim.delete(ctx(req), ep(req), id(req));
+        await scim.delete(ctx(req), ep(req), id(req), preconditions(req));
         return reply.code(204).send();
       });
     },

@@ -71,8 +71,11 @@ export interface MembershipChange {
 }
 
 export interface PatchChange {
-  /** The version the new document was computed from; a different stored version means another write came first. */
-  readonly expectedVersion: number;
+  /**
+   * The version the change was computed from (or that the client's If-Match names): a different stored version
+   * means another write came first, and nothing is written. Absent: no check (a membership delta commutes).
+   */
+  readonly expectedVersion?: number;
   /** The new document, index and unique keys; absent when the document did not change. */
   readonly write?: ResourceWrite;
   readonly members?: MembershipChange;
@@ -84,6 +87,11 @@ export interface Membership {
   readonly ids: readonly string[];
   /** Resource types a member may be; an id naming anything else is reported as unknown. */
   readonly allowedTypes: readonly string[];
+}
+
+export interface CreateManyOptions {
+  /** Once this many items have failed, attempt no more: the result then ends with the last failure. */
+  readonly stopAfterErrors?: number;
 }
 
 export interface ResourceRef {
@@ -149,18 +157,32 @@ export interface Store {
     resourceType: string,
     at: string,
     items: readonly { readonly id: string; readonly write: ResourceWrite }[],
+    options?: CreateManyOptions,
   ): Promise<(StoredResource | UniquenessViolation | UnknownMembers)[]>;
   getResource(orgId: string, resourceType: string, id: string): Promise<StoredResource | undefined>;
-  /** Replaces attributes (and members when given) and bumps the version; undefined when absent. Throws as create. */
-  replaceResource(orgId: string, resourceType: string, id: string, at: string, write: ResourceWrite): Promise<StoredResource | undefined>;
   /**
-   * Applies a PATCH in one transaction: the document (only if the stored version is still the expected one) and the
-   * membership delta; the version goes up by one if anything changed, and stays if nothing did. 'conflict' when the
-   * document changed since it was read; undefined when the resource is gone. Throws as create.
+   * Replaces attributes (and members when given) and bumps the version; undefined when absent; 'conflict' (nothing
+   * written) when `expectedVersion` is given and the stored version differs. Throws as create.
+   */
+  replaceResource(
+    orgId: string,
+    resourceType: string,
+    id: string,
+    at: string,
+    write: ResourceWrite,
+    expectedVersion?: number,
+  ): Promise<StoredResource | 'conflict' | undefined>;
+  /**
+   * Applies a PATCH in one transaction: the document and the membership delta, only if the stored version is still
+   * `expectedVersion` (when given); the version goes up by one if anything changed, and stays if nothing did.
+   * 'conflict' when the version differs; undefined when the resource is gone. Throws as create.
    */
   patchResource(orgId: string, resourceType: string, id: string, at: string, change: PatchChange): Promise<StoredResource | 'conflict' | undefined>;
-  /** Deletes the resource with its unique values and every membership it takes part in. */
-  deleteResource(orgId: string, resourceType: string, id: string): Promise<boolean>;
+  /**
+   * Deletes the resource with its unique values and every membership it takes part in; false when absent;
+   * 'conflict' (nothing deleted) when `expectedVersion` is given and the stored version differs.
+   */
+  deleteResource(orgId: string, resourceType: string, id: string, expectedVersion?: number): Promise<boolean | 'conflict'>;
   /** The page of matching resources in a stable order, and how many match in all. */
   listResources(orgId: string, resourceType: string, query: ResourceQuery): Promise<ResourcePage>;
 

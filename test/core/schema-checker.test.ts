@@ -59,6 +59,17 @@ describe('checkResource', () => {
     expect(checkResource(users, { schemas: [USER], userName: 'u', [ENTERPRISE]: { manager: '' } })).toEqual({ userName: 'u' });
   });
 
+  it('reads the SCIM 1.1 enterprise extension of OneLogin\'s template as the 2.0 one, managerId as manager.value', () => {
+    const out = checkResource(users, {
+      schemas: ['urn:scim:schemas:core:1.0', 'urn:scim:schemas:extension:enterprise:1.0'],
+      userName: 'u',
+      'urn:scim:schemas:extension:enterprise:1.0': { department: 'Platform', manager: { managerId: 'boss-id', displayName: 'Boss' } },
+    });
+    expect(out).toEqual({ userName: 'u', [ENTERPRISE]: { department: 'Platform', manager: { value: 'boss-id' } } });
+    // not for Groups, which have no enterprise extension: ignored like any unknown attribute
+    expect(checkResource(groups, { schemas: ['urn:ietf:params:scim:schemas:core:2.0:Group'], displayName: 'g', 'urn:scim:schemas:extension:enterprise:1.0': { department: 'x' } })).toEqual({ displayName: 'g' });
+  });
+
   it('treats null, empty arrays and empty objects as unassigned (RFC 7643 §2.5)', () => {
     expect(checkResource(users, { schemas: [USER], userName: 'u', displayName: null, emails: [], name: {} })).toEqual({ userName: 'u' });
   });

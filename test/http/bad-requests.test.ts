@@ -251,9 +251,13 @@ const DEFAULT_ROWS: readonly Row[] = [
   { name: 'PATCH adding a member that does not exist', method: 'PATCH', path: (f) => `/Groups/${f.ids.admins}`, body: { schemas: [PATCH_OP], Operations: [{ op: 'add', path: 'members', value: [{ value: 'no-such-user' }] }] }, status: 400, scimType: 'invalidValue' },
   { name: 'PATCH whose second operation fails (atomic)', method: 'PATCH', path: (f) => `/Users/${f.ids.bjensen}`, body: { schemas: [PATCH_OP], Operations: [{ op: 'replace', path: 'displayName', value: 'changed' }, { op: 'replace', path: 'userName', value: '' }] }, status: 400, scimType: 'invalidValue' },
   { name: 'PATCH of an unknown id', method: 'PATCH', path: '/Users/nope', body: { schemas: [PATCH_OP], Operations: [{ op: 'replace', path: 'active', value: false }] }, status: 404, scimType: undefined },
-  { name: 'POST /Bulk', method: 'POST', path: '/Bulk', body: { schemas: [BULK_REQUEST], Operations: [{ method: 'POST', path: '/Users', bulkId: 'q', data: user('bulky') }] }, status: 501, scimType: undefined },
+  { name: 'POST /Bulk without the BulkRequest schema', method: 'POST', path: '/Bulk', body: { schemas: [PATCH_OP], Operations: [{ method: 'POST', path: '/Users', bulkId: 'q', data: user('bulky') }] }, status: 400, scimType: 'invalidSyntax' },
+  { name: 'POST /Bulk with failOnErrors -1', method: 'POST', path: '/Bulk', body: { schemas: [BULK_REQUEST], failOnErrors: -1, Operations: [{ method: 'POST', path: '/Users', bulkId: 'q', data: user('bulky') }] }, status: 400, scimType: 'invalidValue' },
   { name: 'GET /Me', method: 'GET', path: '/Me', status: 501, scimType: undefined },
   { name: 'PUT /Me', method: 'PUT', path: '/Me', body: user('bjensen', { displayName: 'Me' }), status: 501, scimType: undefined },
+  { name: 'PATCH /Me', method: 'PATCH', path: '/Me', body: { schemas: [PATCH_OP], Operations: [{ op: 'replace', path: 'title', value: 'me' }] }, status: 501, scimType: undefined },
+  { name: 'DELETE /Me', method: 'DELETE', path: '/Me', status: 501, scimType: undefined },
+  { name: 'POST /Me', method: 'POST', path: '/Me', body: user('me'), status: 501, scimType: undefined },
 ];
 
 describe('bad requests: core schemas', () => {

@@ -179,17 +179,20 @@ describe('discovery matches enforcement, attribute by attribute', () => {
     expect(checked.length).toBe(cases().length);
   });
 
-  it('ServiceProviderConfig tells the truth about today: PATCH, filter and sort; no Bulk or ETag preconditions', async () => {
+  it('ServiceProviderConfig tells the truth about today: PATCH, filter and sort; Bulk and ETag preconditions', async () => {
     const spc = (await s.request('GET', '/ServiceProviderConfig')).body;
     expect(spc.patch.supported).toBe(true);
     const patched = await s.request('PATCH', `/Users/${memberId}`, { schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'], Operations: [{ op: 'replace', path: 'title', value: 'T' }] });
     expect([patched.status, patched.body.title]).toEqual([200, 'T']);
-    expect(spc.bulk.supported).toBe(false);
-    expect((await s.request('POST', '/Bulk', { schemas: ['urn:ietf:params:scim:api:messages:2.0:BulkRequest'], Operations: [] })).status).toBe(501);
+    expect(spc.bulk.supported).toBe(true);
+    const bulk = await s.request('POST', '/Bulk', { schemas: ['urn:ietf:params:scim:api:messages:2.0:BulkRequest'], Operations: [{ method: 'DELETE', path: `/Users/${memberId}`, version: 'W/"1"' }] });
+    expect(bulk.body.Operations[0].status).toBe('412');
     expect(spc.filter.supported).toBe(true);
     expect((await s.request('GET', '/Users?filter=userName%20eq%20%22member%22')).body.totalResults).toBe(1);
     expect(spc.sort.supported).toBe(true);
-    expect(spc.etag.supported).toBe(false);
+    expect(spc.etag.supported).toBe(true);
+    const stale = await s.request('PATCH', `/Users/${memberId}`, { schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'], Operations: [{ op: 'replace', path: 'title', value: 'U' }] }, { 'if-match': 'W/"1"' });
+    expect(stale.status).toBe(412);
     expect(spc.changePassword.supported).toBe(true);
     expect(spc.authenticationSchemes[0].type).toBe('oauthbearertoken');
     expect(spc.meta.location).toBe('https://scim.example.com/scim/v2/ServiceProviderConfig');

@@ -213,3 +213,14 @@ describe('createMany (loads)', () => {
     expect((await s.request('GET', `/Users?filter=${encodeURIComponent('userName eq "two"')}`)).body.totalResults).toBe(1);
   });
 });
+
+describe('media types', () => {
+  it('a body sent without any Content-Type is read as JSON (Okta documents its requests so); a declared non-JSON type is 415', async () => {
+    const bare = await s.app.inject({ method: 'POST', url: '/scim/v2/Users', headers: { authorization: `Bearer ${s.token}` }, payload: JSON.stringify(user('bare')) });
+    expect([bare.statusCode, JSON.parse(bare.body).userName]).toEqual([201, 'bare']);
+    const broken = await s.app.inject({ method: 'POST', url: '/scim/v2/Users', headers: { authorization: `Bearer ${s.token}` }, payload: '{"userName":' });
+    expect([broken.statusCode, JSON.parse(broken.body).scimType]).toEqual([400, 'invalidSyntax']);
+    const text = await s.app.inject({ method: 'POST', url: '/scim/v2/Users', headers: { authorization: `Bearer ${s.token}`, 'content-type': 'text/plain' }, payload: JSON.stringify(user('text')) });
+    expect(text.statusCode).toBe(415);
+  });
+});

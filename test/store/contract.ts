@@ -6,7 +6,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   UniquenessViolation, UnknownMembers,
-  type Attributes, type Membership, type Organization, type ResourceRef, type ResourceWrite, type Store, type TokenRecord,
+  type Attributes, type Membership, type Organization, type ResourceRef, type ResourceWrite, type Store, type StoredResource, type TokenRecord,
 } from '../../src/store/store.js';
 
 const USER_SCHEMA = 'urn:ietf:params:scim:schemas:core:2.0:User';
@@ -68,6 +68,12 @@ async function expectUnknownMembers(promise: Promise<unknown>, ids: readonly str
   const error = await rejection(promise);
   expect(error).toBeInstanceOf(UnknownMembers);
   expect([...(error as UnknownMembers).ids].sort()).toEqual([...ids].sort());
+}
+
+/** A write's result that must be the stored resource (not 'conflict', not absent). */
+function written(result: StoredResource | 'conflict' | undefined): StoredResource {
+  if (result === undefined || result === 'conflict') return expect.unreachable(`expected the stored resource, got ${String(result)}`);
+  return result;
 }
 
 function values(refs: readonly ResourceRef[]): string[] {
@@ -222,7 +228,7 @@ export function describeStoreContract(name: string, open: () => Promise<Store>):
       it('replaceResource bumps the version by 1 each time and updates lastModified and attributes, not created', async () => {
         await store.createResource(org.id, 'User', 'u1', at(1), userWrite('alice', { extra: { title: 'Engineer' } }));
         const second = userWrite('alice', { extra: { nickName: 'Al' } });
-        const v2 = await store.replaceResource(org.id, 'User', 'u1', at(2), second);
+        const v2 = written(await store.replaceResource(org.id, 'User', 'u1', at(2), second));
         expect(v2).toEqual({
           orgId: org.id, resourceType: 'User', id: 'u1', version: 2, created: at(1), lastModified: at(2), attributes: second.attributes,
         });
@@ -230,7 +236,7 @@ export function describeStoreContract(name: string, open: () => Promise<Store>):
         expect(await store.getResource(org.id, 'User', 'u1')).toEqual(v2);
 
         const third = userWrite('alice', { extra: { nickName: 'Ally' } });
-        const v3 = await store.replaceResource(org.id, 'User', 'u1', at(3), third);
+        const v3 = written(await store.replaceResource(org.id, 'User', 'u1', at(3), third));
         expect(v3?.version).toBe(3);
         expect(v3?.created).toBe(at(1));
         expect(v3?.lastModified).toBe(at(3));
@@ -362,6 +368,75 @@ export function describeStoreContract(name: string, open: () => Promise<Store>):
       });
     });
 
+    describe('versions (If-Match is checked inside the write)', () => {
+      it('replaceResource with the current expectedVersion writes; with another one it is a conflict and writes nothing', async () => {
+        await store.createResource(org.id, 'User', 'u1', at(1), userWrite('alice'));
+        expect(await store.replaceResource(org.id, 'User', 'u1', at(2), userWrite('alice', { extra: { title: 'A' } }), 2)).toBe('conflict');
+        expect((await store.getResource(org.id, 'User', 'u1'))?.version).toBe(1);
+        expect(written(await store.replaceResource(org.id, 'User', 'u1', at(2), userWrite('alice', { extra: { title: 'A' } }), 1)).version).toBe(2);
+        expect(await store.replaceResource(org.id, 'User', 'u1', at(3), userWrite('alicia'), 1)).toBe('conflict');
+        // the refused write claimed no unique value
+        expect(written(await store.createResource(org.id, 'User', 'u2', at(4), userWrite('alicia'))).version).toBe(1);
+        expect(await store.replaceResource(org.id, 'User', 'nope', at(5), userWrite('ghost'), 1)).toBeUndefined();
+      });
+
+      it('deleteResource with a stale expectedVersion is a conflict and deletes nothing', async () => {
+        await store.createResource(org.id, 'User', 'u1', at(1), userWrite('alice'));
+        await store.replaceResource(org.id, 'User', 'u1', at(2), userWrite('alice'));
+        expect(await store.deleteResource(org.id, 'User', 'u1', 1)).toBe('conflict');
+        expect(await store.getResource(org.id, 'User', 'u1')).toBeDefined();
+        expect(await store.deleteResource(org.id, 'User', 'u1', 2)).toBe(true);
+        expect(await store.deleteResource(org.id, 'User', 'u1', 2)).toBe(false);
+      });
+
+      it('patchResource checks expectedVersion when given, for a document and for a membership delta alike', async () => {
+        await store.createResource(org.id, 'User', 'u1', at(1), userWrite('alice'));
+        await store.createResource(org.id, 'User', 'u2', at(2), userWrite('bob'));
+        await store.createResource(org.id, 'Group', 'g1', at(3), groupWrite('Admins', ['u1']));
+        const add = (ids: string[]) => ({ clear: false, add: ids, remove: [], allowedTypes: MEMBER_TYPES });
+        expect(await store.patchResource(org.id, 'Group', 'g1', at(4), { expectedVersion: 2, members: add(['u2']), touch: [] })).toBe('conflict');
+        expect(values(await store.members(org.id, 'g1'))).toEqual(['u1']);
+        const renamed = await store.patchResource(org.id, 'Group', 'g1', at(5), { expectedVersion: 1, write: groupWrite('Admins 2'), touch: [] });
+        expect(renamed).toMatchObject({ version: 2, attributes: { displayName: 'Admins 2' } });
+        expect(await store.patchResource(org.id, 'Group', 'g1', at(6), { expectedVersion: 1, write: groupWrite('Admins 3'), touch: [] })).toBe('conflict');
+        // without expectedVersion a delta applies on whatever version is current
+        expect(await store.patchResource(org.id, 'Group', 'g1', at(7), { members: add(['u2']), touch: [] })).toMatchObject({ version: 3 });
+        expect(values(await store.members(org.id, 'g1'))).toEqual(['u1', 'u2']);
+        // adding a present member changes nothing, so the version stays
+        expect(await store.patchResource(org.id, 'Group', 'g1', at(8), { members: add(['u2']), touch: [] })).toMatchObject({ version: 3 });
+        expect(await store.patchResource(org.id, 'Group', 'nope', at(9), { members: add(['u2']), touch: [] })).toBeUndefined();
+      });
+
+      it('patchResource applies a membership delta of k members without the others: remove, clear and re-add', async () => {
+        await store.createResource(org.id, 'User', 'u1', at(1), userWrite('alice'));
+        await store.createResource(org.id, 'User', 'u2', at(2), userWrite('bob'));
+        await store.createResource(org.id, 'User', 'u3', at(3), userWrite('carol'));
+        await store.createResource(org.id, 'Group', 'g1', at(4), groupWrite('Admins', ['u1', 'u2']));
+        const change = (clear: boolean, add: string[], remove: string[]) => ({ members: { clear, add, remove, allowedTypes: MEMBER_TYPES }, touch: [] });
+        await store.patchResource(org.id, 'Group', 'g1', at(5), change(false, [], ['u1', 'u3']));
+        expect(values(await store.members(org.id, 'g1'))).toEqual(['u2']);
+        await store.patchResource(org.id, 'Group', 'g1', at(6), change(true, ['u3', 'u2'], []));
+        expect(values(await store.members(org.id, 'g1'))).toEqual(['u2', 'u3']);
+        await expectUnknownMembers(store.patchResource(org.id, 'Group', 'g1', at(7), change(false, ['u1', 'ghost'], [])), ['ghost']);
+        expect(values(await store.members(org.id, 'g1'))).toEqual(['u2', 'u3']);
+      });
+
+      it('createResources with stopAfterErrors attempts nothing after that many failures', async () => {
+        await store.createResource(org.id, 'User', 'u0', at(1), userWrite('taken'));
+        const results = await store.createResources(org.id, 'User', at(2), [
+          { id: 'u1', write: userWrite('one') },
+          { id: 'u2', write: userWrite('taken') },
+          { id: 'u3', write: userWrite('two') },
+          { id: 'u4', write: userWrite('TAKEN') },
+          { id: 'u5', write: userWrite('three') },
+        ], { stopAfterErrors: 2 });
+        expect(results).toHaveLength(4);
+        expect(results[3]).toBeInstanceOf(UniquenessViolation);
+        const listed = await store.listResources(org.id, 'User', { offset: 0, limit: 10 });
+        expect(listed.resources.map((r) => r.id)).toEqual(['u0', 'u1', 'u3']);
+      });
+    });
+
     describe('uniqueness', () => {
       it('a second create with the same unique key throws UniquenessViolation and writes nothing', async () => {
         const first = await store.createResource(org.id, 'User', 'u1', at(1), userWrite('alice'));
@@ -417,7 +492,7 @@ export function describeStoreContract(name: string, open: () => Promise<Store>):
 
       it('replacing a resource keeping its own unique value works', async () => {
         await store.createResource(org.id, 'User', 'u1', at(1), userWrite('alice'));
-        const replaced = await store.replaceResource(org.id, 'User', 'u1', at(2), userWrite('alice', { extra: { title: 'CTO' } }));
+        const replaced = written(await store.replaceResource(org.id, 'User', 'u1', at(2), userWrite('alice', { extra: { title: 'CTO' } })));
         expect(replaced?.version).toBe(2);
         expect(replaced?.attributes).toMatchObject({ userName: 'alice', title: 'CTO' });
         // ...and the value is still held.
@@ -615,7 +690,7 @@ export function describeStoreContract(name: string, open: () => Promise<Store>):
 
       it('replace with a new list removes absent members, adds new ones and keeps the existing ones\' order', async () => {
         await store.createResource(org.id, 'Group', 'g1', at(10), groupWrite('Admins', ['u1', 'u2', 'u3']));
-        const replaced = await store.replaceResource(org.id, 'Group', 'g1', at(11), groupWrite('Admins', ['u3', 'u4', 'u1']));
+        const replaced = written(await store.replaceResource(org.id, 'Group', 'g1', at(11), groupWrite('Admins', ['u3', 'u4', 'u1'])));
         expect(replaced?.version).toBe(2);
         expect(await store.members(org.id, 'g1')).toEqual([ref('u1', 'User', 'Alice'), ref('u3', 'User', 'Carol'), ref('u4', 'User', 'Dave')]);
         expect(await groupsOf(store, org.id, 'u2')).toEqual([]);
@@ -631,7 +706,7 @@ export function describeStoreContract(name: string, open: () => Promise<Store>):
 
       it('replace without membership leaves members untouched', async () => {
         await store.createResource(org.id, 'Group', 'g1', at(10), groupWrite('Admins', ['u2', 'u1']));
-        const replaced = await store.replaceResource(org.id, 'Group', 'g1', at(11), groupWrite('Admins', undefined, { extra: { externalId: 'e' } }));
+        const replaced = written(await store.replaceResource(org.id, 'Group', 'g1', at(11), groupWrite('Admins', undefined, { extra: { externalId: 'e' } })));
         expect(replaced?.version).toBe(2);
         expect(replaced?.attributes).toMatchObject({ externalId: 'e' });
         expect(values(await store.members(org.id, 'g1'))).toEqual(['u2', 'u1']);

@@ -3,8 +3,10 @@
  * returns the new one, plus the membership changes of a group as a delta (adding or removing k members costs O(k),
  * whatever the group's size: the member list is never loaded unless a filter needs more than member ids).
  *
- * The engine follows the RFC. Where an identity provider contradicts it, the caller's dialect says so through
- * PatchRules (see dialects.ts); nothing here knows any IdP.
+ * The engine follows the RFC. The forms identity providers send beyond it are rewritten into RFC operations by
+ * normalize.ts before each operation is applied here; where an IdP contradicts the RFC, the caller's dialect says so
+ * through PatchRules (see dialects.ts). Nothing here knows any IdP. Values are checked by the schema checker, whose
+ * value tolerances (booleans as strings, a bare id for a reference) are shared with POST and PUT.
  */
 import { scimErrors } from '../errors.js';
 import { sameJson } from '../json.js';
@@ -20,6 +22,7 @@ import type { BoundFilter } from '../filter/bound.js';
 import { matchesElement } from '../filter/evaluate.js';
 import type { Filter } from '../filter/ast.js';
 import type { PatchOperation, PatchOpName } from './operations.js';
+import { normalizeOperation } from './normalize.js';
 
 /** Where the RFC and an identity provider disagree, what this request's client expects. */
 export interface PatchRules {
@@ -147,8 +150,8 @@ export async function applyPatch(ctx: PatchContext, stored: Attributes, operatio
   let members: MemberDelta | undefined;
   const delta = (): MemberDelta => (members ??= { clear: false, add: new Set(), remove: new Set() });
 
-  const apply = async (op: PatchOpName, t: Target, value: unknown, hasValue: boolean): Promise<void> => {
-    if (isMembers(ctx, t)) return membersOp(ctx, op, t, value, hasValue, delta());
+  const apply = async (op: PatchOpName, t: Target, value: unknown): Promise<void> => {
+    if (isMembers(ctx, t)) return membersOp(ctx, op, t, value, delta());
     const h = holder(doc, t, op !== 'remove');
     const current = h?.[t.def.name];
     checkMutability(t, op, t.sub ? undefined : current, value);
@@ -159,15 +162,8 @@ export async function applyPatch(ctx: PatchContext, stored: Attributes, operatio
 
     if (!t.filter && !t.sub) {
       if (op === 'remove') {
-        if (hasValue && t.def.multiValued && value !== null && value !== undefined) {
-          // Tolerance: `remove` with a value removes the values it describes (Entra ID), not the attribute.
-          const gone = asArray(checkValue(t.def, value, t.text) ?? []);
-          const kept = valuesOf(current).filter((v) => !gone.some((g) => describes(g, v)));
-          h![t.def.name] = kept;
-        } else if (h) {
-          delete h[t.def.name];
-        }
-        prune(h, t.def.name);
+        // RFC 7644 §3.5.2.2: the attribute and all its values (normalize.ts turns a remove by value into a filter)
+        if (h) delete h[t.def.name];
         return;
       }
       if (value === null) {
@@ -267,36 +263,32 @@ export async function applyPatch(ctx: PatchContext, stored: Attributes, operatio
     prune(h, t.def.name);
   };
 
-  for (const operation of operations) {
-    if (operation.path) {
-      const t = { ...locate(ctx, operation.path.attribute.text, operation.path.filter, operation.path.subAttribute), text: operation.path.text };
-      await apply(operation.op, t, operation.value, operation.hasValue);
-      continue;
+  for (const given of operations) {
+    // each operation in RFC form first (normalize.ts): the tolerated IdP forms never reach the engine
+    for (const operation of normalizeOperation(ctx.rt, ctx.id, given, doc)) {
+      if (operation.path) {
+        const t = { ...locate(ctx, operation.path.attribute.text, operation.path.filter, operation.path.subAttribute), text: operation.path.text };
+        await apply(operation.op, t, operation.value);
+        continue;
+      }
+      if (operation.op === 'remove') throw scimErrors.noTarget('"remove" needs a "path" (RFC 7644 §3.5.2.2).');
+      if (!isObject(operation.value)) {
+        throw scimErrors.invalidValue(`"${operation.op}" without a "path" needs an object "value" holding the attributes to ${operation.op}.`);
+      }
+      for (const [t, value] of pathlessTargets(ctx, operation.value)) await apply(operation.op, t, value);
     }
-    if (operation.op === 'remove') throw scimErrors.noTarget('"remove" needs a "path" (RFC 7644 §3.5.2.2).');
-    if (!isObject(operation.value)) {
-      throw scimErrors.invalidValue(`"${operation.op}" without a "path" needs an object "value" holding the attributes to ${operation.op}.`);
-    }
-    for (const [t, value] of pathlessTargets(ctx, operation.value)) await apply(operation.op, t, value, true);
   }
   return { document: doc, ...(members ? { members } : {}), removedSecrets };
 }
 
 /**
- * The attributes of a path-less value. Tolerance: besides attribute names and extension objects under their URN, keys may be
- * URN-qualified or dotted attribute paths (`urn:…:enterprise:2.0:User:department`, `name.givenName`), as Entra ID
- * and others send; an unchanged `id` (Okta repeats it) and `schemas` are ignored; unknown attributes are ignored as
- * in a POST.
+ * The attributes of a path-less value (RFC 7644 §3.5.2.1, §3.5.2.3): attribute names, and extension objects under
+ * their URN. Unknown attributes are ignored as in a POST (README: schema choices); `id` and `meta` are the server's
+ * (mutability).
  */
 function pathlessTargets(ctx: PatchContext, value: Attributes): [Target, unknown][] {
   const out: [Target, unknown][] = [];
   for (const [key, v] of Object.entries(value)) {
-    const lower = key.toLowerCase();
-    if (lower === 'schemas' || lower === 'meta') continue;
-    if (lower === 'id') {
-      if (v !== ctx.id) throw scimErrors.mutability(`"id" is readOnly: it cannot change from "${ctx.id}".`);
-      continue;
-    }
     const extension = /^urn:/i.test(key) ? ctx.rt.extension(key) : undefined;
     if (extension && isObject(v)) {
       for (const [name, inner] of Object.entries(v)) {
@@ -305,19 +297,13 @@ function pathlessTargets(ctx: PatchContext, value: Attributes): [Target, unknown
       }
       continue;
     }
-    if (ctx.rt.resolve(key)) out.push([locate(ctx, key), v]);
+    if (!/^urn:/i.test(key) && !key.includes('.') && ctx.rt.resolve(key)) out.push([locate(ctx, key), v]);
   }
   return out;
 }
 
-/** Whether a value given to `remove` describes a stored value: every sub-attribute it names is equal. */
-function describes(given: unknown, stored: unknown): boolean {
-  if (isObject(given) && isObject(stored)) return Object.entries(given).every(([k, v]) => sameJson(stored[k], v));
-  return sameJson(given, stored);
-}
-
 /** `members` operations as a delta on the membership relation (RFC 7644 §3.5.2 examples 3.5.2.1–3.5.2.3). */
-async function membersOp(ctx: PatchContext, op: PatchOpName, t: Target, value: unknown, hasValue: boolean, delta: MemberDelta): Promise<void> {
+async function membersOp(ctx: PatchContext, op: PatchOpName, t: Target, value: unknown, delta: MemberDelta): Promise<void> {
   if (t.sub && !t.filter) throw scimErrors.invalidPath(`"${t.text}": address members as a whole or by a filter, e.g. members[value eq "id"].`);
   if (t.sub) throw scimErrors.mutability(`"${t.text}": a member's sub-attributes cannot be changed; remove and add the member instead.`);
   const ids = (): string[] => {
@@ -345,8 +331,7 @@ async function membersOp(ctx: PatchContext, op: PatchOpName, t: Target, value: u
     delta.remove.clear();
     return add(ids());
   }
-  // remove: with a value, those members (Entra ID); without, all of them (RFC 7644 §3.5.2.2)
-  if (hasValue && value !== null && value !== undefined) return remove(ids());
+  // remove: all of them (RFC 7644 §3.5.2.2)
   delta.clear = true;
   delta.add.clear();
   delta.remove.clear();

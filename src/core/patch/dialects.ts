@@ -16,8 +16,11 @@ const RFC: DialectRules = { patch: RFC_RULES, patchResponse: 'resource' };
 
 export const DIALECT_RULES: Readonly<Record<Dialect, DialectRules>> = {
   rfc: RFC,
-  // Microsoft Entra ID: `replace`/`add` on emails[type eq "work"].value with no work email creates it, and its
-  // provisioning service expects 204 from PATCH (learn.microsoft.com, "Develop a SCIM endpoint", Update User).
+  // Microsoft Entra ID maps its mail attribute to emails[type eq "work"].value and sends `Replace` (or `Add`) on that
+  // path whatever the user holds (learn.microsoft.com, "Tutorial: Develop and plan provisioning for a SCIM endpoint",
+  // Update User [Multi-valued properties]); with no work email yet it expects the value created, where RFC 7644
+  // §3.5.2.3 says noTarget. "Update to the group PATCH request should yield an HTTP 204 No Content" (same page,
+  // Group Operations), and "it isn't necessary to include the entire resource in the PATCH response" (General).
   entra: { patch: { unmatchedFilter: 'create' }, patchResponse: 'noContent' },
   // No documented contradiction of the RFC is handled for these yet: they follow it.
   okta: RFC,

@@ -6,6 +6,7 @@ import type { AttributeDefinition } from '../schema/attribute.js';
 import { COMMON_ATTRIBUTES, type ResourceType } from '../schema/registry.js';
 import type { Attributes, ResourceRef, StoredResource } from '../../store/store.js';
 import { isReturned, type Projection } from './projection.js';
+import { etagOf } from '../etag.js';
 
 export interface RenderContext {
   /** Absolute URL of a resource: `${base}/Users/2819c223…`. */
@@ -19,10 +20,6 @@ const common = (name: string) => COMMON_ATTRIBUTES.find((d) => d.name === name)!
 const ID = common('id');
 const EXTERNAL_ID = common('externalId');
 const META = common('meta');
-
-export function etagOf(version: number): string {
-  return `W/"${version}"`;
-}
 
 export function renderResource(
   rt: ResourceType,

@@ -9,7 +9,7 @@ import { subAttribute } from '../schema/attribute.js';
 import type { ResourceType } from '../schema/registry.js';
 import { scimErrors } from '../errors.js';
 import type { Attributes } from '../../store/store.js';
-import { asArray, booleanFromString, complexFromBareValue, isLegacyCoreSchema } from './tolerance.js';
+import { asArray, booleanFromString, complexFromBareValue, fromLegacyEnterprise, isLegacyCoreSchema } from './tolerance.js';
 
 export interface CheckOptions {
   /** On replace: the stored attributes, for the immutable rule. */
@@ -24,7 +24,8 @@ export function checkResource(rt: ResourceType, body: unknown, options: CheckOpt
   if (!isObject(body)) throw scimErrors.invalidSyntax(`The request body must be a JSON object holding a ${rt.name} resource.`);
   checkSchemas(rt, body);
   const out: Attributes = {};
-  for (const [key, value] of Object.entries(body)) {
+  for (const [givenKey, givenValue] of Object.entries(body)) {
+    const [key, value] = fromLegacyEnterprise(givenKey, givenValue) ?? [givenKey, givenValue];
     if (key.toLowerCase() === 'schemas') continue;
     const extension = /^urn:/i.test(key) ? rt.extension(key) : undefined;
     if (extension) {

@@ -37,6 +37,32 @@ export function isLegacyCoreSchema(urn: string): boolean {
 }
 
 /**
+ * SCIM 1.1's enterprise extension, which OneLogin's "Enterprise User Schema" template sends
+ * (developers.onelogin.com/scim/define-user-schema): the object under `urn:scim:schemas:extension:enterprise:1.0`
+ * is the 2.0 enterprise extension, and its `manager.managerId` is `manager.value`. Returns undefined for any other key.
+ */
+const LEGACY_ENTERPRISE = 'urn:scim:schemas:extension:enterprise:1.0';
+export const ENTERPRISE_USER = 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User';
+
+export function fromLegacyEnterprise(key: string, value: unknown): [string, unknown] | undefined {
+  if (key.toLowerCase() !== LEGACY_ENTERPRISE) return undefined;
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return [ENTERPRISE_USER, value];
+  const out: Record<string, unknown> = { ...value };
+  const managerKey = Object.keys(out).find((k) => k.toLowerCase() === 'manager');
+  const manager = managerKey === undefined ? undefined : out[managerKey];
+  if (managerKey !== undefined && typeof manager === 'object' && manager !== null && !Array.isArray(manager)) {
+    const { ...m } = manager as Record<string, unknown>;
+    const idKey = Object.keys(m).find((k) => k.toLowerCase() === 'managerid');
+    if (idKey !== undefined) {
+      if (!Object.keys(m).some((k) => k.toLowerCase() === 'value')) m.value = m[idKey];
+      delete m[idKey];
+    }
+    out[managerKey] = m;
+  }
+  return [ENTERPRISE_USER, out];
+}
+
+/**
  * `attributes=emails[type eq "work"]` (sent by Microsoft's test collection) asks for emails; the bracketed filter
  * is not part of the RFC's attribute-list grammar and is dropped rather than rejected.
  */

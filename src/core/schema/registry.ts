@@ -20,6 +20,8 @@ export const SCHEMA_URN = {
   listResponse: 'urn:ietf:params:scim:api:messages:2.0:ListResponse',
   searchRequest: 'urn:ietf:params:scim:api:messages:2.0:SearchRequest',
   patchOp: 'urn:ietf:params:scim:api:messages:2.0:PatchOp',
+  bulkRequest: 'urn:ietf:params:scim:api:messages:2.0:BulkRequest',
+  bulkResponse: 'urn:ietf:params:scim:api:messages:2.0:BulkResponse',
 } as const;
 
 /** id, externalId and meta: on every resource, in no schema's attribute list (RFC 7643 §3.1). */

@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import {
   UniquenessViolation, UnknownMembers,
-  type Keyset, type Membership, type Organization, type PatchChange, type ResourcePage, type ResourceQuery,
+  type CreateManyOptions, type Keyset, type Membership, type Organization, type PatchChange, type ResourcePage, type ResourceQuery,
   type ResourceRef, type ResourceWrite, type Store, type StoredResource, type TokenRecord, type UniqueKey,
 } from '../store.js';
 import type { IndexEntry } from '../../core/filter/index-entries.js';
@@ -139,7 +139,7 @@ export class PostgresStore implements Store {
     resourceType: string,
     at: string,
     items: readonly { readonly id: string; readonly write: ResourceWrite }[],
-    options: { readonly stopAfterErrors?: number } = {},
+    options: CreateManyOptions = {},
   ): Promise<(StoredResource | UniquenessViolation | UnknownMembers)[]> {
     return this.transaction(async (c) => {
       const results: (StoredResource | UniquenessViolation | UnknownMembers)[] = [];
@@ -185,11 +185,6 @@ export class PostgresStore implements Store {
     return row && toResource(row);
   }
 
-  // Overloads: the first is today's contract, the second the one issue #5 brings (expectedVersion); either is met.
-  replaceResource(orgId: string, resourceType: string, id: string, at: string, write: ResourceWrite): Promise<StoredResource | undefined>;
-  replaceResource(
-    orgId: string, resourceType: string, id: string, at: string, write: ResourceWrite, expectedVersion?: number,
-  ): Promise<StoredResource | 'conflict' | undefined>;
   async replaceResource(
     orgId: string, resourceType: string, id: string, at: string, write: ResourceWrite, expectedVersion?: number,
   ): Promise<StoredResource | 'conflict' | undefined> {
@@ -212,23 +207,27 @@ export class PostgresStore implements Store {
     return this.transaction(async (c) => {
       let seq: number;
       let changed = false;
+      const expected = change.expectedVersion;
       if (change.write) {
         const w = change.write;
+        // the version is checked by the UPDATE itself, as in replaceResource
         const row = (await c.query<{ seq: number }>(
           `UPDATE resources SET display = $4, data = $5
-           WHERE org_id = $1 AND resource_type = $2 AND id = $3 AND version = $6 RETURNING seq`,
-          [orgId, resourceType, id, w.display ?? null, JSON.stringify(w.attributes), change.expectedVersion],
+           WHERE org_id = $1 AND resource_type = $2 AND id = $3 AND ($6::integer IS NULL OR version = $6) RETURNING seq`,
+          [orgId, resourceType, id, w.display ?? null, JSON.stringify(w.attributes), expected ?? null],
         )).rows[0];
-        if (!row) return (await this.exists(c, orgId, resourceType, id)) ? 'conflict' : undefined;
+        if (!row) return expected !== undefined && (await this.exists(c, orgId, resourceType, id)) ? 'conflict' : undefined;
         seq = row.seq;
         await this.rewriteIndexAndKeys(c, seq, orgId, resourceType, id, w);
         changed = true;
       } else {
-        // a membership-only change: the row lock orders it with concurrent writes to the same group
-        const row = (await c.query<{ seq: number }>(
-          'SELECT seq FROM resources WHERE org_id = $1 AND resource_type = $2 AND id = $3 FOR UPDATE', [orgId, resourceType, id],
+        // a membership-only change: the row lock orders it with concurrent writes to the same group, so the version
+        // read here stays the stored one until this transaction ends
+        const row = (await c.query<{ seq: number; version: number }>(
+          'SELECT seq, version FROM resources WHERE org_id = $1 AND resource_type = $2 AND id = $3 FOR UPDATE', [orgId, resourceType, id],
         )).rows[0];
         if (!row) return undefined;
+        if (expected !== undefined && row.version !== expected) return 'conflict';
         seq = row.seq;
       }
       const m = change.members;
@@ -254,8 +253,6 @@ export class PostgresStore implements Store {
     });
   }
 
-  deleteResource(orgId: string, resourceType: string, id: string): Promise<boolean>;
-  deleteResource(orgId: string, resourceType: string, id: string, expectedVersion?: number): Promise<boolean | 'conflict'>;
   async deleteResource(orgId: string, resourceType: string, id: string, expectedVersion?: number): Promise<boolean | 'conflict'> {
     return this.transaction(async (c) => {
       // the foreign keys cascade to the resource's index rows, unique values and memberships (both sides)

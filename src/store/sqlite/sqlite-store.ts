@@ -9,7 +9,7 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import {
   UniquenessViolation, UnknownMembers,
-  type Keyset, type Membership, type Organization, type PatchChange, type ResourcePage, type ResourceQuery,
+  type CreateManyOptions, type Keyset, type Membership, type Organization, type PatchChange, type ResourcePage, type ResourceQuery,
   type ResourceRef, type ResourceWrite, type Store,
   type StoredResource, type TokenRecord, type UniqueKey,
 } from '../store.js';
@@ -112,19 +112,26 @@ export class SqliteStore implements Store {
     resourceType: string,
     at: string,
     items: readonly { readonly id: string; readonly write: ResourceWrite }[],
+    options: CreateManyOptions = {},
   ): Promise<(StoredResource | UniquenessViolation | UnknownMembers)[]> {
     // a transaction nested in a transaction is a savepoint: a failed item rolls back alone
     const one = this.db.transaction((id: string, write: ResourceWrite) => this.insertResource(orgId, resourceType, id, at, write));
-    return this.db.transaction(() =>
-      items.map(({ id, write }) => {
+    const stopAfter = options.stopAfterErrors ?? Infinity;
+    return this.db.transaction(() => {
+      const results: (StoredResource | UniquenessViolation | UnknownMembers)[] = [];
+      let failed = 0;
+      for (const { id, write } of items) {
+        if (failed >= stopAfter) break;
         try {
-          return one(id, write);
+          results.push(one(id, write));
         } catch (e) {
-          if (e instanceof UniquenessViolation || e instanceof UnknownMembers) return e;
-          throw e;
+          if (!(e instanceof UniquenessViolation || e instanceof UnknownMembers)) throw e;
+          results.push(e);
+          failed++;
         }
-      }),
-    ).immediate();
+      }
+      return results;
+    }).immediate();
   }
 
   /** Call inside a transaction: a throw leaves nothing of this resource behind. */
@@ -147,13 +154,20 @@ export class SqliteStore implements Store {
     return row && toResource(row);
   }
 
-  async replaceResource(orgId: string, resourceType: string, id: string, at: string, write: ResourceWrite): Promise<StoredResource | undefined> {
+  async replaceResource(
+    orgId: string,
+    resourceType: string,
+    id: string,
+    at: string,
+    write: ResourceWrite,
+    expectedVersion?: number,
+  ): Promise<StoredResource | 'conflict' | undefined> {
     return this.db.transaction(() => {
-      const row = this.sql(
-        `UPDATE resources SET version = version + 1, last_modified = ?, display = ?, data = ?
-         WHERE org_id = ? AND resource_type = ? AND id = ? RETURNING *`,
-      ).get(at, write.display ?? null, JSON.stringify(write.attributes), orgId, resourceType, id) as ResourceRow | undefined;
-      if (!row) return undefined;
+      const current = this.versionOf(orgId, resourceType, id);
+      if (current === undefined) return undefined;
+      if (expectedVersion !== undefined && current.version !== expectedVersion) return 'conflict';
+      const row = this.sql('UPDATE resources SET version = version + 1, last_modified = ?, display = ?, data = ? WHERE seq = ? RETURNING *')
+        .get(at, write.display ?? null, JSON.stringify(write.attributes), current.seq) as ResourceRow;
       this.rewriteIndexAndKeys(row.seq, orgId, resourceType, id, write);
       if (write.membership) this.replaceMembers(orgId, id, write.membership);
       return toResource(row);
@@ -162,13 +176,11 @@ export class SqliteStore implements Store {
 
   async patchResource(orgId: string, resourceType: string, id: string, at: string, change: PatchChange): Promise<StoredResource | 'conflict' | undefined> {
     return this.db.transaction(() => {
-      const row = this.sql('SELECT seq, version FROM resources WHERE org_id = ? AND resource_type = ? AND id = ?').get(orgId, resourceType, id) as
-        | { seq: number; version: number }
-        | undefined;
+      const row = this.versionOf(orgId, resourceType, id);
       if (!row) return undefined;
+      if (change.expectedVersion !== undefined && row.version !== change.expectedVersion) return 'conflict';
       let changed = false;
       if (change.write) {
-        if (row.version !== change.expectedVersion) return 'conflict';
         const w = change.write;
         this.sql('UPDATE resources SET display = ?, data = ? WHERE seq = ?').run(w.display ?? null, JSON.stringify(w.attributes), row.seq);
         this.rewriteIndexAndKeys(row.seq, orgId, resourceType, id, w);
@@ -192,12 +204,12 @@ export class SqliteStore implements Store {
     }).immediate();
   }
 
-  async deleteResource(orgId: string, resourceType: string, id: string): Promise<boolean> {
+  async deleteResource(orgId: string, resourceType: string, id: string, expectedVersion?: number): Promise<boolean | 'conflict'> {
     return this.db.transaction(() => {
-      const gone = this.sql('DELETE FROM resources WHERE org_id = ? AND resource_type = ? AND id = ? RETURNING seq').get(orgId, resourceType, id) as
-        | { seq: number }
-        | undefined;
+      const gone = this.versionOf(orgId, resourceType, id);
       if (!gone) return false;
+      if (expectedVersion !== undefined && gone.version !== expectedVersion) return 'conflict';
+      this.sql('DELETE FROM resources WHERE seq = ?').run(gone.seq);
       this.sql('UPDATE resource_counts SET n = n - 1 WHERE org_id = ? AND resource_type = ?').run(orgId, resourceType);
       this.sql('DELETE FROM attribute_index WHERE resource_seq = ?').run(gone.seq);
       this.sql('DELETE FROM unique_values WHERE org_id = ? AND resource_id = ?').run(orgId, id);
@@ -256,6 +268,13 @@ export class SqliteStore implements Store {
       }
     }
     return out;
+  }
+
+  /** Read inside the write transaction (BEGIN IMMEDIATE holds the write lock), so no other writer comes between. */
+  private versionOf(orgId: string, resourceType: string, id: string): { seq: number; version: number } | undefined {
+    return this.sql('SELECT seq, version FROM resources WHERE org_id = ? AND resource_type = ? AND id = ?').get(orgId, resourceType, id) as
+      | { seq: number; version: number }
+      | undefined;
   }
 
   /** A changed document's index rows and unique values, replaced (a clash throws and rolls the write back). */

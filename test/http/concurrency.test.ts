@@ -1,0 +1,79 @@
+/**
+ * Concurrency (issue #5): uniqueness, If-Match and membership hold when requests race, because the database enforces
+ * them inside each write. Run in one process, and across two `scimd serve` processes sharing one database file.
+ */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { group, testServer, user } from '../helpers.js';
+import { serveProcess } from '../process.js';
+
+const PATCH_OP = 'urn:ietf:params:scim:api:messages:2.0:PatchOp';
+
+type Send = (i: number, method: string, path: string, body?: unknown, headers?: Record<string, string>) => Promise<{ status: number; body: any }>;
+
+function tally(statuses: number[]): Record<number, number> {
+  const out: Record<number, number> = {};
+  for (const s of statuses) out[s] = (out[s] ?? 0) + 1;
+  return out;
+}
+
+/** The races, against any way of sending requests; `i` picks the server where there are several. */
+function races(name: string, open: () => Promise<{ send: Send; close: () => Promise<void> }>) {
+  describe(name, () => {
+    let send: Send;
+    let close: () => Promise<void>;
+    beforeAll(async () => {
+      ({ send, close } = await open());
+    });
+    afterAll(() => close());
+
+    it('200 concurrent creates of one userName (in varying case): exactly one 201, the rest 409 uniqueness', async () => {
+      const name = `racer-${Math.random().toString(36).slice(2)}`;
+      const results = await Promise.all(Array.from({ length: 200 }, (_, i) => send(i, 'POST', '/Users', user(i % 2 ? name : name.toUpperCase()))));
+      expect(tally(results.map((r) => r.status))).toEqual({ 201: 1, 409: 199 });
+      expect(results.filter((r) => r.status === 409).every((r) => r.body.scimType === 'uniqueness')).toBe(true);
+      const found = await send(0, 'GET', `/Users?filter=${encodeURIComponent(`userName eq "${name}"`)}`);
+      expect(found.body.totalResults).toBe(1);
+    });
+
+    it('50 concurrent If-Match PATCHes from the same version: exactly one succeeds, 49 are 412', async () => {
+      const created = (await send(0, 'POST', '/Users', user(`etag-${Math.random().toString(36).slice(2)}`))).body;
+      const results = await Promise.all(Array.from({ length: 50 }, (_, i) =>
+        send(i, 'PATCH', `/Users/${created.id}`, { schemas: [PATCH_OP], Operations: [{ op: 'replace', path: 'title', value: `writer ${i}` }] }, { 'if-match': created.meta.version }),
+      ));
+      expect(tally(results.map((r) => r.status))).toEqual({ 200: 1, 412: 49 });
+      const winner = results.find((r) => r.status === 200)!.body;
+      const now = (await send(1, 'GET', `/Users/${created.id}`)).body;
+      expect([now.title, now.meta.version]).toEqual([winner.title, 'W/"2"']);
+    });
+
+    it('50 concurrent single-member adds to one group: all 50 are members after', async () => {
+      const users = await Promise.all(Array.from({ length: 50 }, async (_, i) => (await send(i, 'POST', '/Users', user(`m-${i}-${Math.random().toString(36).slice(2)}`))).body.id as string));
+      const g = (await send(0, 'POST', '/Groups', group(`g-${Math.random().toString(36).slice(2)}`))).body;
+      const results = await Promise.all(users.map((id, i) =>
+        send(i, 'PATCH', `/Groups/${g.id}`, { schemas: [PATCH_OP], Operations: [{ op: 'add', path: 'members', value: [{ value: id }] }] }),
+      ));
+      expect(results.every((r) => r.status === 200)).toBe(true);
+      const members = (await send(1, 'GET', `/Groups/${g.id}`)).body.members.map((m: { value: string }) => m.value);
+      expect(new Set(members)).toEqual(new Set(users));
+      expect((await send(0, 'GET', `/Groups/${g.id}`)).body.meta.version).toBe('W/"51"');
+    });
+  });
+}
+
+races('one process', async () => {
+  const s = await testServer();
+  return { send: (_i, method, path, body, headers) => s.request(method, path, body, headers), close: () => s.close() };
+});
+
+races('two scimd processes on one database file', async () => {
+  const db = join(mkdtempSync(join(tmpdir(), 'scimd-race-')), 'scimd.db');
+  const token = 'race-token';
+  // one after the other: the first makes the database and the bootstrap token, the second finds them
+  const servers = [await serveProcess(db, token)];
+  servers.push(await serveProcess(db, token));
+  const send: Send = (i, method, path, body, headers) => servers[i % 2]!.request(method, path, body, headers);
+  return { send, close: async () => servers.forEach((s) => s.child.kill('SIGKILL')) };
+});

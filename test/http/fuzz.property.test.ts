@@ -1,0 +1,131 @@
+/**
+ * Hostile input (issue #8): fast-check drives the whole HTTP surface with random and mutated requests — bodies,
+ * filters, paths, query parameters, headers, percent-encodings, deep nesting, invalid UTF-8. Whatever arrives, the
+ * answer is never a 500 and never a hang, an error is a SCIM error body, and a rejected request changes nothing.
+ * CI runs a fixed-seed slice; SCIMD_FUZZ_RUNS=100000 (and SCIMD_FUZZ_SEED) is the nightly-size run.
+ */
+import fc from 'fast-check';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { ENTERPRISE, GROUP, STUDENT, STUDENT_BUNDLE, USER, testServer, type TestServer } from '../helpers.js';
+
+const RUNS = Number(process.env.SCIMD_FUZZ_RUNS ?? 3000);
+const SEED = Number(process.env.SCIMD_FUZZ_SEED ?? 20261201);
+const PATCH_OP = 'urn:ietf:params:scim:api:messages:2.0:PatchOp';
+const BULK = 'urn:ietf:params:scim:api:messages:2.0:BulkRequest';
+const SEARCH = 'urn:ietf:params:scim:api:messages:2.0:SearchRequest';
+
+let s: TestServer;
+const ids: string[] = [];
+/** Two users and a group for requests to name; made again when a request deleted one. */
+async function ensureFixtures(): Promise<void> {
+  for (const [i, userName] of ['alice', 'bob'].entries()) {
+    if (ids[i] && (await s.request('GET', `/Users/${ids[i]}`)).status === 200) continue;
+    const found = (await s.request('GET', `/Users?filter=${encodeURIComponent(`userName eq "${userName}"`)}`)).body.Resources[0];
+    ids[i] = found?.id ?? (await s.request('POST', '/Users', { schemas: [USER, ENTERPRISE], userName, emails: [{ value: `${userName}@x.com`, type: 'work' }], [ENTERPRISE]: { employeeNumber: '1' } })).body.id;
+  }
+  if (!ids[2] || (await s.request('GET', `/Groups/${ids[2]}`)).status !== 200) {
+    ids[2] = (await s.request('POST', '/Groups', { schemas: [GROUP], displayName: `g-${Date.now()}`, members: [{ value: ids[0] }] })).body.id;
+  }
+}
+
+beforeAll(async () => {
+  s = await testServer({ schemaFiles: [STUDENT_BUNDLE], bulk: { maxOperations: 50, maxPayloadSize: 200_000 } });
+  await ensureFixtures();
+});
+afterAll(() => s.close());
+
+// ——— pieces that look like what a client sends, for mutation ———
+const attrName = fc.constantFrom('userName', 'name', 'name.givenName', 'emails', 'emails.value', 'emails[type eq "work"]', 'emails[type eq "work"].value',
+  'members', 'members[value eq "x"]', 'active', 'title', 'meta.created', 'meta', 'id', 'externalId', 'groups', 'password', `${ENTERPRISE}:manager`,
+  `${ENTERPRISE}:employeeNumber`, `${STUDENT}:studentNumber`, 'urn:x:y', '', ' ', '[', ']', '.', 'a.b.c.d', 'emails[', 'x'.repeat(300));
+const scalar = fc.oneof(fc.string({ maxLength: 20 }), fc.integer(), fc.double(), fc.boolean(), fc.constant(null), fc.constantFrom('True', 'False', '', 'bulkId:x', '2020-01-01T00:00:00Z'));
+const value = fc.oneof(scalar, fc.array(scalar, { maxLength: 3 }), fc.dictionary(attrName, scalar, { maxKeys: 3 }), fc.array(fc.dictionary(fc.constantFrom('value', 'type', 'primary', 'display', '$ref'), scalar), { maxLength: 3 }));
+const resourceBody = fc.record({
+  schemas: fc.oneof(fc.constant([USER]), fc.constant([GROUP]), fc.constant([USER, ENTERPRISE, STUDENT]), fc.array(fc.string(), { maxLength: 2 }), scalar),
+}, { requiredKeys: [] }).chain((base) => fc.dictionary(attrName, value, { maxKeys: 6 }).map((attrs) => ({ ...base, ...attrs })));
+const patchOp = fc.record({ op: fc.constantFrom('add', 'remove', 'replace', 'Replace', 'ADD', 'move', '', 7), path: fc.option(attrName, { nil: undefined }), value: fc.option(value, { nil: undefined }) }, { requiredKeys: [] });
+const patchBody = fc.record({ schemas: fc.oneof(fc.constant([PATCH_OP]), fc.array(fc.string(), { maxLength: 1 })), Operations: fc.oneof(fc.array(patchOp, { maxLength: 4 }), scalar) }, { requiredKeys: [] });
+const method = fc.constantFrom('POST', 'PUT', 'PATCH', 'DELETE', 'post', 'GET', 7, null);
+const bulkOp = fc.record({ method, bulkId: fc.option(fc.constantFrom('a', 'b', '', 'c'), { nil: undefined }), path: fc.option(fc.constantFrom('/Users', '/Groups', '/Users/bulkId:a', '/Groups/bulkId:b', '/x', '', '/Users/1/2'), { nil: undefined }), version: fc.option(fc.constantFrom('W/"1"', '*', '"x"', 3), { nil: undefined }), data: fc.option(fc.oneof(resourceBody, patchBody, fc.array(patchOp, { maxLength: 2 }), scalar), { nil: undefined }) }, { requiredKeys: [] });
+const bulkBody = fc.record({ schemas: fc.constantFrom([BULK], ['x']), failOnErrors: fc.option(fc.oneof(fc.integer({ min: -2, max: 3 }), scalar), { nil: undefined }), Operations: fc.oneof(fc.array(bulkOp, { maxLength: 6 }), scalar) }, { requiredKeys: [] });
+const filterText = fc.oneof(
+  fc.string({ maxLength: 40 }),
+  fc.tuple(attrName, fc.constantFrom('eq', 'ne', 'co', 'sw', 'ew', 'pr', 'gt', 'ge', 'lt', 'le', 'EQ', 'xx'), fc.constantFrom('"a"', 'true', '1', 'null', '"2020-01-01T00:00:00Z"', '', '"', '1e400'), fc.constantFrom('', ' and ', ' or ', ' and not (', ')', '[', ']'))
+    .map(([a, o, v, j]) => `${a} ${o} ${v}${j}${a} pr`),
+  fc.integer({ min: 1, max: 200 }).map((n) => '('.repeat(n) + 'userName pr' + ')'.repeat(n)),
+  fc.integer({ min: 1, max: 400 }).map((n) => Array.from({ length: n }, () => 'title pr').join(' or ')),
+);
+const searchBody = fc.record({ schemas: fc.constantFrom([SEARCH], []), filter: filterText, startIndex: scalar, count: scalar, sortBy: attrName, sortOrder: scalar, attributes: fc.oneof(fc.array(attrName, { maxLength: 2 }), scalar), excludedAttributes: scalar, cursor: scalar }, { requiredKeys: [] });
+const deep = fc.integer({ min: 100, max: 5000 }).map((n) => '['.repeat(n) + ']'.repeat(n));
+const anyJson = fc.oneof(fc.json({ maxDepth: 4 }), deep, fc.constantFrom('', '{', '{"schemas":', 'null', '[]', '"x"', '{"a":1}{"b":2}', '{"__proto__":{"x":1}}', '{"constructor":{"prototype":{}}}'));
+
+const body = fc.oneof(
+  resourceBody.map((b) => JSON.stringify(b)),
+  patchBody.map((b) => JSON.stringify(b)),
+  bulkBody.map((b) => JSON.stringify(b)),
+  searchBody.map((b) => JSON.stringify(b)),
+  anyJson,
+  // invalid UTF-8 and control bytes
+  fc.uint8Array({ maxLength: 64 }).map((b) => Buffer.concat([Buffer.from('{"userName":"'), Buffer.from(b), Buffer.from('"}')])),
+);
+
+const segment = fc.oneof(
+  fc.constantFrom('Users', 'Groups', 'users', 'Bulk', 'Me', 'Schemas', 'ResourceTypes', 'ServiceProviderConfig', '.search', '', '..', '%', '%zz', '%00', '%2F', 'x'.repeat(2000)),
+  fc.constant(null).map(() => ids[0]!),
+  fc.constant(null).map(() => ids[2]!),
+  fc.string({ maxLength: 10 }).map(encodeURIComponent),
+);
+const query = fc.array(
+  fc.tuple(fc.constantFrom('filter', 'startIndex', 'count', 'sortBy', 'sortOrder', 'attributes', 'excludedAttributes', 'cursor', 'FILTER', 'x'),
+    fc.oneof(filterText.map(encodeURIComponent), fc.constantFrom('1', '-1', '0', '1e99', 'abc', '99999999999999999999', '%', '%ZZ', '+', ''), attrName.map(encodeURIComponent))),
+  { maxLength: 3 },
+).map((pairs) => (pairs.length ? `?${pairs.map(([k, v]) => `${k}=${v}`).join('&')}` : ''));
+const id = fc.constantFrom(0, 1, 2).map((i) => ids[i]!);
+const resourcePath = fc.oneof(fc.constantFrom('/Users', '/Groups'), id.map((i) => `/Users/${i}`), id.map((i) => `/Groups/${i}`));
+/** Requests shaped like real ones (the right body for the endpoint, mutated), and anything at all. */
+const target = fc.oneof(
+  fc.record({ method: fc.constantFrom('POST', 'PUT'), path: resourcePath, body: resourceBody.map((b) => JSON.stringify(b)) }),
+  fc.record({ method: fc.constant('PATCH'), path: resourcePath, body: patchBody.map((b) => JSON.stringify(b)) }),
+  fc.record({ method: fc.constant('POST'), path: fc.constant('/Bulk'), body: bulkBody.map((b) => JSON.stringify(b)) }),
+  fc.record({ method: fc.constant('POST'), path: fc.constantFrom('/Users/.search', '/Groups/.search', '/.search'), body: searchBody.map((b) => JSON.stringify(b)) }),
+  fc.record({ method: fc.constantFrom('GET', 'DELETE'), path: fc.oneof(resourcePath, fc.constantFrom('/', '/Schemas', '/ResourceTypes/User', '/Me')), body: fc.constant(undefined) }),
+  fc.record({
+    method: fc.constantFrom('GET', 'POST', 'PUT', 'PATCH', 'DELETE'),
+    path: fc.array(segment, { minLength: 0, maxLength: 3 }).map((p) => `/${p.join('/')}`),
+    body: fc.option(body, { nil: undefined }),
+  }),
+);
+const request = fc.record({
+  target,
+  query,
+  contentType: fc.constantFrom('application/scim+json', 'application/json', 'application/scim+json; charset=utf-8', 'text/plain', 'application/json; charset=latin1', undefined),
+  ifMatch: fc.option(fc.constantFrom('W/"1"', '*', '"', 'W/', '', 'W/"99999999999999999999"', ','), { nil: undefined }),
+  ifNoneMatch: fc.option(fc.constantFrom('W/"1"', '*', 'x'), { nil: undefined }),
+});
+
+it(`${RUNS} random and mutated requests: never a 500, never a hang, errors are SCIM errors, a rejection changes nothing`, async () => {
+  await fc.assert(
+    fc.asyncProperty(request, async ({ target: t, ...r }) => {
+      const { method, path, body } = t;
+      const before = await s.snapshot();
+      const headers: Record<string, string> = { authorization: `Bearer ${s.token}` };
+      if (r.contentType && body !== undefined) headers['content-type'] = r.contentType;
+      if (r.ifMatch !== undefined) headers['if-match'] = r.ifMatch;
+      if (r.ifNoneMatch !== undefined) headers['if-none-match'] = r.ifNoneMatch;
+      const started = Date.now();
+      const res = await s.app.inject({ method: method as 'GET', url: `/scim/v2${path}${r.query}`, headers, ...(body !== undefined ? { payload: body } : {}) });
+      expect(Date.now() - started, 'answered promptly').toBeLessThan(5000);
+      // 501 is a deliberate answer (/Me); a 500 or anything above 501 is a fault
+      expect([500, 502, 503, 504].includes(res.statusCode) || res.statusCode > 504, `${method} ${path.slice(0, 100)}${r.query.slice(0, 200)} → ${res.statusCode} ${res.body.slice(0, 300)}`).toBe(false);
+      if (res.statusCode >= 400) {
+        const error = JSON.parse(res.body);
+        expect(error.schemas).toEqual(['urn:ietf:params:scim:api:messages:2.0:Error']);
+        expect([error.status, typeof error.detail]).toEqual([String(res.statusCode), 'string']);
+        expect(await s.snapshot(), 'a rejected request changed the store').toBe(before);
+      } else if (method === 'DELETE' || method === 'PUT' || path === '/Bulk') {
+        await ensureFixtures();
+      }
+    }),
+    { numRuns: RUNS, seed: SEED, endOnFailure: true },
+  );
+}, 600_000);
