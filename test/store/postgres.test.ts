@@ -125,6 +125,34 @@ describe.skipIf(!admin)('PostgreSQL', () => {
         }
       });
 
+      it('a batch waiting for a value that a single create is claiming holds no lock that create still needs', async () => {
+        await store.createResource(orgId, 'User', 'u0', at(0), user('first')); // the count row exists from here
+        const holder = new pg.Client({ connectionString: url });
+        await holder.connect();
+        try {
+          // a single create in flight: it has claimed 'x' and will count last
+          await holder.query('BEGIN');
+          await holder.query(`INSERT INTO resources (org_id, resource_type, id, version, created, last_modified, data) VALUES ($1, 'User', 'h', 1, 'a', 'a', '{}')`, [orgId]);
+          await holder.query(`INSERT INTO unique_values (org_id, resource_type, attribute, value, value_sha256, resource_id) VALUES ($1, 'User', 'userName', 'x', sha256('x'), 'h')`, [orgId]);
+          const batch = store.createResources(orgId, 'User', at(1), [{ id: 'b1', write: user('a') }, { id: 'b2', write: user('x') }]);
+          // wait until the batch waits for 'x'
+          for (let i = 0; i < 100; i++) {
+            const waiting = await sql("SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'INSERT INTO unique_values%'");
+            if (waiting.length > 0) break;
+            await new Promise((r) => setTimeout(r, 20));
+          }
+          // this session would detect a deadlock first if the batch held the count row
+          await holder.query("SET deadlock_timeout = '10ms'");
+          await holder.query(`UPDATE resource_counts SET n = n + 1 WHERE org_id = $1 AND resource_type = 'User'`, [orgId]);
+          await holder.query('ROLLBACK');
+          const results = await batch;
+          expect(results.map((r) => (r instanceof Error ? r.name : r.id))).toEqual(['b1', 'b2']);
+          expect((await store.listResources(orgId, 'User', { offset: 0, limit: 10 })).total).toBe(3);
+        } finally {
+          await holder.end();
+        }
+      });
+
       it('secret: stores racing to make the same secret all get the one that was written', async () => {
         const other = open();
         const made = await Promise.all([store.secret('k'), other.secret('k'), store.secret('k'), other.secret('k')]);

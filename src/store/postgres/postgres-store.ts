@@ -131,7 +131,11 @@ export class PostgresStore implements Store {
   }
 
   async createResource(orgId: string, resourceType: string, id: string, at: string, write: ResourceWrite): Promise<StoredResource> {
-    return this.transaction((c) => this.insertResource(c, orgId, resourceType, id, at, write));
+    return this.transaction(async (c) => {
+      const created = await this.insertResource(c, orgId, resourceType, id, at, write);
+      await this.count(c, orgId, resourceType, 1);
+      return created;
+    });
   }
 
   async createResources(
@@ -158,6 +162,9 @@ export class PostgresStore implements Store {
           failed++;
         }
       }
+      // counted once, last: the count row is locked from here to the commit, and a batch that held it while it
+      // waited for a value a single create is claiming would deadlock with that create's own count
+      await this.count(c, orgId, resourceType, results.filter((r) => !(r instanceof Error)).length);
       return results;
     });
   }
@@ -172,11 +179,6 @@ export class PostgresStore implements Store {
     await this.insertIndex(c, rows[0]!.seq, orgId, resourceType, write.index);
     await this.insertUniqueKeys(c, orgId, resourceType, id, write.uniqueKeys);
     if (write.membership) await this.addMembers(c, orgId, id, write.membership);
-    await c.query(
-      `INSERT INTO resource_counts (org_id, resource_type, n) VALUES ($1, $2, 1)
-       ON CONFLICT (org_id, resource_type) DO UPDATE SET n = resource_counts.n + 1`,
-      [orgId, resourceType],
-    );
     return { orgId, resourceType, id, version: 1, created: at, lastModified: at, attributes: write.attributes };
   }
 
@@ -261,7 +263,7 @@ export class PostgresStore implements Store {
         [orgId, resourceType, id, expectedVersion ?? null],
       );
       if (gone.rowCount === 0) return expectedVersion !== undefined && (await this.exists(c, orgId, resourceType, id)) ? 'conflict' : false;
-      await c.query('UPDATE resource_counts SET n = n - 1 WHERE org_id = $1 AND resource_type = $2', [orgId, resourceType]);
+      await this.count(c, orgId, resourceType, -1);
       return true;
     });
   }
@@ -314,6 +316,16 @@ export class PostgresStore implements Store {
       out.set(member, list);
     }
     return out;
+  }
+
+  /** Adds to the number of resources of the type; the last statement of a write (see createResources). */
+  private async count(c: Client, orgId: string, resourceType: string, delta: number): Promise<void> {
+    if (delta === 0) return;
+    await c.query(
+      `INSERT INTO resource_counts (org_id, resource_type, n) VALUES ($1, $2, $3)
+       ON CONFLICT (org_id, resource_type) DO UPDATE SET n = resource_counts.n + $3`,
+      [orgId, resourceType, delta],
+    );
   }
 
   private async exists(c: Client, orgId: string, resourceType: string, id: string): Promise<boolean> {
