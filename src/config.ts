@@ -21,6 +21,9 @@ export interface Config {
   /** RFC 7644 §3.7.4 limits of one Bulk request, advertised in ServiceProviderConfig. */
   readonly bulkMaxOperations: number;
   readonly bulkMaxPayloadBytes: number;
+  /** Record every state-changing request in the audit log, and keep entries this many days (0: forever). */
+  readonly audit: boolean;
+  readonly auditRetentionDays: number;
   readonly logLevel: string;
 }
 
@@ -35,6 +38,13 @@ function integer(name: string, raw: string | undefined, fallback: number, min: n
   const n = Number(raw);
   if (!Number.isInteger(n) || n < min) throw new ConfigError(`${name} must be an integer ≥ ${min}; got "${raw}"`);
   return n;
+}
+
+function toggle(name: string, raw: string | undefined, fallback: boolean): boolean {
+  if (raw === undefined || raw === '') return fallback;
+  if (/^(on|true|1|yes)$/i.test(raw)) return true;
+  if (/^(off|false|0|no)$/i.test(raw)) return false;
+  throw new ConfigError(`${name} must be on or off; got "${raw}"`);
 }
 
 export function isPostgresUrl(database: string): boolean {
@@ -63,6 +73,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, flags: Flags = 
     cursorTimeoutSeconds: integer('SCIMD_CURSOR_TIMEOUT', env.SCIMD_CURSOR_TIMEOUT, 3600, 1),
     bulkMaxOperations: integer('SCIMD_BULK_MAX_OPERATIONS', env.SCIMD_BULK_MAX_OPERATIONS, 1000, 1),
     bulkMaxPayloadBytes: integer('SCIMD_BULK_MAX_PAYLOAD_BYTES', env.SCIMD_BULK_MAX_PAYLOAD_BYTES, 4_194_304, 1024),
+    audit: toggle('SCIMD_AUDIT', env.SCIMD_AUDIT, true),
+    auditRetentionDays: integer('SCIMD_AUDIT_RETENTION_DAYS', env.SCIMD_AUDIT_RETENTION_DAYS, 90, 0),
     logLevel: pick('log-level', 'SCIMD_LOG_LEVEL') || 'info',
   };
   if (publicUrl) config.publicUrl = publicUrl;

@@ -69,7 +69,7 @@ export async function testServer(
     const payload = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
     const res = await app.inject({
       method: method as 'GET',
-      url: url.startsWith('/scim') || url.startsWith('/healthz') || url.startsWith('/readyz') ? url : `/scim/v2${url}`,
+      url: /^\/(scim|healthz|readyz|admin)\b/.test(url) ? url : `/scim/v2${url}`,
       headers: {
         authorization: `Bearer ${token}`,
         ...(payload !== undefined ? { 'content-type': 'application/scim+json' } : {}),

@@ -10,14 +10,17 @@ import { createToken, DIALECTS, ensureBootstrapToken } from '../core/tokens.js';
 import { createScim } from '../core/scim.js';
 import { buildServer } from '../http/server.js';
 import { registryFromFiles } from '../schema-files.js';
+import { auditPage, MAX_AUDIT_PAGE } from '../core/audit-query.js';
 
 const USAGE = `scimd: a SCIM 2.0 provisioning server
 
 usage:
   scimd serve [--port N] [--host H] [--database FILE|URL] [--public-url URL] [--schemas FILES] [--log-level L]
-  scimd token create [--org NAME] [--name NAME] [--dialect ${DIALECTS.join('|')}]   prints the new token
+  scimd token create [--org NAME] [--name NAME] [--dialect ${DIALECTS.join('|')}] [--admin]   prints the new token
   scimd token list [--json]
   scimd token revoke ID
+  scimd audit [--org NAME] [--since T] [--until T] [--resource-type T] [--resource-id ID] [--token ID]
+              [--outcome success|failure] [--limit N] [--follow]   the audit log as NDJSON (T: ISO time or 15m, 24h, 7d)
   scimd migrate [--database FILE|URL]
   scimd --version
 
@@ -39,6 +42,8 @@ export async function main(argv: string[], out = process.stdout, err = process.s
       return serve(parse(rest, SERVER_FLAGS).values as Flags);
     case 'token':
       return token(rest, out, err);
+    case 'audit':
+      return audit(rest, out);
     case 'migrate': {
       const config = loadConfig(process.env, parse(rest, SERVER_FLAGS).values as Flags);
       const store = await openStore(config.database, { poolSize: config.databasePoolSize });
@@ -78,6 +83,7 @@ async function token(args: string[], out: NodeJS.WritableStream, err: NodeJS.Wri
     dialect: { type: 'string' },
     database: { type: 'string' },
     json: { type: 'boolean' },
+    admin: { type: 'boolean' },
   });
   const [sub, id] = positionals;
   const config = loadConfig(process.env, { ...(values.database ? { database: values.database } : {}) });
@@ -89,6 +95,7 @@ async function token(args: string[], out: NodeJS.WritableStream, err: NodeJS.Wri
           ...(values.org ? { organization: values.org } : {}),
           ...(values.name ? { name: values.name } : {}),
           ...(values.dialect ? { dialect: values.dialect } : {}),
+          ...(values.admin ? { scope: 'admin' as const } : {}),
         });
         out.write(`${secret}\n`);
         return 0;
@@ -100,14 +107,15 @@ async function token(args: string[], out: NodeJS.WritableStream, err: NodeJS.Wri
           organization: orgs.get(t.orgId) ?? t.orgId,
           name: t.name,
           dialect: t.dialect,
+          scope: t.scope,
           created: t.created,
           lastUsed: t.lastUsed ?? null,
           revoked: t.revoked ?? null,
         }));
         if (values.json) out.write(`${JSON.stringify(tokens, null, 2)}\n`);
         else {
-          out.write('ID\tORGANIZATION\tNAME\tDIALECT\tCREATED\tLAST USED\tREVOKED\n');
-          for (const t of tokens) out.write(`${[t.id, t.organization, t.name, t.dialect, t.created, t.lastUsed ?? '-', t.revoked ?? '-'].join('\t')}\n`);
+          out.write('ID\tORGANIZATION\tNAME\tDIALECT\tSCOPE\tCREATED\tLAST USED\tREVOKED\n');
+          for (const t of tokens) out.write(`${[t.id, t.organization, t.name, t.dialect, t.scope, t.created, t.lastUsed ?? '-', t.revoked ?? '-'].join('\t')}\n`);
         }
         return 0;
       }
@@ -132,6 +140,55 @@ async function token(args: string[], out: NodeJS.WritableStream, err: NodeJS.Wri
   }
 }
 
+/** Prints matching audit entries as NDJSON, all of them (page by page); with --follow, then new ones as they come. */
+async function audit(args: string[], out: NodeJS.WritableStream): Promise<number> {
+  const { values } = parse(args, {
+    org: { type: 'string' },
+    since: { type: 'string' },
+    until: { type: 'string' },
+    'resource-type': { type: 'string' },
+    'resource-id': { type: 'string' },
+    token: { type: 'string' },
+    outcome: { type: 'string' },
+    limit: { type: 'string' },
+    follow: { type: 'boolean' },
+    database: { type: 'string' },
+  });
+  if (values.limit !== undefined && !/^[1-9]\d*$/.test(values.limit)) throw new Error(`--limit must be a whole number of at least 1; got "${values.limit}"`);
+  const config = loadConfig(process.env, { ...(values.database ? { database: values.database } : {}) });
+  const store = await openStore(config.database, { poolSize: config.databasePoolSize });
+  const params = {
+    ...(values.org ? { organization: values.org } : {}),
+    ...(values.since ? { since: values.since } : {}),
+    ...(values.until ? { until: values.until } : {}),
+    ...(values['resource-type'] ? { resourceType: values['resource-type'] } : {}),
+    ...(values['resource-id'] ? { resourceId: values['resource-id'] } : {}),
+    ...(values.token ? { tokenId: values.token } : {}),
+    ...(values.outcome ? { outcome: values.outcome } : {}),
+  };
+  let stopped = false;
+  const stop = () => (stopped = true);
+  process.once('SIGINT', stop).once('SIGTERM', stop);
+  try {
+    let left = values.limit === undefined ? Infinity : Number(values.limit);
+    let after: number | undefined;
+    for (;;) {
+      const page = await auditPage(store, { ...params, ...(after !== undefined ? { after: String(after) } : {}), limit: String(Math.min(MAX_AUDIT_PAGE, left)) });
+      for (const e of page.entries) out.write(`${JSON.stringify(e)}\n`);
+      left -= page.entries.length;
+      after = page.entries[page.entries.length - 1]?.seq ?? after;
+      if (left <= 0 || stopped) return 0;
+      if (page.next === undefined) {
+        if (!values.follow) return 0;
+        await new Promise((r) => setTimeout(r, 1000));
+        if (stopped) return 0;
+      }
+    }
+  } finally {
+    await store.close();
+  }
+}
+
 async function serve(flags: Flags): Promise<number> {
   const config = loadConfig(process.env, flags);
   const registry = registryFromFiles(config.schemaFiles);
@@ -143,10 +200,12 @@ async function serve(flags: Flags): Promise<number> {
     maxResults: config.maxResults,
     cursorTimeoutSeconds: config.cursorTimeoutSeconds,
     bulk: { maxOperations: config.bulkMaxOperations, maxPayloadSize: config.bulkMaxPayloadBytes },
+    audit: config.audit,
   });
   const app = buildServer({
     scim,
     store,
+    audit: config.audit,
     bodyLimit: config.maxBodyBytes,
     ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}),
     logger: { level: config.logLevel, redact: ['req.headers.authorization'] },
@@ -164,6 +223,13 @@ async function serve(flags: Flags): Promise<number> {
   process.once('SIGTERM', () => void shutdown('SIGTERM'));
   process.once('SIGINT', () => void shutdown('SIGINT'));
 
+  // retention: entries older than SCIMD_AUDIT_RETENTION_DAYS go, at start and every hour (any node may do it)
+  if (config.auditRetentionDays > 0) {
+    const prune = () =>
+      store.pruneAudit(new Date(Date.now() - config.auditRetentionDays * 86_400_000).toISOString()).catch((e: unknown) => app.log.warn({ err: e }, 'audit retention failed'));
+    await prune();
+    setInterval(() => void prune(), 3_600_000).unref();
+  }
   await app.listen({ port: config.port, host: config.host });
   return new Promise<number>(() => {}); // runs until a signal ends the process
 }

@@ -26,6 +26,7 @@ import type { SortSpec } from './filter/bound.js';
 import { renderResourceType, renderSchema, serviceProviderConfig } from './discovery.js';
 import { runBulk, type BulkLimits, type BulkResponse, type Created } from './bulk.js';
 import type { RequestContext } from './tokens.js';
+import { auditEntry, changesOf, type AttributeChange, type AuditEntry, type AuditOperation } from './audit.js';
 import {
   UniquenessViolation, UnknownMembers,
   type Attributes, type CreateManyOptions, type Keyset, type Membership, type ResourceRef, type ResourceWrite, type Store, type StoredResource,
@@ -38,6 +39,8 @@ export interface ScimOptions {
   readonly maxResults?: number;
   /** How long a pagination cursor stays valid (RFC 9865 `cursorTimeout`). */
   readonly cursorTimeoutSeconds?: number;
+  /** Record every state-changing request in the audit log (default true). */
+  readonly audit?: boolean;
   /** ServiceProviderConfig `bulk.maxOperations` / `maxPayloadSize` (bytes), enforced by the core and the HTTP shell. */
   readonly bulk?: Partial<BulkLimits>;
   readonly now?: () => Date;
@@ -46,6 +49,9 @@ export interface ScimOptions {
 /** Where the caller reaches the SCIM root, e.g. `https://scim.example.com/scim/v2`; used for every URL rendered. */
 export interface CallContext extends RequestContext {
   readonly baseUrl: string;
+  /** For the audit log: the request's id and the client's address, where the shell knows them. */
+  readonly requestId?: string;
+  readonly clientAddress?: string;
 }
 
 export interface ResourceResponse {
@@ -139,7 +145,8 @@ export function createScim(options: ScimOptions) {
   }
 
   /** Splits a checked resource into what the store writes: document, index, unique keys, label, membership. */
-  function planWrite(rt: ResourceType, attrs: Attributes, meta: IndexedMeta): ResourceWrite {
+  /** `audit` builds the write's audit entry from the document (members travel apart and the store records them). */
+  function planWrite(rt: ResourceType, attrs: Attributes, meta: IndexedMeta, audit?: (document: Attributes) => AuditEntry | undefined): ResourceWrite {
     const document = { ...attrs };
     let membership: Membership | undefined;
     if (DERIVED[rt.schema.id] === 'members') {
@@ -148,13 +155,15 @@ export function createScim(options: ScimOptions) {
       membership = { ids: members.map((m) => String(m.value)), allowedTypes: memberTypes(rt) };
     }
     const display = [document.displayName, document.userName].find((v): v is string => typeof v === 'string');
-    return {
+    const plan: ResourceWrite = {
       attributes: document,
       index: indexEntries(rt, document, meta),
       uniqueKeys: uniqueKeysOf(rt, document),
       ...(display !== undefined ? { display } : {}),
       ...(membership ? { membership } : {}),
     };
+    const entry = audit?.(document);
+    return entry ? { ...plan, audit: entry } : plan;
   }
 
   /** The store's typed refusals as SCIM errors; anything else passes through. */
@@ -177,6 +186,52 @@ export function createScim(options: ScimOptions) {
     }
   }
 
+  /**
+   * Reads the resource and runs a write computed from that version, which the store applies only onto it: a
+   * concurrent change makes it start over from the new version (no change is lost), or, when the client sent
+   * If-Match, fail with 412. `required` is the version If-Match demands, if any.
+   */
+  async function onCurrentVersion<T>(
+    ctx: CallContext,
+    rt: ResourceType,
+    id: string,
+    conditions: Preconditions,
+    run: (existing: StoredResource, required: number | undefined) => Promise<T | 'conflict' | undefined>,
+  ): Promise<T> {
+    const what = `${rt.name} "${id}"`;
+    for (let attempt = 0; attempt < WRITE_ATTEMPTS; attempt++) {
+      const existing = await store.getResource(ctx.orgId, rt.name, id);
+      if (!existing) throw scimErrors.notFound(`${what} not found.`);
+      const required = expectedVersion(conditions, existing.version, what);
+      const result = await run(existing, required);
+      if (result === undefined) throw scimErrors.notFound(`${what} not found.`);
+      if (result !== 'conflict') return result;
+      if (required !== undefined) throw stale(what);
+    }
+    throw scimErrors.conflict(`${what} kept changing while this request was applied; send it again.`);
+  }
+
+  const auditing = options.audit ?? true;
+  /** Builds a request's successful audit entry, to travel with its write; undefined when auditing is off. */
+  type Audit = (status: number, changes: readonly AttributeChange[]) => AuditEntry | undefined;
+
+  /**
+   * Runs one state-changing operation. Its write records the entry `audit` builds; when it fails with a SCIM error
+   * (so nothing was written), the failure's own entry is recorded instead.
+   */
+  async function recorded<T>(ctx: CallContext, operation: AuditOperation, endpoint: string, id: string | undefined, run: (audit: Audit) => Promise<T>): Promise<T> {
+    const target = { resourceType: registry.byEndpoint(endpoint)?.name ?? endpoint, ...(id !== undefined ? { resourceId: id } : {}) };
+    const audit: Audit = (status, changes) => (auditing ? auditEntry(ctx, now().toISOString(), operation, target, { status, changes }) : undefined);
+    try {
+      return await run(audit);
+    } catch (e) {
+      // a create that failed made no resource: its drawn id names nothing
+      const named = operation === 'create' ? { resourceType: target.resourceType } : target;
+      if (auditing && e instanceof ScimError) await store.appendAudit([auditEntry(ctx, now().toISOString(), operation, named, e)]);
+      throw e;
+    }
+  }
+
   function caseRuleOf(rt: ResourceType, attribute: string): string {
     return rt.resolve(attribute)?.attribute.caseExact ? 'case-sensitively' : 'case-insensitively';
   }
@@ -186,13 +241,16 @@ export function createScim(options: ScimOptions) {
     bulkLimits,
 
     async create(ctx: CallContext, endpoint: string, body: unknown, params: ProjectionParams = {}): Promise<ResourceResponse> {
-      const rt = resourceTypeAt(endpoint);
-      const attrs = checkResource(rt, body);
-      await protectSecrets(rt, attrs);
       const id = randomUUID();
-      const at = now().toISOString();
-      const stored = await write(rt, () => store.createResource(ctx.orgId, rt.name, id, at, planWrite(rt, attrs, { id, created: at, lastModified: at })));
-      return respond(ctx, rt, stored, parseProjection(rt, params.attributes, params.excludedAttributes));
+      return recorded(ctx, 'create', endpoint, id, async (audit) => {
+        const rt = resourceTypeAt(endpoint);
+        const attrs = checkResource(rt, body);
+        await protectSecrets(rt, attrs);
+        const at = now().toISOString();
+        const plan = planWrite(rt, attrs, { id, created: at, lastModified: at }, (doc) => audit(201, changesOf(rt, undefined, doc)));
+        const stored = await write(rt, () => store.createResource(ctx.orgId, rt.name, id, at, plan));
+        return respond(ctx, rt, stored, parseProjection(rt, params.attributes, params.excludedAttributes));
+      });
     },
 
     /**
@@ -205,38 +263,46 @@ export function createScim(options: ScimOptions) {
       const at = now().toISOString();
       const rc = renderContext(ctx);
       const results: (Created | ScimError)[] = [];
+      const failures: AuditEntry[] = [];
+      const failed = (e: ScimError) => {
+        results.push(e);
+        if (auditing) failures.push(auditEntry(ctx, at, 'create', { resourceType: rt.name }, e));
+      };
       let allowed = options.stopAfterErrors ?? Infinity;
       let run: { id: string; write: ResourceWrite }[] = [];
       // the valid bodies between two invalid ones go to the store together, so failures count in request order
       const flush = async () => {
         if (run.length === 0) return;
         const stored = await store.createResources(ctx.orgId, rt.name, at, run, Number.isFinite(allowed) ? { stopAfterErrors: allowed } : {});
-        run = [];
-        for (const r of stored) {
+        stored.forEach((r) => {
           if (r instanceof Error) {
-            results.push(fromStore(rt, r) as ScimError);
+            failed(fromStore(rt, r) as ScimError);
             allowed--;
           } else {
             results.push({ id: r.id, location: rc.location(rt.name, r.id), etag: etagOf(r.version) });
           }
-        }
+        });
+        run = [];
       };
       for (const body of bodies) {
         if (allowed <= 0) break;
+        const id = randomUUID();
         try {
           const attrs = checkResource(rt, body);
           await protectSecrets(rt, attrs);
-          const id = randomUUID();
-          run.push({ id, write: planWrite(rt, attrs, { id, created: at, lastModified: at }) });
+          const audit = (doc: Attributes) =>
+            auditing ? auditEntry(ctx, at, 'create', { resourceType: rt.name, resourceId: id }, { status: 201, changes: changesOf(rt, undefined, doc) }) : undefined;
+          run.push({ id, write: planWrite(rt, attrs, { id, created: at, lastModified: at }, audit) });
         } catch (e) {
           if (!(e instanceof ScimError)) throw e;
           await flush();
           if (allowed <= 0) break;
-          results.push(e);
+          failed(e);
           allowed--;
         }
       }
       await flush();
+      if (failures.length > 0) await store.appendAudit(failures);
       return results;
     },
 
@@ -278,8 +344,7 @@ export function createScim(options: ScimOptions) {
 
     /**
      * PUT (RFC 7644 §3.5.1). What is kept from the stored resource (immutable values, password hashes) was read at one
-     * version and is written only onto that version: a concurrent writer makes it start over, or, when the client
-     * sent If-Match, fail with 412.
+     * version and is written only onto that version.
      */
     async replace(
       ctx: CallContext,
@@ -289,31 +354,22 @@ export function createScim(options: ScimOptions) {
       params: ProjectionParams = {},
       conditions: Preconditions = {},
     ): Promise<ResourceResponse> {
-      const rt = resourceTypeAt(endpoint);
-      const what = `${rt.name} "${id}"`;
-      for (let attempt = 0; attempt < WRITE_ATTEMPTS; attempt++) {
-        const existing = await store.getResource(ctx.orgId, rt.name, id);
-        if (!existing) throw scimErrors.notFound(`${what} not found.`);
-        const required = expectedVersion(conditions, existing.version, what);
-        const attrs = checkResource(rt, body, { existing: existing.attributes });
-        await protectSecrets(rt, attrs, existing.attributes);
-        const at = now().toISOString();
-        const plan = planWrite(rt, attrs, { id, created: existing.created, lastModified: at });
-        const stored = await write(rt, () => store.replaceResource(ctx.orgId, rt.name, id, at, plan, existing.version));
-        if (stored === 'conflict') {
-          if (required !== undefined) throw stale(what);
-          continue;
-        }
-        if (!stored) throw scimErrors.notFound(`${what} not found.`);
+      return recorded(ctx, 'replace', endpoint, id, async (audit) => {
+        const rt = resourceTypeAt(endpoint);
+        const stored = await onCurrentVersion(ctx, rt, id, conditions, async (existing) => {
+          const attrs = checkResource(rt, body, { existing: existing.attributes });
+          await protectSecrets(rt, attrs, existing.attributes);
+          const at = now().toISOString();
+          const plan = planWrite(rt, attrs, { id, created: existing.created, lastModified: at }, (doc) => audit(200, changesOf(rt, existing.attributes, doc)));
+          return write(rt, () => store.replaceResource(ctx.orgId, rt.name, id, at, plan, existing.version));
+        });
         return respond(ctx, rt, stored, parseProjection(rt, params.attributes, params.excludedAttributes));
-      }
-      throw changingTooFast(what);
+      });
     },
 
     /**
      * PATCH (RFC 7644 §3.5.2): the operations are applied to the stored document in memory and the result is checked
-     * as a whole, then written only if the version it was computed from is still current; a concurrent writer makes
-     * it start over from the new version, so no change is lost. Membership changes go to the store as a delta.
+     * as a whole, then written onto the version it was computed from. Membership changes go to the store as a delta.
      * Answers the resource, or `noContent` where the token's dialect expects 204 and no attributes were asked for.
      */
     async patch(
@@ -324,63 +380,53 @@ export function createScim(options: ScimOptions) {
       params: ProjectionParams = {},
       conditions: Preconditions = {},
     ): Promise<ResourceResponse & { noContent: boolean }> {
-      const rt = resourceTypeAt(endpoint);
-      const what = `${rt.name} "${id}"`;
-      const operations = parsePatchRequest(body);
-      const rules = DIALECT_RULES[ctx.dialect] ?? DIALECT_RULES.rfc;
-      for (let attempt = 0; attempt < WRITE_ATTEMPTS; attempt++) {
-        const existing = await store.getResource(ctx.orgId, rt.name, id);
-        if (!existing) throw scimErrors.notFound(`${what} not found.`);
-        const required = expectedVersion(conditions, existing.version, what);
-        const { document, members, removedSecrets } = await applyPatch(
-          {
-            rt,
-            id,
-            rules: rules.patch,
-            loadMembers: async () => (await store.members(ctx.orgId, id)).map((m) => referenceValue(m, m.resourceType, renderContext(ctx))),
-          },
-          withoutSecrets(rt, existing.attributes),
-          operations,
-        );
-        const attrs = checkResource(rt, { schemas: [rt.schema.id], ...document }, { existing: existing.attributes });
-        await protectSecrets(rt, attrs, storedSecrets(rt, existing.attributes, removedSecrets));
-        const at = now().toISOString();
-        const changed = !sameJson(attrs, existing.attributes);
-        const result = await write(rt, () =>
-          store.patchResource(ctx.orgId, rt.name, id, at, {
-            // a new document was computed from this version; a membership delta alone holds on any version
-            ...(changed || required !== undefined ? { expectedVersion: existing.version } : {}),
-            ...(changed ? { write: planWrite(rt, attrs, { id, created: existing.created, lastModified: at }) } : {}),
-            ...(members ? { members: { clear: members.clear, add: [...members.add], remove: [...members.remove], allowedTypes: memberTypes(rt) } } : {}),
-            touch: [{ path: 'meta.lastmodified', ordinal: 0, num: Date.parse(at) }],
-          }),
-        );
-        if (result === 'conflict') {
-          if (required !== undefined) throw stale(what);
-          continue;
-        }
-        if (!result) throw scimErrors.notFound(`${what} not found.`);
+      return recorded(ctx, 'patch', endpoint, id, async (audit) => {
+        const rt = resourceTypeAt(endpoint);
+        const operations = parsePatchRequest(body);
+        const rules = DIALECT_RULES[ctx.dialect] ?? DIALECT_RULES.rfc;
         const asked = params.attributes !== undefined || params.excludedAttributes !== undefined;
         const noContent = rules.patchResponse === 'noContent' && !asked;
-        const projection = parseProjection(rt, params.attributes, params.excludedAttributes);
+        const result = await onCurrentVersion(ctx, rt, id, conditions, async (existing, required) => {
+          const { document, members, removedSecrets } = await applyPatch(
+            {
+              rt,
+              id,
+              rules: rules.patch,
+              loadMembers: async () => (await store.members(ctx.orgId, id)).map((m) => referenceValue(m, m.resourceType, renderContext(ctx))),
+            },
+            withoutSecrets(rt, existing.attributes),
+            operations,
+          );
+          const attrs = checkResource(rt, { schemas: [rt.schema.id], ...document }, { existing: existing.attributes });
+          await protectSecrets(rt, attrs, storedSecrets(rt, existing.attributes, removedSecrets));
+          const at = now().toISOString();
+          const changed = !sameJson(attrs, existing.attributes);
+          const entry = audit(noContent ? 204 : 200, changed ? changesOf(rt, existing.attributes, attrs) : []);
+          return write(rt, () =>
+            store.patchResource(ctx.orgId, rt.name, id, at, {
+              // a new document was computed from this version; a membership delta alone holds on any version
+              ...(changed || required !== undefined ? { expectedVersion: existing.version } : {}),
+              ...(changed ? { write: planWrite(rt, attrs, { id, created: existing.created, lastModified: at }) } : {}),
+              ...(members ? { members: { clear: members.clear, add: [...members.add], remove: [...members.remove], allowedTypes: memberTypes(rt) } } : {}),
+              touch: [{ path: 'meta.lastmodified', ordinal: 0, num: Date.parse(at) }],
+              ...(entry ? { audit: entry } : {}),
+            }),
+          );
+        });
         if (noContent) return { resource: {}, location: renderContext(ctx).location(rt.name, id), etag: etagOf(result.version), noContent };
-        return { ...(await respond(ctx, rt, result, projection)), noContent };
-      }
-      throw changingTooFast(what);
+        return { ...(await respond(ctx, rt, result, parseProjection(rt, params.attributes, params.excludedAttributes))), noContent };
+      });
     },
 
+    /** DELETE: the audit entry shows what was deleted, so the version read is the one deleted. */
     async delete(ctx: CallContext, endpoint: string, id: string, conditions: Preconditions = {}): Promise<void> {
-      const rt = resourceTypeAt(endpoint);
-      const what = `${rt.name} "${id}"`;
-      let required: number | undefined;
-      if (conditions.ifMatch !== undefined) {
-        const existing = await store.getResource(ctx.orgId, rt.name, id);
-        if (!existing) throw scimErrors.notFound(`${what} not found.`);
-        required = expectedVersion(conditions, existing.version, what);
-      }
-      const gone = await store.deleteResource(ctx.orgId, rt.name, id, required);
-      if (gone === 'conflict') throw stale(what);
-      if (!gone) throw scimErrors.notFound(`${what} not found.`);
+      return recorded(ctx, 'delete', endpoint, id, async (audit) => {
+        const rt = resourceTypeAt(endpoint);
+        await onCurrentVersion(ctx, rt, id, conditions, async (existing) => {
+          const gone = await store.deleteResource(ctx.orgId, rt.name, id, existing.version, audit(204, changesOf(rt, existing.attributes, undefined)));
+          return gone === true ? existing : gone === 'conflict' ? gone : undefined;
+        });
+      });
     },
 
     async list(ctx: CallContext, endpoint: string, params: ListParams = {}): Promise<ListResponse> {
@@ -512,12 +558,8 @@ export function createScim(options: ScimOptions) {
   };
 }
 
-/** How often a PUT or PATCH without If-Match starts over when another writer changed the resource under it. */
+/** How often a write without If-Match starts over when another writer changed the resource under it. */
 const WRITE_ATTEMPTS = 5;
-
-function changingTooFast(what: string): ScimError {
-  return scimErrors.conflict(`${what} kept changing while this request was applied; send it again.`);
-}
 
 /** What a group member may be: the canonical values of `members.type` (RFC 7643 §4.2: User, Group). */
 function memberTypes(rt: ResourceType): readonly string[] {

@@ -5,7 +5,8 @@
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Store, TokenRecord } from '../store/store.js';
-import { scimErrors } from './errors.js';
+import { scimErrors, type ScimError } from './errors.js';
+import { auditEntry, type AuditCaller } from './audit.js';
 
 export const DIALECTS = ['rfc', 'entra', 'okta', 'google', 'onelogin', 'jumpcloud', 'ping'] as const;
 export type Dialect = (typeof DIALECTS)[number];
@@ -37,6 +38,8 @@ export interface NewToken {
   readonly dialect?: string;
   /** A caller-chosen secret (SCIMD_BOOTSTRAP_TOKEN); by default 256 random bits are drawn. */
   readonly secret?: string;
+  /** `admin`: the admin API (every organization) instead of the SCIM API. */
+  readonly scope?: TokenRecord['scope'];
 }
 
 export async function createToken(store: Store, input: NewToken = {}): Promise<{ token: string; record: TokenRecord }> {
@@ -49,6 +52,7 @@ export async function createToken(store: Store, input: NewToken = {}): Promise<{
     orgId: org.id,
     name: input.name ?? 'token',
     dialect,
+    scope: input.scope ?? 'scim',
     hash: digest(token),
     created: new Date().toISOString(),
   };
@@ -64,14 +68,34 @@ export async function ensureBootstrapToken(store: Store, secret: string): Promis
   await createToken(store, { secret, name: 'bootstrap' });
 }
 
-export async function authenticate(store: Store, authorization: string | undefined, now = new Date()): Promise<RequestContext> {
-  if (!authorization) throw scimErrors.unauthorized('This endpoint needs an "Authorization: Bearer <token>" header.');
+export interface AuthenticateOptions {
+  /** The API being called: a token of the other scope is refused with 403. */
+  readonly scope?: TokenRecord['scope'];
+  readonly now?: Date;
+  /** When given, a refusal is recorded in the audit log with these details of the request. */
+  readonly audit?: AuditCaller;
+}
+
+export async function authenticate(store: Store, authorization: string | undefined, options: AuthenticateOptions = {}): Promise<RequestContext> {
+  const now = options.now ?? new Date();
+  const refuse = async (e: ScimError, record?: TokenRecord): Promise<never> => {
+    if (options.audit) {
+      const caller = record ? { ...options.audit, orgId: record.orgId, tokenId: record.id, tokenName: record.name } : options.audit;
+      await store.appendAudit([auditEntry(caller, now.toISOString(), 'authenticate', {}, e)]);
+    }
+    throw e;
+  };
+  if (!authorization) return refuse(scimErrors.unauthorized('This endpoint needs an "Authorization: Bearer <token>" header.'));
   const m = /^Bearer +([\x21-\x7e]+) *$/i.exec(authorization);
-  if (!m) throw scimErrors.unauthorized('Use the Bearer scheme: "Authorization: Bearer <token>".');
+  if (!m) return refuse(scimErrors.unauthorized('Use the Bearer scheme: "Authorization: Bearer <token>".'));
   const hash = digest(m[1]!);
   const record = await store.findTokenByHash(hash);
   if (!record || record.revoked || !timingSafeEqual(Buffer.from(record.hash, 'hex'), Buffer.from(hash, 'hex'))) {
-    throw scimErrors.unauthorized('The bearer token is not valid: unknown or revoked.');
+    return refuse(scimErrors.unauthorized('The bearer token is not valid: unknown or revoked.'));
+  }
+  const scope = options.scope ?? 'scim';
+  if (record.scope !== scope) {
+    return refuse(scimErrors.forbidden(scope === 'admin' ? 'This token is for the SCIM API; the admin API needs an admin token (scimd token create --admin).' : 'This is an admin token; SCIM requests need a SCIM token of an organization.'), record);
   }
   if (!record.lastUsed || now.getTime() - Date.parse(record.lastUsed) > TOUCH_INTERVAL_MS) {
     await store.touchToken(record.id, now.toISOString());

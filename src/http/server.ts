@@ -10,6 +10,7 @@ import { scimErrors, type ScimError } from '../core/errors.js';
 import type { Preconditions } from '../core/etag.js';
 import type { Store } from '../store/store.js';
 import { toScimError } from './errors.js';
+import { registerAdminApi } from './admin.js';
 
 export const SCIM_JSON = 'application/scim+json; charset=utf-8';
 export const SCIM_PREFIX = '/scim/v2';
@@ -21,6 +22,8 @@ export interface ServerOptions {
   readonly publicUrl?: string;
   readonly bodyLimit: number;
   readonly logger?: FastifyServerOptions['logger'];
+  /** Record refused authentications in the audit log (default true; the core records the rest). */
+  readonly audit?: boolean;
 }
 
 declare module 'fastify' {
@@ -136,12 +139,15 @@ export function buildServer(options: ServerOptions): FastifyInstance {
     }
   });
 
+  registerAdminApi(app, store, options.audit !== false);
+
   void app.register(
     async (scimApp) => {
       scimApp.addHook('onRequest', async (req) => {
-        const who = await authenticate(store, req.headers.authorization);
+        const caller = { requestId: req.id, clientAddress: req.ip };
+        const who = await authenticate(store, req.headers.authorization, { scope: 'scim', ...(options.audit !== false ? { audit: caller } : {}) });
         const base = options.publicUrl ? options.publicUrl.replace(/\/+$/, '') : `${req.protocol}://${req.host}`;
-        req.scimContext = { ...who, baseUrl: base + SCIM_PREFIX };
+        req.scimContext = { ...who, ...caller, baseUrl: base + SCIM_PREFIX };
       });
       const ctx = (req: FastifyRequest): CallContext => req.scimContext!;
       const send = (reply: FastifyReply, status: number, body: unknown) => reply.code(status).type(SCIM_JSON).send(body);

@@ -9,6 +9,7 @@
 
 import type { BoundFilter, SortSpec } from '../core/filter/bound.js';
 import type { IndexEntry } from '../core/filter/index-entries.js';
+import type { AuditEntry, AuditQuery, AuditRecord } from '../core/audit.js';
 
 /** A resource's attributes as stored: canonical attribute names, extension objects under their schema URN. */
 export type Attributes = Record<string, unknown>;
@@ -27,6 +28,8 @@ export interface TokenRecord {
   readonly dialect: string;
   /** SHA-256 of the token, hex. The token itself is never stored. */
   readonly hash: string;
+  /** What the token may call: the SCIM API of its organization, or the admin API (every organization). */
+  readonly scope: 'scim' | 'admin';
   readonly created: string;
   readonly lastUsed?: string;
   readonly revoked?: string;
@@ -59,6 +62,8 @@ export interface ResourceWrite {
   readonly display?: string;
   /** The complete member list of a group; undefined when the resource type has none (or, on replace, to keep it). */
   readonly membership?: Membership;
+  /** The request's audit entry, recorded with the write (see Store). */
+  readonly audit?: AuditEntry;
 }
 
 /** A PATCH of a group's members as a delta: O(k) for k members named, whatever the group's size. */
@@ -81,6 +86,8 @@ export interface PatchChange {
   readonly members?: MembershipChange;
   /** Index entries to set when only the membership changed (meta.lastModified). */
   readonly touch: readonly IndexEntry[];
+  /** The request's audit entry, recorded with the change (see Store), even when nothing changed. */
+  readonly audit?: AuditEntry;
 }
 
 export interface Membership {
@@ -129,6 +136,11 @@ export interface ResourcePage {
   readonly keysets: Keyset[];
 }
 
+/**
+ * Audit entries given with a write (ResourceWrite.audit, PatchChange.audit, deleteResource's) are recorded in the
+ * write's own transaction, with the version the write left and, for a group, a `members` change naming the ids the
+ * write really added and removed; a write that is refused (conflict, uniqueness, unknown members) records nothing.
+ */
 export interface Store {
   /** Applies pending versioned migrations; safe to call from several processes at once. */
   migrate(): Promise<void>;
@@ -182,9 +194,16 @@ export interface Store {
    * Deletes the resource with its unique values and every membership it takes part in; false when absent;
    * 'conflict' (nothing deleted) when `expectedVersion` is given and the stored version differs.
    */
-  deleteResource(orgId: string, resourceType: string, id: string, expectedVersion?: number): Promise<boolean | 'conflict'>;
+  deleteResource(orgId: string, resourceType: string, id: string, expectedVersion?: number, audit?: AuditEntry): Promise<boolean | 'conflict'>;
   /** The page of matching resources in a stable order, and how many match in all. */
   listResources(orgId: string, resourceType: string, query: ResourceQuery): Promise<ResourcePage>;
+
+  /** Records entries of requests that changed nothing (failures, rejected authentication). */
+  appendAudit(entries: readonly AuditEntry[]): Promise<void>;
+  /** The entries matching the query, in log order, at most `limit`. */
+  listAudit(query: AuditQuery): Promise<AuditRecord[]>;
+  /** Deletes the entries older than `before`; returns how many. */
+  pruneAudit(before: string): Promise<number>;
 
   /** A random 32-byte secret with this name, made on first use and the same for every process on the database. */
   secret(name: string): Promise<Buffer>;

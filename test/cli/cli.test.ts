@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 
 const BIN = fileURLToPath(new URL('../../bin/scimd.js', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'scimd-cli-'));
@@ -103,6 +104,65 @@ describe('scimd CLI', () => {
     const id = ((await created.json()) as { id: string }).id;
     const fromB = await fetch(`${base}/Users/${id}`, { headers: { authorization: `Bearer ${b}` } });
     expect(fromB.status).toBe(404);
+  });
+
+  it('token create --admin makes an admin token: the admin API takes it, the SCIM API does not', async () => {
+    const admin = cli('token', 'create', '--admin', '--name', 'ops').stdout.trim();
+    const audit = await fetch(`${base.replace('/scim/v2', '')}/admin/api/audit?limit=1`, { headers: { authorization: `Bearer ${admin}` } });
+    expect(audit.status).toBe(200);
+    expect((await get(admin)).status).toBe(403);
+    expect(JSON.parse(cli('token', 'list', '--json').stdout).find((t: any) => t.name === 'ops')).toMatchObject({ scope: 'admin' });
+  });
+
+  it('audit prints the log as NDJSON, filters it, and --follow prints new entries as they are written', async () => {
+    const post = (userName: string) =>
+      fetch(`${base}/Users`, {
+        method: 'POST',
+        headers: { authorization: 'Bearer bootstrap-secret', 'content-type': 'application/scim+json' },
+        body: JSON.stringify({ schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'], userName }),
+      });
+    expect((await post('audited')).status).toBe(201);
+    expect((await post('audited')).status).toBe(409);
+    const lines = cli('audit', '--resource-type', 'User').stdout.trim().split('\n').map((l) => JSON.parse(l));
+    const mine = lines.filter((e) => e.tokenName === 'bootstrap' && e.operation === 'create');
+    expect(mine.slice(-2).map((e) => [e.status, e.organization])).toEqual([[201, 'default'], [409, 'default']]);
+    const failures = cli('audit', '--outcome', 'failure', '--since', '1h').stdout.trim().split('\n').map((l) => JSON.parse(l));
+    expect(failures.every((e) => e.status >= 400)).toBe(true);
+    expect(cli('audit', '--limit', '1').stdout.trim().split('\n')).toHaveLength(1);
+    expect(cli('audit', '--since', 'last tuesday').code).toBe(1);
+
+    const follow = spawn(process.execPath, [BIN, 'audit', '--follow', '--since', '1s'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    follow.stdout!.on('data', (d) => (out += d));
+    await new Promise((r) => setTimeout(r, 1500));
+    expect((await post('followed')).status).toBe(201);
+    for (let i = 0; i < 50 && !out.includes('followed'); i++) await new Promise((r) => setTimeout(r, 100));
+    follow.kill('SIGTERM');
+    expect(out).toContain('"after":"followed"');
+  });
+
+  it('serve prunes audit entries older than SCIMD_AUDIT_RETENTION_DAYS at start; SCIMD_AUDIT=off records nothing', async () => {
+    const db = join(dir, 'retention.db');
+    const store = new SqliteStore(db);
+    await store.migrate();
+    const old = new Date(Date.now() - 40 * 86_400_000).toISOString();
+    const recent = new Date(Date.now() - 10 * 86_400_000).toISOString();
+    await store.appendAudit([
+      { at: old, operation: 'authenticate', status: 401, changes: [] },
+      { at: recent, operation: 'authenticate', status: 401, changes: [] },
+    ]);
+    await store.close();
+    const port = 20000 + Math.floor(Math.random() * 20000);
+    const child = await startServer(port, { SCIMD_DATABASE: db, SCIMD_AUDIT_RETENTION_DAYS: '30', SCIMD_AUDIT: 'off' });
+    try {
+      await fetch(`http://127.0.0.1:${port}/scim/v2/Users`, { headers: { authorization: 'Bearer wrong' } });
+      const reader = new SqliteStore(db);
+      const left = await reader.listAudit({ limit: 10 });
+      await reader.close();
+      expect(left.map((e) => e.at)).toEqual([recent]);
+    } finally {
+      child.kill('SIGKILL');
+    }
   });
 
   it('SIGTERM drains an in-flight request, then exits 0', async () => {

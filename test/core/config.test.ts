@@ -7,6 +7,13 @@ describe('loadConfig', () => {
     expect(c).toMatchObject({ port: 8080, host: '127.0.0.1', databasePoolSize: 10, maxBodyBytes: 1_048_576, maxResults: 1000, cursorTimeoutSeconds: 3600, logLevel: 'info', schemaFiles: [] });
     expect(c.database).toMatch(/data\/scimd\.db$/);
     expect(c.publicUrl).toBeUndefined();
+    expect(c).toMatchObject({ audit: true, auditRetentionDays: 90, bulkMaxOperations: 1000, bulkMaxPayloadBytes: 4_194_304 });
+  });
+
+  it('reads the audit and Bulk settings', () => {
+    const c = loadConfig({ SCIMD_AUDIT: 'off', SCIMD_AUDIT_RETENTION_DAYS: '0', SCIMD_BULK_MAX_OPERATIONS: '10', SCIMD_BULK_MAX_PAYLOAD_BYTES: '2048' });
+    expect(c).toMatchObject({ audit: false, auditRetentionDays: 0, bulkMaxOperations: 10, bulkMaxPayloadBytes: 2048 });
+    expect(loadConfig({ SCIMD_AUDIT: 'TRUE' }).audit).toBe(true);
   });
 
   it('reads SCIMD_* variables, and flags win over them', () => {
@@ -30,6 +37,9 @@ describe('loadConfig', () => {
     [{ SCIMD_MAX_RESULTS: '0' }, /SCIMD_MAX_RESULTS/],
     [{ SCIMD_PUBLIC_URL: 'scim.example.com' }, /SCIMD_PUBLIC_URL/],
     [{ SCIMD_DB_POOL_SIZE: '0' }, /SCIMD_DB_POOL_SIZE/],
+    [{ SCIMD_AUDIT: 'maybe' }, /SCIMD_AUDIT must be on or off/],
+    [{ SCIMD_AUDIT_RETENTION_DAYS: '-1' }, /SCIMD_AUDIT_RETENTION_DAYS/],
+    [{ SCIMD_BULK_MAX_OPERATIONS: '0' }, /SCIMD_BULK_MAX_OPERATIONS/],
   ])('refuses %j with a message naming the setting', (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(message);

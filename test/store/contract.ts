@@ -8,6 +8,7 @@ import {
   UniquenessViolation, UnknownMembers,
   type Attributes, type Membership, type Organization, type ResourceRef, type ResourceWrite, type Store, type StoredResource, type TokenRecord,
 } from '../../src/store/store.js';
+import type { AuditEntry, AuditQuery } from '../../src/core/audit.js';
 
 const USER_SCHEMA = 'urn:ietf:params:scim:schemas:core:2.0:User';
 const GROUP_SCHEMA = 'urn:ietf:params:scim:schemas:core:2.0:Group';
@@ -139,6 +140,7 @@ export function describeStoreContract(name: string, open: () => Promise<Store>):
         orgId: org.id,
         name: 'okta provisioning',
         dialect: 'okta',
+        scope: 'admin',
         hash: 'a'.repeat(64),
         created: at(1),
         lastUsed: at(2),
@@ -149,6 +151,7 @@ export function describeStoreContract(name: string, open: () => Promise<Store>):
         orgId: other.id,
         name: 'entra',
         dialect: 'entra',
+        scope: 'scim',
         hash: 'b'.repeat(64),
         created: at(4),
       });
@@ -434,6 +437,84 @@ export function describeStoreContract(name: string, open: () => Promise<Store>):
         expect(results[3]).toBeInstanceOf(UniquenessViolation);
         const listed = await store.listResources(org.id, 'User', { offset: 0, limit: 10 });
         expect(listed.resources.map((r) => r.id)).toEqual(['u0', 'u1', 'u3']);
+      });
+    });
+
+    describe('audit log', () => {
+      const entry = (operation: AuditEntry['operation'], extra: Partial<AuditEntry> = {}): AuditEntry => ({
+        at: at(1), orgId: org.id, tokenId: 't1', tokenName: 'okta', requestId: 'r1', clientAddress: '127.0.0.1',
+        operation, resourceType: 'User', status: 201, changes: [{ attribute: 'title', after: 'x' }], ...extra,
+      });
+
+      it('a write records its entry in the same transaction, with the version it left', async () => {
+        await store.createResource(org.id, 'User', 'u1', at(1), { ...userWrite('alice'), audit: entry('create', { resourceId: 'u1' }) });
+        await store.replaceResource(org.id, 'User', 'u1', at(2), { ...userWrite('alice'), audit: entry('replace', { resourceId: 'u1', status: 200 }) });
+        await store.patchResource(org.id, 'User', 'u1', at(3), { expectedVersion: 2, write: userWrite('alice'), touch: [], audit: entry('patch', { resourceId: 'u1', status: 200 }) });
+        await store.deleteResource(org.id, 'User', 'u1', 3, entry('delete', { resourceId: 'u1', status: 204 }));
+        const log = await store.listAudit({ limit: 10 });
+        expect(log.map((r) => [r.operation, r.resourceId, r.version, r.status])).toEqual([
+          ['create', 'u1', 1, 201], ['replace', 'u1', 2, 200], ['patch', 'u1', 3, 200], ['delete', 'u1', 3, 204],
+        ]);
+        expect(log[0]).toEqual({ seq: log[0]!.seq, ...entry('create', { resourceId: 'u1' }), version: 1 });
+        expect(log.map((r) => r.seq)).toEqual([...log.map((r) => r.seq)].sort((a, b) => a - b));
+      });
+
+      it('a refused write records nothing: uniqueness, unknown members, a version conflict', async () => {
+        await store.createResource(org.id, 'User', 'u1', at(1), userWrite('alice'));
+        await expectUniquenessViolation(store.createResource(org.id, 'User', 'u2', at(2), { ...userWrite('alice'), audit: entry('create') }), 'userName');
+        await expectUnknownMembers(store.createResource(org.id, 'Group', 'g1', at(2), { ...groupWrite('g', ['nope']), audit: entry('create') }), ['nope']);
+        expect(await store.replaceResource(org.id, 'User', 'u1', at(3), { ...userWrite('alice'), audit: entry('replace') }, 7)).toBe('conflict');
+        expect(await store.deleteResource(org.id, 'User', 'u1', 7, entry('delete'))).toBe('conflict');
+        const [ok, bad] = await store.createResources(org.id, 'User', at(4), [
+          { id: 'u3', write: { ...userWrite('carol'), audit: entry('create', { resourceId: 'u3' }) } },
+          { id: 'u4', write: { ...userWrite('ALICE'), audit: entry('create', { resourceId: 'u4' }) } },
+        ]);
+        expect([ok, bad?.constructor.name]).toMatchObject([{ id: 'u3' }, 'UniquenessViolation']);
+        expect((await store.listAudit({ limit: 10 })).map((r) => r.resourceId)).toEqual(['u3']);
+      });
+
+      it('a group write records the members it really added and removed, counted', async () => {
+        await store.createResource(org.id, 'User', 'u1', at(1), userWrite('alice'));
+        await store.createResource(org.id, 'User', 'u2', at(2), userWrite('bob'));
+        await store.createResource(org.id, 'Group', 'g1', at(3), { ...groupWrite('g', ['u1', 'u1']), audit: entry('create', { resourceType: 'Group', changes: [] }) });
+        const members = (add: string[], remove: string[]) => ({ clear: false, add, remove, allowedTypes: MEMBER_TYPES });
+        await store.patchResource(org.id, 'Group', 'g1', at(4), { members: members(['u1', 'u2'], []), touch: [], audit: entry('patch', { changes: [] }) });
+        await store.patchResource(org.id, 'Group', 'g1', at(5), { members: members([], ['u1', 'u9']), touch: [], audit: entry('patch', { changes: [] }) });
+        await store.replaceResource(org.id, 'Group', 'g1', at(6), { ...groupWrite('g', ['u1']), audit: entry('replace', { changes: [] }) });
+        const log = await store.listAudit({ limit: 10 });
+        expect(log.map((r) => r.changes)).toEqual([
+          [{ attribute: 'members', added: ['u1'], addedCount: 1 }],
+          [{ attribute: 'members', added: ['u2'], addedCount: 1 }],
+          [{ attribute: 'members', removed: ['u1'], removedCount: 1 }],
+          [{ attribute: 'members', added: ['u1'], addedCount: 1, removed: ['u2'], removedCount: 1 }],
+        ]);
+        // the PATCH that changed nothing is recorded too, at the version it left
+        await store.patchResource(org.id, 'Group', 'g1', at(7), { members: members(['u1'], []), touch: [], audit: entry('patch', { changes: [] }) });
+        const last = (await store.listAudit({ afterSeq: log[3]!.seq, limit: 10 }))[0]!;
+        expect([last.changes, last.version]).toEqual([[], log[3]!.version]);
+      });
+
+      it('appendAudit records entries of failures; listAudit filters; pruneAudit deletes old entries', async () => {
+        await store.appendAudit([
+          entry('create', { at: at(1), status: 400, scimType: 'invalidValue', detail: 'bad', changes: [] }),
+          entry('authenticate', { at: at(2), orgId: undefined, tokenId: undefined, tokenName: undefined, resourceType: undefined, status: 401, changes: [] }),
+          entry('patch', { at: at(3), orgId: other.id, tokenId: 't2', resourceType: 'Group', resourceId: 'g9', status: 404, changes: [] }),
+        ]);
+        await store.createResource(org.id, 'User', 'u1', at(4), { ...userWrite('alice'), audit: entry('create', { at: at(4), resourceId: 'u1' }) });
+        const ops = async (q: Partial<AuditQuery>) => (await store.listAudit({ limit: 10, ...q })).map((r) => r.operation);
+        expect(await ops({})).toEqual(['create', 'authenticate', 'patch', 'create']);
+        expect((await store.listAudit({ limit: 10 }))[1]).not.toHaveProperty('orgId');
+        expect(await ops({ outcome: 'failure' })).toEqual(['create', 'authenticate', 'patch']);
+        expect(await ops({ outcome: 'success' })).toEqual(['create']);
+        expect(await ops({ orgId: other.id })).toEqual(['patch']);
+        expect(await ops({ tokenId: 't2' })).toEqual(['patch']);
+        expect(await ops({ resourceType: 'User', resourceId: 'u1' })).toEqual(['create']);
+        expect(await ops({ since: at(2), until: at(4) })).toEqual(['authenticate', 'patch']);
+        expect(await ops({ limit: 2 })).toEqual(['create', 'authenticate']);
+        const first = (await store.listAudit({ limit: 1 }))[0]!;
+        expect(await ops({ afterSeq: first.seq })).toEqual(['authenticate', 'patch', 'create']);
+        expect(await store.pruneAudit(at(3))).toBe(2);
+        expect(await ops({})).toEqual(['patch', 'create']);
       });
     });
 

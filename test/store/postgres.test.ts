@@ -153,6 +153,11 @@ describe.skipIf(!admin)('PostgreSQL', () => {
         }
       });
 
+      it('an audit entry of a refused request with U+0000 in it is recorded, with U+FFFD in its place', async () => {
+        await store.appendAudit([{ at: at(1), operation: 'delete', resourceType: '\u0000', resourceId: 'a\u0000b', status: 404, detail: 'no \u0000', changes: [] }]);
+        expect(await store.listAudit({ limit: 10 })).toMatchObject([{ resourceType: '\uFFFD', resourceId: 'a\uFFFDb', detail: 'no \uFFFD', status: 404 }]);
+      });
+
       it('secret: stores racing to make the same secret all get the one that was written', async () => {
         const other = open();
         const made = await Promise.all([store.secret('k'), other.secret('k'), store.secret('k'), other.secret('k')]);

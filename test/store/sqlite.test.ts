@@ -80,7 +80,7 @@ describe('SqliteStore on a file', () => {
     await early.migrate();
 
     const org = await writer.ensureOrganization('acme');
-    await writer.createToken({ id: 't1', orgId: org.id, name: 'cli', dialect: 'rfc', hash: 'f'.repeat(64), created: '2024-01-01T00:00:00.000Z' });
+    await writer.createToken({ id: 't1', orgId: org.id, name: 'cli', dialect: 'rfc', scope: 'scim', hash: 'f'.repeat(64), created: '2024-01-01T00:00:00.000Z' });
     const user = await writer.createResource(org.id, 'User', 'u1', '2024-01-01T00:00:01.000Z', {
       attributes: { userName: 'alice' },
       index: [], uniqueKeys: [{ attribute: 'userName', value: 'alice' }],

@@ -7,7 +7,7 @@
 export const MIGRATIONS: readonly { readonly version: number; readonly name: string; readonly sql: string }[] = [
   {
     version: 1,
-    name: 'organizations, secrets, tokens, resources, unique values, group members, attribute index, resource counts',
+    name: 'organizations, secrets, tokens, resources, unique values, group members, attribute index, resource counts, audit log',
     sql: `
       CREATE TABLE organizations (
         id      TEXT PRIMARY KEY,
@@ -26,7 +26,8 @@ export const MIGRATIONS: readonly { readonly version: number; readonly name: str
         hash      TEXT NOT NULL UNIQUE,
         created   TEXT NOT NULL,
         last_used TEXT,
-        revoked   TEXT
+        revoked   TEXT,
+        scope     TEXT NOT NULL DEFAULT 'scim'
       );
       -- seq gives every resource a stable position for listing; (org_id, resource_type, id) is the identity, and
       -- ids are unique within an organization (store.ts), which the references below rely on.
@@ -98,6 +99,27 @@ export const MIGRATIONS: readonly { readonly version: number; readonly name: str
         n             BIGINT NOT NULL,
         PRIMARY KEY (org_id, resource_type)
       );
+      -- one row per state-changing request or rejected authentication; a write's row is inserted in its transaction
+      CREATE TABLE audit_log (
+        seq           BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        at            TEXT NOT NULL,
+        org_id        TEXT,
+        token_id      TEXT,
+        token_name    TEXT,
+        client        TEXT,
+        request_id    TEXT,
+        operation     TEXT NOT NULL,
+        resource_type TEXT,
+        resource_id   TEXT,
+        version       INTEGER,
+        status        INTEGER NOT NULL,
+        scim_type     TEXT,
+        detail        TEXT,
+        changes       TEXT NOT NULL
+      );
+      CREATE INDEX audit_log_at ON audit_log (at);
+      CREATE INDEX audit_log_resource ON audit_log (org_id, resource_type, resource_id);
+      CREATE INDEX audit_log_token ON audit_log (token_id);
     `,
   },
 ];

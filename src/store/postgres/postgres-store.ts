@@ -13,8 +13,10 @@ import {
   type ResourceRef, type ResourceWrite, type Store, type StoredResource, type TokenRecord, type UniqueKey,
 } from '../store.js';
 import type { IndexEntry } from '../../core/filter/index-entries.js';
+import type { AuditEntry, AuditQuery, AuditRecord } from '../../core/audit.js';
+import { insertAudit, listAudit } from '../sql/audit.js';
 import { listQueries } from '../sql/query-compiler.js';
-import { toRef, toResource, toToken, type ResourceRow, type TokenRow } from '../sql/rows.js';
+import { toAuditRecord, toRef, toResource, toToken, type AuditRow, type ResourceRow, type TokenRow } from '../sql/rows.js';
 import { POSTGRES } from './postgres-dialect.js';
 import { MIGRATIONS } from './migrations.js';
 
@@ -108,8 +110,8 @@ export class PostgresStore implements Store {
   }
 
   async createToken(t: TokenRecord): Promise<void> {
-    await this.query('INSERT INTO tokens (id, org_id, name, dialect, hash, created, last_used, revoked) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)', [
-      t.id, t.orgId, t.name, t.dialect, t.hash, t.created, t.lastUsed ?? null, t.revoked ?? null,
+    await this.query('INSERT INTO tokens (id, org_id, name, dialect, scope, hash, created, last_used, revoked) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)', [
+      t.id, t.orgId, t.name, t.dialect, t.scope, t.hash, t.created, t.lastUsed ?? null, t.revoked ?? null,
     ]);
   }
 
@@ -178,7 +180,8 @@ export class PostgresStore implements Store {
     );
     await this.insertIndex(c, rows[0]!.seq, orgId, resourceType, write.index);
     await this.insertUniqueKeys(c, orgId, resourceType, id, write.uniqueKeys);
-    if (write.membership) await this.addMembers(c, orgId, id, write.membership);
+    const added = write.membership ? await this.addMembers(c, orgId, id, write.membership) : [];
+    if (write.audit) await this.insertAudit(c, write.audit, 1, added, []);
     return { orgId, resourceType, id, version: 1, created: at, lastModified: at, attributes: write.attributes };
   }
 
@@ -200,7 +203,8 @@ export class PostgresStore implements Store {
       )).rows[0];
       if (!row) return expectedVersion !== undefined && (await this.exists(c, orgId, resourceType, id)) ? 'conflict' : undefined;
       await this.rewriteIndexAndKeys(c, row.seq, orgId, resourceType, id, write);
-      if (write.membership) await this.replaceMembers(c, orgId, id, write.membership);
+      const members = write.membership ? await this.replaceMembers(c, orgId, id, write.membership) : { added: [], removed: [] };
+      if (write.audit) await this.insertAudit(c, write.audit, row.version, members.added, members.removed);
       return toResource(row);
     });
   }
@@ -233,36 +237,47 @@ export class PostgresStore implements Store {
         seq = row.seq;
       }
       const m = change.members;
+      let added: string[] = [];
+      let removed: string[] = [];
       if (m) {
         // clearing before adding removes only those not added back, so replacing the members by the same set is no change
-        const removed = m.clear
-          ? await c.query('DELETE FROM group_members WHERE org_id = $1 AND group_id = $2 AND NOT (member_id = ANY($3::text[]))', [orgId, id, m.add])
-          : await c.query('DELETE FROM group_members WHERE org_id = $1 AND group_id = $2 AND member_id = ANY($3::text[])', [orgId, id, m.remove]);
-        if ((removed.rowCount ?? 0) > 0) changed = true;
-        if (m.add.length > 0 && (await this.addMembers(c, orgId, id, { ids: m.add, allowedTypes: m.allowedTypes })) > 0) changed = true;
+        removed = (m.clear
+          ? await c.query<{ member_id: string }>('DELETE FROM group_members WHERE org_id = $1 AND group_id = $2 AND NOT (member_id = ANY($3::text[])) RETURNING member_id', [orgId, id, m.add])
+          : await c.query<{ member_id: string }>('DELETE FROM group_members WHERE org_id = $1 AND group_id = $2 AND member_id = ANY($3::text[]) RETURNING member_id', [orgId, id, m.remove])
+        ).rows.map((r) => r.member_id);
+        if (m.add.length > 0) added = await this.addMembers(c, orgId, id, { ids: m.add, allowedTypes: m.allowedTypes });
+        changed = changed || added.length > 0 || removed.length > 0;
       }
-      if (!changed) return toResource((await c.query<ResourceRow>('SELECT * FROM resources WHERE seq = $1', [seq])).rows[0]!);
-      if (!change.write && change.touch.length > 0) {
-        const t = columns(change.touch);
-        await c.query(
-          `UPDATE attribute_index a SET str = t.str, num = t.num
-           FROM unnest($2::text[], $3::integer[], $4::text[], $5::float8[]) AS t (path, ordinal, str, num)
-           WHERE a.resource_seq = $1 AND a.path = t.path AND a.ordinal = t.ordinal`,
-          [seq, t.paths, t.ordinals, t.strs, t.nums],
-        );
-      }
-      return toResource((await c.query<ResourceRow>('UPDATE resources SET version = version + 1, last_modified = $2 WHERE seq = $1 RETURNING *', [seq, at])).rows[0]!);
+      const result = changed ? await this.bumpVersion(c, seq, at, change) : (await c.query<ResourceRow>('SELECT * FROM resources WHERE seq = $1', [seq])).rows[0]!;
+      // recorded even when nothing changed (the request was made), with the version it left
+      if (change.audit) await this.insertAudit(c, change.audit, result.version, added, removed);
+      return toResource(result);
     });
   }
 
-  async deleteResource(orgId: string, resourceType: string, id: string, expectedVersion?: number): Promise<boolean | 'conflict'> {
+  /** A changed resource's new version (and, for a membership-only change, its index entries such as lastModified). */
+  private async bumpVersion(c: Client, seq: number, at: string, change: PatchChange): Promise<ResourceRow> {
+    if (!change.write && change.touch.length > 0) {
+      const t = columns(change.touch);
+      await c.query(
+        `UPDATE attribute_index a SET str = t.str, num = t.num
+         FROM unnest($2::text[], $3::integer[], $4::text[], $5::float8[]) AS t (path, ordinal, str, num)
+         WHERE a.resource_seq = $1 AND a.path = t.path AND a.ordinal = t.ordinal`,
+        [seq, t.paths, t.ordinals, t.strs, t.nums],
+      );
+    }
+    return (await c.query<ResourceRow>('UPDATE resources SET version = version + 1, last_modified = $2 WHERE seq = $1 RETURNING *', [seq, at])).rows[0]!;
+  }
+
+  async deleteResource(orgId: string, resourceType: string, id: string, expectedVersion?: number, audit?: AuditEntry): Promise<boolean | 'conflict'> {
     return this.transaction(async (c) => {
       // the foreign keys cascade to the resource's index rows, unique values and memberships (both sides)
-      const gone = await c.query(
-        'DELETE FROM resources WHERE org_id = $1 AND resource_type = $2 AND id = $3 AND ($4::integer IS NULL OR version = $4)',
+      const gone = (await c.query<{ version: number }>(
+        'DELETE FROM resources WHERE org_id = $1 AND resource_type = $2 AND id = $3 AND ($4::integer IS NULL OR version = $4) RETURNING version',
         [orgId, resourceType, id, expectedVersion ?? null],
-      );
-      if (gone.rowCount === 0) return expectedVersion !== undefined && (await this.exists(c, orgId, resourceType, id)) ? 'conflict' : false;
+      )).rows[0];
+      if (!gone) return expectedVersion !== undefined && (await this.exists(c, orgId, resourceType, id)) ? 'conflict' : false;
+      if (audit) await this.insertAudit(c, audit, gone.version, [], []);
       await this.count(c, orgId, resourceType, -1);
       return true;
     });
@@ -382,25 +397,50 @@ export class PostgresStore implements Store {
     return types;
   }
 
-  /** Returns how many were not members yet. */
-  private async addMembers(c: Client, orgId: string, groupId: string, membership: Membership): Promise<number> {
+  /** Returns the ids that were not members yet. */
+  private async addMembers(c: Client, orgId: string, groupId: string, membership: Membership): Promise<string[]> {
     const ids = [...new Set(membership.ids)];
-    if (ids.length === 0) return 0;
+    if (ids.length === 0) return [];
     const types = await this.resolveMembers(c, orgId, groupId, membership, ids);
     const added = await c.query(
       `INSERT INTO group_members (org_id, group_id, member_id, member_type)
        SELECT $1, $2, m.id, m.type FROM unnest($3::text[], $4::text[]) WITH ORDINALITY AS m (id, type, n) ORDER BY m.n
-       ON CONFLICT DO NOTHING`,
+       ON CONFLICT DO NOTHING RETURNING member_id`,
       [orgId, groupId, ids, ids.map((m) => types.get(m))],
     );
-    return added.rowCount ?? 0;
+    return (added.rows as { member_id: string }[]).map((r) => r.member_id);
   }
 
-  private async replaceMembers(c: Client, orgId: string, groupId: string, membership: Membership): Promise<void> {
+  private async replaceMembers(c: Client, orgId: string, groupId: string, membership: Membership): Promise<{ added: string[]; removed: string[] }> {
     const ids = [...new Set(membership.ids)];
     // an unknown member among them throws in addMembers, which rolls this removal back with the rest
-    await c.query('DELETE FROM group_members WHERE org_id = $1 AND group_id = $2 AND NOT (member_id = ANY($3::text[]))', [orgId, groupId, ids]);
-    await this.addMembers(c, orgId, groupId, membership);
+    const removed = await c.query<{ member_id: string }>(
+      'DELETE FROM group_members WHERE org_id = $1 AND group_id = $2 AND NOT (member_id = ANY($3::text[])) RETURNING member_id', [orgId, groupId, ids],
+    );
+    return { added: await this.addMembers(c, orgId, groupId, membership), removed: removed.rows.map((r) => r.member_id) };
+  }
+
+  /** An entry with the version the write left and the membership it really changed (shared SQL: sql/audit.ts). */
+  private async insertAudit(c: Client, entry: AuditEntry, version: number | undefined, added: readonly string[], removed: readonly string[]): Promise<void> {
+    const { sql, params } = insertAudit(entry, version, added, removed, POSTGRES);
+    // PostgreSQL text cannot hold U+0000, which a refused request may carry (a path of %00): the log shows U+FFFD
+    await c.query(sql, params.map((p) => (typeof p === 'string' ? p.replaceAll('\u0000', '\uFFFD') : p)));
+  }
+
+  async appendAudit(entries: readonly AuditEntry[]): Promise<void> {
+    if (entries.length === 0) return;
+    await this.transaction(async (c) => {
+      for (const e of entries) await this.insertAudit(c, e, undefined, [], []);
+    });
+  }
+
+  async listAudit(query: AuditQuery): Promise<AuditRecord[]> {
+    const { sql, params } = listAudit(query, POSTGRES);
+    return (await this.query<AuditRow>(sql, params as unknown[])).rows.map(toAuditRecord);
+  }
+
+  async pruneAudit(before: string): Promise<number> {
+    return (await this.query('DELETE FROM audit_log WHERE at < $1', [before])).rowCount ?? 0;
   }
 }
 

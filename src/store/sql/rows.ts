@@ -1,5 +1,6 @@
 /** Rows as the SQL stores keep them (the same tables in SQLite and PostgreSQL), and their contract values. */
 import type { Attributes, ResourceRef, StoredResource, TokenRecord } from '../store.js';
+import type { AuditRecord } from '../../core/audit.js';
 
 export interface ResourceRow {
   seq: number;
@@ -17,6 +18,7 @@ export interface TokenRow {
   org_id: string;
   name: string;
   dialect: string;
+  scope: string;
   hash: string;
   created: string;
   last_used: string | null;
@@ -41,6 +43,7 @@ export function toToken(row: TokenRow): TokenRecord {
     orgId: row.org_id,
     name: row.name,
     dialect: row.dialect,
+    scope: row.scope === 'admin' ? 'admin' : 'scim',
     hash: row.hash,
     created: row.created,
     ...(row.last_used ? { lastUsed: row.last_used } : {}),
@@ -50,4 +53,37 @@ export function toToken(row: TokenRow): TokenRecord {
 
 export function toRef(row: { value: string; resourceType: string; display: string | null }): ResourceRef {
   return row.display === null ? { value: row.value, resourceType: row.resourceType } : { ...row, display: row.display };
+}
+
+export interface AuditRow {
+  seq: number;
+  at: string;
+  org_id: string | null;
+  token_id: string | null;
+  token_name: string | null;
+  client: string | null;
+  request_id: string | null;
+  operation: AuditRecord['operation'];
+  resource_type: string | null;
+  resource_id: string | null;
+  version: number | null;
+  status: number;
+  scim_type: string | null;
+  detail: string | null;
+  changes: string;
+}
+
+export function toAuditRecord(row: AuditRow): AuditRecord {
+  const optional = {
+    orgId: row.org_id, tokenId: row.token_id, tokenName: row.token_name, clientAddress: row.client, requestId: row.request_id,
+    resourceType: row.resource_type, resourceId: row.resource_id, version: row.version, scimType: row.scim_type, detail: row.detail,
+  };
+  return {
+    seq: row.seq,
+    at: row.at,
+    operation: row.operation,
+    status: row.status,
+    changes: JSON.parse(row.changes),
+    ...Object.fromEntries(Object.entries(optional).filter(([, v]) => v !== null)),
+  };
 }

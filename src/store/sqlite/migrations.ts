@@ -97,4 +97,32 @@ export const MIGRATIONS: readonly { readonly version: number; readonly name: str
         SELECT org_id, resource_type, count(*) FROM resources GROUP BY org_id, resource_type;
     `,
   },
+  {
+    version: 3,
+    name: 'audit log, token scopes',
+    sql: `
+      -- one row per state-changing request or rejected authentication; a write's row is inserted in its transaction
+      CREATE TABLE audit_log (
+        seq           INTEGER PRIMARY KEY AUTOINCREMENT,
+        at            TEXT NOT NULL,
+        org_id        TEXT,
+        token_id      TEXT,
+        token_name    TEXT,
+        client        TEXT,
+        request_id    TEXT,
+        operation     TEXT NOT NULL,
+        resource_type TEXT,
+        resource_id   TEXT,
+        version       INTEGER,
+        status        INTEGER NOT NULL,
+        scim_type     TEXT,
+        detail        TEXT,
+        changes       TEXT NOT NULL
+      );
+      CREATE INDEX audit_log_at ON audit_log (at);
+      CREATE INDEX audit_log_resource ON audit_log (org_id, resource_type, resource_id);
+      CREATE INDEX audit_log_token ON audit_log (token_id);
+      ALTER TABLE tokens ADD COLUMN scope TEXT NOT NULL DEFAULT 'scim';
+    `,
+  },
 ];

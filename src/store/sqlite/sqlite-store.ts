@@ -15,8 +15,10 @@ import {
 } from '../store.js';
 import { MIGRATIONS } from './migrations.js';
 import type { IndexEntry } from '../../core/filter/index-entries.js';
+import type { AuditEntry, AuditQuery, AuditRecord } from '../../core/audit.js';
+import { insertAudit, listAudit } from '../sql/audit.js';
 import { listQueries } from '../sql/query-compiler.js';
-import { toRef, toResource, toToken, type ResourceRow, type TokenRow } from '../sql/rows.js';
+import { toAuditRecord, toRef, toResource, toToken, type AuditRow, type ResourceRow, type TokenRow } from '../sql/rows.js';
 import { SQLITE } from './sqlite-dialect.js';
 
 /** SQLite's default limit on bound parameters is 32766; chunks of 500 stay far below it. */
@@ -82,8 +84,8 @@ export class SqliteStore implements Store {
   }
 
   async createToken(t: TokenRecord): Promise<void> {
-    this.sql('INSERT INTO tokens (id, org_id, name, dialect, hash, created, last_used, revoked) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
-      .run(t.id, t.orgId, t.name, t.dialect, t.hash, t.created, t.lastUsed ?? null, t.revoked ?? null);
+    this.sql('INSERT INTO tokens (id, org_id, name, dialect, scope, hash, created, last_used, revoked) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)')
+      .run(t.id, t.orgId, t.name, t.dialect, t.scope, t.hash, t.created, t.lastUsed ?? null, t.revoked ?? null);
   }
 
   async findTokenByHash(hash: string): Promise<TokenRecord | undefined> {
@@ -142,8 +144,9 @@ export class SqliteStore implements Store {
     ).run(orgId, resourceType, id, at, at, write.display ?? null, JSON.stringify(write.attributes));
     this.insertIndex(Number(lastInsertRowid), orgId, resourceType, write.index);
     this.insertUniqueKeys(orgId, resourceType, id, write.uniqueKeys);
-    if (write.membership) this.addMembers(orgId, id, write.membership);
+    const added = write.membership ? this.addMembers(orgId, id, write.membership) : [];
     this.sql('INSERT INTO resource_counts (org_id, resource_type, n) VALUES (?, ?, 1) ON CONFLICT DO UPDATE SET n = n + 1').run(orgId, resourceType);
+    if (write.audit) this.insertAudit(write.audit, 1, added, []);
     return { orgId, resourceType, id, version: 1, created: at, lastModified: at, attributes: write.attributes };
   }
 
@@ -169,7 +172,8 @@ export class SqliteStore implements Store {
       const row = this.sql('UPDATE resources SET version = version + 1, last_modified = ?, display = ?, data = ? WHERE seq = ? RETURNING *')
         .get(at, write.display ?? null, JSON.stringify(write.attributes), current.seq) as ResourceRow;
       this.rewriteIndexAndKeys(row.seq, orgId, resourceType, id, write);
-      if (write.membership) this.replaceMembers(orgId, id, write.membership);
+      const members = write.membership ? this.replaceMembers(orgId, id, write.membership) : { added: [], removed: [] };
+      if (write.audit) this.insertAudit(write.audit, row.version, members.added, members.removed);
       return toResource(row);
     }).immediate();
   }
@@ -187,24 +191,33 @@ export class SqliteStore implements Store {
         changed = true;
       }
       const m = change.members;
+      const added: string[] = [];
+      const removed: string[] = [];
       if (m) {
         const remove = this.sql('DELETE FROM group_members WHERE org_id = ? AND group_id = ? AND member_id = ?');
         // clearing before adding removes only those not added back, so replacing the members by the same set is no change
         const kept = new Set(m.add);
         const leaving = m.clear ? (this.sql('SELECT member_id FROM group_members WHERE org_id = ? AND group_id = ?').pluck().all(orgId, id) as string[]).filter((x) => !kept.has(x)) : m.remove;
-        for (const member of leaving) changed = remove.run(orgId, id, member).changes > 0 || changed;
-        if (m.add.length > 0) changed = this.addMembers(orgId, id, { ids: m.add, allowedTypes: m.allowedTypes }) > 0 || changed;
+        for (const member of leaving) if (remove.run(orgId, id, member).changes > 0) removed.push(member);
+        if (m.add.length > 0) added.push(...this.addMembers(orgId, id, { ids: m.add, allowedTypes: m.allowedTypes }));
+        changed = changed || added.length > 0 || removed.length > 0;
       }
-      if (!changed) return toResource(this.sql('SELECT * FROM resources WHERE seq = ?').get(row.seq) as ResourceRow);
-      if (!change.write) {
-        const update = this.sql('UPDATE attribute_index SET str = ?, num = ? WHERE resource_seq = ? AND path = ? AND ordinal = ?');
-        for (const e of change.touch) update.run(e.str ?? null, e.num ?? null, row.seq, e.path, e.ordinal);
+      let result: ResourceRow;
+      if (!changed) {
+        result = this.sql('SELECT * FROM resources WHERE seq = ?').get(row.seq) as ResourceRow;
+      } else {
+        if (!change.write) {
+          const update = this.sql('UPDATE attribute_index SET str = ?, num = ? WHERE resource_seq = ? AND path = ? AND ordinal = ?');
+          for (const e of change.touch) update.run(e.str ?? null, e.num ?? null, row.seq, e.path, e.ordinal);
+        }
+        result = this.sql('UPDATE resources SET version = version + 1, last_modified = ? WHERE seq = ? RETURNING *').get(at, row.seq) as ResourceRow;
       }
-      return toResource(this.sql('UPDATE resources SET version = version + 1, last_modified = ? WHERE seq = ? RETURNING *').get(at, row.seq) as ResourceRow);
+      if (change.audit) this.insertAudit(change.audit, result.version, added, removed);
+      return toResource(result);
     }).immediate();
   }
 
-  async deleteResource(orgId: string, resourceType: string, id: string, expectedVersion?: number): Promise<boolean | 'conflict'> {
+  async deleteResource(orgId: string, resourceType: string, id: string, expectedVersion?: number, audit?: AuditEntry): Promise<boolean | 'conflict'> {
     return this.db.transaction(() => {
       const gone = this.versionOf(orgId, resourceType, id);
       if (!gone) return false;
@@ -215,6 +228,7 @@ export class SqliteStore implements Store {
       this.sql('DELETE FROM unique_values WHERE org_id = ? AND resource_id = ?').run(orgId, id);
       this.sql('DELETE FROM group_members WHERE org_id = ? AND group_id = ?').run(orgId, id);
       this.sql('DELETE FROM group_members WHERE org_id = ? AND member_id = ?').run(orgId, id);
+      if (audit) this.insertAudit(audit, gone.version, [], []);
       return true;
     }).immediate();
   }
@@ -320,24 +334,42 @@ export class SqliteStore implements Store {
     return types;
   }
 
-  /** Returns how many were not members yet. */
-  private addMembers(orgId: string, groupId: string, membership: Membership): number {
+  /** Returns the ids that were not members yet. */
+  private addMembers(orgId: string, groupId: string, membership: Membership): string[] {
     const ids = [...new Set(membership.ids)];
     const types = this.resolveMembers(orgId, groupId, membership, ids);
     const insert = this.sql(
       'INSERT INTO group_members (org_id, group_id, member_id, member_type) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING',
     );
-    let added = 0;
-    for (const m of ids) added += insert.run(orgId, groupId, m, types.get(m)).changes;
-    return added;
+    return ids.filter((m) => insert.run(orgId, groupId, m, types.get(m)).changes > 0);
   }
 
-  private replaceMembers(orgId: string, groupId: string, membership: Membership): void {
+  private replaceMembers(orgId: string, groupId: string, membership: Membership): { added: string[]; removed: string[] } {
     const wanted = new Set(membership.ids);
     const current = this.sql('SELECT member_id FROM group_members WHERE org_id = ? AND group_id = ?').pluck().all(orgId, groupId) as string[];
     const remove = this.sql('DELETE FROM group_members WHERE org_id = ? AND group_id = ? AND member_id = ?');
-    for (const m of current) if (!wanted.has(m)) remove.run(orgId, groupId, m);
-    this.addMembers(orgId, groupId, membership);
+    const removed = current.filter((m) => !wanted.has(m));
+    for (const m of removed) remove.run(orgId, groupId, m);
+    return { added: this.addMembers(orgId, groupId, membership), removed };
+  }
+
+  /** An entry with the version the write left and the membership it really changed. */
+  private insertAudit(entry: AuditEntry, version: number | undefined, added: readonly string[], removed: readonly string[]): void {
+    const { sql, params } = insertAudit(entry, version, added, removed, SQLITE);
+    this.sql(sql).run(...params);
+  }
+
+  async appendAudit(entries: readonly AuditEntry[]): Promise<void> {
+    this.db.transaction(() => entries.forEach((e) => this.insertAudit(e, undefined, [], []))).immediate();
+  }
+
+  async listAudit(query: AuditQuery): Promise<AuditRecord[]> {
+    const { sql, params } = listAudit(query, SQLITE);
+    return (this.db.prepare(sql).all(...params) as AuditRow[]).map(toAuditRecord);
+  }
+
+  async pruneAudit(before: string): Promise<number> {
+    return this.sql('DELETE FROM audit_log WHERE at < ?').run(before).changes;
   }
 }
 

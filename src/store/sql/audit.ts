@@ -1,0 +1,43 @@
+/** The audit log's SQL, the same for every SQL store (parameters as `?`, finished by the dialect). */
+import { memberChange, type AuditEntry, type AuditQuery } from '../../core/audit.js';
+import type { SqlDialect, SqlFragment } from './query-compiler.js';
+
+/** An entry with the version the write left and the membership it really changed. */
+export function insertAudit(entry: AuditEntry, version: number | undefined, added: readonly string[], removed: readonly string[], dialect: SqlDialect): SqlFragment {
+  const members = memberChange(added, removed);
+  const changes = members ? [...entry.changes, members] : entry.changes;
+  return {
+    sql: dialect.placeholders(
+      `INSERT INTO audit_log (at, org_id, token_id, token_name, client, request_id, operation, resource_type, resource_id, version,
+         status, scim_type, detail, changes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ),
+    params: [
+      entry.at, entry.orgId ?? null, entry.tokenId ?? null, entry.tokenName ?? null, entry.clientAddress ?? null, entry.requestId ?? null,
+      entry.operation, entry.resourceType ?? null, entry.resourceId ?? null, version ?? null,
+      entry.status, entry.scimType ?? null, entry.detail ?? null, JSON.stringify(changes),
+    ],
+  };
+}
+
+/** The entries matching the query, in log order, at most `limit`. */
+export function listAudit(query: AuditQuery, dialect: SqlDialect): SqlFragment {
+  const where: string[] = [];
+  const params: unknown[] = [];
+  const cond = (sql: string, value: unknown) => {
+    if (value === undefined) return;
+    where.push(sql);
+    params.push(value);
+  };
+  cond('seq > ?', query.afterSeq);
+  cond('org_id = ?', query.orgId);
+  cond('at >= ?', query.since);
+  cond('at < ?', query.until);
+  cond('resource_type = ?', query.resourceType);
+  cond('resource_id = ?', query.resourceId);
+  cond('token_id = ?', query.tokenId);
+  if (query.outcome) where.push(query.outcome === 'success' ? 'status < 400' : 'status >= 400');
+  return {
+    sql: dialect.placeholders(`SELECT * FROM audit_log ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq LIMIT ?`),
+    params: [...params, query.limit],
+  };
+}
