@@ -36,7 +36,20 @@ const TYPES: pg.CustomTypesConfig = {
   getTypeParser: ((oid: number, format: 'text') => (oid === pg.types.builtins.INT8 ? Number : pg.types.getTypeParser(oid, format))) as pg.CustomTypesConfig['getTypeParser'],
 };
 
-type Client = pg.PoolClient;
+/** A connection inside a transaction; its parameters pass through `text` like the pool's. */
+interface Client {
+  query<R extends pg.QueryResultRow = pg.QueryResultRow>(sql: string, params?: readonly unknown[]): Promise<pg.QueryResult<R>>;
+}
+
+/**
+ * PostgreSQL text cannot hold U+0000, which SCIM strings may: every string parameter carries U+FFFD in its place.
+ * A document keeps it (JSON text escapes it); index entries, unique values and labels have U+FFFD, and a lookup of
+ * an id with U+0000 finds nothing instead of failing.
+ */
+function text(value: unknown): unknown {
+  if (typeof value === 'string') return value.includes('\u0000') ? value.replaceAll('\u0000', '\uFFFD') : value;
+  return Array.isArray(value) ? value.map(text) : value;
+}
 
 export class PostgresStore implements Store {
   private readonly pool: pg.Pool;
@@ -49,17 +62,18 @@ export class PostgresStore implements Store {
   }
 
   private async query<R extends pg.QueryResultRow>(sql: string, params: unknown[] = []): Promise<pg.QueryResult<R>> {
-    return this.pool.query<R>(sql, params);
+    return this.pool.query<R>(sql, params.map(text));
   }
 
   /** Runs `work` in one transaction on one connection; a deadlock or serialization failure runs it again. */
   private async transaction<T>(work: (c: Client) => Promise<T>, begin = 'BEGIN'): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       const client = await this.pool.connect();
+      const c: Client = { query: (sql, params = []) => client.query(sql, params.map(text)) };
       let broken: Error | undefined;
       try {
         await client.query(begin);
-        const result = await work(client);
+        const result = await work(c);
         await client.query('COMMIT');
         return result;
       } catch (error) {
@@ -376,7 +390,8 @@ export class PostgresStore implements Store {
       [orgId, resourceType, id, keys.map((k) => k.attribute), keys.map((k) => k.value)],
     );
     const claimed = new Set(rows.map((r) => `${r.attribute}\0${r.value}`));
-    const taken = keys.find((k) => !claimed.has(`${k.attribute}\0${k.value}`));
+    // compared as stored (see `text`)
+    const taken = keys.find((k) => !claimed.has(`${k.attribute}\0${text(k.value) as string}`));
     // throwing inside the transaction rolls back everything written so far in it
     if (taken) throw new UniquenessViolation(taken.attribute);
   }
@@ -423,8 +438,7 @@ export class PostgresStore implements Store {
   /** An entry with the version the write left and the membership it really changed (shared SQL: sql/audit.ts). */
   private async insertAudit(c: Client, entry: AuditEntry, version: number | undefined, added: readonly string[], removed: readonly string[]): Promise<void> {
     const { sql, params } = insertAudit(entry, version, added, removed, POSTGRES);
-    // PostgreSQL text cannot hold U+0000, which a refused request may carry (a path of %00): the log shows U+FFFD
-    await c.query(sql, params.map((p) => (typeof p === 'string' ? p.replaceAll('\u0000', '\uFFFD') : p)));
+    await c.query(sql, params);
   }
 
   async appendAudit(entries: readonly AuditEntry[]): Promise<void> {
