@@ -7,6 +7,7 @@
 import { fork, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { createServer as createHttpServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -266,10 +267,20 @@ async function runSize(n) {
   for (const [label, request] of scenarios) rows.push(await cannon(port, request, label));
   const rss = peakRssMiB(server.pid);
   server.kill('SIGTERM');
-  // what the audit log costs a write: the same writes on a server that records none
-  const quiet = await startServer(file, { SCIMD_AUDIT: 'off' });
-  for (const [label, request] of scenarios.filter(([l]) => /^(PATCH user|create user)/.test(l))) rows.push(await cannon(quiet.port, request, `${label}, audit off`));
-  quiet.child.kill('SIGTERM');
+  // what the audit log and the event outbox cost a write: the same writes with events delivered to a local
+  // webhook, and with neither audit nor events
+  const writes = scenarios.filter(([l]) => /^(PATCH user|create user)/.test(l));
+  const sink = createHttpServer((req, res) => req.resume().on('end', () => res.writeHead(204).end()));
+  await new Promise((r) => sink.listen(0, '127.0.0.1', r));
+  for (const [suffix, env] of [
+    ['audit and events on', { SCIMD_WEBHOOK_URL: `http://127.0.0.1:${sink.address().port}/`, SCIMD_WEBHOOK_SECRET: 'bench-webhook-secret' }],
+    ['audit and events off', { SCIMD_AUDIT: 'off' }],
+  ]) {
+    const variant = await startServer(file, env);
+    for (const [label, request] of writes) rows.push(await cannon(variant.port, request, `${label}, ${suffix}`));
+    variant.child.kill('SIGTERM');
+  }
+  sink.close();
   baseline.kill('SIGTERM');
   rmSync(file, { force: true });
   return { size: n, loadUsersPerSecond: n / data.loadSeconds, rows: rows.map((r) => ({ ...r, ratio: r.rps / base.rps })), paging, peakRssMiB: rss };

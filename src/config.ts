@@ -24,6 +24,11 @@ export interface Config {
   /** Record every state-changing request in the audit log, and keep entries this many days (0: forever). */
   readonly audit: boolean;
   readonly auditRetentionDays: number;
+  /** Where lifecycle events are delivered (none: no events are written). */
+  readonly webhook?: { readonly url: string; readonly secret: string };
+  readonly eventMaxAttempts: number;
+  readonly eventLeaseSeconds: number;
+  readonly eventRetentionDays: number;
   readonly logLevel: string;
 }
 
@@ -75,9 +80,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, flags: Flags = 
     bulkMaxPayloadBytes: integer('SCIMD_BULK_MAX_PAYLOAD_BYTES', env.SCIMD_BULK_MAX_PAYLOAD_BYTES, 4_194_304, 1024),
     audit: toggle('SCIMD_AUDIT', env.SCIMD_AUDIT, true),
     auditRetentionDays: integer('SCIMD_AUDIT_RETENTION_DAYS', env.SCIMD_AUDIT_RETENTION_DAYS, 90, 0),
+    eventMaxAttempts: integer('SCIMD_EVENT_MAX_ATTEMPTS', env.SCIMD_EVENT_MAX_ATTEMPTS, 15, 1),
+    eventLeaseSeconds: integer('SCIMD_EVENT_LEASE_SECONDS', env.SCIMD_EVENT_LEASE_SECONDS, 60, 1),
+    eventRetentionDays: integer('SCIMD_EVENT_RETENTION_DAYS', env.SCIMD_EVENT_RETENTION_DAYS, 7, 0),
     logLevel: pick('log-level', 'SCIMD_LOG_LEVEL') || 'info',
   };
   if (publicUrl) config.publicUrl = publicUrl;
+  const hookUrl = env.SCIMD_WEBHOOK_URL;
+  if (hookUrl) {
+    if (!/^https?:\/\/\S+$/i.test(hookUrl)) throw new ConfigError(`SCIMD_WEBHOOK_URL must be an http(s) URL; got "${hookUrl}"`);
+    const secret = env.SCIMD_WEBHOOK_SECRET ?? '';
+    if (secret.length < 16) throw new ConfigError('SCIMD_WEBHOOK_SECRET must be set, at least 16 characters, when SCIMD_WEBHOOK_URL is');
+    config.webhook = { url: hookUrl, secret };
+  }
   if (env.SCIMD_BOOTSTRAP_TOKEN) config.bootstrapToken = env.SCIMD_BOOTSTRAP_TOKEN;
   return config;
 }

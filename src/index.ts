@@ -12,3 +12,7 @@ export { PostgresStore, type PostgresStoreOptions } from './store/postgres/postg
 export { openStore } from './store/open.js';
 export { buildServer, type ServerOptions } from './http/server.js';
 export { loadSchemaBundle, registryFromFiles } from './schema-files.js';
+export type { LifecycleEvent, LifecycleEventType, EventResource } from './core/events.js';
+export type { AuditEntry, AuditRecord, AttributeChange } from './core/audit.js';
+export { startDelivery, type Delivery, type DeliveryOptions } from './events/dispatcher.js';
+export { webhookDeliverer, verifySignature, sign, SIGNATURE_HEADER } from './events/webhook.js';

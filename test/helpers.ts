@@ -54,13 +54,13 @@ export async function openTestStore(kind: StoreKind = 'sqlite'): Promise<Store> 
 
 /** `store` defaults to SCIMD_TEST_STORE (e.g. `SCIMD_TEST_STORE=postgres npx vitest run test/http`), else SQLite. */
 export async function testServer(
-  options: { schemaFiles?: string[]; maxResults?: number; bodyLimit?: number; bulk?: Partial<BulkLimits>; store?: StoreKind } = {},
+  options: { schemaFiles?: string[]; maxResults?: number; bodyLimit?: number; bulk?: Partial<BulkLimits>; events?: boolean; store?: StoreKind } = {},
 ): Promise<TestServer> {
   const store = await openTestStore(options.store ?? (process.env.SCIMD_TEST_STORE as StoreKind | undefined));
   const registry = SchemaRegistry.create({ bundles: (options.schemaFiles ?? []).map(loadSchemaBundle) });
   const { token } = await createToken(store, { name: 'test' });
   const app = buildServer({
-    scim: createScim({ store, registry, ...(options.maxResults ? { maxResults: options.maxResults } : {}), ...(options.bulk ? { bulk: options.bulk } : {}) }),
+    scim: createScim({ store, registry, ...(options.maxResults ? { maxResults: options.maxResults } : {}), ...(options.bulk ? { bulk: options.bulk } : {}), events: options.events ?? false }),
     store,
     bodyLimit: options.bodyLimit ?? 1_048_576,
     publicUrl: 'https://scim.example.com',

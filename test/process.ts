@@ -11,10 +11,10 @@ export interface ServerProcess {
   request(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; body: any }>;
 }
 
-export async function serveProcess(db: string, token: string): Promise<ServerProcess> {
+export async function serveProcess(db: string, token: string, env: Record<string, string> = {}): Promise<ServerProcess> {
   const port = 20000 + Math.floor(Math.random() * 20000);
   const child = spawn(process.execPath, [BIN, 'serve'], {
-    env: { ...process.env, SCIMD_DATABASE: db, SCIMD_PORT: String(port), SCIMD_BOOTSTRAP_TOKEN: token, SCIMD_LOG_LEVEL: 'warn' },
+    env: { ...process.env, SCIMD_DATABASE: db, SCIMD_PORT: String(port), SCIMD_BOOTSTRAP_TOKEN: token, SCIMD_LOG_LEVEL: 'error', ...env },
     stdio: 'ignore',
   });
   const base = `http://127.0.0.1:${port}/scim/v2`;

@@ -11,6 +11,8 @@ import { createScim } from '../core/scim.js';
 import { buildServer } from '../http/server.js';
 import { registryFromFiles } from '../schema-files.js';
 import { auditPage, MAX_AUDIT_PAGE } from '../core/audit-query.js';
+import { startDelivery } from '../events/dispatcher.js';
+import { webhookDeliverer } from '../events/webhook.js';
 
 const USAGE = `scimd: a SCIM 2.0 provisioning server
 
@@ -21,6 +23,8 @@ usage:
   scimd token revoke ID
   scimd audit [--org NAME] [--since T] [--until T] [--resource-type T] [--resource-id ID] [--token ID]
               [--outcome success|failure] [--limit N] [--follow]   the audit log as NDJSON (T: ISO time or 15m, 24h, 7d)
+  scimd events dead [--json]             the dead-lettered events
+  scimd events retry [EVENT_ID]          delivers dead-lettered events again (one, or all)
   scimd migrate [--database FILE|URL]
   scimd --version
 
@@ -44,6 +48,8 @@ export async function main(argv: string[], out = process.stdout, err = process.s
       return token(rest, out, err);
     case 'audit':
       return audit(rest, out);
+    case 'events':
+      return events(rest, out, err);
     case 'migrate': {
       const config = loadConfig(process.env, parse(rest, SERVER_FLAGS).values as Flags);
       const store = await openStore(config.database, { poolSize: config.databasePoolSize });
@@ -189,6 +195,30 @@ async function audit(args: string[], out: NodeJS.WritableStream): Promise<number
   }
 }
 
+async function events(args: string[], out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
+  const { values, positionals } = parse(args, { database: { type: 'string' }, json: { type: 'boolean' } });
+  const [sub, id] = positionals;
+  const config = loadConfig(process.env, { ...(values.database ? { database: values.database } : {}) });
+  const store = await openStore(config.database, { poolSize: config.databasePoolSize });
+  try {
+    if (sub === 'dead') {
+      const dead = await store.deadEvents(10_000);
+      if (values.json) out.write(`${JSON.stringify(dead.map((d) => ({ ...d.event, attempts: d.attempts, lastError: d.lastError ?? null })), null, 2)}\n`);
+      else for (const d of dead) out.write(`${[d.event.id, d.event.type, d.event.resource.type, d.event.resource.id, d.attempts, d.lastError ?? '-'].join('\t')}\n`);
+      return 0;
+    }
+    if (sub === 'retry') {
+      const n = await store.retryDeadEvents(id);
+      err.write(`scimd: ${n} dead-lettered event${n === 1 ? '' : 's'} queued for delivery again\n`);
+      return id !== undefined && n === 0 ? 1 : 0;
+    }
+    err.write(`scimd: events needs dead or retry\n\n${USAGE}\n`);
+    return 2;
+  } finally {
+    await store.close();
+  }
+}
+
 async function serve(flags: Flags): Promise<number> {
   const config = loadConfig(process.env, flags);
   const registry = registryFromFiles(config.schemaFiles);
@@ -201,6 +231,7 @@ async function serve(flags: Flags): Promise<number> {
     cursorTimeoutSeconds: config.cursorTimeoutSeconds,
     bulk: { maxOperations: config.bulkMaxOperations, maxPayloadSize: config.bulkMaxPayloadBytes },
     audit: config.audit,
+    events: config.webhook !== undefined,
   });
   const app = buildServer({
     scim,
@@ -211,25 +242,41 @@ async function serve(flags: Flags): Promise<number> {
     logger: { level: config.logLevel, redact: ['req.headers.authorization'] },
   });
 
+  const delivery = config.webhook
+    ? startDelivery({
+        store,
+        deliver: webhookDeliverer(config.webhook),
+        maxAttempts: config.eventMaxAttempts,
+        leaseSeconds: config.eventLeaseSeconds,
+        onFailure: (err, event, dead) => app.log.warn({ err, event: event?.id, dead }, dead ? 'event dead-lettered' : 'event delivery failed'),
+      })
+    : undefined;
+
   let closing = false;
   const shutdown = async (signal: string) => {
     if (closing) return;
     closing = true;
     app.log.info({ signal }, 'shutting down: finishing in-flight requests');
     await app.close(); // stops accepting, waits for in-flight requests
+    await delivery?.stop(); // lets deliveries in flight finish; the rest stay in the outbox
     await store.close();
     process.exit(0);
   };
   process.once('SIGTERM', () => void shutdown('SIGTERM'));
   process.once('SIGINT', () => void shutdown('SIGINT'));
 
-  // retention: entries older than SCIMD_AUDIT_RETENTION_DAYS go, at start and every hour (any node may do it)
-  if (config.auditRetentionDays > 0) {
-    const prune = () =>
-      store.pruneAudit(new Date(Date.now() - config.auditRetentionDays * 86_400_000).toISOString()).catch((e: unknown) => app.log.warn({ err: e }, 'audit retention failed'));
-    await prune();
-    setInterval(() => void prune(), 3_600_000).unref();
-  }
+  // retention: audit entries and delivered events past their age go, at start and every hour (any node may do it)
+  const ago = (days: number) => new Date(Date.now() - days * 86_400_000).toISOString();
+  const prune = async () => {
+    try {
+      if (config.auditRetentionDays > 0) await store.pruneAudit(ago(config.auditRetentionDays));
+      if (config.eventRetentionDays > 0) await store.pruneEvents(ago(config.eventRetentionDays));
+    } catch (err) {
+      app.log.warn({ err }, 'retention failed');
+    }
+  };
+  await prune();
+  setInterval(() => void prune(), 3_600_000).unref();
   await app.listen({ port: config.port, host: config.host });
   return new Promise<number>(() => {}); // runs until a signal ends the process
 }

@@ -27,9 +27,10 @@ import { renderResourceType, renderSchema, serviceProviderConfig } from './disco
 import { runBulk, type BulkLimits, type BulkResponse, type Created } from './bulk.js';
 import type { RequestContext } from './tokens.js';
 import { auditEntry, changesOf, type AttributeChange, type AuditEntry, type AuditOperation } from './audit.js';
+import { eventsOf } from './events.js';
 import {
   UniquenessViolation, UnknownMembers,
-  type Attributes, type CreateManyOptions, type Keyset, type Membership, type ResourceRef, type ResourceWrite, type Store, type StoredResource,
+  type Attributes, type ChangeRecord, type CreateManyOptions, type Keyset, type Membership, type ResourceRef, type ResourceWrite, type Store, type StoredResource,
 } from '../store/store.js';
 
 export interface ScimOptions {
@@ -41,6 +42,8 @@ export interface ScimOptions {
   readonly cursorTimeoutSeconds?: number;
   /** Record every state-changing request in the audit log (default true). */
   readonly audit?: boolean;
+  /** Write lifecycle events to the outbox (default false: turn it on where something delivers them). */
+  readonly events?: boolean;
   /** ServiceProviderConfig `bulk.maxOperations` / `maxPayloadSize` (bytes), enforced by the core and the HTTP shell. */
   readonly bulk?: Partial<BulkLimits>;
   readonly now?: () => Date;
@@ -144,9 +147,11 @@ export function createScim(options: ScimOptions) {
     return { resource, location: rc.location(rt.name, stored.id), etag: etagOf(stored.version) };
   }
 
-  /** Splits a checked resource into what the store writes: document, index, unique keys, label, membership. */
-  /** `audit` builds the write's audit entry from the document (members travel apart and the store records them). */
-  function planWrite(rt: ResourceType, attrs: Attributes, meta: IndexedMeta, audit?: (document: Attributes) => AuditEntry | undefined): ResourceWrite {
+  /**
+   * Splits a checked resource into what the store writes: document, index, unique keys, label, membership, and the
+   * change record `record` builds from the document (members travel apart: the store records those it changed).
+   */
+  function planWrite(rt: ResourceType, attrs: Attributes, meta: IndexedMeta, record?: (document: Attributes) => ChangeRecord | undefined): ResourceWrite {
     const document = { ...attrs };
     let membership: Membership | undefined;
     if (DERIVED[rt.schema.id] === 'members') {
@@ -162,8 +167,8 @@ export function createScim(options: ScimOptions) {
       ...(display !== undefined ? { display } : {}),
       ...(membership ? { membership } : {}),
     };
-    const entry = audit?.(document);
-    return entry ? { ...plan, audit: entry } : plan;
+    const recorded = record?.(document);
+    return recorded ? { ...plan, record: recorded } : plan;
   }
 
   /** The store's typed refusals as SCIM errors; anything else passes through. */
@@ -212,22 +217,39 @@ export function createScim(options: ScimOptions) {
   }
 
   const auditing = options.audit ?? true;
-  /** Builds a request's successful audit entry, to travel with its write; undefined when auditing is off. */
-  type Audit = (status: number, changes: readonly AttributeChange[]) => AuditEntry | undefined;
+  const eventing = options.events ?? false;
+  /**
+   * What a successful write records with it: its audit entry and the lifecycle events of its change. `document` is
+   * the document the write leaves (for a delete, the one it removes), which names the resource's externalId.
+   */
+  type Recorder = (status: number, changes: readonly AttributeChange[], document: Attributes | undefined) => ChangeRecord | undefined;
+
+  function recorder(ctx: CallContext, operation: AuditOperation, rt: ResourceType, id: string): Recorder {
+    return (status, changes, document) => {
+      if (!auditing && !eventing) return undefined;
+      const at = now().toISOString();
+      const externalId = typeof document?.externalId === 'string' ? { externalId: document.externalId } : {};
+      const base = { at, organization: ctx.orgId, resource: { type: rt.name, id, ...externalId } };
+      const members = DERIVED[rt.schema.id] === 'members' && operation !== 'delete';
+      return {
+        ...(auditing ? { audit: auditEntry(ctx, at, operation, { resourceType: rt.name, resourceId: id }, { status, changes }) } : {}),
+        ...(eventing ? { events: eventsOf(operation, base, changes), ...(members ? { memberEvents: base } : {}) } : {}),
+      };
+    };
+  }
 
   /**
-   * Runs one state-changing operation. Its write records the entry `audit` builds; when it fails with a SCIM error
-   * (so nothing was written), the failure's own entry is recorded instead.
+   * Runs one state-changing operation on a resource type; its write records what `recorder` builds. When it fails
+   * with a SCIM error (so nothing was written), the failure's audit entry is recorded instead.
    */
-  async function recorded<T>(ctx: CallContext, operation: AuditOperation, endpoint: string, id: string | undefined, run: (audit: Audit) => Promise<T>): Promise<T> {
-    const target = { resourceType: registry.byEndpoint(endpoint)?.name ?? endpoint, ...(id !== undefined ? { resourceId: id } : {}) };
-    const audit: Audit = (status, changes) => (auditing ? auditEntry(ctx, now().toISOString(), operation, target, { status, changes }) : undefined);
+  async function recorded<T>(ctx: CallContext, operation: AuditOperation, endpoint: string, id: string, run: (rt: ResourceType, record: Recorder) => Promise<T>): Promise<T> {
     try {
-      return await run(audit);
+      const rt = resourceTypeAt(endpoint);
+      return await run(rt, recorder(ctx, operation, rt, id));
     } catch (e) {
       // a create that failed made no resource: its drawn id names nothing
-      const named = operation === 'create' ? { resourceType: target.resourceType } : target;
-      if (auditing && e instanceof ScimError) await store.appendAudit([auditEntry(ctx, now().toISOString(), operation, named, e)]);
+      const target = { resourceType: registry.byEndpoint(endpoint)?.name ?? endpoint, ...(operation === 'create' ? {} : { resourceId: id }) };
+      if (auditing && e instanceof ScimError) await store.appendAudit([auditEntry(ctx, now().toISOString(), operation, target, e)]);
       throw e;
     }
   }
@@ -242,12 +264,11 @@ export function createScim(options: ScimOptions) {
 
     async create(ctx: CallContext, endpoint: string, body: unknown, params: ProjectionParams = {}): Promise<ResourceResponse> {
       const id = randomUUID();
-      return recorded(ctx, 'create', endpoint, id, async (audit) => {
-        const rt = resourceTypeAt(endpoint);
+      return recorded(ctx, 'create', endpoint, id, async (rt, record) => {
         const attrs = checkResource(rt, body);
         await protectSecrets(rt, attrs);
         const at = now().toISOString();
-        const plan = planWrite(rt, attrs, { id, created: at, lastModified: at }, (doc) => audit(201, changesOf(rt, undefined, doc)));
+        const plan = planWrite(rt, attrs, { id, created: at, lastModified: at }, (doc) => record(201, changesOf(rt, undefined, doc), doc));
         const stored = await write(rt, () => store.createResource(ctx.orgId, rt.name, id, at, plan));
         return respond(ctx, rt, stored, parseProjection(rt, params.attributes, params.excludedAttributes));
       });
@@ -290,9 +311,8 @@ export function createScim(options: ScimOptions) {
         try {
           const attrs = checkResource(rt, body);
           await protectSecrets(rt, attrs);
-          const audit = (doc: Attributes) =>
-            auditing ? auditEntry(ctx, at, 'create', { resourceType: rt.name, resourceId: id }, { status: 201, changes: changesOf(rt, undefined, doc) }) : undefined;
-          run.push({ id, write: planWrite(rt, attrs, { id, created: at, lastModified: at }, audit) });
+          const record = recorder(ctx, 'create', rt, id);
+          run.push({ id, write: planWrite(rt, attrs, { id, created: at, lastModified: at }, (doc) => record(201, changesOf(rt, undefined, doc), doc)) });
         } catch (e) {
           if (!(e instanceof ScimError)) throw e;
           await flush();
@@ -354,13 +374,12 @@ export function createScim(options: ScimOptions) {
       params: ProjectionParams = {},
       conditions: Preconditions = {},
     ): Promise<ResourceResponse> {
-      return recorded(ctx, 'replace', endpoint, id, async (audit) => {
-        const rt = resourceTypeAt(endpoint);
+      return recorded(ctx, 'replace', endpoint, id, async (rt, record) => {
         const stored = await onCurrentVersion(ctx, rt, id, conditions, async (existing) => {
           const attrs = checkResource(rt, body, { existing: existing.attributes });
           await protectSecrets(rt, attrs, existing.attributes);
           const at = now().toISOString();
-          const plan = planWrite(rt, attrs, { id, created: existing.created, lastModified: at }, (doc) => audit(200, changesOf(rt, existing.attributes, doc)));
+          const plan = planWrite(rt, attrs, { id, created: existing.created, lastModified: at }, (doc) => record(200, changesOf(rt, existing.attributes, doc), doc));
           return write(rt, () => store.replaceResource(ctx.orgId, rt.name, id, at, plan, existing.version));
         });
         return respond(ctx, rt, stored, parseProjection(rt, params.attributes, params.excludedAttributes));
@@ -380,8 +399,7 @@ export function createScim(options: ScimOptions) {
       params: ProjectionParams = {},
       conditions: Preconditions = {},
     ): Promise<ResourceResponse & { noContent: boolean }> {
-      return recorded(ctx, 'patch', endpoint, id, async (audit) => {
-        const rt = resourceTypeAt(endpoint);
+      return recorded(ctx, 'patch', endpoint, id, async (rt, record) => {
         const operations = parsePatchRequest(body);
         const rules = DIALECT_RULES[ctx.dialect] ?? DIALECT_RULES.rfc;
         const asked = params.attributes !== undefined || params.excludedAttributes !== undefined;
@@ -401,7 +419,7 @@ export function createScim(options: ScimOptions) {
           await protectSecrets(rt, attrs, storedSecrets(rt, existing.attributes, removedSecrets));
           const at = now().toISOString();
           const changed = !sameJson(attrs, existing.attributes);
-          const entry = audit(noContent ? 204 : 200, changed ? changesOf(rt, existing.attributes, attrs) : []);
+          const recorded = record(noContent ? 204 : 200, changed ? changesOf(rt, existing.attributes, attrs) : [], attrs);
           return write(rt, () =>
             store.patchResource(ctx.orgId, rt.name, id, at, {
               // a new document was computed from this version; a membership delta alone holds on any version
@@ -409,7 +427,7 @@ export function createScim(options: ScimOptions) {
               ...(changed ? { write: planWrite(rt, attrs, { id, created: existing.created, lastModified: at }) } : {}),
               ...(members ? { members: { clear: members.clear, add: [...members.add], remove: [...members.remove], allowedTypes: memberTypes(rt) } } : {}),
               touch: [{ path: 'meta.lastmodified', ordinal: 0, num: Date.parse(at) }],
-              ...(entry ? { audit: entry } : {}),
+              ...(recorded ? { record: recorded } : {}),
             }),
           );
         });
@@ -420,10 +438,9 @@ export function createScim(options: ScimOptions) {
 
     /** DELETE: the audit entry shows what was deleted, so the version read is the one deleted. */
     async delete(ctx: CallContext, endpoint: string, id: string, conditions: Preconditions = {}): Promise<void> {
-      return recorded(ctx, 'delete', endpoint, id, async (audit) => {
-        const rt = resourceTypeAt(endpoint);
+      return recorded(ctx, 'delete', endpoint, id, async (rt, record) => {
         await onCurrentVersion(ctx, rt, id, conditions, async (existing) => {
-          const gone = await store.deleteResource(ctx.orgId, rt.name, id, existing.version, audit(204, changesOf(rt, existing.attributes, undefined)));
+          const gone = await store.deleteResource(ctx.orgId, rt.name, id, existing.version, record(204, changesOf(rt, existing.attributes, undefined), existing.attributes));
           return gone === true ? existing : gone === 'conflict' ? gone : undefined;
         });
       });

@@ -10,6 +10,7 @@
 import type { BoundFilter, SortSpec } from '../core/filter/bound.js';
 import type { IndexEntry } from '../core/filter/index-entries.js';
 import type { AuditEntry, AuditQuery, AuditRecord } from '../core/audit.js';
+import type { LifecycleEvent, MemberEventBase } from '../core/events.js';
 
 /** A resource's attributes as stored: canonical attribute names, extension objects under their schema URN. */
 export type Attributes = Record<string, unknown>;
@@ -62,8 +63,8 @@ export interface ResourceWrite {
   readonly display?: string;
   /** The complete member list of a group; undefined when the resource type has none (or, on replace, to keep it). */
   readonly membership?: Membership;
-  /** The request's audit entry, recorded with the write (see Store). */
-  readonly audit?: AuditEntry;
+  /** What the store records with the write (see Store). */
+  readonly record?: ChangeRecord;
 }
 
 /** A PATCH of a group's members as a delta: O(k) for k members named, whatever the group's size. */
@@ -86,8 +87,25 @@ export interface PatchChange {
   readonly members?: MembershipChange;
   /** Index entries to set when only the membership changed (meta.lastModified). */
   readonly touch: readonly IndexEntry[];
-  /** The request's audit entry, recorded with the change (see Store), even when nothing changed. */
+  /** What the store records with the change (see Store); the audit entry even when nothing changed. */
+  readonly record?: ChangeRecord;
+}
+
+/** What a write records beside the change, in the same transaction: its audit entry and lifecycle events. */
+export interface ChangeRecord {
   readonly audit?: AuditEntry;
+  /** Events to put in the outbox. */
+  readonly events?: readonly LifecycleEvent[];
+  /** When given, one group.member_added / group.member_removed event per member the write really changed. */
+  readonly memberEvents?: MemberEventBase;
+}
+
+/** An event in the outbox, with how often its delivery was tried. */
+export interface OutboxEvent {
+  readonly seq: number;
+  readonly event: LifecycleEvent;
+  readonly attempts: number;
+  readonly lastError?: string;
 }
 
 export interface Membership {
@@ -137,9 +155,10 @@ export interface ResourcePage {
 }
 
 /**
- * Audit entries given with a write (ResourceWrite.audit, PatchChange.audit, deleteResource's) are recorded in the
- * write's own transaction, with the version the write left and, for a group, a `members` change naming the ids the
- * write really added and removed; a write that is refused (conflict, uniqueness, unknown members) records nothing.
+ * A ChangeRecord given with a write (ResourceWrite.record, PatchChange.record, deleteResource's) is recorded in the
+ * write's own transaction: the audit entry with the version the write left and, for a group, a `members` change
+ * naming the ids the write really added and removed; the events in the outbox, with a member event per member
+ * really added or removed. A write that is refused (conflict, uniqueness, unknown members) records nothing.
  */
 export interface Store {
   /** Applies pending versioned migrations; safe to call from several processes at once. */
@@ -194,7 +213,7 @@ export interface Store {
    * Deletes the resource with its unique values and every membership it takes part in; false when absent;
    * 'conflict' (nothing deleted) when `expectedVersion` is given and the stored version differs.
    */
-  deleteResource(orgId: string, resourceType: string, id: string, expectedVersion?: number, audit?: AuditEntry): Promise<boolean | 'conflict'>;
+  deleteResource(orgId: string, resourceType: string, id: string, expectedVersion?: number, record?: ChangeRecord): Promise<boolean | 'conflict'>;
   /** The page of matching resources in a stable order, and how many match in all. */
   listResources(orgId: string, resourceType: string, query: ResourceQuery): Promise<ResourcePage>;
 
@@ -204,6 +223,23 @@ export interface Store {
   listAudit(query: AuditQuery): Promise<AuditRecord[]>;
   /** Deletes the entries older than `before`; returns how many. */
   pruneAudit(before: string): Promise<number>;
+
+  /**
+   * Leases up to `limit` events due for delivery until `leaseUntil`: for each resource only its oldest event not yet
+   * delivered or dead (so a resource's events go out in order; a dead one does not hold the rest back), and none
+   * another process holds.
+   */
+  claimEvents(now: string, leaseUntil: string, limit: number): Promise<OutboxEvent[]>;
+  /** Marks an event delivered. */
+  completeEvent(seq: number, at: string): Promise<void>;
+  /** Records a failed attempt: tried again from `retryAt`, or dead-lettered when it is undefined. */
+  failEvent(seq: number, error: string, retryAt: string | undefined): Promise<void>;
+  /** The dead-lettered events, oldest first. */
+  deadEvents(limit: number): Promise<OutboxEvent[]>;
+  /** Puts dead-lettered events (one, by event id, or all) back for delivery; returns how many. */
+  retryDeadEvents(eventId?: string): Promise<number>;
+  /** Deletes events delivered before `before`; returns how many. */
+  pruneEvents(before: string): Promise<number>;
 
   /** A random 32-byte secret with this name, made on first use and the same for every process on the database. */
   secret(name: string): Promise<Buffer>;

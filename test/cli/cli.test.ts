@@ -165,6 +165,24 @@ describe('scimd CLI', () => {
     }
   });
 
+  it('events dead lists dead-lettered events; events retry queues them again', async () => {
+    const db = join(dir, 'events.db');
+    const store = new SqliteStore(db);
+    await store.migrate();
+    const org = await store.ensureOrganization('default');
+    const event = { id: 'evt-1', type: 'user.created' as const, at: new Date().toISOString(), organization: org.id, resource: { type: 'User', id: 'u1' }, changes: [] };
+    await store.createResource(org.id, 'User', 'u1', event.at, { attributes: { userName: 'u' }, index: [], uniqueKeys: [], record: { events: [event] } });
+    const [claimed] = await store.claimEvents(new Date().toISOString(), new Date(Date.now() + 60_000).toISOString(), 1);
+    await store.failEvent(claimed!.seq, 'the webhook answered HTTP 500', undefined);
+    await store.close();
+    const listed = spawnSync(process.execPath, [BIN, 'events', 'dead', '--json'], { env: { ...env, SCIMD_DATABASE: db }, encoding: 'utf8' });
+    expect(JSON.parse(listed.stdout)).toEqual([expect.objectContaining({ id: 'evt-1', type: 'user.created', attempts: 1, lastError: 'the webhook answered HTTP 500' })]);
+    const retry = spawnSync(process.execPath, [BIN, 'events', 'retry', 'evt-1'], { env: { ...env, SCIMD_DATABASE: db }, encoding: 'utf8' });
+    expect([retry.status, retry.stderr]).toEqual([0, 'scimd: 1 dead-lettered event queued for delivery again\n']);
+    expect(spawnSync(process.execPath, [BIN, 'events', 'retry', 'evt-1'], { env: { ...env, SCIMD_DATABASE: db } }).status).toBe(1);
+    expect(spawnSync(process.execPath, [BIN, 'events', 'dead'], { env: { ...env, SCIMD_DATABASE: db }, encoding: 'utf8' }).stdout).toBe('');
+  });
+
   it('SIGTERM drains an in-flight request, then exits 0', async () => {
     const port = await freePort();
     const child = await startServer(port, { SCIMD_BOOTSTRAP_TOKEN: 'bootstrap-secret' });

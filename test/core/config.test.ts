@@ -16,6 +16,13 @@ describe('loadConfig', () => {
     expect(loadConfig({ SCIMD_AUDIT: 'TRUE' }).audit).toBe(true);
   });
 
+  it('reads the webhook and event settings; without a webhook there is none', () => {
+    expect(loadConfig({}).webhook).toBeUndefined();
+    expect(loadConfig({}).eventMaxAttempts).toBe(15);
+    const c = loadConfig({ SCIMD_WEBHOOK_URL: 'https://app.example.com/hook', SCIMD_WEBHOOK_SECRET: 'sixteen-chars-ok', SCIMD_EVENT_MAX_ATTEMPTS: '3', SCIMD_EVENT_LEASE_SECONDS: '5', SCIMD_EVENT_RETENTION_DAYS: '1' });
+    expect(c).toMatchObject({ webhook: { url: 'https://app.example.com/hook', secret: 'sixteen-chars-ok' }, eventMaxAttempts: 3, eventLeaseSeconds: 5, eventRetentionDays: 1 });
+  });
+
   it('reads SCIMD_* variables, and flags win over them', () => {
     const c = loadConfig(
       { SCIMD_PORT: '9000', SCIMD_HOST: '0.0.0.0', SCIMD_DATABASE: 'sqlite:/tmp/x.db', SCIMD_PUBLIC_URL: 'https://scim.example.com', SCIMD_SCHEMAS: 'a.json, b.json', SCIMD_MAX_RESULTS: '50', SCIMD_CURSOR_TIMEOUT: '60', SCIMD_BOOTSTRAP_TOKEN: 'tok' },
@@ -38,6 +45,9 @@ describe('loadConfig', () => {
     [{ SCIMD_PUBLIC_URL: 'scim.example.com' }, /SCIMD_PUBLIC_URL/],
     [{ SCIMD_DB_POOL_SIZE: '0' }, /SCIMD_DB_POOL_SIZE/],
     [{ SCIMD_AUDIT: 'maybe' }, /SCIMD_AUDIT must be on or off/],
+    [{ SCIMD_WEBHOOK_URL: 'ftp://x' }, /SCIMD_WEBHOOK_URL/],
+    [{ SCIMD_WEBHOOK_URL: 'https://app.example.com/hook', SCIMD_WEBHOOK_SECRET: 'short' }, /SCIMD_WEBHOOK_SECRET/],
+    [{ SCIMD_EVENT_MAX_ATTEMPTS: '0' }, /SCIMD_EVENT_MAX_ATTEMPTS/],
     [{ SCIMD_AUDIT_RETENTION_DAYS: '-1' }, /SCIMD_AUDIT_RETENTION_DAYS/],
     [{ SCIMD_BULK_MAX_OPERATIONS: '0' }, /SCIMD_BULK_MAX_OPERATIONS/],
   ])('refuses %j with a message naming the setting', (env, message) => {

@@ -9,6 +9,7 @@ import {
   type Attributes, type Membership, type Organization, type ResourceRef, type ResourceWrite, type Store, type StoredResource, type TokenRecord,
 } from '../../src/store/store.js';
 import type { AuditEntry, AuditQuery } from '../../src/core/audit.js';
+import type { LifecycleEvent } from '../../src/core/events.js';
 
 const USER_SCHEMA = 'urn:ietf:params:scim:schemas:core:2.0:User';
 const GROUP_SCHEMA = 'urn:ietf:params:scim:schemas:core:2.0:Group';
@@ -445,12 +446,13 @@ export function describeStoreContract(name: string, open: () => Promise<Store>):
         at: at(1), orgId: org.id, tokenId: 't1', tokenName: 'okta', requestId: 'r1', clientAddress: '127.0.0.1',
         operation, resourceType: 'User', status: 201, changes: [{ attribute: 'title', after: 'x' }], ...extra,
       });
+      const rec = (...args: Parameters<typeof entry>) => ({ audit: entry(...args) });
 
       it('a write records its entry in the same transaction, with the version it left', async () => {
-        await store.createResource(org.id, 'User', 'u1', at(1), { ...userWrite('alice'), audit: entry('create', { resourceId: 'u1' }) });
-        await store.replaceResource(org.id, 'User', 'u1', at(2), { ...userWrite('alice'), audit: entry('replace', { resourceId: 'u1', status: 200 }) });
-        await store.patchResource(org.id, 'User', 'u1', at(3), { expectedVersion: 2, write: userWrite('alice'), touch: [], audit: entry('patch', { resourceId: 'u1', status: 200 }) });
-        await store.deleteResource(org.id, 'User', 'u1', 3, entry('delete', { resourceId: 'u1', status: 204 }));
+        await store.createResource(org.id, 'User', 'u1', at(1), { ...userWrite('alice'), record: rec('create', { resourceId: 'u1' }) });
+        await store.replaceResource(org.id, 'User', 'u1', at(2), { ...userWrite('alice'), record: rec('replace', { resourceId: 'u1', status: 200 }) });
+        await store.patchResource(org.id, 'User', 'u1', at(3), { expectedVersion: 2, write: userWrite('alice'), touch: [], record: rec('patch', { resourceId: 'u1', status: 200 }) });
+        await store.deleteResource(org.id, 'User', 'u1', 3, rec('delete', { resourceId: 'u1', status: 204 }));
         const log = await store.listAudit({ limit: 10 });
         expect(log.map((r) => [r.operation, r.resourceId, r.version, r.status])).toEqual([
           ['create', 'u1', 1, 201], ['replace', 'u1', 2, 200], ['patch', 'u1', 3, 200], ['delete', 'u1', 3, 204],
@@ -461,13 +463,13 @@ export function describeStoreContract(name: string, open: () => Promise<Store>):
 
       it('a refused write records nothing: uniqueness, unknown members, a version conflict', async () => {
         await store.createResource(org.id, 'User', 'u1', at(1), userWrite('alice'));
-        await expectUniquenessViolation(store.createResource(org.id, 'User', 'u2', at(2), { ...userWrite('alice'), audit: entry('create') }), 'userName');
-        await expectUnknownMembers(store.createResource(org.id, 'Group', 'g1', at(2), { ...groupWrite('g', ['nope']), audit: entry('create') }), ['nope']);
-        expect(await store.replaceResource(org.id, 'User', 'u1', at(3), { ...userWrite('alice'), audit: entry('replace') }, 7)).toBe('conflict');
-        expect(await store.deleteResource(org.id, 'User', 'u1', 7, entry('delete'))).toBe('conflict');
+        await expectUniquenessViolation(store.createResource(org.id, 'User', 'u2', at(2), { ...userWrite('alice'), record: rec('create') }), 'userName');
+        await expectUnknownMembers(store.createResource(org.id, 'Group', 'g1', at(2), { ...groupWrite('g', ['nope']), record: rec('create') }), ['nope']);
+        expect(await store.replaceResource(org.id, 'User', 'u1', at(3), { ...userWrite('alice'), record: rec('replace') }, 7)).toBe('conflict');
+        expect(await store.deleteResource(org.id, 'User', 'u1', 7, rec('delete'))).toBe('conflict');
         const [ok, bad] = await store.createResources(org.id, 'User', at(4), [
-          { id: 'u3', write: { ...userWrite('carol'), audit: entry('create', { resourceId: 'u3' }) } },
-          { id: 'u4', write: { ...userWrite('ALICE'), audit: entry('create', { resourceId: 'u4' }) } },
+          { id: 'u3', write: { ...userWrite('carol'), record: rec('create', { resourceId: 'u3' }) } },
+          { id: 'u4', write: { ...userWrite('ALICE'), record: rec('create', { resourceId: 'u4' }) } },
         ]);
         expect([ok, bad?.constructor.name]).toMatchObject([{ id: 'u3' }, 'UniquenessViolation']);
         expect((await store.listAudit({ limit: 10 })).map((r) => r.resourceId)).toEqual(['u3']);
@@ -476,11 +478,11 @@ export function describeStoreContract(name: string, open: () => Promise<Store>):
       it('a group write records the members it really added and removed, counted', async () => {
         await store.createResource(org.id, 'User', 'u1', at(1), userWrite('alice'));
         await store.createResource(org.id, 'User', 'u2', at(2), userWrite('bob'));
-        await store.createResource(org.id, 'Group', 'g1', at(3), { ...groupWrite('g', ['u1', 'u1']), audit: entry('create', { resourceType: 'Group', changes: [] }) });
+        await store.createResource(org.id, 'Group', 'g1', at(3), { ...groupWrite('g', ['u1', 'u1']), record: rec('create', { resourceType: 'Group', changes: [] }) });
         const members = (add: string[], remove: string[]) => ({ clear: false, add, remove, allowedTypes: MEMBER_TYPES });
-        await store.patchResource(org.id, 'Group', 'g1', at(4), { members: members(['u1', 'u2'], []), touch: [], audit: entry('patch', { changes: [] }) });
-        await store.patchResource(org.id, 'Group', 'g1', at(5), { members: members([], ['u1', 'u9']), touch: [], audit: entry('patch', { changes: [] }) });
-        await store.replaceResource(org.id, 'Group', 'g1', at(6), { ...groupWrite('g', ['u1']), audit: entry('replace', { changes: [] }) });
+        await store.patchResource(org.id, 'Group', 'g1', at(4), { members: members(['u1', 'u2'], []), touch: [], record: rec('patch', { changes: [] }) });
+        await store.patchResource(org.id, 'Group', 'g1', at(5), { members: members([], ['u1', 'u9']), touch: [], record: rec('patch', { changes: [] }) });
+        await store.replaceResource(org.id, 'Group', 'g1', at(6), { ...groupWrite('g', ['u1']), record: rec('replace', { changes: [] }) });
         const log = await store.listAudit({ limit: 10 });
         expect(log.map((r) => r.changes)).toEqual([
           [{ attribute: 'members', added: ['u1'], addedCount: 1 }],
@@ -489,7 +491,7 @@ export function describeStoreContract(name: string, open: () => Promise<Store>):
           [{ attribute: 'members', added: ['u1'], addedCount: 1, removed: ['u2'], removedCount: 1 }],
         ]);
         // the PATCH that changed nothing is recorded too, at the version it left
-        await store.patchResource(org.id, 'Group', 'g1', at(7), { members: members(['u1'], []), touch: [], audit: entry('patch', { changes: [] }) });
+        await store.patchResource(org.id, 'Group', 'g1', at(7), { members: members(['u1'], []), touch: [], record: rec('patch', { changes: [] }) });
         const last = (await store.listAudit({ afterSeq: log[3]!.seq, limit: 10 }))[0]!;
         expect([last.changes, last.version]).toEqual([[], log[3]!.version]);
       });
@@ -500,7 +502,7 @@ export function describeStoreContract(name: string, open: () => Promise<Store>):
           entry('authenticate', { at: at(2), orgId: undefined, tokenId: undefined, tokenName: undefined, resourceType: undefined, status: 401, changes: [] }),
           entry('patch', { at: at(3), orgId: other.id, tokenId: 't2', resourceType: 'Group', resourceId: 'g9', status: 404, changes: [] }),
         ]);
-        await store.createResource(org.id, 'User', 'u1', at(4), { ...userWrite('alice'), audit: entry('create', { at: at(4), resourceId: 'u1' }) });
+        await store.createResource(org.id, 'User', 'u1', at(4), { ...userWrite('alice'), record: rec('create', { at: at(4), resourceId: 'u1' }) });
         const ops = async (q: Partial<AuditQuery>) => (await store.listAudit({ limit: 10, ...q })).map((r) => r.operation);
         expect(await ops({})).toEqual(['create', 'authenticate', 'patch', 'create']);
         expect((await store.listAudit({ limit: 10 }))[1]).not.toHaveProperty('orgId');
@@ -515,6 +517,80 @@ export function describeStoreContract(name: string, open: () => Promise<Store>):
         expect(await ops({ afterSeq: first.seq })).toEqual(['authenticate', 'patch', 'create']);
         expect(await store.pruneAudit(at(3))).toBe(2);
         expect(await ops({})).toEqual(['patch', 'create']);
+      });
+    });
+
+    describe('event outbox', () => {
+      const event = (type: string, resourceId: string, at = 1): LifecycleEvent => ({
+        id: `${type}-${resourceId}-${at}`, type: type as LifecycleEvent['type'], at: `2024-01-01T00:00:0${at}.000Z`, organization: org.id,
+        resource: { type: 'User', id: resourceId }, changes: [],
+      });
+      const soon = '2024-01-01T00:01:00.000Z';
+      const later = '2024-01-01T00:02:00.000Z';
+      const claimed = async (now = soon, limit = 10) => (await store.claimEvents(now, later, limit)).map((e) => e.event.id);
+
+      it('events given with a write are in the outbox with it; a refused write leaves none', async () => {
+        await store.createResource(org.id, 'User', 'u1', at(1), { ...userWrite('alice'), record: { events: [event('user.created', 'u1')] } });
+        await expectUniquenessViolation(store.createResource(org.id, 'User', 'u2', at(2), { ...userWrite('alice'), record: { events: [event('user.created', 'u2')] } }), 'userName');
+        expect(await store.replaceResource(org.id, 'User', 'u1', at(3), { ...userWrite('alice'), record: { events: [event('user.updated', 'u1')] } }, 9)).toBe('conflict');
+        await store.deleteResource(org.id, 'User', 'u1', 1, { events: [event('user.deleted', 'u1', 4)] });
+        expect(await claimed()).toEqual(['user.created-u1-1']);
+      });
+
+      it('member events: one per member the write really added or removed', async () => {
+        await store.createResource(org.id, 'User', 'u1', at(1), userWrite('alice'));
+        await store.createResource(org.id, 'User', 'u2', at(2), userWrite('bob'));
+        const base = { at: at(3), organization: org.id, resource: { type: 'Group', id: 'g1', externalId: 'ext-g1' } };
+        await store.createResource(org.id, 'Group', 'g1', at(3), { ...groupWrite('g', ['u1']), record: { memberEvents: base } });
+        const members = (add: string[], remove: string[]) => ({ clear: false, add, remove, allowedTypes: MEMBER_TYPES });
+        await store.patchResource(org.id, 'Group', 'g1', at(4), { members: members(['u1', 'u2'], []), touch: [], record: { memberEvents: base } });
+        await store.patchResource(org.id, 'Group', 'g1', at(5), { members: members([], ['u1', 'u9']), touch: [], record: { memberEvents: base } });
+        const all: string[] = [];
+        for (let round = 0; round < 5; round++) {
+          for (const e of await store.claimEvents(soon, later, 10)) {
+            all.push(`${e.event.type} ${e.event.member?.id} ${e.event.resource.externalId}`);
+            await store.completeEvent(e.seq, soon);
+          }
+        }
+        expect(all).toEqual(['group.member_added u1 ext-g1', 'group.member_added u2 ext-g1', 'group.member_removed u1 ext-g1']);
+      });
+
+      it('claims only the oldest pending event of each resource, not leased ones, not before their time', async () => {
+        await store.createResource(org.id, 'User', 'a', at(1), { ...userWrite('a'), record: { events: [event('user.created', 'a', 1), event('user.updated', 'a', 2)] } });
+        await store.createResource(org.id, 'User', 'b', at(2), { ...userWrite('b'), record: { events: [event('user.created', 'b', 3)] } });
+        expect(await claimed('2024-01-01T00:00:02.500Z')).toEqual(['user.created-a-1']); // b's is not due yet
+        expect(await claimed()).toEqual(['user.created-b-3']); // a's first is leased, a's second waits for it
+        const [a1] = await store.claimEvents('2024-01-01T00:02:30.000Z', '2024-01-01T00:09:00.000Z', 10); // the lease ran out: claimed again
+        expect(a1?.event.id).toBe('user.created-a-1');
+        await store.completeEvent(a1!.seq, later);
+        // b's lease ran out too, unreported: it is claimed again (at least once)
+        expect(await claimed('2024-01-01T00:09:30.000Z')).toEqual(['user.updated-a-2', 'user.created-b-3']);
+      });
+
+      it('a failure is retried from its time; without one it is dead, and retryDeadEvents brings it back', async () => {
+        await store.createResource(org.id, 'User', 'a', at(1), { ...userWrite('a'), record: { events: [event('user.created', 'a', 1), event('user.updated', 'a', 2)] } });
+        let [e] = await store.claimEvents(soon, soon, 10);
+        await store.failEvent(e!.seq, 'HTTP 503', later);
+        expect(await claimed(soon)).toEqual([]); // not before its retry time, and the next waits
+        [e] = await store.claimEvents(later, later, 10);
+        expect([e!.event.id, e!.attempts, e!.lastError]).toEqual(['user.created-a-1', 1, 'HTTP 503']);
+        await store.failEvent(e!.seq, 'HTTP 500', undefined);
+        expect((await store.deadEvents(10)).map((d) => [d.event.id, d.attempts, d.lastError])).toEqual([['user.created-a-1', 2, 'HTTP 500']]);
+        // a dead event no longer holds up its resource's next one
+        expect(await claimed('2024-01-01T00:03:00.000Z')).toEqual(['user.updated-a-2']);
+        expect(await store.retryDeadEvents('nope')).toBe(0);
+        expect(await store.retryDeadEvents('user.created-a-1')).toBe(1);
+        expect(await store.deadEvents(10)).toEqual([]);
+        expect(await claimed('2999-01-01T00:00:00.000Z')).toEqual(['user.created-a-1']);
+      });
+
+      it('pruneEvents deletes delivered events only', async () => {
+        await store.createResource(org.id, 'User', 'a', at(1), { ...userWrite('a'), record: { events: [event('user.created', 'a', 1)] } });
+        await store.createResource(org.id, 'User', 'b', at(2), { ...userWrite('b'), record: { events: [event('user.created', 'b', 2)] } });
+        const [first] = await store.claimEvents(soon, later, 1);
+        await store.completeEvent(first!.seq, soon);
+        expect(await store.pruneEvents('2999-01-01T00:00:00.000Z')).toBe(1);
+        expect(await claimed('2999-01-01T00:00:00.000Z')).toEqual(['user.created-b-2']);
       });
     });
 

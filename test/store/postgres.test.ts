@@ -158,6 +158,24 @@ describe.skipIf(!admin)('PostgreSQL', () => {
         expect(await store.listAudit({ limit: 10 })).toMatchObject([{ resourceType: '\uFFFD', resourceId: 'a\uFFFDb', detail: 'no \uFFFD', status: 404 }]);
       });
 
+      it('nodes claiming the outbox at once: each event leased to one of them, each resource\'s oldest first', async () => {
+        const event = (resource: string, n: number) => ({
+          id: `${resource}-${n}`, type: 'user.updated' as const, at: at(1), organization: orgId, resource: { type: 'User', id: resource }, changes: [],
+        });
+        for (let r = 0; r < 6; r++) {
+          await store.createResource(orgId, 'User', `e${r}`, at(1), { ...user(`e${r}`), record: { events: [event(`e${r}`, 1), event(`e${r}`, 2)] } });
+        }
+        const nodes = [store, open(), open()];
+        const claims = await Promise.all(nodes.flatMap((n) => [n.claimEvents(at(2), at(60), 4), n.claimEvents(at(2), at(60), 4)]));
+        const ids = claims.flat().map((e) => e.event.id).sort();
+        // every resource's first event exactly once; no second event while its first is undelivered
+        expect(ids).toEqual(Array.from({ length: 6 }, (_, r) => `e${r}-1`).sort());
+        const first = claims.flat();
+        for (const e of first) await store.completeEvent(e.seq, at(3));
+        const next = (await Promise.all(nodes.map((n) => n.claimEvents(at(4), at(60), 10)))).flat().map((e) => e.event.id).sort();
+        expect(next).toEqual(Array.from({ length: 6 }, (_, r) => `e${r}-2`).sort());
+      });
+
       it('secret: stores racing to make the same secret all get the one that was written', async () => {
         const other = open();
         const made = await Promise.all([store.secret('k'), other.secret('k'), store.secret('k'), other.secret('k')]);

@@ -7,7 +7,7 @@
 export const MIGRATIONS: readonly { readonly version: number; readonly name: string; readonly sql: string }[] = [
   {
     version: 1,
-    name: 'organizations, secrets, tokens, resources, unique values, group members, attribute index, resource counts, audit log',
+    name: 'organizations, secrets, tokens, resources, unique values, group members, attribute index, resource counts, audit log, event outbox',
     sql: `
       CREATE TABLE organizations (
         id      TEXT PRIMARY KEY,
@@ -120,6 +120,23 @@ export const MIGRATIONS: readonly { readonly version: number; readonly name: str
       CREATE INDEX audit_log_at ON audit_log (at);
       CREATE INDEX audit_log_resource ON audit_log (org_id, resource_type, resource_id);
       CREATE INDEX audit_log_token ON audit_log (token_id);
+      -- lifecycle events, inserted in the transaction of the change they describe; stream = one resource, whose
+      -- events are delivered in seq order (its writes hold its row, so they commit in that order)
+      CREATE TABLE event_outbox (
+        seq          BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        id           TEXT NOT NULL UNIQUE,
+        stream       TEXT NOT NULL,
+        payload      TEXT NOT NULL,
+        attempts     INTEGER NOT NULL DEFAULT 0,
+        next_attempt TEXT NOT NULL,
+        lease_until  TEXT,
+        delivered    TEXT,
+        dead         TEXT,
+        last_error   TEXT
+      );
+      CREATE INDEX event_outbox_pending ON event_outbox (next_attempt) WHERE delivered IS NULL AND dead IS NULL;
+      CREATE INDEX event_outbox_stream ON event_outbox (stream, seq) WHERE delivered IS NULL;
+      CREATE INDEX event_outbox_delivered ON event_outbox (delivered) WHERE delivered IS NOT NULL;
     `,
   },
 ];

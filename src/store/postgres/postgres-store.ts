@@ -9,14 +9,15 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import {
   UniquenessViolation, UnknownMembers,
-  type CreateManyOptions, type Keyset, type Membership, type Organization, type PatchChange, type ResourcePage, type ResourceQuery,
+  type ChangeRecord, type CreateManyOptions, type Keyset, type OutboxEvent, type Membership, type Organization, type PatchChange, type ResourcePage, type ResourceQuery,
   type ResourceRef, type ResourceWrite, type Store, type StoredResource, type TokenRecord, type UniqueKey,
 } from '../store.js';
 import type { IndexEntry } from '../../core/filter/index-entries.js';
 import type { AuditEntry, AuditQuery, AuditRecord } from '../../core/audit.js';
 import { insertAudit, listAudit } from '../sql/audit.js';
 import { listQueries } from '../sql/query-compiler.js';
-import { toAuditRecord, toRef, toResource, toToken, type AuditRow, type ResourceRow, type TokenRow } from '../sql/rows.js';
+import { toAuditRecord, toOutboxEvent, toRef, toResource, toToken, type AuditRow, type OutboxRow, type ResourceRow, type TokenRow } from '../sql/rows.js';
+import { outboxEvents, streamOf } from '../sql/outbox.js';
 import { POSTGRES } from './postgres-dialect.js';
 import { MIGRATIONS } from './migrations.js';
 
@@ -195,7 +196,7 @@ export class PostgresStore implements Store {
     await this.insertIndex(c, rows[0]!.seq, orgId, resourceType, write.index);
     await this.insertUniqueKeys(c, orgId, resourceType, id, write.uniqueKeys);
     const added = write.membership ? await this.addMembers(c, orgId, id, write.membership) : [];
-    if (write.audit) await this.insertAudit(c, write.audit, 1, added, []);
+    await this.insertRecord(c, write.record, 1, added, []);
     return { orgId, resourceType, id, version: 1, created: at, lastModified: at, attributes: write.attributes };
   }
 
@@ -218,7 +219,7 @@ export class PostgresStore implements Store {
       if (!row) return expectedVersion !== undefined && (await this.exists(c, orgId, resourceType, id)) ? 'conflict' : undefined;
       await this.rewriteIndexAndKeys(c, row.seq, orgId, resourceType, id, write);
       const members = write.membership ? await this.replaceMembers(c, orgId, id, write.membership) : { added: [], removed: [] };
-      if (write.audit) await this.insertAudit(c, write.audit, row.version, members.added, members.removed);
+      await this.insertRecord(c, write.record, row.version, members.added, members.removed);
       return toResource(row);
     });
   }
@@ -264,7 +265,7 @@ export class PostgresStore implements Store {
       }
       const result = changed ? await this.bumpVersion(c, seq, at, change) : (await c.query<ResourceRow>('SELECT * FROM resources WHERE seq = $1', [seq])).rows[0]!;
       // recorded even when nothing changed (the request was made), with the version it left
-      if (change.audit) await this.insertAudit(c, change.audit, result.version, added, removed);
+      await this.insertRecord(c, change.record, result.version, added, removed);
       return toResource(result);
     });
   }
@@ -283,7 +284,7 @@ export class PostgresStore implements Store {
     return (await c.query<ResourceRow>('UPDATE resources SET version = version + 1, last_modified = $2 WHERE seq = $1 RETURNING *', [seq, at])).rows[0]!;
   }
 
-  async deleteResource(orgId: string, resourceType: string, id: string, expectedVersion?: number, audit?: AuditEntry): Promise<boolean | 'conflict'> {
+  async deleteResource(orgId: string, resourceType: string, id: string, expectedVersion?: number, record?: ChangeRecord): Promise<boolean | 'conflict'> {
     return this.transaction(async (c) => {
       // the foreign keys cascade to the resource's index rows, unique values and memberships (both sides)
       const gone = (await c.query<{ version: number }>(
@@ -291,7 +292,7 @@ export class PostgresStore implements Store {
         [orgId, resourceType, id, expectedVersion ?? null],
       )).rows[0];
       if (!gone) return expectedVersion !== undefined && (await this.exists(c, orgId, resourceType, id)) ? 'conflict' : false;
-      if (audit) await this.insertAudit(c, audit, gone.version, [], []);
+      await this.insertRecord(c, record, gone.version, [], []);
       await this.count(c, orgId, resourceType, -1);
       return true;
     });
@@ -435,6 +436,15 @@ export class PostgresStore implements Store {
     return { added: await this.addMembers(c, orgId, groupId, membership), removed: removed.rows.map((r) => r.member_id) };
   }
 
+  /** A write's audit entry and events, with the version it left and the membership it really changed. */
+  private async insertRecord(c: Client, record: ChangeRecord | undefined, version: number, added: readonly string[], removed: readonly string[]): Promise<void> {
+    if (!record) return;
+    if (record.audit) await this.insertAudit(c, record.audit, version, added, removed);
+    for (const event of outboxEvents(record, added, removed)) {
+      await c.query('INSERT INTO event_outbox (id, stream, payload, next_attempt) VALUES ($1, $2, $3, $4)', [event.id, streamOf(event), JSON.stringify(event), event.at]);
+    }
+  }
+
   /** An entry with the version the write left and the membership it really changed (shared SQL: sql/audit.ts). */
   private async insertAudit(c: Client, entry: AuditEntry, version: number | undefined, added: readonly string[], removed: readonly string[]): Promise<void> {
     const { sql, params } = insertAudit(entry, version, added, removed, POSTGRES);
@@ -455,6 +465,52 @@ export class PostgresStore implements Store {
 
   async pruneAudit(before: string): Promise<number> {
     return (await this.query('DELETE FROM audit_log WHERE at < $1', [before])).rowCount ?? 0;
+  }
+
+  async claimEvents(now: string, leaseUntil: string, limit: number): Promise<OutboxEvent[]> {
+    // one statement: the rows are locked as they are chosen (SKIP LOCKED: another node's choice is passed over, and
+    // a row it has just leased fails the conditions when re-checked), so no event is leased to two nodes at once
+    const { rows } = await this.query<OutboxRow>(
+      `UPDATE event_outbox SET lease_until = $2
+       WHERE seq IN (
+         SELECT o.seq FROM event_outbox o
+         WHERE o.delivered IS NULL AND o.dead IS NULL AND o.next_attempt <= $1 AND (o.lease_until IS NULL OR o.lease_until < $1)
+           AND NOT EXISTS (SELECT 1 FROM event_outbox p WHERE p.stream = o.stream AND p.delivered IS NULL AND p.dead IS NULL AND p.seq < o.seq)
+         ORDER BY o.seq LIMIT $3 FOR UPDATE SKIP LOCKED)
+       RETURNING seq, payload, attempts, last_error`,
+      [now, leaseUntil, limit],
+    );
+    return rows.sort((a, b) => a.seq - b.seq).map(toOutboxEvent);
+  }
+
+  async completeEvent(seq: number, at: string): Promise<void> {
+    await this.query('UPDATE event_outbox SET delivered = $2, lease_until = NULL WHERE seq = $1 AND delivered IS NULL', [seq, at]);
+  }
+
+  async failEvent(seq: number, error: string, retryAt: string | undefined): Promise<void> {
+    await this.query(
+      `UPDATE event_outbox SET attempts = attempts + 1, last_error = $2, lease_until = NULL, next_attempt = coalesce($3, next_attempt),
+         dead = CASE WHEN $3::text IS NULL THEN $4 ELSE NULL END
+       WHERE seq = $1 AND delivered IS NULL`,
+      [seq, error.slice(0, 1000), retryAt ?? null, new Date().toISOString()],
+    );
+  }
+
+  async deadEvents(limit: number): Promise<OutboxEvent[]> {
+    const { rows } = await this.query<OutboxRow>('SELECT seq, payload, attempts, last_error FROM event_outbox WHERE dead IS NOT NULL ORDER BY seq LIMIT $1', [limit]);
+    return rows.map(toOutboxEvent);
+  }
+
+  async retryDeadEvents(eventId?: string): Promise<number> {
+    const { rowCount } = await this.query(
+      'UPDATE event_outbox SET dead = NULL, attempts = 0, next_attempt = $1 WHERE dead IS NOT NULL AND ($2::text IS NULL OR id = $2)',
+      [new Date().toISOString(), eventId ?? null],
+    );
+    return rowCount ?? 0;
+  }
+
+  async pruneEvents(before: string): Promise<number> {
+    return (await this.query('DELETE FROM event_outbox WHERE delivered IS NOT NULL AND delivered < $1', [before])).rowCount ?? 0;
   }
 }
 

@@ -1,6 +1,7 @@
 /** Rows as the SQL stores keep them (the same tables in SQLite and PostgreSQL), and their contract values. */
-import type { Attributes, ResourceRef, StoredResource, TokenRecord } from '../store.js';
+import type { Attributes, OutboxEvent, ResourceRef, StoredResource, TokenRecord } from '../store.js';
 import type { AuditRecord } from '../../core/audit.js';
+import type { LifecycleEvent } from '../../core/events.js';
 
 export interface ResourceRow {
   seq: number;
@@ -86,4 +87,16 @@ export function toAuditRecord(row: AuditRow): AuditRecord {
     changes: JSON.parse(row.changes),
     ...Object.fromEntries(Object.entries(optional).filter(([, v]) => v !== null)),
   };
+}
+
+export interface OutboxRow {
+  seq: number;
+  payload: string;
+  attempts: number;
+  last_error: string | null;
+}
+
+export function toOutboxEvent(row: OutboxRow): OutboxEvent {
+  const event = JSON.parse(row.payload) as LifecycleEvent;
+  return { seq: row.seq, event, attempts: row.attempts, ...(row.last_error !== null ? { lastError: row.last_error } : {}) };
 }

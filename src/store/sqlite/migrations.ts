@@ -125,4 +125,27 @@ export const MIGRATIONS: readonly { readonly version: number; readonly name: str
       ALTER TABLE tokens ADD COLUMN scope TEXT NOT NULL DEFAULT 'scim';
     `,
   },
+  {
+    version: 4,
+    name: 'event outbox',
+    sql: `
+      -- lifecycle events, inserted in the transaction of the change they describe; stream = one resource, whose
+      -- events are delivered in seq order
+      CREATE TABLE event_outbox (
+        seq          INTEGER PRIMARY KEY AUTOINCREMENT,
+        id           TEXT NOT NULL UNIQUE,
+        stream       TEXT NOT NULL,
+        payload      TEXT NOT NULL,
+        attempts     INTEGER NOT NULL DEFAULT 0,
+        next_attempt TEXT NOT NULL,
+        lease_until  TEXT,
+        delivered    TEXT,
+        dead         TEXT,
+        last_error   TEXT
+      );
+      CREATE INDEX event_outbox_pending ON event_outbox (next_attempt) WHERE delivered IS NULL AND dead IS NULL;
+      CREATE INDEX event_outbox_stream ON event_outbox (stream, seq) WHERE delivered IS NULL;
+      CREATE INDEX event_outbox_delivered ON event_outbox (delivered) WHERE delivered IS NOT NULL;
+    `,
+  },
 ];

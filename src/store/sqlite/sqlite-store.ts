@@ -9,7 +9,7 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import {
   UniquenessViolation, UnknownMembers,
-  type CreateManyOptions, type Keyset, type Membership, type Organization, type PatchChange, type ResourcePage, type ResourceQuery,
+  type ChangeRecord, type CreateManyOptions, type Keyset, type OutboxEvent, type Membership, type Organization, type PatchChange, type ResourcePage, type ResourceQuery,
   type ResourceRef, type ResourceWrite, type Store,
   type StoredResource, type TokenRecord, type UniqueKey,
 } from '../store.js';
@@ -17,8 +17,9 @@ import { MIGRATIONS } from './migrations.js';
 import type { IndexEntry } from '../../core/filter/index-entries.js';
 import type { AuditEntry, AuditQuery, AuditRecord } from '../../core/audit.js';
 import { insertAudit, listAudit } from '../sql/audit.js';
+import { outboxEvents, streamOf } from '../sql/outbox.js';
 import { listQueries } from '../sql/query-compiler.js';
-import { toAuditRecord, toRef, toResource, toToken, type AuditRow, type ResourceRow, type TokenRow } from '../sql/rows.js';
+import { toAuditRecord, toOutboxEvent, toRef, toResource, toToken, type AuditRow, type OutboxRow, type ResourceRow, type TokenRow } from '../sql/rows.js';
 import { SQLITE } from './sqlite-dialect.js';
 
 /** SQLite's default limit on bound parameters is 32766; chunks of 500 stay far below it. */
@@ -146,7 +147,7 @@ export class SqliteStore implements Store {
     this.insertUniqueKeys(orgId, resourceType, id, write.uniqueKeys);
     const added = write.membership ? this.addMembers(orgId, id, write.membership) : [];
     this.sql('INSERT INTO resource_counts (org_id, resource_type, n) VALUES (?, ?, 1) ON CONFLICT DO UPDATE SET n = n + 1').run(orgId, resourceType);
-    if (write.audit) this.insertAudit(write.audit, 1, added, []);
+    this.insertRecord(write.record, 1, added, []);
     return { orgId, resourceType, id, version: 1, created: at, lastModified: at, attributes: write.attributes };
   }
 
@@ -173,7 +174,7 @@ export class SqliteStore implements Store {
         .get(at, write.display ?? null, JSON.stringify(write.attributes), current.seq) as ResourceRow;
       this.rewriteIndexAndKeys(row.seq, orgId, resourceType, id, write);
       const members = write.membership ? this.replaceMembers(orgId, id, write.membership) : { added: [], removed: [] };
-      if (write.audit) this.insertAudit(write.audit, row.version, members.added, members.removed);
+      this.insertRecord(write.record, row.version, members.added, members.removed);
       return toResource(row);
     }).immediate();
   }
@@ -212,12 +213,12 @@ export class SqliteStore implements Store {
         }
         result = this.sql('UPDATE resources SET version = version + 1, last_modified = ? WHERE seq = ? RETURNING *').get(at, row.seq) as ResourceRow;
       }
-      if (change.audit) this.insertAudit(change.audit, result.version, added, removed);
+      this.insertRecord(change.record, result.version, added, removed);
       return toResource(result);
     }).immediate();
   }
 
-  async deleteResource(orgId: string, resourceType: string, id: string, expectedVersion?: number, audit?: AuditEntry): Promise<boolean | 'conflict'> {
+  async deleteResource(orgId: string, resourceType: string, id: string, expectedVersion?: number, record?: ChangeRecord): Promise<boolean | 'conflict'> {
     return this.db.transaction(() => {
       const gone = this.versionOf(orgId, resourceType, id);
       if (!gone) return false;
@@ -228,7 +229,7 @@ export class SqliteStore implements Store {
       this.sql('DELETE FROM unique_values WHERE org_id = ? AND resource_id = ?').run(orgId, id);
       this.sql('DELETE FROM group_members WHERE org_id = ? AND group_id = ?').run(orgId, id);
       this.sql('DELETE FROM group_members WHERE org_id = ? AND member_id = ?').run(orgId, id);
-      if (audit) this.insertAudit(audit, gone.version, [], []);
+      this.insertRecord(record, gone.version, [], []);
       return true;
     }).immediate();
   }
@@ -353,7 +354,15 @@ export class SqliteStore implements Store {
     return { added: this.addMembers(orgId, groupId, membership), removed };
   }
 
-  /** An entry with the version the write left and the membership it really changed. */
+  /** A write's audit entry and events, with the version it left and the membership it really changed. */
+  private insertRecord(record: ChangeRecord | undefined, version: number, added: readonly string[], removed: readonly string[]): void {
+    if (!record) return;
+    if (record.audit) this.insertAudit(record.audit, version, added, removed);
+    for (const event of outboxEvents(record, added, removed)) {
+      this.sql('INSERT INTO event_outbox (id, stream, payload, next_attempt) VALUES (?, ?, ?, ?)').run(event.id, streamOf(event), JSON.stringify(event), event.at);
+    }
+  }
+
   private insertAudit(entry: AuditEntry, version: number | undefined, added: readonly string[], removed: readonly string[]): void {
     const { sql, params } = insertAudit(entry, version, added, removed, SQLITE);
     this.sql(sql).run(...params);
@@ -370,6 +379,48 @@ export class SqliteStore implements Store {
 
   async pruneAudit(before: string): Promise<number> {
     return this.sql('DELETE FROM audit_log WHERE at < ?').run(before).changes;
+  }
+
+  async claimEvents(now: string, leaseUntil: string, limit: number): Promise<OutboxEvent[]> {
+    // IMMEDIATE: the read and the lease are one step for every process on the file
+    return this.db.transaction(() => {
+      const rows = this.sql(
+        `SELECT o.seq, o.payload, o.attempts, o.last_error FROM event_outbox o
+         WHERE o.delivered IS NULL AND o.dead IS NULL AND o.next_attempt <= ? AND (o.lease_until IS NULL OR o.lease_until < ?)
+           AND NOT EXISTS (SELECT 1 FROM event_outbox p WHERE p.stream = o.stream AND p.delivered IS NULL AND p.dead IS NULL AND p.seq < o.seq)
+         ORDER BY o.seq LIMIT ?`,
+      ).all(now, now, limit) as OutboxRow[];
+      const lease = this.sql('UPDATE event_outbox SET lease_until = ? WHERE seq = ?');
+      for (const r of rows) lease.run(leaseUntil, r.seq);
+      return rows.map(toOutboxEvent);
+    }).immediate();
+  }
+
+  async completeEvent(seq: number, at: string): Promise<void> {
+    this.sql('UPDATE event_outbox SET delivered = ?, lease_until = NULL WHERE seq = ? AND delivered IS NULL').run(at, seq);
+  }
+
+  async failEvent(seq: number, error: string, retryAt: string | undefined): Promise<void> {
+    this.sql(
+      `UPDATE event_outbox SET attempts = attempts + 1, last_error = ?, lease_until = NULL, next_attempt = coalesce(?, next_attempt),
+         dead = CASE WHEN ? IS NULL THEN ? ELSE NULL END
+       WHERE seq = ? AND delivered IS NULL`,
+    ).run(error.slice(0, 1000), retryAt ?? null, retryAt ?? null, new Date().toISOString(), seq);
+  }
+
+  async deadEvents(limit: number): Promise<OutboxEvent[]> {
+    return (this.sql('SELECT seq, payload, attempts, last_error FROM event_outbox WHERE dead IS NOT NULL ORDER BY seq LIMIT ?').all(limit) as OutboxRow[]).map(toOutboxEvent);
+  }
+
+  async retryDeadEvents(eventId?: string): Promise<number> {
+    const now = new Date().toISOString();
+    return eventId === undefined
+      ? this.sql('UPDATE event_outbox SET dead = NULL, attempts = 0, next_attempt = ? WHERE dead IS NOT NULL').run(now).changes
+      : this.sql('UPDATE event_outbox SET dead = NULL, attempts = 0, next_attempt = ? WHERE dead IS NOT NULL AND id = ?').run(now, eventId).changes;
+  }
+
+  async pruneEvents(before: string): Promise<number> {
+    return this.sql('DELETE FROM event_outbox WHERE delivered IS NOT NULL AND delivered < ?').run(before).changes;
   }
 }
 

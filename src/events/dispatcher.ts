@@ -1,0 +1,89 @@
+/**
+ * Delivers the outbox: leases due events (the store hands each resource's oldest pending one, so a resource's events
+ * go out in order and no two processes deliver one event at once), delivers them, and records the outcome: done,
+ * tried again later with exponential backoff and jitter, or dead-lettered after `maxAttempts`. At least once: an
+ * event whose process died mid-delivery is leased again when its lease runs out.
+ */
+import type { LifecycleEvent } from '../core/events.js';
+import type { OutboxEvent, Store } from '../store/store.js';
+
+export interface DeliveryOptions {
+  readonly store: Store;
+  /** Delivers one event; resolve when the receiver has it, reject to have it tried again. */
+  readonly deliver: (event: LifecycleEvent) => Promise<void>;
+  /** Attempts before an event is dead-lettered (`scimd events retry` brings it back). */
+  readonly maxAttempts?: number;
+  /** How long a leased event is this process's; past it another may deliver it. Longer than any delivery. */
+  readonly leaseSeconds?: number;
+  /** The wait before attempt n+1, in ms. Default: 1 s · 2^(n-1), at most an hour, with jitter. */
+  readonly backoff?: (attempts: number) => number;
+  readonly pollMs?: number;
+  readonly batch?: number;
+  /** Told of each failed attempt (for logs); `event` is absent when the store itself failed. */
+  readonly onFailure?: (error: unknown, event: LifecycleEvent | undefined, dead: boolean) => void;
+}
+
+export interface Delivery {
+  /** Stops leasing; resolves when the deliveries in flight have finished. */
+  stop(): Promise<void>;
+}
+
+export function backoffWithJitter(attempts: number): number {
+  const ceiling = Math.min(3_600_000, 1000 * 2 ** Math.max(0, attempts - 1));
+  return ceiling / 2 + Math.random() * (ceiling / 2);
+}
+
+export function startDelivery(options: DeliveryOptions): Delivery {
+  const { store, deliver } = options;
+  const maxAttempts = options.maxAttempts ?? 15;
+  const leaseMs = (options.leaseSeconds ?? 60) * 1000;
+  const backoff = options.backoff ?? backoffWithJitter;
+  const pollMs = options.pollMs ?? 500;
+  const batch = options.batch ?? 50;
+  let running = true;
+  let wake: (() => void) | undefined;
+
+  const attempt = async (o: OutboxEvent) => {
+    try {
+      await deliver(o.event);
+      await store.completeEvent(o.seq, new Date().toISOString());
+    } catch (error) {
+      const dead = o.attempts + 1 >= maxAttempts;
+      options.onFailure?.(error, o.event, dead);
+      const retryAt = dead ? undefined : new Date(Date.now() + backoff(o.attempts + 1)).toISOString();
+      await store.failEvent(o.seq, error instanceof Error ? error.message : String(error), retryAt);
+    }
+  };
+
+  const loop = (async () => {
+    while (running) {
+      let claimed: OutboxEvent[] = [];
+      try {
+        const now = new Date();
+        claimed = await store.claimEvents(now.toISOString(), new Date(now.getTime() + leaseMs).toISOString(), batch);
+        // one event per resource at most, so they may all go at once
+        await Promise.all(claimed.map(attempt));
+      } catch (error) {
+        options.onFailure?.(error, undefined, false); // the store failed: wait, then try again
+        claimed = [];
+      }
+      if (claimed.length === 0 && running) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, pollMs);
+          wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+      }
+    }
+  })();
+
+  return {
+    async stop() {
+      running = false;
+      wake?.();
+      await loop;
+    },
+  };
+}

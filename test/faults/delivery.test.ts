@@ -1,0 +1,58 @@
+/**
+ * Event delivery across processes (issue #7): killing the server mid-delivery loses no event (its leases run out and
+ * the restarted server delivers them), and two servers on one database never deliver one event twice.
+ */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, expect, it } from 'vitest';
+import { user } from '../helpers.js';
+import { serveProcess, type ServerProcess } from '../process.js';
+import { startReceiver, type Receiver } from '../webhook-receiver.js';
+
+const SECRET = 'delivery-test-secret-0123456789';
+let receiver: Receiver;
+const servers: ServerProcess[] = [];
+beforeEach(async () => {
+  receiver = await startReceiver(SECRET);
+});
+afterEach(async () => {
+  for (const s of servers.splice(0)) s.child.kill('SIGKILL');
+  await receiver.close();
+});
+
+const hook = (extra: Record<string, string> = {}) => ({ SCIMD_WEBHOOK_URL: receiver.url, SCIMD_WEBHOOK_SECRET: SECRET, ...extra });
+const database = () => join(mkdtempSync(join(tmpdir(), 'scimd-delivery-')), 'scimd.db');
+
+it('SIGKILL while deliveries are in flight loses nothing: after a restart every event arrives', async () => {
+  const db = database();
+  const env = hook({ SCIMD_EVENT_LEASE_SECONDS: '1' });
+  let server = await serveProcess(db, 'token', env);
+  servers.push(server);
+  receiver.holdMs = 400; // deliveries stay in flight
+  const ids: string[] = [];
+  for (let i = 0; i < 20; i++) ids.push((await server.request('POST', '/Users', user(`crash-${i}`))).body.id);
+  for (let i = 0; i < 100 && receiver.attempts === 0; i++) await new Promise((r) => setTimeout(r, 20));
+  expect(receiver.attempts).toBeGreaterThan(0);
+  server.child.kill('SIGKILL');
+  const before = new Set(receiver.received.map((e) => e.id)).size;
+  expect(before).toBeLessThan(20); // the kill really cut deliveries short
+  receiver.holdMs = 0;
+  server = await serveProcess(db, 'token', env);
+  servers.push(server);
+  await receiver.waitFor(20);
+  expect(new Set(receiver.received.map((e) => e.resource.id))).toEqual(new Set(ids));
+});
+
+it('two servers on one database deliver each event exactly once when nothing fails', async () => {
+  const db = database();
+  const a = await serveProcess(db, 'token', hook());
+  servers.push(a);
+  const b = await serveProcess(db, 'token', hook());
+  servers.push(b);
+  await Promise.all(Array.from({ length: 60 }, (_, i) => (i % 2 ? a : b).request('POST', '/Users', user(`twin-${i}`))));
+  await receiver.waitFor(60);
+  await new Promise((r) => setTimeout(r, 1500)); // time for any duplicate to arrive
+  expect(receiver.received).toHaveLength(60);
+  expect(new Set(receiver.received.map((e) => e.id)).size).toBe(60);
+});

@@ -1,0 +1,153 @@
+/**
+ * Lifecycle events (issue #7): every SCIM operation produces exactly the expected events, a failing request none, and
+ * a webhook receiver that is down for a while then returns gets every event, in order per resource.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { LifecycleEvent } from '../../src/core/events.js';
+import { startDelivery, type Delivery } from '../../src/events/dispatcher.js';
+import { webhookDeliverer } from '../../src/events/webhook.js';
+import { group, testServer, user, type TestServer } from '../helpers.js';
+import { startReceiver, type Receiver } from '../webhook-receiver.js';
+
+const PATCH_OP = 'urn:ietf:params:scim:api:messages:2.0:PatchOp';
+const SECRET = 'test-webhook-secret-0123456789';
+
+let s: TestServer;
+beforeEach(async () => {
+  s = await testServer({ events: true });
+});
+afterEach(() => s.close());
+
+/** Everything in the outbox now, delivered to a list (in-process delivery: the typed hook an embedding app uses). */
+async function drain(): Promise<LifecycleEvent[]> {
+  const got: LifecycleEvent[] = [];
+  const delivery = startDelivery({ store: s.store, deliver: async (e) => void got.push(e), pollMs: 10 });
+  for (let quiet = 0; quiet < 5; ) {
+    const before = got.length;
+    await new Promise((r) => setTimeout(r, 30));
+    quiet = got.length === before ? quiet + 1 : 0;
+  }
+  await delivery.stop();
+  return got;
+}
+
+describe('the events of each operation', () => {
+  it('a user: created, updated, deactivated, reactivated, deleted — with id, externalId, organization, diff', async () => {
+    const u = (await s.request('POST', '/Users', user('alice', { externalId: 'hr-1', active: true }))).body;
+    await s.request('PATCH', `/Users/${u.id}`, { schemas: [PATCH_OP], Operations: [{ op: 'replace', path: 'title', value: 'Lead' }] });
+    await s.request('PATCH', `/Users/${u.id}`, { schemas: [PATCH_OP], Operations: [{ op: 'Replace', path: 'active', value: 'False' }] });
+    await s.request('PATCH', `/Users/${u.id}`, { schemas: [PATCH_OP], Operations: [{ op: 'replace', path: 'active', value: false }] }); // no change
+    await s.request('PUT', `/Users/${u.id}`, user('alice', { externalId: 'hr-1', active: true, title: 'Lead' }));
+    await s.request('DELETE', `/Users/${u.id}`);
+    const events = await drain();
+    expect(events.map((e) => e.type)).toEqual(['user.created', 'user.updated', 'user.deactivated', 'user.reactivated', 'user.deleted']);
+    const org = (await s.store.organizations())[0]!.id;
+    for (const e of events) expect(e).toMatchObject({ organization: org, resource: { type: 'User', id: u.id, externalId: 'hr-1' } });
+    expect(events[1]!.changes).toEqual([{ attribute: 'title', after: 'Lead' }]);
+    expect(events[2]!.changes).toEqual([{ attribute: 'active', before: true, after: false }]);
+    expect(new Set(events.map((e) => e.id)).size).toBe(5);
+  });
+
+  it('a group: created with its members, renamed, members added and removed one event each, deleted', async () => {
+    const [a, b, c] = await Promise.all(['a', 'b', 'c'].map(async (n) => (await s.request('POST', '/Users', user(n))).body.id));
+    await drain(); // the users' own events
+    const g = (await s.request('POST', '/Groups', group('g', [a], { externalId: 'grp-1' }))).body;
+    await s.request('PATCH', `/Groups/${g.id}`, {
+      schemas: [PATCH_OP],
+      Operations: [
+        { op: 'replace', path: 'displayName', value: 'G' },
+        { op: 'add', path: 'members', value: [{ value: b }, { value: c }, { value: a }] },
+      ],
+    });
+    await s.request('PATCH', `/Groups/${g.id}`, { schemas: [PATCH_OP], Operations: [{ op: 'remove', path: 'members', value: [{ value: a }] }] });
+    await s.request('DELETE', `/Groups/${g.id}`);
+    const events = await drain();
+    expect(events.map((e) => `${e.type}${e.member ? ` ${e.member.id}` : ''}`)).toEqual([
+      'group.created', `group.member_added ${a}`,
+      'group.updated', `group.member_added ${b}`, `group.member_added ${c}`,
+      `group.member_removed ${a}`,
+      'group.deleted',
+    ]);
+    expect(events.every((e) => e.resource.id === g.id && e.resource.externalId === 'grp-1')).toBe(true);
+  });
+
+  it('a failing request produces an audit entry and no event', async () => {
+    await s.request('POST', '/Users', user('taken'));
+    await drain();
+    await s.request('POST', '/Users', user('TAKEN'));
+    await s.request('PATCH', '/Users/nope', { schemas: [PATCH_OP], Operations: [{ op: 'replace', path: 'active', value: false }] });
+    expect(await drain()).toEqual([]);
+    const audit = await s.store.listAudit({ outcome: 'failure', limit: 10 });
+    expect(audit.map((e) => e.status)).toEqual([409, 404]);
+  });
+
+  it('Bulk operations produce their events like single requests', async () => {
+    await s.request('POST', '/Bulk', {
+      schemas: ['urn:ietf:params:scim:api:messages:2.0:BulkRequest'],
+      Operations: [
+        { method: 'POST', path: '/Users', bulkId: 'u', data: user('bulk') },
+        { method: 'PATCH', path: '/Users/bulkId:u', data: { schemas: [PATCH_OP], Operations: [{ op: 'replace', path: 'active', value: false }] } },
+      ],
+    });
+    expect((await drain()).map((e) => e.type)).toEqual(['user.created', 'user.deactivated']);
+  });
+});
+
+describe('webhook delivery', () => {
+  let receiver: Receiver;
+  let delivery: Delivery | undefined;
+  beforeEach(async () => {
+    receiver = await startReceiver(SECRET);
+  });
+  afterEach(async () => {
+    await delivery?.stop();
+    await receiver.close();
+  });
+
+  it('a receiver down for a while then back gets every event once processed, in order per resource', async () => {
+    receiver.down = true;
+    delivery = startDelivery({ store: s.store, deliver: webhookDeliverer({ url: receiver.url, secret: SECRET }), pollMs: 10, backoff: () => 50 });
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++) ids.push((await s.request('POST', '/Users', user(`u${i}`))).body.id);
+    for (const id of ids) {
+      await s.request('PATCH', `/Users/${id}`, { schemas: [PATCH_OP], Operations: [{ op: 'replace', path: 'active', value: false }] });
+      await s.request('DELETE', `/Users/${id}`);
+    }
+    await new Promise((r) => setTimeout(r, 400));
+    expect(receiver.received).toEqual([]);
+    expect(receiver.attempts).toBeGreaterThan(5); // it kept trying
+    receiver.down = false;
+    await receiver.waitFor(15);
+    const distinct = new Map(receiver.received.map((e) => [e.id, e]));
+    expect(distinct.size).toBe(15);
+    for (const id of ids) {
+      const mine = receiver.received.filter((e) => e.resource.id === id).map((e) => e.type);
+      expect(mine).toEqual(['user.created', 'user.deactivated', 'user.deleted']);
+    }
+  });
+
+  it('an event refused maxAttempts times is dead-lettered, does not hold back later events, and is redelivered on retry', async () => {
+    const deliver = webhookDeliverer({ url: receiver.url, secret: SECRET });
+    let refuse = true;
+    delivery = startDelivery({
+      store: s.store,
+      deliver: async (e) => {
+        if (refuse && e.type === 'user.created') throw new Error('receiver rejects it');
+        await deliver(e);
+      },
+      pollMs: 10,
+      backoff: () => 10,
+      maxAttempts: 3,
+    });
+    const id = (await s.request('POST', '/Users', user('poison'))).body.id;
+    await s.request('PATCH', `/Users/${id}`, { schemas: [PATCH_OP], Operations: [{ op: 'replace', path: 'active', value: false }] });
+    await receiver.waitFor(1);
+    expect(receiver.received.map((e) => e.type)).toEqual(['user.deactivated']);
+    const dead = await s.store.deadEvents(10);
+    expect(dead.map((d) => [d.event.type, d.attempts, d.lastError])).toEqual([['user.created', 3, 'receiver rejects it']]);
+    refuse = false;
+    expect(await s.store.retryDeadEvents()).toBe(1);
+    await receiver.waitFor(2);
+    expect(receiver.received.map((e) => e.type)).toEqual(['user.deactivated', 'user.created']);
+  });
+});
