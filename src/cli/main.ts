@@ -234,6 +234,7 @@ async function serve(flags: Flags): Promise<number> {
     store,
     audit: config.audit,
     bodyLimit: config.maxBodyBytes,
+    requestTimeoutMs: config.requestTimeoutSeconds * 1000,
     ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}),
     logger: { level: config.logLevel, redact: ['req.headers.authorization'] },
   });

@@ -3,6 +3,7 @@
  * behaviour lives in the core (createScim); nothing below decides anything about resources.
  */
 import { randomUUID } from 'node:crypto';
+import { createServer } from 'node:http';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import type { CallContext, ListParams, ProjectionParams, Scim } from '../core/scim.js';
 import { authenticate } from '../core/tokens.js';
@@ -24,6 +25,8 @@ export interface ServerOptions {
   readonly logger?: FastifyServerOptions['logger'];
   /** Record refused authentications in the audit log (default true; the core records the rest). */
   readonly audit?: boolean;
+  /** How long a client may take to send a whole request (slow senders hold connections open); default 60 s. */
+  readonly requestTimeoutMs?: number;
 }
 
 declare module 'fastify' {
@@ -87,6 +90,11 @@ export function buildServer(options: ServerOptions): FastifyInstance {
   const app = Fastify({
     logger: options.logger ?? false,
     bodyLimit,
+    // Node checks these limits only every connectionsCheckingInterval (30 s by default): check every second
+    serverFactory: (handler) => {
+      const requestTimeout = options.requestTimeoutMs ?? 60_000;
+      return createServer({ requestTimeout, headersTimeout: Math.min(requestTimeout, 60_000), connectionsCheckingInterval: 1000 }, handler);
+    },
     // `/users` and `/Users` are the same endpoint (parameters keep their case); `/Users/` is `/Users`.
     routerOptions: { caseSensitive: false, ignoreTrailingSlash: true },
     // Errors Fastify meets before routing (a malformed percent-encoding in the URL) get a SCIM body too.
