@@ -16,6 +16,8 @@ export interface Config {
   readonly maxBodyBytes: number;
   /** Seconds a client may take to send a whole request. */
   readonly requestTimeoutSeconds: number;
+  /** Requests per second one token may make, across all nodes (0: no limit). */
+  readonly rateLimit: number;
   readonly maxResults: number;
   readonly cursorTimeoutSeconds: number;
   /** RFC 7644 §3.7.4 limits of one Bulk request, advertised in ServiceProviderConfig. */
@@ -70,6 +72,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, flags: Flags = 
     schemaFiles: (pick('schemas', 'SCIMD_SCHEMAS') ?? '').split(',').map((s) => s.trim()).filter(Boolean),
     maxBodyBytes: integer('SCIMD_MAX_BODY_BYTES', env.SCIMD_MAX_BODY_BYTES, 1_048_576, 1024),
     requestTimeoutSeconds: integer('SCIMD_REQUEST_TIMEOUT', env.SCIMD_REQUEST_TIMEOUT, 60, 1),
+    rateLimit: integer('SCIMD_RATE_LIMIT', env.SCIMD_RATE_LIMIT, 50_000, 0),
     maxResults: integer('SCIMD_MAX_RESULTS', env.SCIMD_MAX_RESULTS, 1000, 1),
     cursorTimeoutSeconds: integer('SCIMD_CURSOR_TIMEOUT', env.SCIMD_CURSOR_TIMEOUT, 3600, 1),
     bulkMaxOperations: integer('SCIMD_BULK_MAX_OPERATIONS', env.SCIMD_BULK_MAX_OPERATIONS, 1000, 1),

@@ -10,6 +10,7 @@ import { SchemaRegistry } from '../src/core/schema/registry.js';
 import { loadSchemaBundle } from '../src/schema-files.js';
 import type { Store } from '../src/store/store.js';
 import type { BulkLimits } from '../src/core/bulk.js';
+import type { RateLimiter } from '../src/http/rate-limit.js';
 
 export const STUDENT_BUNDLE = fileURLToPath(new URL('../examples/student/student.json', import.meta.url));
 export const RFC_SAMPLES = fileURLToPath(new URL('../../shared/conformance/rfc-samples/', import.meta.url));
@@ -33,7 +34,7 @@ export interface TestServer {
 }
 
 export async function testServer(
-  options: { schemaFiles?: string[]; maxResults?: number; bodyLimit?: number; bulk?: Partial<BulkLimits>; events?: boolean } = {},
+  options: { schemaFiles?: string[]; maxResults?: number; bodyLimit?: number; bulk?: Partial<BulkLimits>; events?: boolean; rateLimit?: (store: Store) => RateLimiter } = {},
 ): Promise<TestServer> {
   const store = new SqliteStore(':memory:');
   await store.migrate();
@@ -43,6 +44,7 @@ export async function testServer(
     scim: createScim({ store, registry, ...(options.maxResults ? { maxResults: options.maxResults } : {}), ...(options.bulk ? { bulk: options.bulk } : {}), events: options.events ?? false }),
     store,
     bodyLimit: options.bodyLimit ?? 1_048_576,
+    ...(options.rateLimit ? { rateLimit: options.rateLimit(store) } : {}),
     publicUrl: 'https://scim.example.com',
   });
   const request = async (method: string, url: string, body?: unknown, headers: Record<string, string> = {}) => {

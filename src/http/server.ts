@@ -12,6 +12,7 @@ import type { Preconditions } from '../core/etag.js';
 import type { Store } from '../store/store.js';
 import { toScimError } from './errors.js';
 import { registerAdminApi } from './admin.js';
+import type { RateLimiter } from './rate-limit.js';
 
 export const SCIM_JSON = 'application/scim+json; charset=utf-8';
 export const SCIM_PREFIX = '/scim/v2';
@@ -27,6 +28,8 @@ export interface ServerOptions {
   readonly audit?: boolean;
   /** How long a client may take to send a whole request (slow senders hold connections open); default 60 s. */
   readonly requestTimeoutMs?: number;
+  /** Per-token request rate limit; none when absent. */
+  readonly rateLimit?: RateLimiter;
 }
 
 declare module 'fastify' {
@@ -154,6 +157,8 @@ export function buildServer(options: ServerOptions): FastifyInstance {
       scimApp.addHook('onRequest', async (req) => {
         const caller = { requestId: req.id, clientAddress: req.ip };
         const who = await authenticate(store, req.headers.authorization, { scope: 'scim', ...(options.audit !== false ? { audit: caller } : {}) });
+        const wait = options.rateLimit?.take(who.tokenId);
+        if (wait !== undefined) throw scimErrors.tooManyRequests(`This token has made more requests this second than the limit allows; retry after ${wait} s.`, wait);
         const base = options.publicUrl ? options.publicUrl.replace(/\/+$/, '') : `${req.protocol}://${req.host}`;
         req.scimContext = { ...who, ...caller, baseUrl: base + SCIM_PREFIX };
       });
