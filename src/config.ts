@@ -18,6 +18,8 @@ export interface Config {
   readonly requestTimeoutSeconds: number;
   /** Requests per second one token may make, across all nodes (0: no limit). */
   readonly rateLimit: number;
+  /** Proxies to believe for X-Forwarded-For/-Proto: `true` (all), or a comma-separated list of addresses/CIDRs. */
+  readonly trustProxy?: boolean | string;
   readonly maxResults: number;
   readonly cursorTimeoutSeconds: number;
   /** RFC 7644 §3.7.4 limits of one Bulk request, advertised in ServiceProviderConfig. */
@@ -85,6 +87,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, flags: Flags = 
     logLevel: pick('log-level', 'SCIMD_LOG_LEVEL') || 'info',
   };
   if (publicUrl) config.publicUrl = publicUrl;
+  const trust = env.SCIMD_TRUST_PROXY;
+  if (trust) config.trustProxy = /^(true|on|yes|1)$/i.test(trust) ? true : trust;
   const hookUrl = env.SCIMD_WEBHOOK_URL;
   if (hookUrl) {
     if (!/^https?:\/\/\S+$/i.test(hookUrl)) throw new ConfigError(`SCIMD_WEBHOOK_URL must be an http(s) URL; got "${hookUrl}"`);

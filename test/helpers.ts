@@ -34,7 +34,7 @@ export interface TestServer {
 }
 
 export async function testServer(
-  options: { schemaFiles?: string[]; maxResults?: number; bodyLimit?: number; bulk?: Partial<BulkLimits>; events?: boolean; rateLimit?: (store: Store) => RateLimiter } = {},
+  options: { schemaFiles?: string[]; maxResults?: number; bodyLimit?: number; bulk?: Partial<BulkLimits>; events?: boolean; rateLimit?: (store: Store) => RateLimiter; trustProxy?: boolean | string } = {},
 ): Promise<TestServer> {
   const store = new SqliteStore(':memory:');
   await store.migrate();
@@ -45,6 +45,7 @@ export async function testServer(
     store,
     bodyLimit: options.bodyLimit ?? 1_048_576,
     ...(options.rateLimit ? { rateLimit: options.rateLimit(store) } : {}),
+    ...(options.trustProxy !== undefined ? { trustProxy: options.trustProxy } : {}),
     publicUrl: 'https://scim.example.com',
   });
   const request = async (method: string, url: string, body?: unknown, headers: Record<string, string> = {}) => {

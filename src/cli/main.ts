@@ -238,6 +238,7 @@ async function serve(flags: Flags): Promise<number> {
     bodyLimit: config.maxBodyBytes,
     requestTimeoutMs: config.requestTimeoutSeconds * 1000,
     ...(rateLimit ? { rateLimit } : {}),
+    ...(config.trustProxy !== undefined ? { trustProxy: config.trustProxy } : {}),
     ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}),
     logger: { level: config.logLevel, redact: ['req.headers.authorization'] },
   });

@@ -30,6 +30,8 @@ export interface ServerOptions {
   readonly requestTimeoutMs?: number;
   /** Per-token request rate limit; none when absent. */
   readonly rateLimit?: RateLimiter;
+  /** Behind a proxy: which hops to believe for the client address and protocol (Fastify's `trustProxy`). */
+  readonly trustProxy?: boolean | string;
 }
 
 declare module 'fastify' {
@@ -93,6 +95,7 @@ export function buildServer(options: ServerOptions): FastifyInstance {
   const app = Fastify({
     logger: options.logger ?? false,
     bodyLimit,
+    ...(options.trustProxy !== undefined ? { trustProxy: options.trustProxy } : {}),
     // Node checks these limits only every connectionsCheckingInterval (30 s by default): check every second
     serverFactory: (handler) => {
       const requestTimeout = options.requestTimeoutMs ?? 60_000;

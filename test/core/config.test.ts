@@ -16,6 +16,12 @@ describe('loadConfig', () => {
     expect(loadConfig({ SCIMD_AUDIT: 'TRUE' }).audit).toBe(true);
   });
 
+  it('SCIMD_TRUST_PROXY: true, or the proxies to believe', () => {
+    expect(loadConfig({}).trustProxy).toBeUndefined();
+    expect(loadConfig({ SCIMD_TRUST_PROXY: 'true' }).trustProxy).toBe(true);
+    expect(loadConfig({ SCIMD_TRUST_PROXY: '10.0.0.0/8,127.0.0.1' }).trustProxy).toBe('10.0.0.0/8,127.0.0.1');
+  });
+
   it('reads the webhook and event settings; without a webhook there is none', () => {
     expect(loadConfig({}).webhook).toBeUndefined();
     expect(loadConfig({}).eventMaxAttempts).toBe(15);
