@@ -16,6 +16,12 @@ export interface Config {
   /** Schema bundle files (custom extensions and resource types). */
   readonly schemaFiles: readonly string[];
   readonly maxBodyBytes: number;
+  /** Seconds a client may take to send a whole request. */
+  readonly requestTimeoutSeconds: number;
+  /** Requests per second one token may make, across all nodes (0: no limit). */
+  readonly rateLimit: number;
+  /** Proxies to believe for X-Forwarded-For/-Proto: `true` (all), or a comma-separated list of addresses/CIDRs. */
+  readonly trustProxy?: boolean | string;
   readonly maxResults: number;
   readonly cursorTimeoutSeconds: number;
   /** RFC 7644 §3.7.4 limits of one Bulk request, advertised in ServiceProviderConfig. */
@@ -74,6 +80,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, flags: Flags = 
     databasePoolSize: integer('SCIMD_DB_POOL_SIZE', env.SCIMD_DB_POOL_SIZE, 10, 1),
     schemaFiles: (pick('schemas', 'SCIMD_SCHEMAS') ?? '').split(',').map((s) => s.trim()).filter(Boolean),
     maxBodyBytes: integer('SCIMD_MAX_BODY_BYTES', env.SCIMD_MAX_BODY_BYTES, 1_048_576, 1024),
+    requestTimeoutSeconds: integer('SCIMD_REQUEST_TIMEOUT', env.SCIMD_REQUEST_TIMEOUT, 60, 1),
+    rateLimit: integer('SCIMD_RATE_LIMIT', env.SCIMD_RATE_LIMIT, 50_000, 0),
     maxResults: integer('SCIMD_MAX_RESULTS', env.SCIMD_MAX_RESULTS, 1000, 1),
     cursorTimeoutSeconds: integer('SCIMD_CURSOR_TIMEOUT', env.SCIMD_CURSOR_TIMEOUT, 3600, 1),
     bulkMaxOperations: integer('SCIMD_BULK_MAX_OPERATIONS', env.SCIMD_BULK_MAX_OPERATIONS, 1000, 1),
@@ -86,6 +94,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, flags: Flags = 
     logLevel: pick('log-level', 'SCIMD_LOG_LEVEL') || 'info',
   };
   if (publicUrl) config.publicUrl = publicUrl;
+  const trust = env.SCIMD_TRUST_PROXY;
+  if (trust) config.trustProxy = /^(true|on|yes|1)$/i.test(trust) ? true : trust;
   const hookUrl = env.SCIMD_WEBHOOK_URL;
   if (hookUrl) {
     if (!/^https?:\/\/\S+$/i.test(hookUrl)) throw new ConfigError(`SCIMD_WEBHOOK_URL must be an http(s) URL; got "${hookUrl}"`);

@@ -12,6 +12,7 @@ import { SchemaRegistry } from '../src/core/schema/registry.js';
 import { loadSchemaBundle } from '../src/schema-files.js';
 import type { Store } from '../src/store/store.js';
 import type { BulkLimits } from '../src/core/bulk.js';
+import type { RateLimiter } from '../src/http/rate-limit.js';
 
 export const STUDENT_BUNDLE = fileURLToPath(new URL('../examples/student/student.json', import.meta.url));
 export const RFC_SAMPLES = fileURLToPath(new URL('../../shared/conformance/rfc-samples/', import.meta.url));
@@ -54,7 +55,7 @@ export async function openTestStore(kind: StoreKind = 'sqlite'): Promise<Store> 
 
 /** `store` defaults to SCIMD_TEST_STORE (e.g. `SCIMD_TEST_STORE=postgres npx vitest run test/http`), else SQLite. */
 export async function testServer(
-  options: { schemaFiles?: string[]; maxResults?: number; bodyLimit?: number; bulk?: Partial<BulkLimits>; events?: boolean; store?: StoreKind } = {},
+  options: { schemaFiles?: string[]; maxResults?: number; bodyLimit?: number; bulk?: Partial<BulkLimits>; events?: boolean; rateLimit?: (store: Store) => RateLimiter; trustProxy?: boolean | string; store?: StoreKind } = {},
 ): Promise<TestServer> {
   const store = await openTestStore(options.store ?? (process.env.SCIMD_TEST_STORE as StoreKind | undefined));
   const registry = SchemaRegistry.create({ bundles: (options.schemaFiles ?? []).map(loadSchemaBundle) });
@@ -63,6 +64,8 @@ export async function testServer(
     scim: createScim({ store, registry, ...(options.maxResults ? { maxResults: options.maxResults } : {}), ...(options.bulk ? { bulk: options.bulk } : {}), events: options.events ?? false }),
     store,
     bodyLimit: options.bodyLimit ?? 1_048_576,
+    ...(options.rateLimit ? { rateLimit: options.rateLimit(store) } : {}),
+    ...(options.trustProxy !== undefined ? { trustProxy: options.trustProxy } : {}),
     publicUrl: 'https://scim.example.com',
   });
   const request = async (method: string, url: string, body?: unknown, headers: Record<string, string> = {}) => {

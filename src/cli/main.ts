@@ -13,6 +13,7 @@ import { registryFromFiles } from '../schema-files.js';
 import { auditPage, MAX_AUDIT_PAGE } from '../core/audit-query.js';
 import { startDelivery } from '../events/dispatcher.js';
 import { webhookDeliverer } from '../events/webhook.js';
+import { rateLimiter } from '../http/rate-limit.js';
 
 const USAGE = `scimd: a SCIM 2.0 provisioning server
 
@@ -233,11 +234,15 @@ async function serve(flags: Flags): Promise<number> {
     audit: config.audit,
     events: config.webhook !== undefined,
   });
+  const rateLimit = config.rateLimit > 0 ? rateLimiter({ store, perSecond: config.rateLimit }) : undefined;
   const app = buildServer({
     scim,
     store,
     audit: config.audit,
     bodyLimit: config.maxBodyBytes,
+    requestTimeoutMs: config.requestTimeoutSeconds * 1000,
+    ...(rateLimit ? { rateLimit } : {}),
+    ...(config.trustProxy !== undefined ? { trustProxy: config.trustProxy } : {}),
     ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}),
     logger: { level: config.logLevel, redact: ['req.headers.authorization'] },
   });
@@ -259,6 +264,7 @@ async function serve(flags: Flags): Promise<number> {
     app.log.info({ signal }, 'shutting down: finishing in-flight requests');
     await app.close(); // stops accepting, waits for in-flight requests
     await delivery?.stop(); // lets deliveries in flight finish; the rest stay in the outbox
+    await rateLimit?.stop();
     await store.close();
     process.exit(0);
   };

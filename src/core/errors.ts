@@ -71,6 +71,7 @@ export const scimErrors = {
   preconditionFailed: (detail: string) => new ScimError(412, undefined, detail),
   tooLarge: (detail: string) => new ScimError(413, 'tooLarge', detail),
   unsupportedMediaType: (detail: string) => new ScimError(415, undefined, detail),
+  tooManyRequests: (detail: string, retryAfterSeconds: number) => new ScimError(429, undefined, detail, { 'Retry-After': String(retryAfterSeconds) }),
   notImplemented: (detail: string) => new ScimError(501, undefined, detail),
   unavailable: (detail: string) => new ScimError(503, undefined, detail, { 'Retry-After': '1' }),
   internal: () => new ScimError(500, undefined, 'The server failed to process the request; it has been logged.'),

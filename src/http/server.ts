@@ -3,6 +3,7 @@
  * behaviour lives in the core (createScim); nothing below decides anything about resources.
  */
 import { randomUUID } from 'node:crypto';
+import { createServer } from 'node:http';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import type { CallContext, ListParams, ProjectionParams, Scim } from '../core/scim.js';
 import { authenticate } from '../core/tokens.js';
@@ -11,6 +12,7 @@ import type { Preconditions } from '../core/etag.js';
 import type { Store } from '../store/store.js';
 import { toScimError } from './errors.js';
 import { registerAdminApi } from './admin.js';
+import type { RateLimiter } from './rate-limit.js';
 
 export const SCIM_JSON = 'application/scim+json; charset=utf-8';
 export const SCIM_PREFIX = '/scim/v2';
@@ -24,6 +26,12 @@ export interface ServerOptions {
   readonly logger?: FastifyServerOptions['logger'];
   /** Record refused authentications in the audit log (default true; the core records the rest). */
   readonly audit?: boolean;
+  /** How long a client may take to send a whole request (slow senders hold connections open); default 60 s. */
+  readonly requestTimeoutMs?: number;
+  /** Per-token request rate limit; none when absent. */
+  readonly rateLimit?: RateLimiter;
+  /** Behind a proxy: which hops to believe for the client address and protocol (Fastify's `trustProxy`). */
+  readonly trustProxy?: boolean | string;
 }
 
 declare module 'fastify' {
@@ -87,6 +95,12 @@ export function buildServer(options: ServerOptions): FastifyInstance {
   const app = Fastify({
     logger: options.logger ?? false,
     bodyLimit,
+    ...(options.trustProxy !== undefined ? { trustProxy: options.trustProxy } : {}),
+    // Node checks these limits only every connectionsCheckingInterval (30 s by default): check every second
+    serverFactory: (handler) => {
+      const requestTimeout = options.requestTimeoutMs ?? 60_000;
+      return createServer({ requestTimeout, headersTimeout: Math.min(requestTimeout, 60_000), connectionsCheckingInterval: 1000 }, handler);
+    },
     // `/users` and `/Users` are the same endpoint (parameters keep their case); `/Users/` is `/Users`.
     routerOptions: { caseSensitive: false, ignoreTrailingSlash: true },
     // Errors Fastify meets before routing (a malformed percent-encoding in the URL) get a SCIM body too.
@@ -146,6 +160,8 @@ export function buildServer(options: ServerOptions): FastifyInstance {
       scimApp.addHook('onRequest', async (req) => {
         const caller = { requestId: req.id, clientAddress: req.ip };
         const who = await authenticate(store, req.headers.authorization, { scope: 'scim', ...(options.audit !== false ? { audit: caller } : {}) });
+        const wait = options.rateLimit?.take(who.tokenId);
+        if (wait !== undefined) throw scimErrors.tooManyRequests(`This token has made more requests this second than the limit allows; retry after ${wait} s.`, wait);
         const base = options.publicUrl ? options.publicUrl.replace(/\/+$/, '') : `${req.protocol}://${req.host}`;
         req.scimContext = { ...who, ...caller, baseUrl: base + SCIM_PREFIX };
       });

@@ -241,6 +241,12 @@ export interface Store {
   /** Deletes events delivered before `before`; returns how many. */
   pruneEvents(before: string): Promise<number>;
 
+  /**
+   * Adds `n` to the request count of `key` in time window `window` (shared by every process on the database) and
+   * returns the window's new total; windows before `window - 1` are forgotten.
+   */
+  countRequests(key: string, window: number, n: number): Promise<number>;
+
   /** A random 32-byte secret with this name, made on first use and the same for every process on the database. */
   secret(name: string): Promise<Buffer>;
 

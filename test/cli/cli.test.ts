@@ -207,3 +207,24 @@ describe('scimd CLI', () => {
     expect(await exited).toBe(0);
   });
 });
+
+describe('slow clients', () => {
+  it('a request not sent in full within SCIMD_REQUEST_TIMEOUT is answered 408 and its connection closed', async () => {
+    const { connect } = await import('node:net');
+    const port = 20000 + Math.floor(Math.random() * 20000);
+    const child = await startServer(port, { SCIMD_REQUEST_TIMEOUT: '1', SCIMD_DATABASE: join(dir, 'slow.db'), SCIMD_BOOTSTRAP_TOKEN: 'slow-token' });
+    try {
+      const started = Date.now();
+      const answer = await new Promise<string>((resolve) => {
+        const socket = connect(port, '127.0.0.1', () => socket.write('POST /scim/v2/Users HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer slow-token\r\nContent-Type: application/scim+json\r\nContent-Length: 100\r\n\r\n{"user'));
+        let got = '';
+        socket.on('data', (d) => (got += d));
+        socket.on('close', () => resolve(got));
+      });
+      expect(answer).toMatch(/^HTTP\/1\.1 408/);
+      expect(Date.now() - started).toBeLessThan(10_000);
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+});

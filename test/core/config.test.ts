@@ -7,13 +7,19 @@ describe('loadConfig', () => {
     expect(c).toMatchObject({ port: 8080, host: '127.0.0.1', databasePoolSize: 10, maxBodyBytes: 1_048_576, maxResults: 1000, cursorTimeoutSeconds: 3600, logLevel: 'info', schemaFiles: [] });
     expect(c.database).toMatch(/data\/scimd\.db$/);
     expect(c.publicUrl).toBeUndefined();
-    expect(c).toMatchObject({ audit: true, auditRetentionDays: 90, bulkMaxOperations: 1000, bulkMaxPayloadBytes: 4_194_304 });
+    expect(c).toMatchObject({ audit: true, auditRetentionDays: 90, bulkMaxOperations: 1000, bulkMaxPayloadBytes: 4_194_304, requestTimeoutSeconds: 60, rateLimit: 50_000 });
   });
 
   it('reads the audit and Bulk settings', () => {
     const c = loadConfig({ SCIMD_AUDIT: 'off', SCIMD_AUDIT_RETENTION_DAYS: '0', SCIMD_BULK_MAX_OPERATIONS: '10', SCIMD_BULK_MAX_PAYLOAD_BYTES: '2048' });
     expect(c).toMatchObject({ audit: false, auditRetentionDays: 0, bulkMaxOperations: 10, bulkMaxPayloadBytes: 2048 });
     expect(loadConfig({ SCIMD_AUDIT: 'TRUE' }).audit).toBe(true);
+  });
+
+  it('SCIMD_TRUST_PROXY: true, or the proxies to believe', () => {
+    expect(loadConfig({}).trustProxy).toBeUndefined();
+    expect(loadConfig({ SCIMD_TRUST_PROXY: 'true' }).trustProxy).toBe(true);
+    expect(loadConfig({ SCIMD_TRUST_PROXY: '10.0.0.0/8,127.0.0.1' }).trustProxy).toBe('10.0.0.0/8,127.0.0.1');
   });
 
   it('reads the webhook and event settings; without a webhook there is none', () => {

@@ -165,3 +165,19 @@ describe('GET /admin/api/audit', () => {
     expect((await s.app.inject({ method: 'GET', url: '/admin/api/audit' })).statusCode).toBe(401);
   });
 });
+
+describe('behind a proxy', () => {
+  it('with trustProxy the audit log names the client from X-Forwarded-For; without it, the proxy', async () => {
+    const proxied = await testServer({ trustProxy: '127.0.0.1' });
+    try {
+      const ops = (await createToken(proxied.store, { name: 'ops', scope: 'admin' })).token;
+      await proxied.request('POST', '/Users', user('via-proxy'), { 'x-forwarded-for': '203.0.113.7' });
+      const [entry] = (await proxied.request('GET', '/admin/api/audit', undefined, { authorization: `Bearer ${ops}` })).body.entries;
+      expect(entry.clientAddress).toBe('203.0.113.7');
+    } finally {
+      await proxied.close();
+    }
+    await s.request('POST', '/Users', user('direct'), { 'x-forwarded-for': '203.0.113.7' });
+    expect((await log())[0].clientAddress).toBe('127.0.0.1');
+  });
+});

@@ -294,6 +294,15 @@ const RFC_EXAMPLES: readonly Case[] = [
 ];
 
 const STRINGS: readonly Case[] = [
+  // SQL injection attempts are only values: they match what they say, literally, and nothing more
+  { filter: `userName eq "x' OR '1'='1"`, expect: [] },
+  { filter: `userName eq "bjensen' --"`, expect: [] },
+  { filter: `userName eq "bjensen\\"; DROP TABLE resources; --"`, expect: [] },
+  { filter: `name.familyName co "'"`, expect: ['omalley'] },
+  { filter: `name.familyName eq "O'Malley') OR ('a'='a"`, expect: [] },
+  { filter: `title co "%"`, expect: [] },
+  { filter: `title sw "_"`, expect: [] },
+  { filter: `userName co "*"`, expect: [] },
   // caseExact=false: eq/ne/co/sw/ew/gt/ge/lt/le after case folding
   { filter: 'userName eq "BJENSEN"', expect: ['bjensen'] },
   { filter: 'userName eq "bjensen "', expect: [] },

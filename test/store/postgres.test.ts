@@ -176,6 +176,15 @@ describe.skipIf(!admin)('PostgreSQL', () => {
         expect(next).toEqual(Array.from({ length: 6 }, (_, r) => `e${r}-2`).sort());
       });
 
+      it('countRequests: concurrent counts from several nodes add up, and windows before the previous are forgotten', async () => {
+        const other = open();
+        const totals = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 ? store : other).countRequests('tok', 100, 1)));
+        expect([...totals].sort((a, b) => a - b)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+        expect(await store.countRequests('tok', 101, 2)).toBe(2);
+        expect(await store.countRequests('tok', 102, 1)).toBe(1);
+        expect(await sql('SELECT "window"::int AS window, n::int AS n FROM request_counts ORDER BY "window"')).toEqual([{ window: 101, n: 2 }, { window: 102, n: 1 }]);
+      });
+
       it('secret: stores racing to make the same secret all get the one that was written', async () => {
         const other = open();
         const made = await Promise.all([store.secret('k'), other.secret('k'), store.secret('k'), other.secret('k')]);

@@ -7,7 +7,7 @@
 export const MIGRATIONS: readonly { readonly version: number; readonly name: string; readonly sql: string }[] = [
   {
     version: 1,
-    name: 'organizations, secrets, tokens, resources, unique values, group members, attribute index, resource counts, audit log, event outbox',
+    name: 'organizations, secrets, tokens, resources, unique values, group members, attribute index, resource counts, audit log, event outbox, request counts',
     sql: `
       CREATE TABLE organizations (
         id      TEXT PRIMARY KEY,
@@ -137,6 +137,13 @@ export const MIGRATIONS: readonly { readonly version: number; readonly name: str
       CREATE INDEX event_outbox_pending ON event_outbox (next_attempt) WHERE delivered IS NULL AND dead IS NULL;
       CREATE INDEX event_outbox_stream ON event_outbox (stream, seq) WHERE delivered IS NULL;
       CREATE INDEX event_outbox_delivered ON event_outbox (delivered) WHERE delivered IS NOT NULL;
+      -- per-token request counts per time window, so every node enforces one rate limit ("window" is a keyword)
+      CREATE TABLE request_counts (
+        key      TEXT NOT NULL,
+        "window" BIGINT NOT NULL,
+        n        BIGINT NOT NULL,
+        PRIMARY KEY (key, "window")
+      );
     `,
   },
 ];

@@ -312,6 +312,19 @@ export class PostgresStore implements Store {
     }, 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
   }
 
+  async countRequests(key: string, window: number, n: number): Promise<number> {
+    return this.transaction(async (c) => {
+      await c.query('DELETE FROM request_counts WHERE key = $1 AND "window" < $2', [key, window - 1]);
+      // concurrent requests of one token, on any node, add to one row: each sees the total including its own
+      const { rows } = await c.query<{ n: number }>(
+        `INSERT INTO request_counts (key, "window", n) VALUES ($1, $2, $3)
+         ON CONFLICT (key, "window") DO UPDATE SET n = request_counts.n + excluded.n RETURNING n`,
+        [key, window, n],
+      );
+      return rows[0]!.n;
+    });
+  }
+
   async secret(name: string): Promise<Buffer> {
     const read = async () => (await this.query<{ value: Buffer }>('SELECT value FROM secrets WHERE name = $1', [name])).rows[0]?.value;
     const found = await read();

@@ -148,4 +148,17 @@ export const MIGRATIONS: readonly { readonly version: number; readonly name: str
       CREATE INDEX event_outbox_delivered ON event_outbox (delivered) WHERE delivered IS NOT NULL;
     `,
   },
+  {
+    version: 5,
+    name: 'request counts',
+    sql: `
+      -- per-token request counts per time window, so every process on the file enforces one rate limit
+      CREATE TABLE request_counts (
+        key    TEXT NOT NULL,
+        window INTEGER NOT NULL,
+        n      INTEGER NOT NULL,
+        PRIMARY KEY (key, window)
+      ) WITHOUT ROWID;
+    `,
+  },
 ];

@@ -247,6 +247,14 @@ export class SqliteStore implements Store {
     })();
   }
 
+  async countRequests(key: string, window: number, n: number): Promise<number> {
+    return this.db.transaction(() => {
+      this.sql('DELETE FROM request_counts WHERE key = ? AND window < ?').run(key, window - 1);
+      return (this.sql('INSERT INTO request_counts (key, window, n) VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET n = n + excluded.n RETURNING n')
+        .get(key, window, n) as { n: number }).n;
+    }).immediate();
+  }
+
   async secret(name: string): Promise<Buffer> {
     const read = () => this.sql('SELECT value FROM secrets WHERE name = ?').get(name) as { value: Buffer } | undefined;
     const found = read();
