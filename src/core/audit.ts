@@ -105,7 +105,7 @@ export function changesOf(rt: ResourceType, before: Record<string, unknown> | un
     for (const def of defs) {
       const was = b?.[def.name];
       const is = a?.[def.name];
-      if (sameJson(was, is)) continue;
+      if (was === undefined ? is === undefined : is !== undefined && sameJson(was, is)) continue;
       const secret = def.mutability === 'writeOnly' || def.returned === 'never';
       const change: { -readonly [K in keyof AttributeChange]: AttributeChange[K] } = { attribute: prefix + def.name };
       if (was !== undefined) change.before = secret ? REDACTED : was;

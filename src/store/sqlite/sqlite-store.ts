@@ -117,6 +117,13 @@ export class SqliteStore implements Store {
     items: readonly { readonly id: string; readonly write: ResourceWrite }[],
     options: CreateManyOptions = {},
   ): Promise<(StoredResource | UniquenessViolation | UnknownMembers)[]> {
+    // Most batches have no bad item: write them in one go, without a savepoint per item (a sixth of the time).
+    // When an item fails, that attempt rolls back whole and the batch is written again item by item.
+    try {
+      return this.db.transaction(() => items.map(({ id, write }) => this.insertResource(orgId, resourceType, id, at, write))).immediate();
+    } catch (e) {
+      if (!(e instanceof UniquenessViolation || e instanceof UnknownMembers)) throw e;
+    }
     // a transaction nested in a transaction is a savepoint: a failed item rolls back alone
     const one = this.db.transaction((id: string, write: ResourceWrite) => this.insertResource(orgId, resourceType, id, at, write));
     const stopAfter = options.stopAfterErrors ?? Infinity;
@@ -301,11 +308,24 @@ export class SqliteStore implements Store {
   }
 
   /** A changed document's index rows and unique values, replaced (a clash throws and rolls the write back). */
+  /**
+   * Only the rows that differ are deleted and inserted: a PATCH of one attribute touches that attribute's rows and
+   * meta.lastModified's, not the twenty-odd rows of every other value (each row is four B-tree entries).
+   */
   private rewriteIndexAndKeys(seq: number, orgId: string, resourceType: string, id: string, write: ResourceWrite): void {
-    this.sql('DELETE FROM attribute_index WHERE resource_seq = ?').run(seq);
-    this.insertIndex(seq, orgId, resourceType, write.index);
-    this.sql('DELETE FROM unique_values WHERE org_id = ? AND resource_id = ?').run(orgId, id);
-    this.insertUniqueKeys(orgId, resourceType, id, write.uniqueKeys);
+    const entryKey = (e: { path: string; ordinal: number; str?: string | null; num?: number | null }) => `${e.path}\u0000${e.ordinal}\u0000${e.str ?? ''}\u0000${e.str == null ? 'n' : 's'}\u0000${e.num ?? ''}`;
+    const old = this.sql('SELECT rowid, path, ordinal, str, num FROM attribute_index WHERE resource_seq = ?').all(seq) as
+      { rowid: number; path: string; ordinal: number; str: string | null; num: number | null }[];
+    const wanted = new Map(write.index.map((e) => [entryKey(e), e]));
+    const drop = this.sql('DELETE FROM attribute_index WHERE rowid = ?');
+    for (const row of old) if (!wanted.delete(entryKey(row))) drop.run(row.rowid);
+    this.insertIndex(seq, orgId, resourceType, [...wanted.values()]);
+
+    const held = this.sql('SELECT attribute, value FROM unique_values WHERE org_id = ? AND resource_id = ?').all(orgId, id) as UniqueKey[];
+    const keep = new Set(write.uniqueKeys.map((k) => `${k.attribute}\u0000${k.value}`));
+    const release = this.sql('DELETE FROM unique_values WHERE org_id = ? AND resource_type = ? AND attribute = ? AND value = ?');
+    for (const k of held) if (!keep.delete(`${k.attribute}\u0000${k.value}`)) release.run(orgId, resourceType, k.attribute, k.value);
+    this.insertUniqueKeys(orgId, resourceType, id, write.uniqueKeys.filter((k) => keep.has(`${k.attribute}\u0000${k.value}`)));
   }
 
   private insertIndex(seq: number, orgId: string, resourceType: string, entries: readonly IndexEntry[]): void {
