@@ -43,15 +43,17 @@ export function startDelivery(options: DeliveryOptions): Delivery {
   let running = true;
   let wake: (() => void) | undefined;
 
-  const attempt = async (o: OutboxEvent) => {
+  /** Delivers one event; true when it was delivered, else its failure is recorded. */
+  const attempt = async (o: OutboxEvent): Promise<boolean> => {
     try {
       await deliver(o.event);
-      await store.completeEvent(o.seq, new Date().toISOString());
+      return true;
     } catch (error) {
       const dead = o.attempts + 1 >= maxAttempts;
       options.onFailure?.(error, o.event, dead);
       const retryAt = dead ? undefined : new Date(Date.now() + backoff(o.attempts + 1)).toISOString();
       await store.failEvent(o.seq, error instanceof Error ? error.message : String(error), retryAt);
+      return false;
     }
   };
 
@@ -61,8 +63,9 @@ export function startDelivery(options: DeliveryOptions): Delivery {
       try {
         const now = new Date();
         claimed = await store.claimEvents(now.toISOString(), new Date(now.getTime() + leaseMs).toISOString(), batch);
-        // one event per resource at most, so they may all go at once
-        await Promise.all(claimed.map(attempt));
+        // one event per resource at most, so they may all go at once; the delivered ones are recorded together
+        const delivered = await Promise.all(claimed.map(attempt));
+        await store.completeEvents(claimed.filter((_, i) => delivered[i]).map((o) => o.seq), new Date().toISOString());
       } catch (error) {
         options.onFailure?.(error, undefined, false); // the store failed: wait, then try again
         claimed = [];

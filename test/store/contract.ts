@@ -549,7 +549,7 @@ export function describeStoreContract(name: string, open: () => Promise<Store>):
         for (let round = 0; round < 5; round++) {
           for (const e of await store.claimEvents(soon, later, 10)) {
             all.push(`${e.event.type} ${e.event.member?.id} ${e.event.resource.externalId}`);
-            await store.completeEvent(e.seq, soon);
+            await store.completeEvents([e.seq], soon);
           }
         }
         expect(all).toEqual(['group.member_added u1 ext-g1', 'group.member_added u2 ext-g1', 'group.member_removed u1 ext-g1']);
@@ -562,7 +562,7 @@ export function describeStoreContract(name: string, open: () => Promise<Store>):
         expect(await claimed()).toEqual(['user.created-b-3']); // a's first is leased, a's second waits for it
         const [a1] = await store.claimEvents('2024-01-01T00:02:30.000Z', '2024-01-01T00:09:00.000Z', 10); // the lease ran out: claimed again
         expect(a1?.event.id).toBe('user.created-a-1');
-        await store.completeEvent(a1!.seq, later);
+        await store.completeEvents([a1!.seq], later);
         // b's lease ran out too, unreported: it is claimed again (at least once)
         expect(await claimed('2024-01-01T00:09:30.000Z')).toEqual(['user.updated-a-2', 'user.created-b-3']);
       });
@@ -584,11 +584,21 @@ export function describeStoreContract(name: string, open: () => Promise<Store>):
         expect(await claimed('2999-01-01T00:00:00.000Z')).toEqual(['user.created-a-1']);
       });
 
+      it('completeEvents marks a batch delivered at once; the next events of those resources become due', async () => {
+        await store.createResource(org.id, 'User', 'a', at(1), { ...userWrite('a'), record: { events: [event('user.created', 'a', 1), event('user.updated', 'a', 2)] } });
+        await store.createResource(org.id, 'User', 'b', at(2), { ...userWrite('b'), record: { events: [event('user.created', 'b', 3), event('user.updated', 'b', 4)] } });
+        const batch = await store.claimEvents(soon, later, 10);
+        expect(batch.map((e) => e.event.id)).toEqual(['user.created-a-1', 'user.created-b-3']);
+        await store.completeEvents(batch.map((e) => e.seq), soon);
+        await store.completeEvents([], soon);
+        expect(await claimed()).toEqual(['user.updated-a-2', 'user.updated-b-4']);
+      });
+
       it('pruneEvents deletes delivered events only', async () => {
         await store.createResource(org.id, 'User', 'a', at(1), { ...userWrite('a'), record: { events: [event('user.created', 'a', 1)] } });
         await store.createResource(org.id, 'User', 'b', at(2), { ...userWrite('b'), record: { events: [event('user.created', 'b', 2)] } });
         const [first] = await store.claimEvents(soon, later, 1);
-        await store.completeEvent(first!.seq, soon);
+        await store.completeEvents([first!.seq], soon);
         expect(await store.pruneEvents('2999-01-01T00:00:00.000Z')).toBe(1);
         expect(await claimed('2999-01-01T00:00:00.000Z')).toEqual(['user.created-b-2']);
       });

@@ -171,7 +171,7 @@ describe.skipIf(!admin)('PostgreSQL', () => {
         // every resource's first event exactly once; no second event while its first is undelivered
         expect(ids).toEqual(Array.from({ length: 6 }, (_, r) => `e${r}-1`).sort());
         const first = claims.flat();
-        for (const e of first) await store.completeEvent(e.seq, at(3));
+        await store.completeEvents(first.map((e) => e.seq), at(3));
         const next = (await Promise.all(nodes.map((n) => n.claimEvents(at(4), at(60), 10)))).flat().map((e) => e.event.id).sort();
         expect(next).toEqual(Array.from({ length: 6 }, (_, r) => `e${r}-2`).sort());
       });

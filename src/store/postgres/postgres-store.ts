@@ -496,8 +496,9 @@ export class PostgresStore implements Store {
     return rows.sort((a, b) => a.seq - b.seq).map(toOutboxEvent);
   }
 
-  async completeEvent(seq: number, at: string): Promise<void> {
-    await this.query('UPDATE event_outbox SET delivered = $2, lease_until = NULL WHERE seq = $1 AND delivered IS NULL', [seq, at]);
+  async completeEvents(seqs: readonly number[], at: string): Promise<void> {
+    if (seqs.length === 0) return;
+    await this.query('UPDATE event_outbox SET delivered = $2, lease_until = NULL WHERE seq = ANY($1::bigint[]) AND delivered IS NULL', [seqs, at]);
   }
 
   async failEvent(seq: number, error: string, retryAt: string | undefined): Promise<void> {

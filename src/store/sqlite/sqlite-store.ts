@@ -424,8 +424,9 @@ export class SqliteStore implements Store {
     }).immediate();
   }
 
-  async completeEvent(seq: number, at: string): Promise<void> {
-    this.sql('UPDATE event_outbox SET delivered = ?, lease_until = NULL WHERE seq = ? AND delivered IS NULL').run(at, seq);
+  async completeEvents(seqs: readonly number[], at: string): Promise<void> {
+    const done = this.sql('UPDATE event_outbox SET delivered = ?, lease_until = NULL WHERE seq = ? AND delivered IS NULL');
+    this.db.transaction(() => seqs.forEach((seq) => done.run(at, seq))).immediate();
   }
 
   async failEvent(seq: number, error: string, retryAt: string | undefined): Promise<void> {
