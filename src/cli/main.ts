@@ -10,7 +10,7 @@ import { createToken, DIALECTS, ensureBootstrapToken } from '../core/tokens.js';
 import { createScim } from '../core/scim.js';
 import { buildServer } from '../http/server.js';
 import { registryFromFiles } from '../schema-files.js';
-import { auditPage, MAX_AUDIT_PAGE } from '../core/audit-query.js';
+import { auditPage, MAX_AUDIT_PAGE, parseAuditQuery } from '../core/audit-query.js';
 import { startDelivery } from '../events/dispatcher.js';
 import { webhookDeliverer } from '../events/webhook.js';
 import { rateLimiter } from '../http/rate-limit.js';
@@ -176,25 +176,44 @@ async function audit(args: string[], out: NodeJS.WritableStream): Promise<number
   let stopped = false;
   const stop = () => (stopped = true);
   process.once('SIGINT', stop).once('SIGTERM', stop);
-  try {
-    let left = values.limit === undefined ? Infinity : Number(values.limit);
-    let after: number | undefined;
-    for (;;) {
-      const page = await auditPage(store, { ...params, ...(after !== undefined ? { after: String(after) } : {}), limit: String(Math.min(MAX_AUDIT_PAGE, left)) });
-      for (const e of page.entries) out.write(`${JSON.stringify(e)}\n`);
-      left -= page.entries.length;
-      after = page.entries[page.entries.length - 1]?.seq ?? after;
-      if (left <= 0 || stopped) return 0;
-      if (page.next === undefined) {
-        if (!values.follow) return 0;
-        await new Promise((r) => setTimeout(r, 1000));
-        if (stopped) return 0;
-      }
+  // While following, entries may become visible out of order (PostgreSQL numbers an entry when it is written and
+  // shows it when its transaction commits): each poll looks back FOLLOW_LOOKBACK_MS by time and skips what it printed.
+  const printed = new Map<number, number>(); // seq → when printed
+  let left = values.limit === undefined ? Infinity : Number(values.limit);
+  const print = (page: Awaited<ReturnType<typeof auditPage>>) => {
+    for (const e of page.entries) {
+      if (printed.has(e.seq) || left <= 0) continue;
+      out.write(`${JSON.stringify(e)}\n`);
+      left--;
+      if (values.follow) printed.set(e.seq, Date.now());
     }
+  };
+  /** Prints every matching entry after `after` (all pages); returns the last seq seen. */
+  const drain = async (query: typeof params & { since?: string }, after?: number): Promise<number | undefined> => {
+    for (;;) {
+      const page = await auditPage(store, { ...query, ...(after !== undefined ? { after: String(after) } : {}), limit: String(MAX_AUDIT_PAGE) });
+      print(page);
+      after = page.entries[page.entries.length - 1]?.seq ?? after;
+      if (page.next === undefined || left <= 0 || stopped) return after;
+    }
+  };
+  try {
+    const floor = parseAuditQuery({ ...(params.since ? { since: params.since } : {}) }, new Date()).since;
+    await drain(params);
+    while (values.follow && left > 0 && !stopped) {
+      await new Promise((r) => setTimeout(r, 1000));
+      const lookback = new Date(Date.now() - FOLLOW_LOOKBACK_MS).toISOString();
+      await drain({ ...params, since: floor !== undefined && floor > lookback ? floor : lookback });
+      for (const [seq, at] of printed) if (at < Date.now() - 2 * FOLLOW_LOOKBACK_MS) printed.delete(seq);
+    }
+    return 0;
   } finally {
     await store.close();
   }
 }
+
+/** How far back by time `scimd audit --follow` looks for entries that became visible late. */
+const FOLLOW_LOOKBACK_MS = 120_000;
 
 async function events(args: string[], out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
   const { values, positionals } = parse(args, { database: { type: 'string' }, json: { type: 'boolean' } });

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import Database from 'better-sqlite3';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 
 const BIN = fileURLToPath(new URL('../../bin/scimd.js', import.meta.url));
@@ -139,6 +140,32 @@ describe('scimd CLI', () => {
     for (let i = 0; i < 50 && !out.includes('followed'); i++) await new Promise((r) => setTimeout(r, 100));
     follow.kill('SIGTERM');
     expect(out).toContain('"after":"followed"');
+  });
+
+  it('audit --follow prints an entry that becomes visible after a later-numbered one (PostgreSQL commit order)', async () => {
+    const db = join(dir, 'follow-order.db');
+    const store = new SqliteStore(db);
+    await store.migrate();
+    await store.appendAudit([{ at: new Date().toISOString(), operation: 'create', status: 201, changes: [], requestId: 'first' }]);
+    await store.close();
+    const follow = spawn(process.execPath, [BIN, 'audit', '--follow'], { env: { ...env, SCIMD_DATABASE: db }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    follow.stdout!.on('data', (d) => (out += d));
+    try {
+      for (let i = 0; i < 50 && !out.includes('"first"'); i++) await new Promise((r) => setTimeout(r, 100));
+      // a later-numbered entry shows first, then one numbered before it (as a transaction that commits late)
+      const raw = new Database(db);
+      const insert = raw.prepare("INSERT INTO audit_log (seq, at, operation, status, changes, request_id) VALUES (?, ?, 'patch', 200, '[]', ?)");
+      insert.run(100, new Date().toISOString(), 'later-numbered');
+      for (let i = 0; i < 50 && !out.includes('later-numbered'); i++) await new Promise((r) => setTimeout(r, 100));
+      insert.run(50, new Date().toISOString(), 'committed-late');
+      raw.close();
+      for (let i = 0; i < 50 && !out.includes('committed-late'); i++) await new Promise((r) => setTimeout(r, 100));
+      const ids = out.trim().split('\n').map((l) => JSON.parse(l).requestId);
+      expect(ids).toEqual(['first', 'later-numbered', 'committed-late']);
+    } finally {
+      follow.kill('SIGTERM');
+    }
   });
 
   it('serve prunes audit entries older than SCIMD_AUDIT_RETENTION_DAYS at start; SCIMD_AUDIT=off records nothing', async () => {

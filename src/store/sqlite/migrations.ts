@@ -161,4 +161,14 @@ export const MIGRATIONS: readonly { readonly version: number; readonly name: str
       ) WITHOUT ROWID;
     `,
   },
+  {
+    version: 6,
+    name: 'number index holds number rows only',
+    sql: `
+      -- Most index rows are strings, and every number condition is a comparison (so implies num IS NOT NULL): the
+      -- number index need not hold the string rows, which saves a B-tree insert for each of them on every write.
+      DROP INDEX attribute_index_num;
+      CREATE INDEX attribute_index_num ON attribute_index (org_id, resource_type, path, num, resource_seq, ordinal) WHERE num IS NOT NULL;
+    `,
+  },
 ];
