@@ -213,6 +213,8 @@ export async function runBulk(target: BulkTarget, body: unknown, limits: BulkLim
       status: { POST: '201', PUT: '200', PATCH: '200', DELETE: '204' }[op.method],
     };
   };
+  /** The operation's data with its bulkId references replaced (most name none: they are passed as they are). */
+  const dataOf = (op: BulkOperation) => (op.refs.size === 0 ? op.data : resolved(op.data, ids));
   const resolvedId = (op: BulkOperation) => (op.id?.startsWith(BULK_ID) ? (ids.get(op.id.slice(BULK_ID.length)) ?? op.id) : op.id!);
   const decided = (ref: string) => ids.has(ref) || failedIds.has(ref) || !defined.has(ref);
   /** Why an operation cannot run: a reference to a bulkId no POST defines, or whose POST failed. */
@@ -272,7 +274,7 @@ export async function runBulk(target: BulkTarget, body: unknown, limits: BulkLim
       const allowed = request.failOnErrors - errors;
       let outcomes: (Created | ScimError)[];
       try {
-        outcomes = await target.createMany(op.endpoint, run.map((p) => resolved(p.data, ids)), Number.isFinite(allowed) ? { stopAfterErrors: allowed } : {});
+        outcomes = await target.createMany(op.endpoint, run.map(dataOf), Number.isFinite(allowed) ? { stopAfterErrors: allowed } : {});
       } catch (e) {
         if (!(e instanceof ScimError)) throw e;
         outcomes = run.slice(0, allowed).map(() => e); // the endpoint itself is wrong: each of them fails
@@ -286,8 +288,8 @@ export async function runBulk(target: BulkTarget, body: unknown, limits: BulkLim
     }
     pending.splice(at, 1);
     const id = resolvedId(op);
-    if (op.method === 'PUT') await attempt(op, () => target.replace(op.endpoint, id, resolved(op.data, ids), conditions(op)));
-    else if (op.method === 'PATCH') await attempt(op, () => target.patch(op.endpoint, id, resolved(op.data, ids), conditions(op)));
+    if (op.method === 'PUT') await attempt(op, () => target.replace(op.endpoint, id, dataOf(op), conditions(op)));
+    else if (op.method === 'PATCH') await attempt(op, () => target.patch(op.endpoint, id, dataOf(op), conditions(op)));
     else {
       await attempt(op, async () => {
         await target.delete(op.endpoint, id, conditions(op));
@@ -301,7 +303,7 @@ export async function runBulk(target: BulkTarget, body: unknown, limits: BulkLim
     const missing = [...op.refs].find((ref) => !ids.has(ref));
     try {
       if (missing !== undefined) throw scimErrors.conflict(`"bulkId:${missing}" names a POST of this request that failed or did not run.`);
-      const done = await target.replace(op.endpoint, id, resolved(op.data, ids), {});
+      const done = await target.replace(op.endpoint, id, dataOf(op), {});
       results[op.index] = { ...results[op.index]!, version: done.etag };
     } catch (e) {
       if (!(e instanceof ScimError)) throw e;
