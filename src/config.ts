@@ -30,8 +30,8 @@ export interface Config {
   /** Record every state-changing request in the audit log, and keep entries this many days (0: forever). */
   readonly audit: boolean;
   readonly auditRetentionDays: number;
-  /** Where lifecycle events are delivered (none: no events are written). */
-  readonly webhook?: { readonly url: string; readonly secret: string };
+  /** Where lifecycle events are delivered, each endpoint on its own (none: no events are written). */
+  readonly webhooks: readonly { readonly url: string; readonly secret: string }[];
   readonly eventMaxAttempts: number;
   readonly eventLeaseSeconds: number;
   readonly eventRetentionDays: number;
@@ -91,18 +91,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, flags: Flags = 
     eventMaxAttempts: integer('SCIMD_EVENT_MAX_ATTEMPTS', env.SCIMD_EVENT_MAX_ATTEMPTS, 15, 1),
     eventLeaseSeconds: integer('SCIMD_EVENT_LEASE_SECONDS', env.SCIMD_EVENT_LEASE_SECONDS, 60, 1),
     eventRetentionDays: integer('SCIMD_EVENT_RETENTION_DAYS', env.SCIMD_EVENT_RETENTION_DAYS, 7, 0),
+    webhooks: [],
     logLevel: pick('log-level', 'SCIMD_LOG_LEVEL') || 'info',
   };
   if (publicUrl) config.publicUrl = publicUrl;
   const trust = env.SCIMD_TRUST_PROXY;
   if (trust) config.trustProxy = /^(true|on|yes|1)$/i.test(trust) ? true : trust;
-  const hookUrl = env.SCIMD_WEBHOOK_URL;
-  if (hookUrl) {
-    if (!/^https?:\/\/\S+$/i.test(hookUrl)) throw new ConfigError(`SCIMD_WEBHOOK_URL must be an http(s) URL; got "${hookUrl}"`);
-    const secret = env.SCIMD_WEBHOOK_SECRET ?? '';
-    if (secret.length < 16) throw new ConfigError('SCIMD_WEBHOOK_SECRET must be set, at least 16 characters, when SCIMD_WEBHOOK_URL is');
-    config.webhook = { url: hookUrl, secret };
-  }
+  const hookUrls = (env.SCIMD_WEBHOOK_URL ?? '').split(',').map((u) => u.trim()).filter(Boolean);
+  for (const url of hookUrls) if (!/^https?:\/\/\S+$/i.test(url)) throw new ConfigError(`SCIMD_WEBHOOK_URL must list http(s) URLs; got "${url}"`);
+  const secret = env.SCIMD_WEBHOOK_SECRET ?? '';
+  if (hookUrls.length > 0 && secret.length < 16) throw new ConfigError('SCIMD_WEBHOOK_SECRET must be set, at least 16 characters, when SCIMD_WEBHOOK_URL is');
+  config.webhooks = hookUrls.map((url) => ({ url, secret }));
   if (env.SCIMD_BOOTSTRAP_TOKEN) config.bootstrapToken = env.SCIMD_BOOTSTRAP_TOKEN;
   return config;
 }

@@ -223,8 +223,8 @@ async function events(args: string[], out: NodeJS.WritableStream, err: NodeJS.Wr
   try {
     if (sub === 'dead') {
       const dead = await store.deadEvents(10_000);
-      if (values.json) out.write(`${JSON.stringify(dead.map((d) => ({ ...d.event, attempts: d.attempts, lastError: d.lastError ?? null })), null, 2)}\n`);
-      else for (const d of dead) out.write(`${[d.event.id, d.event.type, d.event.resource.type, d.event.resource.id, d.attempts, d.lastError ?? '-'].join('\t')}\n`);
+      if (values.json) out.write(`${JSON.stringify(dead.map((d) => ({ ...d.event, channel: d.channel, attempts: d.attempts, lastError: d.lastError ?? null })), null, 2)}\n`);
+      else for (const d of dead) out.write(`${[d.event.id, d.event.type, d.event.resource.type, d.event.resource.id, d.channel || '-', d.attempts, d.lastError ?? '-'].join('\t')}\n`);
       return 0;
     }
     if (sub === 'retry') {
@@ -251,7 +251,8 @@ async function serve(flags: Flags): Promise<number> {
     cursorTimeoutSeconds: config.cursorTimeoutSeconds,
     bulk: { maxOperations: config.bulkMaxOperations, maxPayloadSize: config.bulkMaxPayloadBytes },
     audit: config.audit,
-    events: config.webhook !== undefined,
+    // one outbox channel per endpoint: each is delivered on its own, so one receiver being down holds back no other
+    events: config.webhooks.map((w) => w.url),
   });
   const rateLimit = config.rateLimit > 0 ? rateLimiter({ store, perSecond: config.rateLimit }) : undefined;
   const app = buildServer({
@@ -266,15 +267,16 @@ async function serve(flags: Flags): Promise<number> {
     logger: { level: config.logLevel, redact: ['req.headers.authorization'] },
   });
 
-  const delivery = config.webhook
-    ? startDelivery({
-        store,
-        deliver: webhookDeliverer(config.webhook),
-        maxAttempts: config.eventMaxAttempts,
-        leaseSeconds: config.eventLeaseSeconds,
-        onFailure: (err, event, dead) => app.log.warn({ err, event: event?.id, dead }, dead ? 'event dead-lettered' : 'event delivery failed'),
-      })
-    : undefined;
+  const deliveries = config.webhooks.map((hook) =>
+    startDelivery({
+      store,
+      channel: hook.url,
+      deliver: webhookDeliverer(hook),
+      maxAttempts: config.eventMaxAttempts,
+      leaseSeconds: config.eventLeaseSeconds,
+      onFailure: (err, event, dead) => app.log.warn({ err, event: event?.id, webhook: hook.url, dead }, dead ? 'event dead-lettered' : 'event delivery failed'),
+    }),
+  );
 
   let closing = false;
   const shutdown = async (signal: string) => {
@@ -282,7 +284,7 @@ async function serve(flags: Flags): Promise<number> {
     closing = true;
     app.log.info({ signal }, 'shutting down: finishing in-flight requests');
     await app.close(); // stops accepting, waits for in-flight requests
-    await delivery?.stop(); // lets deliveries in flight finish; the rest stay in the outbox
+    await Promise.all(deliveries.map((d) => d.stop())); // lets deliveries in flight finish; the rest stay in the outbox
     await rateLimit?.stop();
     await store.close();
     process.exit(0);

@@ -42,8 +42,11 @@ export interface ScimOptions {
   readonly cursorTimeoutSeconds?: number;
   /** Record every state-changing request in the audit log (default true). */
   readonly audit?: boolean;
-  /** Write lifecycle events to the outbox (default false: turn it on where something delivers them). */
-  readonly events?: boolean;
+  /**
+   * Write lifecycle events to the outbox (default false: turn it on where something delivers them); a list names
+   * the delivery channels (one per webhook endpoint), each of which gets every event.
+   */
+  readonly events?: boolean | readonly string[];
   /** ServiceProviderConfig `bulk.maxOperations` / `maxPayloadSize` (bytes), enforced by the core and the HTTP shell. */
   readonly bulk?: Partial<BulkLimits>;
   readonly now?: () => Date;
@@ -217,7 +220,8 @@ export function createScim(options: ScimOptions) {
   }
 
   const auditing = options.audit ?? true;
-  const eventing = options.events ?? false;
+  const eventing = options.events === true || (Array.isArray(options.events) && options.events.length > 0);
+  const channels = Array.isArray(options.events) ? { channels: options.events as readonly string[] } : {};
   /**
    * What a successful write records with it: its audit entry and the lifecycle events of its change. `document` is
    * the document the write leaves (for a delete, the one it removes), which names the resource's externalId.
@@ -233,7 +237,7 @@ export function createScim(options: ScimOptions) {
       const members = DERIVED[rt.schema.id] === 'members' && operation !== 'delete';
       return {
         ...(auditing ? { audit: auditEntry(ctx, at, operation, { resourceType: rt.name, resourceId: id }, { status, changes }) } : {}),
-        ...(eventing ? { events: eventsOf(operation, base, changes), ...(members ? { memberEvents: base } : {}) } : {}),
+        ...(eventing ? { events: eventsOf(operation, base, changes), ...(members ? { memberEvents: base } : {}), ...channels } : {}),
       };
     };
   }

@@ -9,6 +9,8 @@ import type { OutboxEvent, Store } from '../store/store.js';
 
 export interface DeliveryOptions {
   readonly store: Store;
+  /** The outbox channel this delivers (default ''; one per webhook endpoint when there are several). */
+  readonly channel?: string;
   /** Delivers one event; resolve when the receiver has it, reject to have it tried again. */
   readonly deliver: (event: LifecycleEvent) => Promise<void>;
   /** Attempts before an event is dead-lettered (`scimd events retry` brings it back). */
@@ -62,7 +64,7 @@ export function startDelivery(options: DeliveryOptions): Delivery {
       let claimed: OutboxEvent[] = [];
       try {
         const now = new Date();
-        claimed = await store.claimEvents(now.toISOString(), new Date(now.getTime() + leaseMs).toISOString(), batch);
+        claimed = await store.claimEvents(now.toISOString(), new Date(now.getTime() + leaseMs).toISOString(), batch, options.channel ?? '');
         // one event per resource at most, so they may all go at once; the delivered ones are recorded together
         const delivered = await Promise.all(claimed.map(attempt));
         await store.completeEvents(claimed.filter((_, i) => delivered[i]).map((o) => o.seq), new Date().toISOString());

@@ -98,11 +98,17 @@ export interface ChangeRecord {
   readonly events?: readonly LifecycleEvent[];
   /** When given, one group.member_added / group.member_removed event per member the write really changed. */
   readonly memberEvents?: MemberEventBase;
+  /**
+   * The delivery channels (e.g. one per webhook endpoint): every event is put in the outbox once per channel and
+   * delivered on each on its own, so one failing receiver holds back no other. Default: one channel, ''.
+   */
+  readonly channels?: readonly string[];
 }
 
 /** An event in the outbox, with how often its delivery was tried. */
 export interface OutboxEvent {
   readonly seq: number;
+  readonly channel: string;
   readonly event: LifecycleEvent;
   readonly attempts: number;
   readonly lastError?: string;
@@ -225,11 +231,11 @@ export interface Store {
   pruneAudit(before: string): Promise<number>;
 
   /**
-   * Leases up to `limit` events due for delivery until `leaseUntil`: for each resource only its oldest event not yet
+   * Leases up to `limit` events of `channel` (default '') due for delivery until `leaseUntil`: for each resource only its oldest event not yet
    * delivered or dead (so a resource's events go out in order; a dead one does not hold the rest back), and none
    * another process holds.
    */
-  claimEvents(now: string, leaseUntil: string, limit: number): Promise<OutboxEvent[]>;
+  claimEvents(now: string, leaseUntil: string, limit: number, channel?: string): Promise<OutboxEvent[]>;
   /** Marks events delivered (a batch in one write: each commit costs a disk flush). */
   completeEvents(seqs: readonly number[], at: string): Promise<void>;
   /** Records a failed attempt: tried again from `retryAt`, or dead-lettered when it is undefined. */

@@ -23,10 +23,12 @@ describe('loadConfig', () => {
   });
 
   it('reads the webhook and event settings; without a webhook there is none', () => {
-    expect(loadConfig({}).webhook).toBeUndefined();
+    expect(loadConfig({}).webhooks).toEqual([]);
     expect(loadConfig({}).eventMaxAttempts).toBe(15);
     const c = loadConfig({ SCIMD_WEBHOOK_URL: 'https://app.example.com/hook', SCIMD_WEBHOOK_SECRET: 'sixteen-chars-ok', SCIMD_EVENT_MAX_ATTEMPTS: '3', SCIMD_EVENT_LEASE_SECONDS: '5', SCIMD_EVENT_RETENTION_DAYS: '1' });
-    expect(c).toMatchObject({ webhook: { url: 'https://app.example.com/hook', secret: 'sixteen-chars-ok' }, eventMaxAttempts: 3, eventLeaseSeconds: 5, eventRetentionDays: 1 });
+    expect(c).toMatchObject({ webhooks: [{ url: 'https://app.example.com/hook', secret: 'sixteen-chars-ok' }], eventMaxAttempts: 3, eventLeaseSeconds: 5, eventRetentionDays: 1 });
+    const two = loadConfig({ SCIMD_WEBHOOK_URL: 'https://a.example.com/hook, https://b.example.com/hook', SCIMD_WEBHOOK_SECRET: 'sixteen-chars-ok' });
+    expect(two.webhooks.map((w) => w.url)).toEqual(['https://a.example.com/hook', 'https://b.example.com/hook']);
   });
 
   it('reads SCIMD_* variables, and flags win over them', () => {

@@ -56,3 +56,21 @@ it('two servers on one database deliver each event exactly once when nothing fai
   expect(receiver.received).toHaveLength(60);
   expect(new Set(receiver.received.map((e) => e.id)).size).toBe(60);
 });
+
+it('two webhook endpoints are delivered on their own: one being down holds back nothing of the other', async () => {
+  const second = await startReceiver(SECRET);
+  try {
+    second.down = true;
+    const server = await serveProcess(database(), 'token', { SCIMD_WEBHOOK_URL: `${receiver.url},${second.url}`, SCIMD_WEBHOOK_SECRET: SECRET });
+    servers.push(server);
+    for (let i = 0; i < 5; i++) await server.request('POST', '/Users', user(`both-${i}`));
+    await receiver.waitFor(5);
+    expect(second.received).toEqual([]);
+    expect(second.attempts).toBeGreaterThan(0);
+    second.down = false;
+    await second.waitFor(5, 30_000); // its retry comes after the backoff
+    expect(new Set(second.received.map((e) => e.id))).toEqual(new Set(receiver.received.map((e) => e.id)));
+  } finally {
+    await second.close();
+  }
+});

@@ -594,6 +594,19 @@ export function describeStoreContract(name: string, open: () => Promise<Store>):
         expect(await claimed()).toEqual(['user.updated-a-2', 'user.updated-b-4']);
       });
 
+      it('channels: each event is in the outbox once per channel, and each channel is claimed and held back on its own', async () => {
+        await store.createResource(org.id, 'User', 'a', at(1), { ...userWrite('a'), record: { events: [event('user.created', 'a', 1), event('user.updated', 'a', 2)], channels: ['hook-1', 'hook-2'] } });
+        expect(await claimed()).toEqual([]); // the default channel has none
+        const one = await store.claimEvents(soon, later, 10, 'hook-1');
+        expect(one.map((e) => [e.channel, e.event.id])).toEqual([['hook-1', 'user.created-a-1']]);
+        await store.failEvent(one[0]!.seq, 'down', later); // hook-1's receiver is down: its next event waits…
+        const two = await store.claimEvents(soon, later, 10, 'hook-2'); // …but hook-2's does not
+        expect(two.map((e) => [e.channel, e.event.id])).toEqual([['hook-2', 'user.created-a-1']]);
+        await store.completeEvents([two[0]!.seq], soon);
+        expect((await store.claimEvents(soon, later, 10, 'hook-2')).map((e) => e.event.id)).toEqual(['user.updated-a-2']);
+        expect(await store.claimEvents(soon, later, 10, 'hook-1')).toEqual([]);
+      });
+
       it('pruneEvents deletes delivered events only', async () => {
         await store.createResource(org.id, 'User', 'a', at(1), { ...userWrite('a'), record: { events: [event('user.created', 'a', 1)] } });
         await store.createResource(org.id, 'User', 'b', at(2), { ...userWrite('b'), record: { events: [event('user.created', 'b', 2)] } });

@@ -124,7 +124,8 @@ export const MIGRATIONS: readonly { readonly version: number; readonly name: str
       -- events are delivered in seq order (its writes hold its row, so they commit in that order)
       CREATE TABLE event_outbox (
         seq          BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-        id           TEXT NOT NULL UNIQUE,
+        id           TEXT NOT NULL,
+        channel      TEXT NOT NULL DEFAULT '',
         stream       TEXT NOT NULL,
         payload      TEXT NOT NULL,
         attempts     INTEGER NOT NULL DEFAULT 0,
@@ -134,7 +135,8 @@ export const MIGRATIONS: readonly { readonly version: number; readonly name: str
         dead         TEXT,
         last_error   TEXT
       );
-      CREATE INDEX event_outbox_pending ON event_outbox (next_attempt) WHERE delivered IS NULL AND dead IS NULL;
+      CREATE UNIQUE INDEX event_outbox_identity ON event_outbox (id, channel);
+      CREATE INDEX event_outbox_pending ON event_outbox (channel, next_attempt) WHERE delivered IS NULL AND dead IS NULL;
       CREATE INDEX event_outbox_stream ON event_outbox (stream, seq) WHERE delivered IS NULL;
       CREATE INDEX event_outbox_delivered ON event_outbox (delivered) WHERE delivered IS NOT NULL;
       -- per-token request counts per time window, so every node enforces one rate limit ("window" is a keyword)

@@ -17,7 +17,7 @@ import type { AuditEntry, AuditQuery, AuditRecord } from '../../core/audit.js';
 import { insertAudit, listAudit } from '../sql/audit.js';
 import { listQueries } from '../sql/query-compiler.js';
 import { toAuditRecord, toOutboxEvent, toRef, toResource, toToken, type AuditRow, type OutboxRow, type ResourceRow, type TokenRow } from '../sql/rows.js';
-import { outboxEvents, streamOf } from '../sql/outbox.js';
+import { outboxRows } from '../sql/outbox.js';
 import { POSTGRES } from './postgres-dialect.js';
 import { MIGRATIONS } from './migrations.js';
 
@@ -453,8 +453,8 @@ export class PostgresStore implements Store {
   private async insertRecord(c: Client, record: ChangeRecord | undefined, version: number, added: readonly string[], removed: readonly string[]): Promise<void> {
     if (!record) return;
     if (record.audit) await this.insertAudit(c, record.audit, version, added, removed);
-    for (const event of outboxEvents(record, added, removed)) {
-      await c.query('INSERT INTO event_outbox (id, stream, payload, next_attempt) VALUES ($1, $2, $3, $4)', [event.id, streamOf(event), JSON.stringify(event), event.at]);
+    for (const row of outboxRows(record, added, removed)) {
+      await c.query('INSERT INTO event_outbox (id, channel, stream, payload, next_attempt) VALUES ($1, $2, $3, $4, $5)', [row.id, row.channel, row.stream, row.payload, row.at]);
     }
   }
 
@@ -480,18 +480,18 @@ export class PostgresStore implements Store {
     return (await this.query('DELETE FROM audit_log WHERE at < $1', [before])).rowCount ?? 0;
   }
 
-  async claimEvents(now: string, leaseUntil: string, limit: number): Promise<OutboxEvent[]> {
+  async claimEvents(now: string, leaseUntil: string, limit: number, channel = ''): Promise<OutboxEvent[]> {
     // one statement: the rows are locked as they are chosen (SKIP LOCKED: another node's choice is passed over, and
     // a row it has just leased fails the conditions when re-checked), so no event is leased to two nodes at once
     const { rows } = await this.query<OutboxRow>(
       `UPDATE event_outbox SET lease_until = $2
        WHERE seq IN (
          SELECT o.seq FROM event_outbox o
-         WHERE o.delivered IS NULL AND o.dead IS NULL AND o.next_attempt <= $1 AND (o.lease_until IS NULL OR o.lease_until < $1)
+         WHERE o.channel = $4 AND o.delivered IS NULL AND o.dead IS NULL AND o.next_attempt <= $1 AND (o.lease_until IS NULL OR o.lease_until < $1)
            AND NOT EXISTS (SELECT 1 FROM event_outbox p WHERE p.stream = o.stream AND p.delivered IS NULL AND p.dead IS NULL AND p.seq < o.seq)
          ORDER BY o.seq LIMIT $3 FOR UPDATE SKIP LOCKED)
-       RETURNING seq, payload, attempts, last_error`,
-      [now, leaseUntil, limit],
+       RETURNING seq, channel, payload, attempts, last_error`,
+      [now, leaseUntil, limit, channel],
     );
     return rows.sort((a, b) => a.seq - b.seq).map(toOutboxEvent);
   }
@@ -511,7 +511,7 @@ export class PostgresStore implements Store {
   }
 
   async deadEvents(limit: number): Promise<OutboxEvent[]> {
-    const { rows } = await this.query<OutboxRow>('SELECT seq, payload, attempts, last_error FROM event_outbox WHERE dead IS NOT NULL ORDER BY seq LIMIT $1', [limit]);
+    const { rows } = await this.query<OutboxRow>('SELECT seq, channel, payload, attempts, last_error FROM event_outbox WHERE dead IS NOT NULL ORDER BY seq LIMIT $1', [limit]);
     return rows.map(toOutboxEvent);
   }
 

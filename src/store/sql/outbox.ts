@@ -13,3 +13,11 @@ export function outboxEvents(record: ChangeRecord, added: readonly string[], rem
 export function streamOf(event: LifecycleEvent): string {
   return `${event.organization}/${event.resource.type}/${event.resource.id}`;
 }
+
+/** The outbox rows of a record: each event once per channel, each channel a stream of its own per resource. */
+export function outboxRows(record: ChangeRecord, added: readonly string[], removed: readonly string[]): { id: string; channel: string; stream: string; payload: string; at: string }[] {
+  const events = outboxEvents(record, added, removed);
+  return (record.channels ?? ['']).flatMap((channel) =>
+    events.map((e) => ({ id: e.id, channel, stream: `${channel}|${streamOf(e)}`, payload: JSON.stringify(e), at: e.at })),
+  );
+}

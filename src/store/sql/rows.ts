@@ -91,6 +91,7 @@ export function toAuditRecord(row: AuditRow): AuditRecord {
 
 export interface OutboxRow {
   seq: number;
+  channel: string;
   payload: string;
   attempts: number;
   last_error: string | null;
@@ -98,5 +99,5 @@ export interface OutboxRow {
 
 export function toOutboxEvent(row: OutboxRow): OutboxEvent {
   const event = JSON.parse(row.payload) as LifecycleEvent;
-  return { seq: row.seq, event, attempts: row.attempts, ...(row.last_error !== null ? { lastError: row.last_error } : {}) };
+  return { seq: row.seq, channel: row.channel, event, attempts: row.attempts, ...(row.last_error !== null ? { lastError: row.last_error } : {}) };
 }

@@ -171,4 +171,32 @@ export const MIGRATIONS: readonly { readonly version: number; readonly name: str
       CREATE INDEX attribute_index_num ON attribute_index (org_id, resource_type, path, num, resource_seq, ordinal) WHERE num IS NOT NULL;
     `,
   },
+  {
+    version: 7,
+    name: 'event outbox channels',
+    sql: `
+      -- an event is delivered once per channel (a webhook endpoint), each on its own: (id, channel) is the identity
+      CREATE TABLE event_outbox_new (
+        seq          INTEGER PRIMARY KEY AUTOINCREMENT,
+        id           TEXT NOT NULL,
+        channel      TEXT NOT NULL DEFAULT '',
+        stream       TEXT NOT NULL,
+        payload      TEXT NOT NULL,
+        attempts     INTEGER NOT NULL DEFAULT 0,
+        next_attempt TEXT NOT NULL,
+        lease_until  TEXT,
+        delivered    TEXT,
+        dead         TEXT,
+        last_error   TEXT
+      );
+      INSERT INTO event_outbox_new (seq, id, channel, stream, payload, attempts, next_attempt, lease_until, delivered, dead, last_error)
+        SELECT seq, id, '', '|' || stream, payload, attempts, next_attempt, lease_until, delivered, dead, last_error FROM event_outbox;
+      DROP TABLE event_outbox;
+      ALTER TABLE event_outbox_new RENAME TO event_outbox;
+      CREATE UNIQUE INDEX event_outbox_identity ON event_outbox (id, channel);
+      CREATE INDEX event_outbox_pending ON event_outbox (channel, next_attempt) WHERE delivered IS NULL AND dead IS NULL;
+      CREATE INDEX event_outbox_stream ON event_outbox (stream, seq) WHERE delivered IS NULL;
+      CREATE INDEX event_outbox_delivered ON event_outbox (delivered) WHERE delivered IS NOT NULL;
+    `,
+  },
 ];

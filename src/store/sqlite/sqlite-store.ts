@@ -17,7 +17,7 @@ import { MIGRATIONS } from './migrations.js';
 import type { IndexEntry } from '../../core/filter/index-entries.js';
 import type { AuditEntry, AuditQuery, AuditRecord } from '../../core/audit.js';
 import { insertAudit, listAudit } from '../sql/audit.js';
-import { outboxEvents, streamOf } from '../sql/outbox.js';
+import { outboxRows } from '../sql/outbox.js';
 import { listQueries } from '../sql/query-compiler.js';
 import { toAuditRecord, toOutboxEvent, toRef, toResource, toToken, type AuditRow, type OutboxRow, type ResourceRow, type TokenRow } from '../sql/rows.js';
 import { SQLITE } from './sqlite-dialect.js';
@@ -386,9 +386,8 @@ export class SqliteStore implements Store {
   private insertRecord(record: ChangeRecord | undefined, version: number, added: readonly string[], removed: readonly string[]): void {
     if (!record) return;
     if (record.audit) this.insertAudit(record.audit, version, added, removed);
-    for (const event of outboxEvents(record, added, removed)) {
-      this.sql('INSERT INTO event_outbox (id, stream, payload, next_attempt) VALUES (?, ?, ?, ?)').run(event.id, streamOf(event), JSON.stringify(event), event.at);
-    }
+    const insert = this.sql('INSERT INTO event_outbox (id, channel, stream, payload, next_attempt) VALUES (?, ?, ?, ?, ?)');
+    for (const row of outboxRows(record, added, removed)) insert.run(row.id, row.channel, row.stream, row.payload, row.at);
   }
 
   private insertAudit(entry: AuditEntry, version: number | undefined, added: readonly string[], removed: readonly string[]): void {
@@ -409,15 +408,15 @@ export class SqliteStore implements Store {
     return this.sql('DELETE FROM audit_log WHERE at < ?').run(before).changes;
   }
 
-  async claimEvents(now: string, leaseUntil: string, limit: number): Promise<OutboxEvent[]> {
+  async claimEvents(now: string, leaseUntil: string, limit: number, channel = ''): Promise<OutboxEvent[]> {
     // IMMEDIATE: the read and the lease are one step for every process on the file
     return this.db.transaction(() => {
       const rows = this.sql(
-        `SELECT o.seq, o.payload, o.attempts, o.last_error FROM event_outbox o
-         WHERE o.delivered IS NULL AND o.dead IS NULL AND o.next_attempt <= ? AND (o.lease_until IS NULL OR o.lease_until < ?)
+        `SELECT o.seq, o.channel, o.payload, o.attempts, o.last_error FROM event_outbox o
+         WHERE o.channel = ? AND o.delivered IS NULL AND o.dead IS NULL AND o.next_attempt <= ? AND (o.lease_until IS NULL OR o.lease_until < ?)
            AND NOT EXISTS (SELECT 1 FROM event_outbox p WHERE p.stream = o.stream AND p.delivered IS NULL AND p.dead IS NULL AND p.seq < o.seq)
          ORDER BY o.seq LIMIT ?`,
-      ).all(now, now, limit) as OutboxRow[];
+      ).all(channel, now, now, limit) as OutboxRow[];
       const lease = this.sql('UPDATE event_outbox SET lease_until = ? WHERE seq = ?');
       for (const r of rows) lease.run(leaseUntil, r.seq);
       return rows.map(toOutboxEvent);
@@ -438,7 +437,7 @@ export class SqliteStore implements Store {
   }
 
   async deadEvents(limit: number): Promise<OutboxEvent[]> {
-    return (this.sql('SELECT seq, payload, attempts, last_error FROM event_outbox WHERE dead IS NOT NULL ORDER BY seq LIMIT ?').all(limit) as OutboxRow[]).map(toOutboxEvent);
+    return (this.sql('SELECT seq, channel, payload, attempts, last_error FROM event_outbox WHERE dead IS NOT NULL ORDER BY seq LIMIT ?').all(limit) as OutboxRow[]).map(toOutboxEvent);
   }
 
   async retryDeadEvents(eventId?: string): Promise<number> {
