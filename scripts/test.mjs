@@ -11,6 +11,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freshPostgresDatabase, postgresBinaries, startPostgres } from '../test/postgres-cluster.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const shared = join(root, '..', 'shared', 'conformance');
@@ -30,9 +31,22 @@ if (run(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.bu
   process.exit(1);
 }
 
-// 2. Unit, store-contract, HTTP and CLI tests.
+// 2. One throw-away PostgreSQL cluster for the whole run: the Vitest PostgreSQL project and the conformance suites
+// on PostgreSQL. Without binaries the PostgreSQL part is skipped, loudly, outside CI; in CI that fails the run.
+const pgBin = postgresBinaries();
+const cluster = pgBin ? await startPostgres(pgBin) : undefined;
+process.on('exit', () => cluster?.stop());
+if (!cluster) {
+  console.log(process.env.CI === 'true' ? 'PostgreSQL: no binaries found and CI=true: failing' : 'PostgreSQL tests SKIPPED: no PostgreSQL binaries found (install postgresql or set PGBIN)');
+  if (process.env.CI === 'true') totals.failed += 1;
+}
+const stores = cluster ? ['sqlite', 'postgres'] : ['sqlite'];
+
+// 3. Unit, store-contract, HTTP and CLI tests (the server tests once per store: Vitest projects, vitest.config.ts).
 const vitestReport = join(work, 'vitest.json');
-const vitest = run(process.execPath, ['node_modules/vitest/vitest.mjs', 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${vitestReport}`]);
+const vitest = run(process.execPath, ['node_modules/vitest/vitest.mjs', 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${vitestReport}`], {
+  env: { ...process.env, SCIMD_TEST_BUILT: 'true', ...(cluster ? { SCIMD_TEST_POSTGRES_URL: cluster.url } : {}) },
+});
 if (existsSync(vitestReport)) {
   const r = JSON.parse(readFileSync(vitestReport, 'utf8'));
   totals.passed += r.numPassedTests;
@@ -47,7 +61,7 @@ if (existsSync(vitestReport)) {
   totals.failed += 1;
 }
 
-// 3. Conformance suites against a live server.
+// 4. Conformance suites against a live server, on each store.
 const suites = [
   { name: 'filters', args: (base, token) => [join(shared, 'run-vectors.mjs'), '--base', base, '--token', token, '--only', 'filters'] },
   { name: 'patch', args: (base, token) => [join(shared, 'run-vectors.mjs'), '--base', base, '--token', token, '--only', 'patch'] },
@@ -61,9 +75,9 @@ if (!existsSync(shared)) {
 } else {
   const gaps = existsSync(gapsFile) ? JSON.parse(readFileSync(gapsFile, 'utf8')) : {};
   const newGaps = {};
-  for (const suite of suites) {
+  for (const store of stores) for (const suite of suites) {
     const bootstrap = `conformance-${Math.random().toString(36).slice(2)}`;
-    const { base, stop, db } = await startServer(bootstrap);
+    const { base, stop, db } = await startServer(bootstrap, store);
     let output;
     try {
       const token = suite.dialect ? (await capture(process.execPath, [join(root, 'bin', 'scimd.js'), 'token', 'create', '--dialect', suite.dialect], { SCIMD_DATABASE: db })).trim() : bootstrap;
@@ -75,7 +89,7 @@ if (!existsSync(shared)) {
     const isKnown = (label) => Object.keys(known).find((k) => label === k || label.startsWith(`${k} `));
     let passed = 0, failed = 0, gapCount = 0;
     const failures = [], stale = new Set();
-    newGaps[suite.name] = {};
+    const gapsHere = {};
     for (const line of output.split('\n')) {
       const m = /^(PASS|FAIL) (.*)$/.exec(line);
       if (!m) continue;
@@ -86,20 +100,23 @@ if (!existsSync(shared)) {
         if (key) stale.add(key);
       } else if (key) {
         gapCount++;
-        newGaps[suite.name][key] = known[key];
+        gapsHere[key] = known[key];
       } else {
         failed++;
         failures.push(label);
-        newGaps[suite.name][gapKey(suite.name, label)] = 'TODO: say which issue this waits for';
+        gapsHere[gapKey(suite.name, label)] = 'TODO: say which issue this waits for';
       }
     }
     // A listed gap with no failure left is stale: the work is done, so the list must shrink.
-    for (const key of stale) if (!(key in newGaps[suite.name])) failures.push(`now passes, remove from known-gaps.json: ${key}`);
-    const staleCount = [...stale].filter((k) => !(k in newGaps[suite.name])).length;
+    // (the gaps are the same on every store: one that passes on one store only fails the run too)
+    for (const key of stale) if (!(key in gapsHere)) failures.push(`now passes, remove from known-gaps.json: ${key}`);
+    const staleCount = [...stale].filter((k) => !(k in gapsHere)).length;
+    newGaps[suite.name] = { ...newGaps[suite.name], ...gapsHere };
     if (passed + failed + gapCount === 0) failures.push(`the runner reported nothing:\n${output.slice(-2000)}`);
-    for (const f of failures) console.log(`  FAIL conformance ${suite.name}: ${f}`);
+    const name = `${suite.name} on ${store}`;
+    for (const f of failures) console.log(`  FAIL conformance ${name}: ${f}`);
     const suiteFailed = failed + staleCount + (passed + failed + gapCount === 0 ? 1 : 0);
-    console.log(`conformance ${suite.name}: ${passed} passed, ${suiteFailed} failed, ${gapCount} known gaps (test/conformance/known-gaps.json)`);
+    console.log(`conformance ${name}: ${passed} passed, ${suiteFailed} failed, ${gapCount} known gaps (test/conformance/known-gaps.json)`);
     totals.passed += passed;
     totals.failed += suiteFailed;
   }
@@ -134,9 +151,9 @@ function freePort() {
   });
 }
 
-async function startServer(token) {
+async function startServer(token, store) {
   const port = await freePort();
-  const db = join(work, `conformance-${port}.db`);
+  const db = store === 'postgres' ? await freshPostgresDatabase(cluster.url) : join(work, `conformance-${port}.db`);
   const child = spawn(process.execPath, [join(root, 'bin', 'scimd.js'), 'serve'], {
     cwd: root,
     env: { ...process.env, SCIMD_PORT: String(port), SCIMD_HOST: '127.0.0.1', SCIMD_DATABASE: db, SCIMD_BOOTSTRAP_TOKEN: token, SCIMD_LOG_LEVEL: 'warn' },

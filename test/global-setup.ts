@@ -1,13 +1,20 @@
 /**
- * Once per Vitest run: builds (the CLI tests run the built `scimd` binary), and starts the throw-away PostgreSQL
- * cluster the PostgreSQL tests share (stopped by the returned teardown).
+ * Once per Vitest project: builds (the CLI and process tests run the built `scimd` binary) unless `npm test` already
+ * did, and provides the throw-away PostgreSQL cluster the PostgreSQL tests share: the one `npm test` started
+ * (SCIMD_TEST_POSTGRES_URL), else one started here and stopped by the returned teardown.
  */
 import { execFileSync } from 'node:child_process';
 import type { TestProject } from 'vitest/node';
-import { postgresBinaries, startPostgres } from './postgres.js';
+import { postgresBinaries, startPostgres } from './postgres-cluster.mjs';
 
 export default async function setup(project: TestProject): Promise<() => void> {
-  execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
+  if (process.env.SCIMD_TEST_BUILT !== 'true') {
+    execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
+  }
+  if (process.env.SCIMD_TEST_POSTGRES_URL) {
+    project.provide('postgresUrl', process.env.SCIMD_TEST_POSTGRES_URL);
+    return () => {};
+  }
   const bin = postgresBinaries();
   if (!bin) {
     // CI must run every PostgreSQL test: missing binaries fail the run there instead of skipping silently.

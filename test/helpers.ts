@@ -1,5 +1,7 @@
 /** Shared fixtures: an in-process server on an in-memory SQLite store (or a fresh PostgreSQL database), and RFC sample loading. */
-import { readFileSync, existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import { buildServer } from '../src/http/server.js';
@@ -53,11 +55,24 @@ export async function openTestStore(kind: StoreKind = 'sqlite'): Promise<Store> 
   return store;
 }
 
+/** The store kind of this run: SCIMD_TEST_STORE (the `postgres` Vitest project sets it), else SQLite. */
+export function testStoreKind(): StoreKind {
+  return process.env.SCIMD_TEST_STORE === 'postgres' ? 'postgres' : 'sqlite';
+}
+
+/** A `SCIMD_DATABASE` value for a `scimd serve` process on this run's store: a new SQLite file or PostgreSQL database. */
+export async function testDatabase(name: string): Promise<string> {
+  if (testStoreKind() === 'sqlite') return join(mkdtempSync(join(tmpdir(), `scimd-${name}-`)), 'scimd.db');
+  const url = postgresUrl();
+  if (!url) throw new Error('no PostgreSQL test cluster (see test/global-setup.ts)');
+  return freshPostgresDatabase(url);
+}
+
 /** `store` defaults to SCIMD_TEST_STORE (e.g. `SCIMD_TEST_STORE=postgres npx vitest run test/http`), else SQLite. */
 export async function testServer(
   options: { schemaFiles?: string[]; maxResults?: number; bodyLimit?: number; bulk?: Partial<BulkLimits>; events?: boolean; rateLimit?: (store: Store) => RateLimiter; trustProxy?: boolean | string; store?: StoreKind } = {},
 ): Promise<TestServer> {
-  const store = await openTestStore(options.store ?? (process.env.SCIMD_TEST_STORE as StoreKind | undefined));
+  const store = await openTestStore(options.store ?? testStoreKind());
   const registry = SchemaRegistry.create({ bundles: (options.schemaFiles ?? []).map(loadSchemaBundle) });
   const { token } = await createToken(store, { name: 'test' });
   const app = buildServer({

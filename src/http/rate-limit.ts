@@ -21,6 +21,8 @@ interface Window {
   shared: number;
   /** Requests admitted here and not yet added to the shared count. */
   unsent: number;
+  /** Requests admitted here whose addition to the shared count is under way (in neither figure above yet). */
+  sending: number;
 }
 
 export function rateLimiter(options: { store: Store; perSecond: number; syncMs?: number; now?: () => number }): RateLimiter {
@@ -33,7 +35,7 @@ export function rateLimiter(options: { store: Store; perSecond: number; syncMs?:
     const window = Math.floor(now() / 1000);
     let w = windows.get(key);
     if (!w || w.window !== window) {
-      w = { window, shared: 0, unsent: 0 };
+      w = { window, shared: 0, unsent: 0, sending: 0 };
       windows.set(key, w);
     }
     return w;
@@ -49,10 +51,13 @@ export function rateLimiter(options: { store: Store; perSecond: number; syncMs?:
       if (w.unsent === 0) continue;
       const n = w.unsent;
       w.unsent = 0;
+      w.sending = n;
       try {
         w.shared = await store.countRequests(key, w.window, n);
       } catch {
         w.unsent += n; // the database is away: keep counting here and try again
+      } finally {
+        w.sending = 0;
       }
     }
   };
@@ -63,7 +68,7 @@ export function rateLimiter(options: { store: Store; perSecond: number; syncMs?:
   return {
     take(key) {
       const w = current(key);
-      if (w.shared + w.unsent >= perSecond) return 1;
+      if (w.shared + w.sending + w.unsent >= perSecond) return 1;
       w.unsent++;
       return undefined;
     },

@@ -1,11 +1,8 @@
 /** The README's webhook example, run as documented: scimd serve delivering to examples/webhook-receiver. */
 import { spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect, it } from 'vitest';
-import { user } from '../helpers.js';
+import { user, testDatabase } from '../helpers.js';
 import { serveProcess } from '../process.js';
 
 const RECEIVER = fileURLToPath(new URL('../../examples/webhook-receiver/receiver.mjs', import.meta.url));
@@ -16,7 +13,7 @@ it('deactivating a user makes the example application revoke their sessions; a f
   const app = spawn(process.execPath, [RECEIVER], { env: { ...process.env, SCIMD_WEBHOOK_SECRET: SECRET, PORT: String(port) }, stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   app.stdout!.on('data', (d) => (out += d));
-  const db = join(mkdtempSync(join(tmpdir(), 'scimd-example-')), 'scimd.db');
+  const db = await testDatabase('example');
   const scimd = await serveProcess(db, 'token', { SCIMD_WEBHOOK_URL: `http://127.0.0.1:${port}/scim-events`, SCIMD_WEBHOOK_SECRET: SECRET });
   try {
     for (let i = 0; i < 100 && !out.includes('listening'); i++) await new Promise((r) => setTimeout(r, 20));

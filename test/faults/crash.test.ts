@@ -3,18 +3,15 @@
  * database, has every write it acknowledged and nothing half-applied (SQLite WAL with synchronous=FULL; each write
  * one transaction with its index rows, unique values and memberships).
  */
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { expect, it } from 'vitest';
-import { group, user } from '../helpers.js';
+import { group, user, testDatabase } from '../helpers.js';
 import { serveProcess, type ServerProcess } from '../process.js';
 
 const PATCH_OP = 'urn:ietf:params:scim:api:messages:2.0:PatchOp';
 const patch = (...Operations: unknown[]) => ({ schemas: [PATCH_OP], Operations });
 
 it('SIGKILL during a sustained write load loses no acknowledged write and leaves nothing half-applied', async () => {
-  const db = join(mkdtempSync(join(tmpdir(), 'scimd-crash-')), 'scimd.db');
+  const db = await testDatabase('crash');
   const token = 'crash-token';
   let server: ServerProcess = await serveProcess(db, token);
   const groupId = (await server.request('POST', '/Groups', group('everyone'))).body.id as string;

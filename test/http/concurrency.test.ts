@@ -1,12 +1,10 @@
 /**
- * Concurrency (issue #5): uniqueness, If-Match and membership hold when requests race, because the database enforces
- * them inside each write. Run in one process, and across two `scimd serve` processes sharing one database file.
+ * Concurrency (issues #5, #6): uniqueness, If-Match and membership hold when requests race, because the database
+ * enforces them inside each write; cursors carry no node state. Run in one process, and across three `scimd serve`
+ * processes sharing one database: a SQLite file, or (Vitest project `postgres`) one PostgreSQL database.
  */
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { group, testServer, user } from '../helpers.js';
+import { group, testServer, user, testDatabase } from '../helpers.js';
 import { serveProcess } from '../process.js';
 
 const PATCH_OP = 'urn:ietf:params:scim:api:messages:2.0:PatchOp';
@@ -60,6 +58,34 @@ function races(name: string, open: () => Promise<{ send: Send; close: () => Prom
       expect(new Set(members)).toEqual(new Set(users));
       expect((await send(0, 'GET', `/Groups/${g.id}`)).body.meta.version).toBe('W/"51"');
     });
+
+    it('25 concurrent removes and 25 concurrent adds on one group: exactly the expected members after', async () => {
+      const make = (tag: string) => Promise.all(Array.from({ length: 25 }, async (_, i) => (await send(i, 'POST', '/Users', user(`${tag}-${i}-${Math.random().toString(36).slice(2)}`))).body.id as string));
+      const [stay, leave, join] = await Promise.all([make('stay'), make('leave'), make('join')]);
+      const g = (await send(0, 'POST', '/Groups', group(`mix-${Math.random().toString(36).slice(2)}`, [...stay, ...leave]))).body;
+      const op = (o: 'add' | 'remove', id: string) =>
+        o === 'add' ? { op: 'add', path: 'members', value: [{ value: id }] } : { op: 'remove', path: `members[value eq "${id}"]` };
+      const changes = [...leave.map((id) => op('remove', id)), ...join.map((id) => op('add', id))];
+      const results = await Promise.all(changes.map((o, i) => send(i, 'PATCH', `/Groups/${g.id}`, { schemas: [PATCH_OP], Operations: [o] })));
+      expect(results.every((r) => r.status === 200)).toBe(true);
+      const members = (await send(2, 'GET', `/Groups/${g.id}`)).body.members.map((m: { value: string }) => m.value);
+      expect(new Set(members)).toEqual(new Set([...stay, ...join]));
+    });
+
+    it('a cursor page from one server is continued on the others, and the pages hold every user once', async () => {
+      const tag = `cur${Math.random().toString(36).slice(2, 8)}`;
+      const ids = await Promise.all(Array.from({ length: 23 }, async (_, i) => (await send(i, 'POST', '/Users', user(`${tag}-${i}`))).body.id as string));
+      const filter = encodeURIComponent(`userName sw "${tag}-"`);
+      const seen: string[] = [];
+      let page = (await send(0, 'GET', `/Users?filter=${filter}&count=5&cursor`)).body;
+      for (let i = 1; ; i++) {
+        seen.push(...page.Resources.map((r: { id: string }) => r.id));
+        if (!page.nextCursor) break;
+        page = (await send(i, 'GET', `/Users?filter=${filter}&count=5&cursor=${encodeURIComponent(page.nextCursor)}`)).body;
+      }
+      expect(seen).toHaveLength(23);
+      expect(new Set(seen)).toEqual(new Set(ids));
+    });
   });
 }
 
@@ -68,12 +94,12 @@ races('one process', async () => {
   return { send: (_i, method, path, body, headers) => s.request(method, path, body, headers), close: () => s.close() };
 });
 
-races('two scimd processes on one database file', async () => {
-  const db = join(mkdtempSync(join(tmpdir(), 'scimd-race-')), 'scimd.db');
+races('three scimd processes on one database', async () => {
+  const db = await testDatabase('race');
   const token = 'race-token';
-  // one after the other: the first makes the database and the bootstrap token, the second finds them
+  // one after the other: the first makes the database and the bootstrap token, the others find them
   const servers = [await serveProcess(db, token)];
-  servers.push(await serveProcess(db, token));
-  const send: Send = (i, method, path, body, headers) => servers[i % 2]!.request(method, path, body, headers);
+  servers.push(await serveProcess(db, token), await serveProcess(db, token));
+  const send: Send = (i, method, path, body, headers) => servers[i % 3]!.request(method, path, body, headers);
   return { send, close: async () => servers.forEach((s) => s.child.kill('SIGKILL')) };
 });

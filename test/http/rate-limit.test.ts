@@ -1,12 +1,9 @@
 /** Per-token rate limiting (issue #8): 429 with Retry-After, per token, one limit across the nodes of a database. */
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createToken } from '../../src/core/tokens.js';
 import { rateLimiter, type RateLimiter } from '../../src/http/rate-limit.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
-import { testServer, user, type TestServer } from '../helpers.js';
+import { testServer, user, type TestServer, testDatabase } from '../helpers.js';
 import { serveProcess, type ServerProcess } from '../process.js';
 
 describe('rateLimiter', () => {
@@ -29,6 +26,23 @@ describe('rateLimiter', () => {
     expect(l.take('t2')).toBeUndefined(); // another token has its own count
     clock.t += 1000;
     expect(l.take('t1')).toBeUndefined();
+  });
+
+  it('requests whose count is on its way to the database still count against the limit', async () => {
+    const store = new SqliteStore(':memory:');
+    await store.migrate();
+    let arrive!: () => void;
+    const slow = Object.create(store, {
+      countRequests: { value: async (...args: Parameters<SqliteStore['countRequests']>) => { await new Promise<void>((r) => (arrive = r)); return store.countRequests(...args); } },
+    }) as SqliteStore;
+    const l = make(slow, { t: 3_000_000 });
+    for (let i = 0; i < 3; i++) expect(l.take('t')).toBeUndefined();
+    const flushed = l.flush();
+    await new Promise((r) => setImmediate(r)); // the three are now being sent
+    expect([l.take('t'), l.take('t'), l.take('t')]).toEqual([undefined, undefined, 1]);
+    arrive();
+    await flushed;
+    expect(l.take('t')).toBe(1);
   });
 
   it('two nodes on one database share the limit once they have synced', async () => {
@@ -72,7 +86,7 @@ describe('across processes', () => {
   afterEach(() => servers.splice(0).forEach((p) => p.child.kill('SIGKILL')));
 
   it('a token that used up its limit on one node is refused on the other within the same second', async () => {
-    const db = join(mkdtempSync(join(tmpdir(), 'scimd-rate-')), 'scimd.db');
+    const db = await testDatabase('rate');
     const env = { SCIMD_RATE_LIMIT: '20' };
     servers.push(await serveProcess(db, 'token', env));
     servers.push(await serveProcess(db, 'token', env));
