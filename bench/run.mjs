@@ -1,9 +1,14 @@
 #!/usr/bin/env node
 // npm run bench [-- --sizes 10000,1000000] [--duration 5] [--connections 16] [--load 100000] [--quick]
-// Builds a directory of N users per size on the embedded store, serves it with `scimd serve`, drives it with
-// autocannon over loopback, and reports requests/s, p50/p99 latency, errors and peak server memory for each
+//                [--store postgres [--postgres URL] [--nodes 3]]
+// Builds a directory of N users per size on the embedded store (or PostgreSQL), serves it with `scimd serve`, drives
+// it with autocannon over loopback, and reports requests/s, p50/p99 latency, errors and peak server memory for each
 // scenario, each as a ratio to a bare Fastify endpoint measured in the same run; then loads --load users into an
-// empty directory through single POSTs and through Bulk (1,000 a request). Writes bench/results/*.{json,md}.
+// empty directory through single POSTs and through Bulk (1,000 a request). On PostgreSQL it also measures the
+// largest directory served by 1 and by --nodes scimd processes at once. Writes bench/results/*.{json,md}.
+//
+// PostgreSQL: databases are made on the server --postgres names (an admin URL), else on a throw-away cluster started
+// from the machine's binaries with PostgreSQL's durable defaults (fsync on, as SQLite's synchronous=FULL).
 import { fork, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -15,7 +20,8 @@ import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const { createScim, SqliteStore, ensureBootstrapToken, registryFromFiles } = await import(join(root, 'dist', 'index.js'));
+const { createScim, openStore, ensureBootstrapToken, registryFromFiles } = await import(join(root, 'dist', 'index.js'));
+const { freshPostgresDatabase, postgresBinaries, startPostgres } = await import(join(root, 'test', 'postgres-cluster.mjs'));
 
 const { values } = parseArgs({
   options: {
@@ -24,8 +30,13 @@ const { values } = parseArgs({
     connections: { type: 'string', default: '16' },
     load: { type: 'string', default: '100000' },
     quick: { type: 'boolean', default: false },
+    store: { type: 'string', default: 'sqlite' },
+    postgres: { type: 'string' },
+    nodes: { type: 'string', default: '3' },
   },
 });
+if (!['sqlite', 'postgres'].includes(values.store)) throw new Error(`--store is sqlite or postgres, not ${values.store}`);
+const onPostgres = values.store === 'postgres';
 const loadSize = values.quick ? 10_000 : Number(values.load);
 const sizes = (values.quick ? '10000' : values.sizes).split(',').map(Number);
 const duration = values.quick ? 2 : Number(values.duration);
@@ -38,6 +49,28 @@ const schemaFile = join(root, 'examples', 'student', 'student.json');
 const work = mkdtempSync(join(tmpdir(), 'scimd-bench-'));
 const q = (filter) => encodeURIComponent(filter);
 const PATCH_OP = 'urn:ietf:params:scim:api:messages:2.0:PatchOp';
+
+let cluster;
+if (onPostgres && !values.postgres) {
+  const bin = postgresBinaries();
+  if (!bin) throw new Error('--store postgres: no PostgreSQL binaries found (install postgresql, set PGBIN, or pass --postgres URL)');
+  cluster = await startPostgres(bin, { durable: true });
+  process.on('exit', () => cluster.stop());
+}
+const adminUrl = values.postgres ?? cluster?.url;
+
+/** A new, empty database for one part of the run: a SQLite file in the work directory, or a PostgreSQL database. */
+const newDatabase = (name) => (onPostgres ? freshPostgresDatabase(adminUrl) : join(work, `${name}.db`));
+
+/** Frees a database's disk once its part of the run is done. */
+async function dropDatabase(database) {
+  if (!onPostgres) return rmSync(database, { force: true });
+  const { default: pg } = await import('pg');
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  await admin.query(`DROP DATABASE IF EXISTS ${new URL(database).pathname.slice(1)} WITH (FORCE)`);
+  await admin.end();
+}
 
 /** PATCHes that add a user who is not a member, then remove them again: one membership row changes each time. */
 function memberChurn(groupId, outsiders) {
@@ -97,10 +130,9 @@ function userBody(i) {
   };
 }
 
-/** `scimd serve` on a database file (made and given the bench token if new); resolves once it answers. */
+/** `scimd serve` on a database (made and given the bench token if new); resolves once it answers. */
 async function startServer(file, env = {}) {
-  const store = new SqliteStore(file);
-  await store.migrate();
+  const store = await openStore(file);
   await ensureBootstrapToken(store, TOKEN);
   await store.close();
   const port = await freePort();
@@ -137,7 +169,7 @@ async function runLoad(n) {
   const out = [];
   for (const [way, amount, inFlight, request] of ways) {
     process.stderr.write(`[bench] loading ${n} users through ${way}…\n`);
-    const file = join(work, `load-${out.length}.db`);
+    const file = await newDatabase(`load-${out.length}`);
     const { port, child } = await startServer(file);
     let counter = 0;
     const started = performance.now();
@@ -153,8 +185,8 @@ async function runLoad(n) {
     const count = await fetch(`http://127.0.0.1:${port}/scim/v2/Users?count=0`, { headers: { authorization: `Bearer ${TOKEN}` } });
     const loaded = (await count.json()).totalResults;
     const rss = peakRssMiB(child.pid);
-    child.kill('SIGTERM');
-    rmSync(file, { force: true });
+    await stopServer(child);
+    await dropDatabase(file);
     if (loaded !== n) throw new Error(`${way}: ${loaded} of ${n} users arrived`);
     out.push({ way, connections: Math.min(inFlight, amount), usersPerSecond: n / seconds, seconds, errors: result.errors + result.timeouts + result.non2xx, peakRssMiB: rss });
   }
@@ -163,8 +195,7 @@ async function runLoad(n) {
 
 /** The dataset: n users (core, emails, enterprise-free, Student extension) and one group of min(n, 10,000) members. */
 async function buildDataset(n, file) {
-  const store = new SqliteStore(file);
-  await store.migrate();
+  const store = await openStore(file);
   await ensureBootstrapToken(store, TOKEN);
   const org = (await store.organizations())[0];
   const scim = createScim({ store, registry: registryFromFiles([schemaFile]) });
@@ -193,10 +224,10 @@ async function buildDataset(n, file) {
   return { ids, groups, outsiders: listed.slice(n - 1000), loadSeconds };
 }
 
-async function cannon(port, request, label) {
+async function cannon(port, request, label, conns = connections) {
   const result = await autocannon({
     url: `http://127.0.0.1:${port}`,
-    connections,
+    connections: conns,
     duration,
     headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/scim+json' },
     requests: [request],
@@ -226,8 +257,8 @@ async function cursorPaging(port, n) {
   return { pages: times.length, firstMs: mean(times.slice(0, k)), lastMs: mean(times.slice(-k)) };
 }
 
-async function runSize(n) {
-  const file = join(work, `bench-${n}.db`);
+async function runSize(n, last) {
+  const file = await newDatabase(`bench-${n}`);
   process.stderr.write(`[bench] building ${n} users…\n`);
   const data = await buildDataset(n, file);
   const { port, child: server } = await startServer(file);
@@ -268,7 +299,7 @@ async function runSize(n) {
   const paging = await cursorPaging(port, n);
   for (const [label, request] of scenarios) rows.push(await cannon(port, request, label));
   const rss = peakRssMiB(server.pid);
-  server.kill('SIGTERM');
+  await stopServer(server);
   // what the audit log and the event outbox cost a write: the same writes with events delivered to a local
   // webhook, and with neither audit nor events
   const writes = scenarios.filter(([l]) => /^(PATCH user|create user)/.test(l));
@@ -280,20 +311,44 @@ async function runSize(n) {
   ]) {
     const variant = await startServer(file, env);
     for (const [label, request] of writes) rows.push(await cannon(variant.port, request, `${label}, ${suffix}`));
-    variant.child.kill('SIGTERM');
+    await stopServer(variant.child);
   }
   sink.close();
+  const nodes = onPostgres && last ? await scaleOut(file, scenarios.filter(([l]) => /^(GET \/Users|filter userName eq|PATCH user|create user)/.test(l))) : undefined;
   baseline.kill('SIGTERM');
-  rmSync(file, { force: true });
-  return { size: n, loadUsersPerSecond: n / data.loadSeconds, rows: rows.map((r) => ({ ...r, ratio: r.rps / base.rps })), paging, peakRssMiB: rss };
+  await dropDatabase(file);
+  return { size: n, loadUsersPerSecond: n / data.loadSeconds, rows: rows.map((r) => ({ ...r, ratio: r.rps / base.rps })), paging, peakRssMiB: rss, nodes };
+}
+
+function stopServer(child) {
+  return new Promise((resolve) => {
+    child.once('exit', resolve);
+    child.kill('SIGTERM');
+  });
+}
+
+/** The same scenarios served by 1 and by --nodes processes on one database, the connections shared out among them. */
+async function scaleOut(file, scenarios) {
+  const out = [];
+  for (const count of [1, Number(values.nodes)]) {
+    const servers = [];
+    for (let k = 0; k < count; k++) servers.push(await startServer(file));
+    for (const [label, request] of scenarios) {
+      const share = (k) => Math.floor(connections / count) + (k < connections % count ? 1 : 0);
+      const results = await Promise.all(servers.map((srv, k) => cannon(srv.port, request, label, share(k))));
+      out.push({ nodes: count, scenario: label, rps: results.reduce((a, r) => a + r.rps, 0), p99: Math.max(...results.map((r) => r.p99)), errors: results.reduce((a, r) => a + r.errors, 0) });
+    }
+    for (const srv of servers) await stopServer(srv.child);
+  }
+  return out;
 }
 
 const results = [];
-for (const n of sizes) results.push(await runSize(n));
+for (const [k, n] of sizes.entries()) results.push(await runSize(n, k === sizes.length - 1));
 const load = await runLoad(loadSize);
 
 const fmt = (x, d = 0) => (Number.isFinite(x) ? x.toFixed(d) : '–');
-let md = `# scimd benchmark\n\n${new Date().toISOString()} · ${connections} connections · ${duration} s a scenario · embedded store (SQLite)\n`;
+let md = `# scimd benchmark\n\n${new Date().toISOString()} · ${connections} connections · ${duration} s a scenario · ${onPostgres ? `PostgreSQL${values.postgres ? '' : ' (a throw-away cluster, durable settings)'}` : 'embedded store (SQLite)'}\n`;
 for (const r of results) {
   md += `\n## ${r.size.toLocaleString('en')} users\n\n| scenario | req/s | ratio to bare Fastify | p50 ms | p99 ms | errors |\n|---|---:|---:|---:|---:|---:|\n`;
   for (const row of r.rows) md += `| ${row.scenario} | ${fmt(row.rps)} | ${fmt(row.ratio, 2)} | ${fmt(row.p50, 1)} | ${fmt(row.p99, 1)} | ${row.errors} |\n`;
@@ -307,6 +362,13 @@ if (results.length > 1) {
     const sized = (label) => label.replace(/\((group of )?\d+( members)?\)/, '(n)'); // group sizes differ between runs
     const before = small.rows.find((x) => sized(x.scenario) === sized(row.scenario));
     if (before) md += `| ${row.scenario} | ${fmt(row.rps / before.rps, 2)} |\n`;
+  }
+}
+for (const r of results.filter((x) => x.nodes)) {
+  md += `\n## ${r.size.toLocaleString('en')} users served by 1 and by ${values.nodes} scimd processes on one PostgreSQL (${connections} connections shared out)\n\n| scenario | 1 node req/s | ${values.nodes} nodes req/s | ${values.nodes} / 1 | p99 ms (${values.nodes} nodes) | errors |\n|---|---:|---:|---:|---:|---:|\n`;
+  for (const one of r.nodes.filter((x) => x.nodes === 1)) {
+    const many = r.nodes.find((x) => x.nodes !== 1 && x.scenario === one.scenario);
+    md += `| ${one.scenario} | ${fmt(one.rps)} | ${fmt(many.rps)} | ${fmt(many.rps / one.rps, 2)} | ${fmt(many.p99, 1)} | ${one.errors + many.errors} |\n`;
   }
 }
 md += `\n## Loading ${load.size.toLocaleString('en')} users into an empty directory\n\n| way | connections | users/s | seconds | errors | peak RSS MiB |\n|---|---:|---:|---:|---:|---:|\n`;

@@ -8,6 +8,6 @@ export interface RunningPostgres {
   stop(): void;
 }
 export function postgresBinaries(): string | undefined;
-export function startPostgres(bin: string): Promise<RunningPostgres>;
+export function startPostgres(bin: string, options?: { durable?: boolean }): Promise<RunningPostgres>;
 /** A new, empty database on the cluster at `adminUrl`; its URL. */
 export function freshPostgresDatabase(adminUrl: string): Promise<string>;

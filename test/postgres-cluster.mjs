@@ -32,8 +32,12 @@ function freePort() {
   });
 }
 
-/** initdb into a temporary directory and start a server on a free loopback port (as `postgres` when we are root). */
-export async function startPostgres(bin) {
+/**
+ * initdb into a temporary directory and start a server on a free loopback port (as `postgres` when we are root).
+ * `durable: true` keeps PostgreSQL's own flush-to-disk settings (for the benchmark, to compare with SQLite's
+ * synchronous=FULL); the tests turn them off.
+ */
+export async function startPostgres(bin, { durable = false } = {}) {
   // PostgreSQL refuses to run as root: run its binaries as the postgres user, which must own the data directory.
   const asRoot = process.getuid?.() === 0;
   const dir = mkdtempSync(join(tmpdir(), 'scimd-pg-'));
@@ -46,10 +50,11 @@ export async function startPostgres(bin) {
   const data = join(dir, 'data');
   run('initdb', ['-D', data, '-U', 'postgres', '--auth=trust', '--encoding=UTF8', '--locale=C.UTF-8', '--no-sync']);
   const port = await freePort();
-  // Durability is worthless for a throw-away cluster and costs most of the time; TCP on loopback only.
+  // Durability is worthless for a throw-away test cluster and costs most of the time; TCP on loopback only.
   const options = [
-    `-p ${port}`, '-c listen_addresses=127.0.0.1', "-c unix_socket_directories=''", '-c fsync=off', '-c synchronous_commit=off',
-    '-c full_page_writes=off', '-c max_connections=500', '-c shared_buffers=128MB',
+    `-p ${port}`, '-c listen_addresses=127.0.0.1', "-c unix_socket_directories=''",
+    ...(durable ? [] : ['-c fsync=off', '-c synchronous_commit=off', '-c full_page_writes=off']),
+    '-c max_connections=500', '-c shared_buffers=128MB',
     // the deadlock-retry test waits for detection once per round
     '-c deadlock_timeout=100ms',
   ].join(' ');

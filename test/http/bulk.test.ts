@@ -1,5 +1,6 @@
 /** Bulk (RFC 7644 §3.7): bulkId references in any order, cycles, failOnErrors, limits, every operation's errors. */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createToken } from '../../src/core/tokens.js';
 import { GROUP, USER, ENTERPRISE, group, testServer, user, type TestServer } from '../helpers.js';
 
 const BULK_REQUEST = 'urn:ietf:params:scim:api:messages:2.0:BulkRequest';
@@ -78,6 +79,23 @@ describe('bulkId references (§3.7.2)', () => {
     expect(new Set(ids).size).toBe(1000);
     expect(await members(idOf(r.body.Operations[0].location))).toEqual(ids);
     expect((await s.request('GET', '/Users?count=0')).body.totalResults).toBe(1000);
+  });
+
+  it('a run of POSTs written together: every user findable by filter, unique, audited, evented; a clash falls back to one by one', async () => {
+    const u = (i: number) => post('/Users', `b${i}`, user(`batch${i}`, { externalId: `x${i}`, emails: [{ value: `batch${i}@example.com` }] }));
+    const r = await send(bulk(Array.from({ length: 20 }, (_, i) => u(i))));
+    expect(r.body.Operations.map((o: { status: string }) => o.status)).toEqual(Array(20).fill('201'));
+    for (const filter of ['userName eq "BATCH7"', 'externalId eq "x7"', 'emails.value eq "batch7@example.com"', 'userName sw "batch1"']) {
+      const found = (await s.request('GET', `/Users?filter=${encodeURIComponent(filter)}`)).body.Resources.map((x: { userName: string }) => x.userName);
+      expect(found.sort(), filter).toEqual(filter.includes(' sw ') ? ['batch1', 'batch10', 'batch11', 'batch12', 'batch13', 'batch14', 'batch15', 'batch16', 'batch17', 'batch18', 'batch19'] : ['batch7']);
+    }
+    // a taken userName (and one taken by an earlier item of the same request): those two fail, the rest are written
+    const again = await send(bulk([u(20), post('/Users', 'dup', user('BATCH3')), u(21), post('/Users', 'dup2', user('batch21'))]));
+    expect(again.body.Operations.map((o: { status: string }) => o.status)).toEqual(['201', '409', '201', '409']);
+    expect((await s.request('GET', '/Users?count=0')).body.totalResults).toBe(22);
+    const admin = (await createToken(s.store, { name: 'admin', scope: 'admin' })).token;
+    const log = (await s.request('GET', '/admin/api/audit?limit=100', undefined, { authorization: `Bearer ${admin}` })).body.entries;
+    expect(log.filter((e: { operation: string; status: number }) => e.operation === 'create' && e.status === 201)).toHaveLength(22);
   });
 
   it('a reference no POST defines is 400 invalidValue; one to a failed POST is 409; neither runs', async () => {

@@ -2,20 +2,30 @@
 import { memberChange, type AuditEntry, type AuditQuery } from '../../core/audit.js';
 import type { SqlDialect, SqlFragment } from './query-compiler.js';
 
-/** An entry with the version the write left and the membership it really changed. */
-export function insertAudit(entry: AuditEntry, version: number | undefined, added: readonly string[], removed: readonly string[], dialect: SqlDialect): SqlFragment {
-  const members = memberChange(added, removed);
-  const changes = members ? [...entry.changes, members] : entry.changes;
+/** An audit entry as written: with the version the write left and the membership it really changed. */
+export interface AuditWrite {
+  readonly entry: AuditEntry;
+  readonly version: number | undefined;
+  readonly added: readonly string[];
+  readonly removed: readonly string[];
+}
+
+/** One INSERT of any number of entries. */
+export function insertAudit(rows: readonly AuditWrite[], dialect: SqlDialect): SqlFragment {
   return {
     sql: dialect.placeholders(
       `INSERT INTO audit_log (at, org_id, token_id, token_name, client, request_id, operation, resource_type, resource_id, version,
-         status, scim_type, detail, changes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+         status, scim_type, detail, changes) VALUES ${rows.map(() => '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}`,
     ),
-    params: [
-      entry.at, entry.orgId ?? null, entry.tokenId ?? null, entry.tokenName ?? null, entry.clientAddress ?? null, entry.requestId ?? null,
-      entry.operation, entry.resourceType ?? null, entry.resourceId ?? null, version ?? null,
-      entry.status, entry.scimType ?? null, entry.detail ?? null, JSON.stringify(changes),
-    ],
+    params: rows.flatMap(({ entry, version, added, removed }) => {
+      const members = memberChange(added, removed);
+      const changes = members ? [...entry.changes, members] : entry.changes;
+      return [
+        entry.at, entry.orgId ?? null, entry.tokenId ?? null, entry.tokenName ?? null, entry.clientAddress ?? null, entry.requestId ?? null,
+        entry.operation, entry.resourceType ?? null, entry.resourceId ?? null, version ?? null,
+        entry.status, entry.scimType ?? null, entry.detail ?? null, JSON.stringify(changes),
+      ];
+    }),
   };
 }
 

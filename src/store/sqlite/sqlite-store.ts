@@ -391,7 +391,7 @@ export class SqliteStore implements Store {
   }
 
   private insertAudit(entry: AuditEntry, version: number | undefined, added: readonly string[], removed: readonly string[]): void {
-    const { sql, params } = insertAudit(entry, version, added, removed, SQLITE);
+    const { sql, params } = insertAudit([{ entry, version, added, removed }], SQLITE);
     this.sql(sql).run(...params);
   }
 
