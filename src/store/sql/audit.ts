@@ -2,17 +2,20 @@
 import { memberChange, type AuditEntry, type AuditQuery } from '../../core/audit.js';
 import type { SqlDialect, SqlFragment } from './query-compiler.js';
 
-/** An entry with the version the write left and the membership it really changed. */
-export function insertAudit(entry: AuditEntry, version: number | undefined, added: readonly string[], removed: readonly string[], dialect: SqlDialect): SqlFragment {
+/** An entry with the version the write left and the membership it really changed; `seq` when restoring one. */
+export function insertAudit(
+  entry: AuditEntry, version: number | undefined, added: readonly string[], removed: readonly string[], dialect: SqlDialect, seq?: number,
+): SqlFragment {
   const members = memberChange(added, removed);
   const changes = members ? [...entry.changes, members] : entry.changes;
+  const given = seq === undefined ? { column: '', value: '', overriding: '', params: [] } : { column: 'seq, ', value: '?, ', overriding: dialect.overridingIdentity, params: [seq] };
   return {
     sql: dialect.placeholders(
-      `INSERT INTO audit_log (at, org_id, token_id, token_name, client, request_id, operation, resource_type, resource_id, version,
-         status, scim_type, detail, changes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO audit_log (${given.column}at, org_id, token_id, token_name, client, request_id, operation, resource_type, resource_id, version,
+         status, scim_type, detail, changes)${given.overriding} VALUES (${given.value}?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
     params: [
-      entry.at, entry.orgId ?? null, entry.tokenId ?? null, entry.tokenName ?? null, entry.clientAddress ?? null, entry.requestId ?? null,
+      ...given.params, entry.at, entry.orgId ?? null, entry.tokenId ?? null, entry.tokenName ?? null, entry.clientAddress ?? null, entry.requestId ?? null,
       entry.operation, entry.resourceType ?? null, entry.resourceId ?? null, version ?? null,
       entry.status, entry.scimType ?? null, entry.detail ?? null, JSON.stringify(changes),
     ],
