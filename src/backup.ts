@@ -77,7 +77,7 @@ export function parseLine(line: string, n: number): SnapshotRecord | { kind: 'en
   if (kind === 'end') return value as { kind: 'end'; counts: BackupCounts };
   if (typeof kind !== 'string' || !(kind in REQUIRED)) throw new Error(`line ${n} is no backup record (kind ${JSON.stringify(kind)})`);
   const missing = REQUIRED[kind as SnapshotKind].filter((f) => (value as Record<string, unknown>)[f] === undefined);
-  if (missing.length > 0) throw new Error(`line ${n}: a ${kind} record without ${missing.join(', ')}`);
+  if (missing.length > 0) throw new Error(`line ${n}: ${kind} record without ${missing.join(', ')}`);
   return value as SnapshotRecord;
 }
 
