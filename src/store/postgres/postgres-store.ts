@@ -18,7 +18,7 @@ import { insertAudit, listAudit } from '../sql/audit.js';
 import { listQueries } from '../sql/query-compiler.js';
 import { toAuditRecord, toOutboxEvent, toRef, toResource, toToken, type AuditRow, type OutboxRow, type ResourceRow, type TokenRow } from '../sql/rows.js';
 import { outboxRows } from '../sql/outbox.js';
-import { batches, EMPTINESS, importItems, nonEmptyTables, resourceWrite, rowInsert, snapshotSteps, type ImportItem } from '../sql/snapshot.js';
+import { batches, created, EMPTINESS, importItems, nonEmptyTables, resourceWrite, rowInsert, snapshotSteps, type ImportItem, type ResourceMeta } from '../sql/snapshot.js';
 import { POSTGRES } from './postgres-dialect.js';
 import { MIGRATIONS } from './migrations.js';
 
@@ -32,15 +32,6 @@ const MIGRATION_LOCK = 0x5c1d_0001;
 /** deadlock_detected, serialization_failure: the whole transaction may simply run again. */
 const TRANSIENT = new Set(['40P01', '40001']);
 const ATTEMPTS = 5;
-
-/** How a resource is written: a new one (version 1 at `at`), or one restored as it was, at its position. */
-interface ResourceMeta {
-  readonly position?: number;
-  readonly version: number;
-  readonly created: string;
-  readonly lastModified: string;
-}
-const created = (at: string): ResourceMeta => ({ version: 1, created: at, lastModified: at });
 
 // seq, positions and counts are BIGINT; they stay far below 2^53, so they are read as numbers, not strings.
 const TYPES: pg.CustomTypesConfig = {

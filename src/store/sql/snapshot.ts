@@ -122,6 +122,16 @@ export function nonEmptyTables(row: Record<string, number>): string {
   return Object.entries(row).filter(([, n]) => Number(n) > 0).map(([t]) => t.replace('_', ' ')).join(', ');
 }
 
+/** How a store writes a resource: a new one (version 1 at `at`), or one restored as it was, at its position. */
+export interface ResourceMeta {
+  readonly position?: number;
+  readonly version: number;
+  readonly created: string;
+  readonly lastModified: string;
+}
+
+export const created = (at: string): ResourceMeta => ({ version: 1, created: at, lastModified: at });
+
 /** Records as a store imports them: a resource with the write it is (no membership: members come after every resource). */
 export type ImportItem =
   | Exclude<SnapshotRecord, { kind: 'member' }>

@@ -20,20 +20,11 @@ import { insertAudit, listAudit } from '../sql/audit.js';
 import { outboxRows } from '../sql/outbox.js';
 import { listQueries } from '../sql/query-compiler.js';
 import { toAuditRecord, toOutboxEvent, toRef, toResource, toToken, type AuditRow, type OutboxRow, type ResourceRow, type TokenRow } from '../sql/rows.js';
-import { batches, EMPTINESS, importItems, nonEmptyTables, resourceWrite, rowInsert, snapshotSteps } from '../sql/snapshot.js';
+import { batches, created, EMPTINESS, importItems, nonEmptyTables, resourceWrite, rowInsert, snapshotSteps, type ResourceMeta } from '../sql/snapshot.js';
 import { SQLITE } from './sqlite-dialect.js';
 
 /** SQLite's default limit on bound parameters is 32766; chunks of 500 stay far below it. */
 const CHUNK = 500;
-
-/** How a resource is written: a new one (version 1 at `at`), or one restored as it was, at its position. */
-interface ResourceMeta {
-  readonly position?: number;
-  readonly version: number;
-  readonly created: string;
-  readonly lastModified: string;
-}
-const created = (at: string): ResourceMeta => ({ version: 1, created: at, lastModified: at });
 
 export class SqliteStore implements Store {
   private readonly db: Database.Database;
