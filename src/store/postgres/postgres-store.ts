@@ -200,7 +200,7 @@ export class PostgresStore implements Store {
     await this.insertIndex(c, rows[0]!.seq, orgId, resourceType, write.index);
     await this.insertUniqueKeys(c, orgId, resourceType, id, write.uniqueKeys);
     const added = write.membership ? await this.addMembers(c, orgId, id, write.membership) : [];
-    await this.insertRecord(c, write.record, 1, added, []);
+    await this.insertRecord(c, write.record, meta.version, added, []);
     return { orgId, resourceType, id, version: meta.version, created: meta.created, lastModified: meta.lastModified, attributes: write.attributes };
   }
 

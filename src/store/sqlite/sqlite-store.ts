@@ -159,7 +159,7 @@ export class SqliteStore implements Store {
     this.insertUniqueKeys(orgId, resourceType, id, write.uniqueKeys);
     const added = write.membership ? this.addMembers(orgId, id, write.membership) : [];
     this.sql('INSERT INTO resource_counts (org_id, resource_type, n) VALUES (?, ?, 1) ON CONFLICT DO UPDATE SET n = n + 1').run(orgId, resourceType);
-    this.insertRecord(write.record, 1, added, []);
+    this.insertRecord(write.record, meta.version, added, []);
     return { orgId, resourceType, id, version: meta.version, created: meta.created, lastModified: meta.lastModified, attributes: write.attributes };
   }
 
