@@ -106,7 +106,8 @@ export async function writeBackup(file: string, records: AsyncIterable<SnapshotR
   }
   const partial = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.partial`;
   try {
-    const to = createWriteStream(partial, { flags: 'wx' });
+    // readable by its owner only: it holds the directory's personal data and the server's signing secrets
+    const to = createWriteStream(partial, { flags: 'wx', mode: 0o600 });
     await (file.endsWith('.gz') ? pipeline(lines, createGzip(), to) : pipeline(lines, to));
     const written = await open(partial, 'r');
     await written.sync().finally(() => written.close());

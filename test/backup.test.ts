@@ -1,5 +1,5 @@
 /** Backup files: header, records, counted trailer; gzip; written whole or not at all; damaged ones refused. */
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
@@ -49,6 +49,7 @@ describe('backup files', () => {
     expect(await read(file)).toEqual(RECORDS);
     expect(await verifyBackup(file)).toEqual({ header: JSON.parse(lines[0]!), counts });
     expect(readdirSync(dir)).toEqual(['b.ndjson']);
+    expect(statSync(file).mode & 0o777).toBe(0o600);
   });
 
   it('a name ending in .gz is gzipped, and read back the same', async () => {
