@@ -6,7 +6,7 @@ export { parseBundle, SchemaDefinitionError, type SchemaBundle } from './core/sc
 export { ScimError, scimErrors, type ScimType } from './core/errors.js';
 export { authenticate, createToken, ensureBootstrapToken, DIALECTS, type Dialect, type RequestContext } from './core/tokens.js';
 export { verifySecret } from './core/resource/secrets.js';
-export type { Store, StoredResource, TokenRecord, Organization } from './store/store.js';
+export type { Store, StoredResource, TokenRecord, Organization, SnapshotRecord } from './store/store.js';
 export { SqliteStore } from './store/sqlite/sqlite-store.js';
 export { PostgresStore, type PostgresStoreOptions } from './store/postgres/postgres-store.js';
 export { openStore } from './store/open.js';

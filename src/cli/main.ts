@@ -1,10 +1,11 @@
 /**
- * The `scimd` command line: `serve`, `token create|list|revoke`, `migrate`. Output meant for scripts (a new token)
- * goes alone to stdout; everything else goes to stderr.
+ * The `scimd` command line: `serve`, `token create|list|revoke`, `audit`, `events`, `migrate`, `backup`, `restore`.
+ * Output meant for scripts (a new token, a backup to `-`) goes alone to stdout; everything else goes to stderr.
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { readFileSync } from 'node:fs';
-import { loadConfig, type Flags } from '../config.js';
+import { isPostgresUrl, loadConfig, type Flags } from '../config.js';
+import { describeCounts, readBackup, verifyBackup, writeBackup } from '../backup.js';
 import { openStore } from '../store/open.js';
 import { createToken, DIALECTS, ensureBootstrapToken } from '../core/tokens.js';
 import { createScim } from '../core/scim.js';
@@ -27,6 +28,8 @@ usage:
   scimd events dead [--json]             the dead-lettered events
   scimd events retry [EVENT_ID]          delivers dead-lettered events again (one, or all)
   scimd migrate [--database FILE|URL]
+  scimd backup FILE|-                    a consistent backup of the database (FILE.gz: gzipped; -: to stdout)
+  scimd restore FILE                     restores a backup into the database, which must be new and empty
   scimd --version
 
 Settings also come from SCIMD_* environment variables; see the README's configuration table.`;
@@ -58,6 +61,10 @@ export async function main(argv: string[], out = process.stdout, err = process.s
       err.write('scimd: the database is up to date\n');
       return 0;
     }
+    case 'backup':
+      return backup(rest, out, err);
+    case 'restore':
+      return restore(rest, err);
     case '--version':
     case 'version':
       out.write(`${version()}\n`);
@@ -237,6 +244,46 @@ async function events(args: string[], out: NodeJS.WritableStream, err: NodeJS.Wr
   } finally {
     await store.close();
   }
+}
+
+/** Writes the database's snapshot (one read transaction; writers go on meanwhile) to a backup file. */
+async function backup(args: string[], out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
+  const { values, positionals } = parse(args, { database: { type: 'string' } });
+  const [file] = positionals;
+  if (!file || positionals.length > 1) {
+    err.write('scimd: backup needs one FILE to write (FILE.gz to gzip it, - for stdout)\n');
+    return 2;
+  }
+  const config = loadConfig(process.env, { ...(values.database ? { database: values.database } : {}) });
+  const store = await openStore(config.database, { poolSize: config.databasePoolSize });
+  try {
+    const counts = await writeBackup(file, store.exportSnapshot(), isPostgresUrl(config.database) ? 'postgres' : 'sqlite', out);
+    err.write(`scimd: backed up ${describeCounts(counts)}${file === '-' ? '' : ` to ${file}`}\n`);
+    return 0;
+  } finally {
+    await store.close();
+  }
+}
+
+/** Checks a whole backup file first, then writes it into the (migrated, empty) database. */
+async function restore(args: string[], err: NodeJS.WritableStream): Promise<number> {
+  const { values, positionals } = parse(args, { database: { type: 'string' } });
+  const [file] = positionals;
+  if (!file || file === '-' || positionals.length > 1) {
+    err.write('scimd: restore needs one backup FILE (not stdin: it is read twice, checked whole before anything is written)\n');
+    return 2;
+  }
+  const config = loadConfig(process.env, { ...(values.database ? { database: values.database } : {}) });
+  // a damaged or cut-short file is refused before the target is even opened
+  const { header, counts } = await verifyBackup(file);
+  const store = await openStore(config.database, { poolSize: config.databasePoolSize });
+  try {
+    await store.importSnapshot(readBackup(file));
+  } finally {
+    await store.close();
+  }
+  err.write(`scimd: restored ${describeCounts(counts)} from ${file} (a ${header.source} backup of ${header.created})\n`);
+  return 0;
 }
 
 async function serve(flags: Flags): Promise<number> {

@@ -260,6 +260,61 @@ export interface Store {
   members(orgId: string, groupId: string): Promise<ResourceRef[]>;
   /** The groups each of these resources is a direct member of (one query for a whole page of users). */
   groupsOf(orgId: string, memberIds: readonly string[]): Promise<Map<string, ResourceRef[]>>;
+
+  /**
+   * Everything a directory is, as of one moment: every record read in one read snapshot, in batches (never the whole
+   * database in memory), in the order importSnapshot needs (organizations, secrets, tokens, resources, members,
+   * audit entries, outbox events). Writes made while it is read are not in it, and it does not hold them up.
+   */
+  exportSnapshot(): AsyncIterable<SnapshotRecord>;
+  /**
+   * Writes a snapshot into this store, which must be empty (no organization, token, resource, secret, audit entry
+   * or event; else StoreNotEmpty and nothing is written), in batched transactions: resources through the path
+   * writes take (index, unique values, resource counts), members checked as on a write.
+   */
+  importSnapshot(records: AsyncIterable<SnapshotRecord>): Promise<void>;
+}
+
+/**
+ * One record of a snapshot (`scimd backup`): the stored rows as contract values, with what a resource's writes
+ * gave the store (display label, unique keys, index entries), so an imported directory answers as its source did.
+ * Positions and sequence numbers are kept: cursors name positions, and the audit log and outbox are read in order.
+ * Outbox events are those not delivered yet (pending or dead), without their leases; request counts are left out.
+ */
+export type SnapshotRecord =
+  | ({ readonly kind: 'organization' } & Organization)
+  /** `value` in base64. */
+  | { readonly kind: 'secret'; readonly name: string; readonly value: string }
+  | ({ readonly kind: 'token' } & TokenRecord)
+  | ({
+    readonly kind: 'resource';
+    readonly position: number;
+    readonly display?: string;
+    readonly uniqueKeys: readonly UniqueKey[];
+    readonly index: readonly IndexEntry[];
+  } & StoredResource)
+  | { readonly kind: 'member'; readonly orgId: string; readonly groupId: string; readonly memberId: string; readonly memberType: string }
+  | ({ readonly kind: 'audit' } & AuditRecord)
+  | {
+    readonly kind: 'event';
+    readonly seq: number;
+    readonly channel: string;
+    readonly event: LifecycleEvent;
+    readonly attempts: number;
+    readonly nextAttempt: string;
+    readonly lastError?: string;
+    /** When it was dead-lettered. */
+    readonly dead?: string;
+  };
+
+export type SnapshotKind = SnapshotRecord['kind'];
+
+/** importSnapshot into a store that already holds a directory. */
+export class StoreNotEmpty extends Error {
+  override name = 'StoreNotEmpty';
+  constructor(readonly holds: string) {
+    super(`the target database is not empty (it holds ${holds}); restore only into a new, empty database`);
+  }
 }
 
 /** A unique value is taken by another resource (enforced by the database, not by a prior read). */

@@ -5,11 +5,13 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
-  UniquenessViolation, UnknownMembers,
-  type Attributes, type Membership, type Organization, type ResourceRef, type ResourceWrite, type Store, type StoredResource, type TokenRecord,
+  StoreNotEmpty, UniquenessViolation, UnknownMembers,
+  type Attributes, type Membership, type Organization, type ResourceRef, type ResourceWrite, type SnapshotRecord, type Store, type StoredResource, type TokenRecord,
 } from '../../src/store/store.js';
 import type { AuditEntry, AuditQuery } from '../../src/core/audit.js';
 import type { LifecycleEvent } from '../../src/core/events.js';
+import type { BoundFilter } from '../../src/core/filter/bound.js';
+import type { IndexEntry } from '../../src/core/filter/index-entries.js';
 
 const USER_SCHEMA = 'urn:ietf:params:scim:schemas:core:2.0:User';
 const GROUP_SCHEMA = 'urn:ietf:params:scim:schemas:core:2.0:Group';
@@ -84,6 +86,33 @@ function values(refs: readonly ResourceRef[]): string[] {
 
 function byId<T extends { id: string }>(items: readonly T[]): T[] {
   return [...items].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+}
+
+export async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const item of items) out.push(item);
+  return out;
+}
+
+async function* from<T>(items: readonly T[]): AsyncGenerator<T> {
+  yield* items;
+}
+
+/** The index entries of a user's userName and emails, as core/filter/index-entries.ts makes them. */
+function userIndex(userName: string, emails: readonly string[] = []): IndexEntry[] {
+  return [
+    { path: 'username', ordinal: 0, str: userName.toLowerCase() },
+    ...emails.flatMap((e, ordinal) => [{ path: 'emails', ordinal }, { path: 'emails.value', ordinal, str: e.toLowerCase() }]),
+  ];
+}
+
+/** `key eq value` on a string attribute, bound as core/filter/bind.ts binds it. */
+function eqFilter(key: string, value: string): BoundFilter {
+  const [attribute, subAttribute] = key.split('.');
+  return {
+    kind: 'compare', op: 'eq', value: value.toLowerCase(),
+    target: { key, source: 'attribute', attribute: attribute!, ...(subAttribute ? { subAttribute } : {}), kind: 'string', caseExact: false, dateTime: false, multiValued: !!subAttribute },
+  };
 }
 
 export function describeStoreContract(name: string, open: () => Promise<Store>): void {
@@ -614,6 +643,143 @@ export function describeStoreContract(name: string, open: () => Promise<Store>):
         await store.completeEvents([first!.seq], soon);
         expect(await store.pruneEvents('2999-01-01T00:00:00.000Z')).toBe(1);
         expect(await claimed('2999-01-01T00:00:00.000Z')).toEqual(['user.created-b-2']);
+      });
+    });
+
+    describe('snapshots (scimd backup / restore)', () => {
+      const ENTERPRISE = 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User';
+      const audit = (requestId: string, extra: Partial<AuditEntry> = {}): AuditEntry => ({
+        at: at(1), orgId: org.id, tokenId: 't1', tokenName: 'okta', requestId, operation: 'create', resourceType: 'User', status: 201, changes: [], ...extra,
+      });
+      const event = (id: string, resourceId: string): LifecycleEvent => ({
+        id, type: 'user.updated', at: at(1), organization: org.id, resource: { type: 'User', id: resourceId }, changes: [],
+      });
+      const user = (userName: string, emails: string[], extra: Attributes = {}): ResourceWrite => ({
+        ...userWrite(userName, { extra: { emails: emails.map((value) => ({ value })), ...extra } }), index: userIndex(userName, emails),
+      });
+      const soon = '2024-01-01T00:01:00.000Z';
+      const later = '2024-01-01T00:02:00.000Z';
+
+      /** A directory with everything a snapshot carries, in both organizations. */
+      async function fill(s: Store): Promise<void> {
+        await s.secret('cursor');
+        await s.createToken({ id: 'tok-1', orgId: org.id, name: 'okta', dialect: 'okta', scope: 'scim', hash: 'a'.repeat(64), created: at(1), lastUsed: at(2) });
+        await s.createToken({ id: 'tok-2', orgId: other.id, name: 'ops', dialect: 'rfc', scope: 'admin', hash: 'b'.repeat(64), created: at(3), revoked: at(4) });
+        await s.createResource(org.id, 'User', 'u1', at(1), { ...user('alice', ['alice@example.com', 'al@example.org'], { [ENTERPRISE]: { employeeNumber: '701984' } }), record: { audit: audit('r1'), events: [event('e1', 'u1')] } });
+        await s.createResource(org.id, 'User', 'u2', at(2), { ...user('bob', ['bob@example.com']), record: { events: [event('e2', 'u2'), event('e3', 'u2')] } });
+        await s.createResource(other.id, 'User', 'x1', at(3), user('alice', ['alice@globex.example']));
+        await s.createResource(org.id, 'Group', 'g1', at(4), { ...groupWrite('Admins', ['u2', 'u1'], { uniqueKeys: true }), record: { audit: audit('r2', { resourceType: 'Group' }) } });
+        await s.createResource(org.id, 'Group', 'g2', at(5), groupWrite('Everyone', ['g1']));
+        // a member created after its group: members are restored after every resource
+        await s.createResource(org.id, 'User', 'u3', at(6), user('carol', []));
+        await s.patchResource(org.id, 'Group', 'g1', at(7), { members: { clear: false, add: ['u3'], remove: [], allowedTypes: MEMBER_TYPES }, touch: [] });
+        await s.replaceResource(org.id, 'User', 'u1', at(8), { ...user('alice', ['alice@example.com'], { title: 'CTO' }), record: { audit: audit('r3', { operation: 'replace', status: 200 }) } });
+        await s.appendAudit([audit('r4', { status: 409, scimType: 'uniqueness', detail: 'taken' })]);
+        // u1's event delivered (not carried), u2's first one dead (carried, and no longer holding back the second)
+        for (const e of await s.claimEvents(soon, later, 10)) {
+          if (e.event.id === 'e1') await s.completeEvents([e.seq], soon);
+          else await s.failEvent(e.seq, 'HTTP 500', undefined);
+        }
+      }
+
+      it('a directory exported and imported into a new store is the same directory', async () => {
+        await fill(store);
+        const target = await open();
+        try {
+          const records = await collect(store.exportSnapshot());
+          expect(records.map((r) => r.kind)).toEqual([
+            'organization', 'organization', 'secret', 'token', 'token', ...Array(6).fill('resource'), ...Array(4).fill('member'), ...Array(4).fill('audit'), 'event', 'event',
+          ]);
+          await target.importSnapshot(from(records));
+          expect(await collect(target.exportSnapshot())).toEqual(records);
+
+          for (const [o, type, id] of [[org.id, 'User', 'u1'], [org.id, 'Group', 'g1'], [other.id, 'User', 'x1']] as const) {
+            expect(await target.getResource(o, type, id)).toEqual(await store.getResource(o, type, id));
+          }
+          expect(await target.members(org.id, 'g1')).toEqual(await store.members(org.id, 'g1'));
+          expect(values(await target.members(org.id, 'g1'))).toEqual(['u2', 'u1', 'u3']);
+          expect(await target.groupsOf(org.id, ['u1', 'g1'])).toEqual(await store.groupsOf(org.id, ['u1', 'g1']));
+          expect(await target.organizations()).toEqual(await store.organizations());
+          expect(await target.listTokens()).toEqual(await store.listTokens());
+          expect((await target.findTokenByHash('b'.repeat(64)))?.revoked).toBe(at(4));
+          expect(await target.secret('cursor')).toEqual(await store.secret('cursor'));
+          expect(await target.listAudit({ limit: 100 })).toEqual(await store.listAudit({ limit: 100 }));
+          expect(await target.deadEvents(10)).toEqual(await store.deadEvents(10));
+          expect((await target.claimEvents(later, later, 10)).map((e) => [e.seq, e.event.id])).toEqual((await store.claimEvents(later, later, 10)).map((e) => [e.seq, e.event.id]));
+
+          // filters, counts and uniqueness answer as in the source
+          const ids = async (s: Store, filter?: BoundFilter, orgId = org.id) =>
+            (await s.listResources(orgId, 'User', { offset: 0, limit: 10, ...(filter ? { filter } : {}) })).resources.map((r) => r.id);
+          for (const f of [eqFilter('username', 'ALICE'), eqFilter('emails.value', 'bob@example.com'), eqFilter('emails.value', 'al@example.org')]) {
+            expect(await ids(target, f)).toEqual(await ids(store, f));
+          }
+          expect(await ids(target, eqFilter('username', 'alice'))).toEqual(['u1']);
+          expect(await ids(target, eqFilter('emails.value', 'alice@globex.example'), other.id)).toEqual(['x1']);
+          for (const [o, type] of [[org.id, 'User'], [org.id, 'Group'], [other.id, 'User']] as const) {
+            expect((await target.listResources(o, type, { offset: 0, limit: 0 })).total).toBe((await store.listResources(o, type, { offset: 0, limit: 0 })).total);
+          }
+          await expectUniquenessViolation(target.createResource(org.id, 'User', 'u9', at(9), userWrite('Carol')), 'userName');
+          await expectUniquenessViolation(target.createResource(org.id, 'Group', 'g9', at(9), groupWrite('admins', [], { uniqueKeys: true })), 'displayName');
+
+          // new rows come after the restored ones: positions (cursors name them) and the audit log go on in order
+          await target.createResource(org.id, 'User', 'u9', at(9), user('dave', []));
+          const listed = await target.listResources(org.id, 'User', { offset: 0, limit: 10 });
+          expect(listed.resources.map((r) => r.id)).toEqual(['u1', 'u2', 'u3', 'u9']);
+          expect(listed.keysets.map((k) => k.position)).toEqual([...(await store.listResources(org.id, 'User', { offset: 0, limit: 10 })).keysets.map((k) => k.position), listed.keysets[3]!.position]);
+          expect(listed.keysets[3]!.position).toBeGreaterThan(listed.keysets[2]!.position);
+          await target.appendAudit([audit('r5')]);
+          const log = await target.listAudit({ limit: 100 });
+          expect(log.map((e) => e.requestId)).toEqual(['r1', 'r2', 'r3', 'r4', 'r5']);
+        } finally {
+          await target.close();
+        }
+      });
+
+      it('importSnapshot into a store that holds anything is refused, and writes nothing', async () => {
+        await fill(store);
+        const records = await collect(store.exportSnapshot());
+        const target = await open();
+        try {
+          await target.ensureOrganization('initech');
+          const before = await collect(target.exportSnapshot());
+          const error = await rejection(target.importSnapshot(from(records)));
+          expect(error).toBeInstanceOf(StoreNotEmpty);
+          expect((error as Error).message).toMatch(/not empty \(it holds organizations\)/);
+          expect(await collect(target.exportSnapshot())).toEqual(before);
+          expect(await rejection(store.importSnapshot(from(records)))).toBeInstanceOf(StoreNotEmpty);
+        } finally {
+          await target.close();
+        }
+      });
+
+      it('a snapshot naming a member that is no resource is refused, and its batch writes nothing', async () => {
+        const target = await open();
+        try {
+          const records: SnapshotRecord[] = [
+            { kind: 'organization', ...org },
+            { kind: 'resource', position: 1, ...(await store.createResource(org.id, 'Group', 'g1', at(1), groupWrite('g'))), uniqueKeys: [], index: [] },
+            { kind: 'member', orgId: org.id, groupId: 'g1', memberId: 'ghost', memberType: 'User' },
+          ];
+          await expectUnknownMembers(target.importSnapshot(from(records)), ['ghost']);
+          expect(await target.organizations()).toEqual([]);
+        } finally {
+          await target.close();
+        }
+      });
+
+      it('writes made while a snapshot is being read are not in it', async () => {
+        await fill(store);
+        const reading = store.exportSnapshot()[Symbol.asyncIterator]();
+        const first = await reading.next();
+        expect(first.value).toMatchObject({ kind: 'organization' });
+        await store.createResource(org.id, 'User', 'late', at(20), { ...user('late', []), record: { audit: audit('late'), events: [event('late', 'late')] } });
+        await store.createToken({ id: 'tok-late', orgId: org.id, name: 'late', dialect: 'rfc', scope: 'scim', hash: 'c'.repeat(64), created: at(20) });
+        await store.ensureOrganization('late');
+        const rest: SnapshotRecord[] = [];
+        for (let next = await reading.next(); !next.done; next = await reading.next()) rest.push(next.value);
+        expect(JSON.stringify(rest)).not.toContain('late');
+        expect(rest.filter((r) => r.kind === 'resource')).toHaveLength(6);
+        expect(await store.getResource(org.id, 'User', 'late')).toBeDefined();
       });
     });
 

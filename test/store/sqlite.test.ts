@@ -6,7 +6,7 @@ import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { MIGRATIONS } from '../../src/store/sqlite/migrations.js';
-import { describeStoreContract } from './contract.js';
+import { collect, describeStoreContract } from './contract.js';
 
 describeStoreContract('SQLite', async () => {
   const store = new SqliteStore(':memory:');
@@ -111,5 +111,28 @@ describe('SqliteStore on a file', () => {
     ).rejects.toMatchObject({ name: 'UniquenessViolation', attribute: 'userName' });
     expect(await writer.revokeToken('t1', '2024-01-01T00:00:04.000Z')).toBe(true);
     expect((await late.findTokenByHash('f'.repeat(64)))?.revoked).toBe('2024-01-01T00:00:04.000Z');
+  });
+
+  it('a snapshot is read on a connection of its own: writes meanwhile are neither blocked nor in it', async () => {
+    const store = open();
+    await store.migrate();
+    const org = await store.ensureOrganization('acme');
+    const write = (userName: string) => ({ attributes: { userName }, index: [], uniqueKeys: [{ attribute: 'userName', value: userName }] });
+    // more than one batch of resources, so the read is still going on after the writes
+    for (let i = 0; i < 1500; i += 500) {
+      await store.createResources(org.id, 'User', '2024-01-01T00:00:00.000Z', Array.from({ length: 500 }, (_, j) => ({ id: `u${i + j}`, write: write(`user${i + j}`) })));
+    }
+    const reading = store.exportSnapshot()[Symbol.asyncIterator]();
+    expect((await reading.next()).value).toMatchObject({ kind: 'organization' });
+    for (let i = 0; i < 1001; i++) await reading.next(); // into the second batch of resources
+    const started = Date.now();
+    await store.createResource(org.id, 'User', 'late', '2024-01-01T00:00:01.000Z', write('late'));
+    await store.appendAudit([{ at: '2024-01-01T00:00:01.000Z', operation: 'authenticate', status: 401, changes: [], requestId: 'late' }]);
+    expect(Date.now() - started).toBeLessThan(1000); // the busy timeout is 5 s
+    const rest = await collect({ [Symbol.asyncIterator]: () => reading });
+    expect(rest.filter((r) => r.kind === 'resource')).toHaveLength(1500 - 1001);
+    expect(JSON.stringify(rest)).not.toContain('late');
+    expect(await store.getResource(org.id, 'User', 'late')).toBeDefined();
+    expect((await collect(store.exportSnapshot())).filter((r) => r.kind === 'resource')).toHaveLength(1501);
   });
 });

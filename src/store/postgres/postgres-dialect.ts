@@ -12,4 +12,7 @@ export const POSTGRES: SqlDialect = {
   placeholders: numberedPlaceholders,
   // a b-tree entry must fit in a third of a page (2,704 bytes): 400 code points are at most 1,600 bytes
   stringPrefix: { column: 'str_prefix', length: 400 },
+  memberPosition: 'position',
+  // the identity columns are GENERATED ALWAYS
+  overridingIdentity: ' OVERRIDING SYSTEM VALUE',
 };

@@ -8,9 +8,9 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import {
-  UniquenessViolation, UnknownMembers,
+  StoreNotEmpty, UniquenessViolation, UnknownMembers,
   type ChangeRecord, type CreateManyOptions, type Keyset, type OutboxEvent, type Membership, type Organization, type PatchChange, type ResourcePage, type ResourceQuery,
-  type ResourceRef, type ResourceWrite, type Store, type StoredResource, type TokenRecord, type UniqueKey,
+  type ResourceRef, type ResourceWrite, type SnapshotRecord, type Store, type StoredResource, type TokenRecord, type UniqueKey,
 } from '../store.js';
 import type { IndexEntry } from '../../core/filter/index-entries.js';
 import type { AuditEntry, AuditQuery, AuditRecord } from '../../core/audit.js';
@@ -18,6 +18,7 @@ import { insertAudit, listAudit, type AuditWrite } from '../sql/audit.js';
 import { listQueries } from '../sql/query-compiler.js';
 import { toAuditRecord, toOutboxEvent, toRef, toResource, toToken, type AuditRow, type OutboxRow, type ResourceRow, type TokenRow } from '../sql/rows.js';
 import { outboxRows } from '../sql/outbox.js';
+import { batches, created, EMPTINESS, importItems, nonEmptyTables, resourceWrite, rowInsert, snapshotSteps, type ImportItem, type ResourceMeta } from '../sql/snapshot.js';
 import { POSTGRES } from './postgres-dialect.js';
 import { MIGRATIONS } from './migrations.js';
 
@@ -125,9 +126,8 @@ export class PostgresStore implements Store {
   }
 
   async createToken(t: TokenRecord): Promise<void> {
-    await this.query('INSERT INTO tokens (id, org_id, name, dialect, scope, hash, created, last_used, revoked) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)', [
-      t.id, t.orgId, t.name, t.dialect, t.scope, t.hash, t.created, t.lastUsed ?? null, t.revoked ?? null,
-    ]);
+    const { sql, params } = rowInsert({ kind: 'token', ...t }, POSTGRES);
+    await this.query(sql, [...params]);
   }
 
   async findTokenByHash(hash: string): Promise<TokenRecord | undefined> {
@@ -149,9 +149,9 @@ export class PostgresStore implements Store {
 
   async createResource(orgId: string, resourceType: string, id: string, at: string, write: ResourceWrite): Promise<StoredResource> {
     return this.transaction(async (c) => {
-      const created = await this.insertResource(c, orgId, resourceType, id, at, write);
+      const resource = await this.insertResource(c, orgId, resourceType, id, created(at), write);
       await this.count(c, orgId, resourceType, 1);
-      return created;
+      return resource;
     });
   }
 
@@ -185,7 +185,7 @@ export class PostgresStore implements Store {
         // a savepoint per item: a failed item rolls back alone
         await c.query('SAVEPOINT item');
         try {
-          results.push(await this.insertResource(c, orgId, resourceType, id, at, write));
+          results.push(await this.insertResource(c, orgId, resourceType, id, created(at), write));
           await c.query('RELEASE SAVEPOINT item');
         } catch (e) {
           if (!(e instanceof UniquenessViolation || e instanceof UnknownMembers)) throw e;
@@ -220,17 +220,21 @@ export class PostgresStore implements Store {
   }
 
   /** Call inside a transaction: a throw leaves nothing of this resource behind. */
-  private async insertResource(c: Client, orgId: string, resourceType: string, id: string, at: string, write: ResourceWrite): Promise<StoredResource> {
+  private async insertResource(c: Client, orgId: string, resourceType: string, id: string, meta: ResourceMeta, write: ResourceWrite): Promise<StoredResource> {
+    const values = [orgId, resourceType, id, meta.version, meta.created, meta.lastModified, write.display ?? null, JSON.stringify(write.attributes)];
     const { rows } = await c.query<{ seq: number }>(
-      `INSERT INTO resources (org_id, resource_type, id, version, created, last_modified, display, data)
-       VALUES ($1, $2, $3, 1, $4, $4, $5, $6) RETURNING seq`,
-      [orgId, resourceType, id, at, write.display ?? null, JSON.stringify(write.attributes)],
+      meta.position === undefined
+        ? `INSERT INTO resources (org_id, resource_type, id, version, created, last_modified, display, data)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING seq`
+        : `INSERT INTO resources (org_id, resource_type, id, version, created, last_modified, display, data, seq) OVERRIDING SYSTEM VALUE
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING seq`,
+      meta.position === undefined ? values : [...values, meta.position],
     );
     await this.insertIndex(c, orgId, resourceType, [{ seq: rows[0]!.seq, entries: write.index }]);
     await this.insertUniqueKeys(c, orgId, resourceType, id, write.uniqueKeys);
     const added = write.membership ? await this.addMembers(c, orgId, id, write.membership) : [];
-    await this.insertRecord(c, write.record, 1, added, []);
-    return { orgId, resourceType, id, version: 1, created: at, lastModified: at, attributes: write.attributes };
+    await this.insertRecord(c, write.record, meta.version, added, []);
+    return { orgId, resourceType, id, version: meta.version, created: meta.created, lastModified: meta.lastModified, attributes: write.attributes };
   }
 
   async getResource(orgId: string, resourceType: string, id: string): Promise<StoredResource | undefined> {
@@ -575,6 +579,59 @@ export class PostgresStore implements Store {
 
   async pruneEvents(before: string): Promise<number> {
     return (await this.query('DELETE FROM event_outbox WHERE delivered IS NOT NULL AND delivered < $1', [before])).rowCount ?? 0;
+  }
+
+  async *exportSnapshot(): AsyncGenerator<SnapshotRecord> {
+    // one connection, one snapshot for every batch; writers on other connections neither see it nor wait for it
+    const client = await this.pool.connect();
+    let broken: Error | undefined;
+    try {
+      await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      const steps = snapshotSteps(POSTGRES);
+      for (let step = steps.next(); !step.done;) {
+        const s = step.value;
+        if ('records' in s) yield* s.records;
+        step = 'query' in s ? steps.next((await client.query(s.query.sql, [...s.query.params])).rows) : steps.next();
+      }
+    } finally {
+      // read only: ending it by ROLLBACK loses nothing, also when the reader stopped early
+      await client.query('ROLLBACK').catch((e: Error) => (broken = e));
+      client.release(broken);
+    }
+  }
+
+  async importSnapshot(records: AsyncIterable<SnapshotRecord>): Promise<void> {
+    let first = true;
+    for await (const batch of batches(records)) {
+      await this.transaction(async (c) => {
+        if (first) {
+          const holds = nonEmptyTables((await c.query<Record<string, number>>(EMPTINESS)).rows[0]!);
+          if (holds) throw new StoreNotEmpty(holds);
+        }
+        await this.importBatch(c, importItems(batch));
+      });
+      first = false;
+    }
+  }
+
+  private async importBatch(c: Client, items: readonly ImportItem[]): Promise<void> {
+    const counts = new Map<string, { orgId: string; resourceType: string; n: number }>();
+    for (const item of items) {
+      if (item.kind === 'resource') {
+        await this.insertResource(c, item.orgId, item.resourceType, item.id, item, resourceWrite(item));
+        const key = `${item.orgId}\u0000${item.resourceType}`;
+        counts.set(key, { orgId: item.orgId, resourceType: item.resourceType, n: (counts.get(key)?.n ?? 0) + 1 });
+      } else if (item.kind === 'members') await this.addMembers(c, item.orgId, item.groupId, { ids: item.ids, allowedTypes: item.types });
+      else {
+        const { sql, params } = rowInsert(item, POSTGRES);
+        await c.query(sql, params);
+      }
+    }
+    for (const { orgId, resourceType, n } of counts.values()) await this.count(c, orgId, resourceType, n);
+    // rows were written with their own seq: the next new row must come after them
+    for (const table of ['resources', 'audit_log', 'event_outbox']) {
+      await c.query(`SELECT setval(pg_get_serial_sequence('${table}', 'seq'), max(seq)) FROM ${table} HAVING max(seq) IS NOT NULL`);
+    }
   }
 }
 

@@ -8,20 +8,24 @@ export interface AuditWrite {
   readonly version: number | undefined;
   readonly added: readonly string[];
   readonly removed: readonly string[];
+  /** Its position in the log, when restoring one (then given for every entry of the statement). */
+  readonly seq?: number;
 }
 
 /** One INSERT of any number of entries. */
 export function insertAudit(rows: readonly AuditWrite[], dialect: SqlDialect): SqlFragment {
+  const restoring = rows[0]?.seq !== undefined;
   return {
     sql: dialect.placeholders(
-      `INSERT INTO audit_log (at, org_id, token_id, token_name, client, request_id, operation, resource_type, resource_id, version,
-         status, scim_type, detail, changes) VALUES ${rows.map(() => '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}`,
+      `INSERT INTO audit_log (${restoring ? 'seq, ' : ''}at, org_id, token_id, token_name, client, request_id, operation, resource_type, resource_id, version,
+         status, scim_type, detail, changes)${restoring ? dialect.overridingIdentity : ''}
+       VALUES ${rows.map(() => `(${restoring ? '?, ' : ''}?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).join(', ')}`,
     ),
-    params: rows.flatMap(({ entry, version, added, removed }) => {
+    params: rows.flatMap(({ entry, version, added, removed, seq }) => {
       const members = memberChange(added, removed);
       const changes = members ? [...entry.changes, members] : entry.changes;
       return [
-        entry.at, entry.orgId ?? null, entry.tokenId ?? null, entry.tokenName ?? null, entry.clientAddress ?? null, entry.requestId ?? null,
+        ...(restoring ? [seq] : []), entry.at, entry.orgId ?? null, entry.tokenId ?? null, entry.tokenName ?? null, entry.clientAddress ?? null, entry.requestId ?? null,
         entry.operation, entry.resourceType ?? null, entry.resourceId ?? null, version ?? null,
         entry.status, entry.scimType ?? null, entry.detail ?? null, JSON.stringify(changes),
       ];

@@ -14,10 +14,15 @@ export function streamOf(event: LifecycleEvent): string {
   return `${event.organization}/${event.resource.type}/${event.resource.id}`;
 }
 
-/** The outbox rows of a record: each event once per channel, each channel a stream of its own per resource. */
+/** Each channel delivers a stream of its own per resource. */
+export function outboxStream(channel: string, event: LifecycleEvent): string {
+  return `${channel}|${streamOf(event)}`;
+}
+
+/** The outbox rows of a record: each event once per channel. */
 export function outboxRows(record: ChangeRecord, added: readonly string[], removed: readonly string[]): { id: string; channel: string; stream: string; payload: string; at: string }[] {
   const events = outboxEvents(record, added, removed);
   return (record.channels ?? ['']).flatMap((channel) =>
-    events.map((e) => ({ id: e.id, channel, stream: `${channel}|${streamOf(e)}`, payload: JSON.stringify(e), at: e.at })),
+    events.map((e) => ({ id: e.id, channel, stream: outboxStream(channel, e), payload: JSON.stringify(e), at: e.at })),
   );
 }

@@ -31,6 +31,10 @@ export interface SqlDialect {
    * for longer ones.
    */
   readonly stringPrefix?: { readonly column: string; readonly length: number };
+  /** The column of group_members that orders a group's members as they were added. */
+  readonly memberPosition: string;
+  /** Written between an INSERT's columns and VALUES to set an identity column (seq) to a given value. */
+  readonly overridingIdentity: string;
 }
 
 export interface SqlFragment {

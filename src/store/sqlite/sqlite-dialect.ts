@@ -10,4 +10,6 @@ export const SQLITE: SqlDialect = {
   // the unary + keeps SQLite from walking every resource of the type through its identity index
   unindexed: (column) => `+${column}`,
   placeholders: (sql) => sql,
+  memberPosition: 'rowid',
+  overridingIdentity: '',
 };

@@ -8,10 +8,10 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import {
-  UniquenessViolation, UnknownMembers,
+  StoreNotEmpty, UniquenessViolation, UnknownMembers,
   type ChangeRecord, type CreateManyOptions, type Keyset, type OutboxEvent, type Membership, type Organization, type PatchChange, type ResourcePage, type ResourceQuery,
   type ResourceRef, type ResourceWrite, type Store,
-  type StoredResource, type TokenRecord, type UniqueKey,
+  type SnapshotRecord, type StoredResource, type TokenRecord, type UniqueKey,
 } from '../store.js';
 import { MIGRATIONS } from './migrations.js';
 import type { IndexEntry } from '../../core/filter/index-entries.js';
@@ -20,6 +20,7 @@ import { insertAudit, listAudit } from '../sql/audit.js';
 import { outboxRows } from '../sql/outbox.js';
 import { listQueries } from '../sql/query-compiler.js';
 import { toAuditRecord, toOutboxEvent, toRef, toResource, toToken, type AuditRow, type OutboxRow, type ResourceRow, type TokenRow } from '../sql/rows.js';
+import { batches, created, EMPTINESS, importItems, nonEmptyTables, resourceWrite, rowInsert, snapshotSteps, type ResourceMeta } from '../sql/snapshot.js';
 import { SQLITE } from './sqlite-dialect.js';
 
 /** SQLite's default limit on bound parameters is 32766; chunks of 500 stay far below it. */
@@ -29,7 +30,7 @@ export class SqliteStore implements Store {
   private readonly db: Database.Database;
   private readonly statements = new Map<string, Database.Statement>();
 
-  constructor(filename: string) {
+  constructor(private readonly filename: string) {
     if (filename !== ':memory:') mkdirSync(dirname(filename), { recursive: true });
     this.db = new Database(filename);
     this.db.pragma('journal_mode = WAL');
@@ -85,8 +86,11 @@ export class SqliteStore implements Store {
   }
 
   async createToken(t: TokenRecord): Promise<void> {
-    this.sql('INSERT INTO tokens (id, org_id, name, dialect, scope, hash, created, last_used, revoked) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)')
-      .run(t.id, t.orgId, t.name, t.dialect, t.scope, t.hash, t.created, t.lastUsed ?? null, t.revoked ?? null);
+    this.run(rowInsert({ kind: 'token', ...t }, SQLITE));
+  }
+
+  private run({ sql, params }: { sql: string; params: readonly unknown[] }): void {
+    this.sql(sql).run(...params);
   }
 
   async findTokenByHash(hash: string): Promise<TokenRecord | undefined> {
@@ -107,7 +111,7 @@ export class SqliteStore implements Store {
   }
 
   async createResource(orgId: string, resourceType: string, id: string, at: string, write: ResourceWrite): Promise<StoredResource> {
-    return this.db.transaction(() => this.insertResource(orgId, resourceType, id, at, write)).immediate();
+    return this.db.transaction(() => this.insertResource(orgId, resourceType, id, created(at), write)).immediate();
   }
 
   async createResources(
@@ -120,12 +124,12 @@ export class SqliteStore implements Store {
     // Most batches have no bad item: write them in one go, without a savepoint per item (a sixth of the time).
     // When an item fails, that attempt rolls back whole and the batch is written again item by item.
     try {
-      return this.db.transaction(() => items.map(({ id, write }) => this.insertResource(orgId, resourceType, id, at, write))).immediate();
+      return this.db.transaction(() => items.map(({ id, write }) => this.insertResource(orgId, resourceType, id, created(at), write))).immediate();
     } catch (e) {
       if (!(e instanceof UniquenessViolation || e instanceof UnknownMembers)) throw e;
     }
     // a transaction nested in a transaction is a savepoint: a failed item rolls back alone
-    const one = this.db.transaction((id: string, write: ResourceWrite) => this.insertResource(orgId, resourceType, id, at, write));
+    const one = this.db.transaction((id: string, write: ResourceWrite) => this.insertResource(orgId, resourceType, id, created(at), write));
     const stopAfter = options.stopAfterErrors ?? Infinity;
     return this.db.transaction(() => {
       const results: (StoredResource | UniquenessViolation | UnknownMembers)[] = [];
@@ -145,17 +149,18 @@ export class SqliteStore implements Store {
   }
 
   /** Call inside a transaction: a throw leaves nothing of this resource behind. */
-  private insertResource(orgId: string, resourceType: string, id: string, at: string, write: ResourceWrite): StoredResource {
+  private insertResource(orgId: string, resourceType: string, id: string, meta: ResourceMeta, write: ResourceWrite): StoredResource {
+    // a NULL seq is the next one
     const { lastInsertRowid } = this.sql(
-      `INSERT INTO resources (org_id, resource_type, id, version, created, last_modified, display, data)
-       VALUES (?, ?, ?, 1, ?, ?, ?, ?)`,
-    ).run(orgId, resourceType, id, at, at, write.display ?? null, JSON.stringify(write.attributes));
+      `INSERT INTO resources (seq, org_id, resource_type, id, version, created, last_modified, display, data)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ).run(meta.position ?? null, orgId, resourceType, id, meta.version, meta.created, meta.lastModified, write.display ?? null, JSON.stringify(write.attributes));
     this.insertIndex(Number(lastInsertRowid), orgId, resourceType, write.index);
     this.insertUniqueKeys(orgId, resourceType, id, write.uniqueKeys);
     const added = write.membership ? this.addMembers(orgId, id, write.membership) : [];
     this.sql('INSERT INTO resource_counts (org_id, resource_type, n) VALUES (?, ?, 1) ON CONFLICT DO UPDATE SET n = n + 1').run(orgId, resourceType);
-    this.insertRecord(write.record, 1, added, []);
-    return { orgId, resourceType, id, version: 1, created: at, lastModified: at, attributes: write.attributes };
+    this.insertRecord(write.record, meta.version, added, []);
+    return { orgId, resourceType, id, version: meta.version, created: meta.created, lastModified: meta.lastModified, attributes: write.attributes };
   }
 
   async getResource(orgId: string, resourceType: string, id: string): Promise<StoredResource | undefined> {
@@ -449,6 +454,48 @@ export class SqliteStore implements Store {
 
   async pruneEvents(before: string): Promise<number> {
     return this.sql('DELETE FROM event_outbox WHERE delivered IS NOT NULL AND delivered < ?').run(before).changes;
+  }
+
+  async *exportSnapshot(): AsyncGenerator<SnapshotRecord> {
+    // an in-memory database cannot be opened twice: it is read in one go, so no write on the connection comes between
+    if (this.filename === ':memory:') return yield* [...readSnapshot(this.db)];
+    // a read transaction on a connection of its own: WAL keeps its snapshot while the store's connection writes on
+    const reader = new Database(this.filename, { readonly: true, fileMustExist: true });
+    try {
+      reader.pragma('busy_timeout = 5000');
+      reader.exec('BEGIN');
+      yield* readSnapshot(reader);
+    } finally {
+      reader.close();
+    }
+  }
+
+  async importSnapshot(records: AsyncIterable<SnapshotRecord>): Promise<void> {
+    let first = true;
+    for await (const batch of batches(records)) {
+      this.db.transaction(() => {
+        if (first) {
+          const holds = nonEmptyTables(this.sql(EMPTINESS).get() as Record<string, number>);
+          if (holds) throw new StoreNotEmpty(holds);
+        }
+        for (const item of importItems(batch)) {
+          if (item.kind === 'resource') this.insertResource(item.orgId, item.resourceType, item.id, item, resourceWrite(item));
+          else if (item.kind === 'members') this.addMembers(item.orgId, item.groupId, { ids: item.ids, allowedTypes: item.types });
+          else this.run(rowInsert(item, SQLITE));
+        }
+      }).immediate();
+      first = false;
+    }
+  }
+}
+
+/** Runs the snapshot's reading steps on `db` (inside one read transaction, or synchronously in one go). */
+function* readSnapshot(db: Database.Database): Generator<SnapshotRecord> {
+  const steps = snapshotSteps(SQLITE);
+  for (let step = steps.next(); !step.done;) {
+    const s = step.value;
+    if ('records' in s) yield* s.records;
+    step = 'query' in s ? steps.next(db.prepare(s.query.sql).all(...s.query.params) as Record<string, unknown>[]) : steps.next();
   }
 }
 
