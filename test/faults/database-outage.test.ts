@@ -91,6 +91,7 @@ describe.skipIf(!runHere)('PostgreSQL outage (runs in the postgres project only:
         ['POST', '/Users', user('during')],
         ['PATCH', `/Users/${someone}`, patch({ op: 'replace', path: 'title', value: 'lost' })],
         ['DELETE', `/Users/${someone}`],
+        ['POST', '/Bulk', { schemas: ['urn:ietf:params:scim:api:messages:2.0:BulkRequest'], Operations: [{ method: 'POST', path: '/Users', bulkId: 'u', data: user('bulk') }] }],
         // the token lookup itself needs the database: 503, not 401
         ['GET', '/Users', undefined, { authorization: 'Bearer not-a-token' }],
       ] as [string, string, unknown?, Record<string, string>?][]) {

@@ -1,13 +1,15 @@
 /**
  * The PostgreSQL store's edge: driver errors that mean the database is unreachable become StoreUnavailable (so the
  * HTTP layer answers 503), within the connect timeout; other errors pass unchanged. Fake servers on loopback stand
- * in for a database that refuses, never answers, or says it cannot take connections: no cluster is needed.
+ * in for a database that refuses, never answers, or says it cannot take connections; a proxy to the test cluster
+ * cuts a connection at COMMIT.
  */
-import { createServer, type Server, type Socket } from 'node:net';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { PostgresStore } from '../../src/store/postgres/postgres-store.js';
-import { StoreUnavailable, type ResourceWrite } from '../../src/store/store.js';
+import { StoreUnavailable, UniquenessViolation, type ResourceWrite } from '../../src/store/store.js';
+import { freshPostgresDatabase, postgresUrl } from '../postgres.js';
 
 const servers: Server[] = [];
 const stores: PostgresStore[] = [];
@@ -77,5 +79,68 @@ describe('PostgresStore when the database is unavailable', () => {
     const error: unknown = await store.ping().catch((e: unknown) => e);
     expect(error).not.toBeInstanceOf(StoreUnavailable);
     expect(error).toMatchObject({ code: '28P01' });
+  });
+});
+
+/**
+ * A proxy to the database at `url` that cuts the client's connection at its first COMMIT, either before passing the
+ * COMMIT on (the write is rolled back) or after (it commits, and the client never hears so); the proxy's URL.
+ */
+async function cutAtCommit(url: string, when: 'before' | 'after'): Promise<string> {
+  const target = new URL(url);
+  let cut = false;
+  const server = createServer((client) => {
+    const upstream = connect(Number(target.port), target.hostname);
+    sockets.push(client, upstream);
+    upstream.on('data', (d) => client.write(d));
+    upstream.on('error', () => client.destroy());
+    client.on('error', () => upstream.destroy());
+    client.on('data', (d: Buffer) => {
+      // COMMIT goes as a simple query: 'Q', its length, then the text
+      if (cut || !d.includes('COMMIT\0')) return void upstream.write(d);
+      cut = true;
+      if (when === 'after') return void upstream.write(d, () => client.destroy());
+      client.destroy();
+      upstream.destroy(); // the server rolls the transaction back
+    });
+  });
+  servers.push(server);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const proxied = new URL(url);
+  proxied.port = String((server.address() as AddressInfo).port);
+  return proxied.toString();
+}
+
+const admin = postgresUrl();
+
+describe.skipIf(!admin)('PostgresStore when the connection is lost at COMMIT', () => {
+  /** A migrated database with an organization, and a store reaching it through a proxy that cuts at COMMIT. */
+  async function setup(when: 'before' | 'after') {
+    const url = await freshPostgresDatabase(admin!);
+    const direct = new PostgresStore(url);
+    stores.push(direct);
+    await direct.migrate();
+    const orgId = (await direct.ensureOrganization('acme')).id;
+    const cutting = new PostgresStore(await cutAtCommit(url, when));
+    stores.push(cutting);
+    return { direct, cutting, orgId };
+  }
+  const at = new Date().toISOString();
+
+  it('a write whose COMMIT never reached the server is not reported as success, and was not applied', async () => {
+    const { direct, cutting, orgId } = await setup('before');
+    await expect(cutting.createResource(orgId, 'User', 'u1', at, write)).rejects.toBeInstanceOf(StoreUnavailable);
+    expect(await direct.getResource(orgId, 'User', 'u1')).toBeUndefined();
+    // sent again, it is written
+    expect((await cutting.createResource(orgId, 'User', 'u1', at, write)).version).toBe(1);
+  });
+
+  it('a write that committed but whose answer was lost is not reported as success either; sent again, its unique value is taken', async () => {
+    const { direct, cutting, orgId } = await setup('after');
+    await expect(cutting.createResource(orgId, 'User', 'u1', at, write)).rejects.toBeInstanceOf(StoreUnavailable);
+    // the server commits when it gets to the COMMIT, which may be just after the client gave up
+    await expect.poll(async () => (await direct.getResource(orgId, 'User', 'u1'))?.attributes, { timeout: 5000 }).toEqual({ userName: 'a' });
+    // what a client retrying the create meets (409 uniqueness): documented in the README
+    await expect(cutting.createResource(orgId, 'User', 'u2', at, write)).rejects.toBeInstanceOf(UniquenessViolation);
   });
 });
