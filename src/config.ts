@@ -11,6 +11,8 @@ export interface Config {
   readonly database: string;
   /** PostgreSQL only: connections each process keeps open at most. */
   readonly databasePoolSize: number;
+  /** PostgreSQL only: seconds to wait for a connection before answering 503. */
+  readonly databaseConnectTimeoutSeconds: number;
   readonly publicUrl?: string;
   readonly bootstrapToken?: string;
   /** Schema bundle files (custom extensions and resource types). */
@@ -78,6 +80,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, flags: Flags = 
     host: pick('host', 'SCIMD_HOST') || '127.0.0.1',
     database: databasePath(pick('database', 'SCIMD_DATABASE') || './data/scimd.db'),
     databasePoolSize: integer('SCIMD_DB_POOL_SIZE', env.SCIMD_DB_POOL_SIZE, 10, 1),
+    databaseConnectTimeoutSeconds: integer('SCIMD_DB_CONNECT_TIMEOUT', env.SCIMD_DB_CONNECT_TIMEOUT, 5, 1),
     schemaFiles: (pick('schemas', 'SCIMD_SCHEMAS') ?? '').split(',').map((s) => s.trim()).filter(Boolean),
     maxBodyBytes: integer('SCIMD_MAX_BODY_BYTES', env.SCIMD_MAX_BODY_BYTES, 1_048_576, 1024),
     requestTimeoutSeconds: integer('SCIMD_REQUEST_TIMEOUT', env.SCIMD_REQUEST_TIMEOUT, 60, 1),

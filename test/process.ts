@@ -8,7 +8,7 @@ export interface ServerProcess {
   readonly child: ChildProcess;
   readonly base: string;
   /** Sends a SCIM request with the token; the body is parsed when there is one. */
-  request(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; body: any }>;
+  request(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; headers: Headers; body: any }>;
 }
 
 export async function serveProcess(db: string, token: string, env: Record<string, string> = {}): Promise<ServerProcess> {
@@ -25,7 +25,7 @@ export async function serveProcess(db: string, token: string, env: Record<string
       ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
     });
     const text = await res.text();
-    return { status: res.status, body: text ? JSON.parse(text) : undefined };
+    return { status: res.status, headers: res.headers, body: text ? JSON.parse(text) : undefined };
   };
   for (let i = 0; i < 200; i++) {
     try {

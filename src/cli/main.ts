@@ -4,7 +4,7 @@
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { readFileSync } from 'node:fs';
-import { isPostgresUrl, loadConfig, type Flags } from '../config.js';
+import { isPostgresUrl, loadConfig, type Config, type Flags } from '../config.js';
 import { describeCounts, readBackup, verifyBackup, writeBackup } from '../backup.js';
 import { openStore } from '../store/open.js';
 import { createToken, DIALECTS, ensureBootstrapToken } from '../core/tokens.js';
@@ -56,7 +56,7 @@ export async function main(argv: string[], out = process.stdout, err = process.s
       return events(rest, out, err);
     case 'migrate': {
       const config = loadConfig(process.env, parse(rest, SERVER_FLAGS).values as Flags);
-      const store = await openStore(config.database, { poolSize: config.databasePoolSize });
+      const store = await open(config);
       await store.close();
       err.write('scimd: the database is up to date\n');
       return 0;
@@ -81,6 +81,10 @@ export async function main(argv: string[], out = process.stdout, err = process.s
   }
 }
 
+function open(config: Config) {
+  return openStore(config.database, { poolSize: config.databasePoolSize, connectTimeoutSeconds: config.databaseConnectTimeoutSeconds });
+}
+
 function parse<O extends NonNullable<ParseArgsConfig['options']>>(args: string[], options: O) {
   return parseArgs({ args, options, allowPositionals: true, strict: true });
 }
@@ -101,7 +105,7 @@ async function token(args: string[], out: NodeJS.WritableStream, err: NodeJS.Wri
   });
   const [sub, id] = positionals;
   const config = loadConfig(process.env, { ...(values.database ? { database: values.database } : {}) });
-  const store = await openStore(config.database, { poolSize: config.databasePoolSize });
+  const store = await open(config);
   try {
     switch (sub) {
       case 'create': {
@@ -170,7 +174,7 @@ async function audit(args: string[], out: NodeJS.WritableStream): Promise<number
   });
   if (values.limit !== undefined && !/^[1-9]\d*$/.test(values.limit)) throw new Error(`--limit must be a whole number of at least 1; got "${values.limit}"`);
   const config = loadConfig(process.env, { ...(values.database ? { database: values.database } : {}) });
-  const store = await openStore(config.database, { poolSize: config.databasePoolSize });
+  const store = await open(config);
   const params = {
     ...(values.org ? { organization: values.org } : {}),
     ...(values.since ? { since: values.since } : {}),
@@ -226,7 +230,7 @@ async function events(args: string[], out: NodeJS.WritableStream, err: NodeJS.Wr
   const { values, positionals } = parse(args, { database: { type: 'string' }, json: { type: 'boolean' } });
   const [sub, id] = positionals;
   const config = loadConfig(process.env, { ...(values.database ? { database: values.database } : {}) });
-  const store = await openStore(config.database, { poolSize: config.databasePoolSize });
+  const store = await open(config);
   try {
     if (sub === 'dead') {
       const dead = await store.deadEvents(10_000);
@@ -289,7 +293,7 @@ async function restore(args: string[], err: NodeJS.WritableStream): Promise<numb
 async function serve(flags: Flags): Promise<number> {
   const config = loadConfig(process.env, flags);
   const registry = registryFromFiles(config.schemaFiles);
-  const store = await openStore(config.database, { poolSize: config.databasePoolSize });
+  const store = await open(config);
   if (config.bootstrapToken) await ensureBootstrapToken(store, config.bootstrapToken);
   const scim = createScim({
     store,

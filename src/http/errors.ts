@@ -1,8 +1,10 @@
 /**
  * Maps whatever a request failed with to a SCIM error (RFC 7644 §3.12). ScimErrors pass through; Fastify's own
- * client errors (body parsing, size, media type) get their SCIM form; anything else is a 500 and is logged.
+ * client errors (body parsing, size, media type) get their SCIM form; the database being unavailable is 503 with
+ * Retry-After; anything else is a 500 and is logged.
  */
 import { ScimError, scimErrors } from '../core/errors.js';
+import { StoreUnavailable } from '../store/store.js';
 
 interface FastifyLikeError {
   code?: string;
@@ -12,6 +14,10 @@ interface FastifyLikeError {
 
 export function toScimError(err: unknown, bodyLimit: number): ScimError {
   if (err instanceof ScimError) return err;
+  // not a ScimError before here, so the core records no failure audit entry in a database that is away
+  if (err instanceof StoreUnavailable) {
+    return scimErrors.unavailable('The database is unavailable; send the request again shortly (a write cut off by the outage may have been applied).');
+  }
   const e = (err ?? {}) as FastifyLikeError;
   switch (e.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':

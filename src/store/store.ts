@@ -2,7 +2,7 @@
  * The store contract: the one narrow interface between the SCIM core and a database. The core decides everything
  * SCIM (validation, uniqueness keys, display labels, rendering); a store only persists and answers, and enforces in
  * the database what must hold under concurrency (uniqueness, membership references, versions).
- * Implementations: store/sqlite (embedded default). Each must pass the contract suite in test/store/contract.ts.
+ * Implementations: store/sqlite (embedded default), store/postgres. Each must pass the contract suite in test/store/contract.ts.
  * Resource ids are unique within an organization across all resource types (the core draws UUIDs): membership
  * and unique values refer to a resource by (organization, id) alone.
  */
@@ -331,4 +331,14 @@ export class UnknownMembers extends Error {
   constructor(readonly ids: readonly string[]) {
     super(`unknown members: ${ids.join(', ')}`);
   }
+}
+
+/**
+ * The database cannot be reached or lost the connection (PostgreSQL restarting, a network cut, no connection within
+ * the connect timeout). Nothing is known to be wrong with the request, so it may be sent again; a write cut off while
+ * committing may have been applied. SQLite never throws it: its file is local, and SQLITE_BUSY after the 5 s busy
+ * timeout means a process held the write lock for seconds, a fault to see in the logs as a 500, not an outage.
+ */
+export class StoreUnavailable extends Error {
+  override name = 'StoreUnavailable';
 }

@@ -39,6 +39,12 @@ describe('loadConfig', () => {
     expect(c).toMatchObject({ port: 9001, host: '0.0.0.0', database: '/tmp/x.db', publicUrl: 'https://scim.example.com', schemaFiles: ['a.json', 'b.json'], maxResults: 50, cursorTimeoutSeconds: 60, bootstrapToken: 'tok' });
   });
 
+  it('SCIMD_DB_CONNECT_TIMEOUT: seconds to wait for a PostgreSQL connection, 5 by default', () => {
+    expect(loadConfig({}).databaseConnectTimeoutSeconds).toBe(5);
+    expect(loadConfig({ SCIMD_DB_CONNECT_TIMEOUT: '2' }).databaseConnectTimeoutSeconds).toBe(2);
+    expect(() => loadConfig({ SCIMD_DB_CONNECT_TIMEOUT: '0' })).toThrow(/SCIMD_DB_CONNECT_TIMEOUT/);
+  });
+
   it('takes a postgres:// or postgresql:// SCIMD_DATABASE as a URL, unchanged, with SCIMD_DB_POOL_SIZE', () => {
     for (const url of ['postgres://scimd:pw@db:5432/scimd', 'postgresql://db/scimd?sslmode=require', 'POSTGRES://db/x']) {
       expect(loadConfig({ SCIMD_DATABASE: url }).database).toBe(url);

@@ -8,7 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import {
-  StoreNotEmpty, UniquenessViolation, UnknownMembers,
+  StoreNotEmpty, StoreUnavailable, UniquenessViolation, UnknownMembers,
   type ChangeRecord, type CreateManyOptions, type Keyset, type OutboxEvent, type Membership, type Organization, type PatchChange, type ResourcePage, type ResourceQuery,
   type ResourceRef, type ResourceWrite, type SnapshotRecord, type Store, type StoredResource, type TokenRecord, type UniqueKey,
 } from '../store.js';
@@ -25,6 +25,8 @@ import { MIGRATIONS } from './migrations.js';
 export interface PostgresStoreOptions {
   /** Connections this process keeps open at most (pg's Pool `max`); see SCIMD_DB_POOL_SIZE. */
   readonly poolSize?: number;
+  /** How long a connection (or a free pooled one) is waited for before StoreUnavailable; see SCIMD_DB_CONNECT_TIMEOUT. */
+  readonly connectTimeoutSeconds?: number;
 }
 
 /** Any number that names scimd's migrations among other users of pg_advisory_xact_lock on the database. */
@@ -32,6 +34,20 @@ const MIGRATION_LOCK = 0x5c1d_0001;
 /** deadlock_detected, serialization_failure: the whole transaction may simply run again. */
 const TRANSIENT = new Set(['40P01', '40001']);
 const ATTEMPTS = 5;
+
+/** SQLSTATEs of a server going or gone: class 08 (connection exception), 57P01–57P03 (shutdown, cannot connect now). */
+const UNAVAILABLE_STATE = /^(08|57P0[123])/;
+const UNAVAILABLE_SOCKET = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN']);
+/** pg's own errors for a dropped connection and for the connect timeout, which carry no code. */
+const UNAVAILABLE_MESSAGE = /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error)/;
+
+/** The store's edge: a driver error meaning the database is unreachable becomes StoreUnavailable; others pass as they are. */
+function translate(error: unknown): unknown {
+  const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
+  const unavailable = (typeof code === 'string' && (UNAVAILABLE_STATE.test(code) || UNAVAILABLE_SOCKET.has(code)))
+    || (typeof message === 'string' && UNAVAILABLE_MESSAGE.test(message));
+  return unavailable ? new StoreUnavailable(`the database is unavailable: ${String(message)}`, { cause: error }) : error;
+}
 
 // seq, positions and counts are BIGINT; they stay far below 2^53, so they are read as numbers, not strings.
 const TYPES: pg.CustomTypesConfig = {
@@ -58,17 +74,36 @@ export class PostgresStore implements Store {
   private closed = false;
 
   constructor(connectionString: string, options: PostgresStoreOptions = {}) {
-    this.pool = new pg.Pool({ connectionString, max: options.poolSize ?? 10, types: TYPES });
-    // an idle connection the server dropped: the next query opens a new one; without a listener it would crash us
+    // without a connect timeout, requests would hang while the server is unreachable instead of failing with 503
+    this.pool = new pg.Pool({ connectionString, max: options.poolSize ?? 10, connectionTimeoutMillis: (options.connectTimeoutSeconds ?? 5) * 1000, types: TYPES });
+    // A connection the server drops emits 'error' on its client, idle or in use (once per failure: the message, then
+    // the closed socket); an 'error' without a listener would crash the process. The failing query sees the error
+    // itself, and the pool replaces the connection.
     this.pool.on('error', () => {});
+    this.pool.on('connect', (client) => client.on('error', () => {}));
   }
 
   private async query<R extends pg.QueryResultRow>(sql: string, params: unknown[] = []): Promise<pg.QueryResult<R>> {
-    return this.pool.query<R>(sql, params.map(text));
+    try {
+      return await this.pool.query<R>(sql, params.map(text));
+    } catch (error) {
+      throw translate(error);
+    }
   }
 
-  /** Runs `work` in one transaction on one connection; a deadlock or serialization failure runs it again. */
+  /**
+   * Runs `work` in one transaction on one connection; a deadlock or serialization failure runs it again. A lost
+   * connection does not: it may have been lost during COMMIT, after the write was applied, so it is StoreUnavailable.
+   */
   private async transaction<T>(work: (c: Client) => Promise<T>, begin = 'BEGIN'): Promise<T> {
+    try {
+      return await this.retrying(work, begin);
+    } catch (error) {
+      throw translate(error);
+    }
+  }
+
+  private async retrying<T>(work: (c: Client) => Promise<T>, begin: string): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       const client = await this.pool.connect();
       const c: Client = { query: (sql, params = []) => client.query(sql, params.map(text)) };
