@@ -56,6 +56,8 @@ if (onPostgres && !values.postgres) {
   if (!bin) throw new Error('--store postgres: no PostgreSQL binaries found (install postgresql, set PGBIN, or pass --postgres URL)');
   cluster = await startPostgres(bin, { durable: true });
   process.on('exit', () => cluster.stop());
+  // interrupted, the run still stops its cluster (the 'exit' handlers do not run on a signal)
+  for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => process.exit(130));
 }
 const adminUrl = values.postgres ?? cluster?.url;
 
