@@ -22,6 +22,8 @@ export interface Config {
   readonly requestTimeoutSeconds: number;
   /** Requests per second one token may make, across all nodes (0: no limit). */
   readonly rateLimit: number;
+  /** Refused authentications per client address and second before 429 (and no more audit entries); 0: no limit. */
+  readonly authFailureLimit: number;
   /** Proxies to believe for X-Forwarded-For/-Proto: `true` (all), or a comma-separated list of addresses/CIDRs. */
   readonly trustProxy?: boolean | string;
   readonly maxResults: number;
@@ -85,6 +87,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, flags: Flags = 
     maxBodyBytes: integer('SCIMD_MAX_BODY_BYTES', env.SCIMD_MAX_BODY_BYTES, 1_048_576, 1024),
     requestTimeoutSeconds: integer('SCIMD_REQUEST_TIMEOUT', env.SCIMD_REQUEST_TIMEOUT, 60, 1),
     rateLimit: integer('SCIMD_RATE_LIMIT', env.SCIMD_RATE_LIMIT, 50_000, 0),
+    authFailureLimit: integer('SCIMD_AUTH_FAILURE_LIMIT', env.SCIMD_AUTH_FAILURE_LIMIT, 20, 0),
     maxResults: integer('SCIMD_MAX_RESULTS', env.SCIMD_MAX_RESULTS, 1000, 1),
     cursorTimeoutSeconds: integer('SCIMD_CURSOR_TIMEOUT', env.SCIMD_CURSOR_TIMEOUT, 3600, 1),
     bulkMaxOperations: integer('SCIMD_BULK_MAX_OPERATIONS', env.SCIMD_BULK_MAX_OPERATIONS, 1000, 1),

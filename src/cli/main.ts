@@ -306,6 +306,7 @@ async function serve(flags: Flags): Promise<number> {
     events: config.webhooks.map((w) => w.url),
   });
   const rateLimit = config.rateLimit > 0 ? rateLimiter({ store, perSecond: config.rateLimit }) : undefined;
+  const refusalLimit = config.authFailureLimit > 0 ? rateLimiter({ store, perSecond: config.authFailureLimit }) : undefined;
   const app = buildServer({
     scim,
     store,
@@ -313,6 +314,7 @@ async function serve(flags: Flags): Promise<number> {
     bodyLimit: config.maxBodyBytes,
     requestTimeoutMs: config.requestTimeoutSeconds * 1000,
     ...(rateLimit ? { rateLimit } : {}),
+    ...(refusalLimit ? { refusalLimit } : {}),
     ...(config.trustProxy !== undefined ? { trustProxy: config.trustProxy } : {}),
     ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}),
     logger: { level: config.logLevel, redact: ['req.headers.authorization'] },
@@ -337,6 +339,7 @@ async function serve(flags: Flags): Promise<number> {
     await app.close(); // stops accepting, waits for in-flight requests
     await Promise.all(deliveries.map((d) => d.stop())); // lets deliveries in flight finish; the rest stay in the outbox
     await rateLimit?.stop();
+    await refusalLimit?.stop();
     await store.close();
     process.exit(0);
   };

@@ -74,11 +74,18 @@ export interface AuthenticateOptions {
   readonly now?: Date;
   /** When given, a refusal is recorded in the audit log with these details of the request. */
   readonly audit?: AuditCaller;
+  /**
+   * Asked on each refusal: undefined to refuse as usual, or the seconds a client that has been refused too often
+   * must wait; it then gets 429 and nothing is recorded, so a flood of bad tokens costs no write each.
+   */
+  readonly throttleRefusal?: () => number | undefined;
 }
 
 export async function authenticate(store: Store, authorization: string | undefined, options: AuthenticateOptions = {}): Promise<RequestContext> {
   const now = options.now ?? new Date();
   const refuse = async (e: ScimError, record?: TokenRecord): Promise<never> => {
+    const wait = options.throttleRefusal?.();
+    if (wait !== undefined) throw scimErrors.tooManyRequests(`This client has been refused too often this second; retry after ${wait} s.`, wait);
     if (options.audit) {
       const caller = record ? { ...options.audit, orgId: record.orgId, tokenId: record.id, tokenName: record.name } : options.audit;
       await store.appendAudit([auditEntry(caller, now.toISOString(), 'authenticate', {}, e)]);

@@ -4,7 +4,7 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { auditPage, type AuditParams } from '../core/audit-query.js';
-import { authenticate } from '../core/tokens.js';
+import { authenticate, type AuthenticateOptions } from '../core/tokens.js';
 import type { Store } from '../store/store.js';
 
 export const ADMIN_PREFIX = '/admin/api';
@@ -15,11 +15,12 @@ function firstValues(query: unknown): AuditParams {
   return Object.fromEntries(entries) as AuditParams;
 }
 
-export function registerAdminApi(app: FastifyInstance, store: Store, audit: boolean): void {
+/** `authOptions`: what authenticating a request is told besides its scope (audit caller, refusal throttle). */
+export function registerAdminApi(app: FastifyInstance, store: Store, authOptions: (req: FastifyRequest) => AuthenticateOptions): void {
   void app.register(
     async (admin) => {
       admin.addHook('onRequest', async (req) => {
-        await authenticate(store, req.headers.authorization, { scope: 'admin', ...(audit ? { audit: { requestId: req.id, clientAddress: req.ip } } : {}) });
+        await authenticate(store, req.headers.authorization, { ...authOptions(req), scope: 'admin' });
       });
       admin.get('/audit', async (req: FastifyRequest) => auditPage(store, firstValues(req.query)));
     },

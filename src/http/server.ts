@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import type { CallContext, ListParams, ProjectionParams, Scim } from '../core/scim.js';
-import { authenticate } from '../core/tokens.js';
+import { authenticate, type AuthenticateOptions } from '../core/tokens.js';
 import { scimErrors, type ScimError } from '../core/errors.js';
 import type { Preconditions } from '../core/etag.js';
 import type { Store } from '../store/store.js';
@@ -30,6 +30,8 @@ export interface ServerOptions {
   readonly requestTimeoutMs?: number;
   /** Per-token request rate limit; none when absent. */
   readonly rateLimit?: RateLimiter;
+  /** Refused authentications per client address and second; none when absent (see authenticate's throttleRefusal). */
+  readonly refusalLimit?: RateLimiter;
   /** Behind a proxy: which hops to believe for the client address and protocol (Fastify's `trustProxy`). */
   readonly trustProxy?: boolean | string;
 }
@@ -153,13 +155,18 @@ export function buildServer(options: ServerOptions): FastifyInstance {
     }
   });
 
-  registerAdminApi(app, store, options.audit !== false);
+  // what every authentication of a request is told: whom to record a refusal against, and when to stop recording
+  const authOptions = (req: FastifyRequest): AuthenticateOptions => ({
+    ...(options.audit !== false ? { audit: { requestId: req.id, clientAddress: req.ip } } : {}),
+    ...(options.refusalLimit ? { throttleRefusal: () => options.refusalLimit!.take(`refused ${req.ip}`) } : {}),
+  });
+  registerAdminApi(app, store, authOptions);
 
   void app.register(
     async (scimApp) => {
       scimApp.addHook('onRequest', async (req) => {
         const caller = { requestId: req.id, clientAddress: req.ip };
-        const who = await authenticate(store, req.headers.authorization, { scope: 'scim', ...(options.audit !== false ? { audit: caller } : {}) });
+        const who = await authenticate(store, req.headers.authorization, { ...authOptions(req), scope: 'scim' });
         const wait = options.rateLimit?.take(who.tokenId);
         if (wait !== undefined) throw scimErrors.tooManyRequests(`This token has made more requests this second than the limit allows; retry after ${wait} s.`, wait);
         const base = options.publicUrl ? options.publicUrl.replace(/\/+$/, '') : `${req.protocol}://${req.host}`;

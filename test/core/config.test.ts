@@ -7,7 +7,7 @@ describe('loadConfig', () => {
     expect(c).toMatchObject({ port: 8080, host: '127.0.0.1', databasePoolSize: 10, maxBodyBytes: 1_048_576, maxResults: 1000, cursorTimeoutSeconds: 3600, logLevel: 'info', schemaFiles: [] });
     expect(c.database).toMatch(/data\/scimd\.db$/);
     expect(c.publicUrl).toBeUndefined();
-    expect(c).toMatchObject({ audit: true, auditRetentionDays: 90, bulkMaxOperations: 1000, bulkMaxPayloadBytes: 4_194_304, requestTimeoutSeconds: 60, rateLimit: 50_000 });
+    expect(c).toMatchObject({ audit: true, auditRetentionDays: 90, bulkMaxOperations: 1000, bulkMaxPayloadBytes: 4_194_304, requestTimeoutSeconds: 60, rateLimit: 50_000, authFailureLimit: 20 });
   });
 
   it('reads the audit and Bulk settings', () => {

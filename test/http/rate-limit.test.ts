@@ -81,6 +81,27 @@ describe('over HTTP', () => {
   });
 });
 
+describe('refused authentications', () => {
+  let s: TestServer | undefined;
+  afterEach(() => s?.close());
+
+  it('past the limit a client address gets 429 for a bad token and no audit entry; valid tokens from it are not affected', async () => {
+    s = await testServer({ refusalLimit: (store) => rateLimiter({ store, perSecond: 3, now: () => 7_000_000 }) });
+    const bad = { authorization: 'Bearer not-a-token' };
+    const statuses = [];
+    for (let i = 0; i < 6; i++) statuses.push(await s.request('GET', '/Users', undefined, bad));
+    expect(statuses.map((r) => r.status)).toEqual([401, 401, 401, 429, 429, 429]);
+    expect(statuses[3]!.headers['retry-after']).toBe('1');
+    expect(statuses[3]!.body).toMatchObject({ status: '429', detail: expect.stringContaining('refused too often') });
+    // the admin API shares the count: a bad admin token is refused the same way
+    expect((await s.request('GET', '/admin/api/audit', undefined, bad)).status).toBe(429);
+    const admin = (await createToken(s.store, { name: 'admin', scope: 'admin' })).token;
+    const log = (await s.request('GET', '/admin/api/audit?limit=100', undefined, { authorization: `Bearer ${admin}` })).body.entries;
+    expect(log.filter((e: { operation: string }) => e.operation === 'authenticate')).toHaveLength(3);
+    expect((await s.request('GET', '/Users')).status).toBe(200);
+  });
+});
+
 describe('across processes', () => {
   const servers: ServerProcess[] = [];
   afterEach(() => servers.splice(0).forEach((p) => p.child.kill('SIGKILL')));
