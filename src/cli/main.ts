@@ -337,6 +337,7 @@ async function serve(flags: Flags): Promise<number> {
     closing = true;
     app.log.info({ signal }, 'shutting down: finishing in-flight requests');
     await app.close(); // stops accepting, waits for in-flight requests
+    await app.drain(); // and for those whose client has gone away
     await Promise.all(deliveries.map((d) => d.stop())); // lets deliveries in flight finish; the rest stay in the outbox
     await rateLimit?.stop();
     await refusalLimit?.stop();

@@ -40,6 +40,10 @@ declare module 'fastify' {
   interface FastifyRequest {
     scimContext: CallContext | null;
   }
+  interface FastifyInstance {
+    /** Resolves once every request started has sent its reply (call after close(), before closing the store). */
+    drain(): Promise<void>;
+  }
 }
 
 type Query = Record<string, string | string[] | undefined>;
@@ -127,6 +131,21 @@ export function buildServer(options: ServerOptions): FastifyInstance {
       : done(scimErrors.unsupportedMediaType('Send the body as "application/scim+json" or "application/json".')),
   );
   app.decorateRequest('scimContext', null);
+
+  // A request whose client went away still runs to its end, but close() does not wait for it (its socket is gone):
+  // drain() does, so the store is not closed under it. Every reply, errors included, passes onSend once.
+  const started = new WeakSet<FastifyRequest>();
+  let inFlight = 0;
+  const idle: (() => void)[] = [];
+  app.addHook('onRequest', async (req) => {
+    started.add(req);
+    inFlight++;
+  });
+  app.addHook('onSend', async (req) => {
+    if (!started.delete(req)) return;
+    if (--inFlight === 0) idle.splice(0).forEach((resolve) => resolve());
+  });
+  app.decorate('drain', () => (inFlight === 0 ? Promise.resolve() : new Promise<void>((resolve) => idle.push(resolve))));
 
   // While shutting down, finished responses close their connection: a kept-alive idle socket would otherwise
   // hold close() open until its keep-alive timeout.

@@ -1,0 +1,33 @@
+/** Graceful shutdown (issue #8): close() then drain() waits for every started request, even one whose client left. */
+import { expect, it } from 'vitest';
+import { testServer, user } from '../helpers.js';
+
+it('drain() waits for a request whose client went away before its reply, so the store is not closed under it', async () => {
+  const s = await testServer();
+  const created = (await s.request('POST', '/Users', user('slow'))).body;
+  // the store answers this read only after the client has gone and close() has been called
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  const read = s.store.getResource.bind(s.store);
+  let called = false;
+  let finished = false;
+  s.store.getResource = async (...args) => {
+    called = true;
+    await gate;
+    const r = await read(...args);
+    finished = true;
+    return r;
+  };
+  const address = await s.app.listen({ port: 0, host: '127.0.0.1' });
+  const client = new AbortController();
+  const sent = fetch(`${address}/scim/v2/Users/${created.id}`, { headers: { authorization: `Bearer ${s.token}` }, signal: client.signal }).catch(() => 'aborted');
+  await expect.poll(() => called).toBe(true); // the request has reached the store
+  client.abort();
+  expect(await sent).toBe('aborted');
+  await s.app.close();
+  const drained = s.app.drain().then(() => finished);
+  await new Promise((r) => setTimeout(r, 50));
+  release();
+  expect(await drained).toBe(true);
+  await s.store.close();
+});
