@@ -65,7 +65,8 @@ describe('JumpCloud custom SCIM connection test (CUSTOM_SCIM, Important Consider
     expect(user.status).toBe(201);
     // TROUBLESHOOT: "We only support the id as type string"
     expect(typeof user.body.id).toBe('string');
-    // "Empty groups are not created" (GROUP_SYNC): the RFC form of a create with its member
+    // "Empty groups are not created" (GROUP_SYNC): the RFC form of a create with its member (whether JumpCloud puts
+    // the members in the POST or adds them with a PATCH right after is not said; the PATCH form is replayed below)
     const group = await r.send({
       doc: `${CONSIDERATIONS} + ${GROUP_SYNC} (Empty groups are not created)`,
       method: 'POST',
