@@ -22,6 +22,7 @@ import { listQueries } from '../sql/query-compiler.js';
 import { toAuditRecord, toOutboxEvent, toRef, toResource, toToken, type AuditRow, type OutboxRow, type ResourceRow, type TokenRow } from '../sql/rows.js';
 import { batches, created, EMPTINESS, importItems, nonEmptyTables, resourceWrite, rowInsert, snapshotSteps, type ResourceMeta } from '../sql/snapshot.js';
 import { SQLITE } from './sqlite-dialect.js';
+import { GroupCommit } from './group-commit.js';
 
 /** SQLite's default limit on bound parameters is 32766; chunks of 500 stay far below it. */
 const CHUNK = 500;
@@ -29,6 +30,7 @@ const CHUNK = 500;
 export class SqliteStore implements Store {
   private readonly db: Database.Database;
   private readonly statements = new Map<string, Database.Statement>();
+  private readonly commits: GroupCommit;
 
   constructor(private readonly filename: string) {
     if (filename !== ':memory:') mkdirSync(dirname(filename), { recursive: true });
@@ -38,6 +40,12 @@ export class SqliteStore implements Store {
     this.db.pragma('synchronous = FULL');
     this.db.pragma('busy_timeout = 5000');
     this.db.pragma('foreign_keys = ON');
+    this.commits = new GroupCommit(this.db);
+  }
+
+  /** A write, in the group commit (see group-commit.ts): atomic on its own, settled once it is on disk. */
+  private write<T>(work: () => T): Promise<T> {
+    return this.commits.run(work);
   }
 
   private sql(text: string): Database.Statement {
@@ -111,7 +119,7 @@ export class SqliteStore implements Store {
   }
 
   async createResource(orgId: string, resourceType: string, id: string, at: string, write: ResourceWrite): Promise<StoredResource> {
-    return this.db.transaction(() => this.insertResource(orgId, resourceType, id, created(at), write)).immediate();
+    return this.write(() => this.insertResource(orgId, resourceType, id, created(at), write));
   }
 
   async createResources(
@@ -123,15 +131,15 @@ export class SqliteStore implements Store {
   ): Promise<(StoredResource | UniquenessViolation | UnknownMembers)[]> {
     // Most batches have no bad item: write them in one go, without a savepoint per item (a sixth of the time).
     // When an item fails, that attempt rolls back whole and the batch is written again item by item.
-    try {
-      return this.db.transaction(() => items.map(({ id, write }) => this.insertResource(orgId, resourceType, id, created(at), write))).immediate();
-    } catch (e) {
-      if (!(e instanceof UniquenessViolation || e instanceof UnknownMembers)) throw e;
-    }
-    // a transaction nested in a transaction is a savepoint: a failed item rolls back alone
-    const one = this.db.transaction((id: string, write: ResourceWrite) => this.insertResource(orgId, resourceType, id, created(at), write));
-    const stopAfter = options.stopAfterErrors ?? Infinity;
-    return this.db.transaction(() => {
+    // (Inside the group commit's savepoint, a transaction function is a savepoint nested in it.)
+    return this.write(() => {
+      try {
+        return this.db.transaction(() => items.map(({ id, write }) => this.insertResource(orgId, resourceType, id, created(at), write)))();
+      } catch (e) {
+        if (!(e instanceof UniquenessViolation || e instanceof UnknownMembers)) throw e;
+      }
+      const one = this.db.transaction((id: string, write: ResourceWrite) => this.insertResource(orgId, resourceType, id, created(at), write));
+      const stopAfter = options.stopAfterErrors ?? Infinity;
       const results: (StoredResource | UniquenessViolation | UnknownMembers)[] = [];
       let failed = 0;
       for (const { id, write } of items) {
@@ -145,7 +153,7 @@ export class SqliteStore implements Store {
         }
       }
       return results;
-    }).immediate();
+    });
   }
 
   /** Call inside a transaction: a throw leaves nothing of this resource behind. */
@@ -178,7 +186,7 @@ export class SqliteStore implements Store {
     write: ResourceWrite,
     expectedVersion?: number,
   ): Promise<StoredResource | 'conflict' | undefined> {
-    return this.db.transaction(() => {
+    return this.write(() => {
       const current = this.versionOf(orgId, resourceType, id);
       if (current === undefined) return undefined;
       if (expectedVersion !== undefined && current.version !== expectedVersion) return 'conflict';
@@ -188,11 +196,11 @@ export class SqliteStore implements Store {
       const members = write.membership ? this.replaceMembers(orgId, id, write.membership) : { added: [], removed: [] };
       this.insertRecord(write.record, row.version, members.added, members.removed);
       return toResource(row);
-    }).immediate();
+    });
   }
 
   async patchResource(orgId: string, resourceType: string, id: string, at: string, change: PatchChange): Promise<StoredResource | 'conflict' | undefined> {
-    return this.db.transaction(() => {
+    return this.write(() => {
       const row = this.versionOf(orgId, resourceType, id);
       if (!row) return undefined;
       if (change.expectedVersion !== undefined && row.version !== change.expectedVersion) return 'conflict';
@@ -227,11 +235,11 @@ export class SqliteStore implements Store {
       }
       this.insertRecord(change.record, result.version, added, removed);
       return toResource(result);
-    }).immediate();
+    });
   }
 
   async deleteResource(orgId: string, resourceType: string, id: string, expectedVersion?: number, record?: ChangeRecord): Promise<boolean | 'conflict'> {
-    return this.db.transaction(() => {
+    return this.write(() => {
       const gone = this.versionOf(orgId, resourceType, id);
       if (!gone) return false;
       if (expectedVersion !== undefined && gone.version !== expectedVersion) return 'conflict';
@@ -243,7 +251,7 @@ export class SqliteStore implements Store {
       this.sql('DELETE FROM group_members WHERE org_id = ? AND member_id = ?').run(orgId, id);
       this.insertRecord(record, gone.version, [], []);
       return true;
-    }).immediate();
+    });
   }
 
   async listResources(orgId: string, resourceType: string, query: ResourceQuery): Promise<ResourcePage> {
@@ -260,11 +268,11 @@ export class SqliteStore implements Store {
   }
 
   async countRequests(key: string, window: number, n: number): Promise<number> {
-    return this.db.transaction(() => {
+    return this.write(() => {
       this.sql('DELETE FROM request_counts WHERE key = ? AND window < ?').run(key, window - 1);
       return (this.sql('INSERT INTO request_counts (key, window, n) VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET n = n + excluded.n RETURNING n')
         .get(key, window, n) as { n: number }).n;
-    }).immediate();
+    });
   }
 
   async secret(name: string): Promise<Buffer> {
@@ -401,7 +409,7 @@ export class SqliteStore implements Store {
   }
 
   async appendAudit(entries: readonly AuditEntry[]): Promise<void> {
-    this.db.transaction(() => entries.forEach((e) => this.insertAudit(e, undefined, [], []))).immediate();
+    await this.write(() => entries.forEach((e) => this.insertAudit(e, undefined, [], [])));
   }
 
   async listAudit(query: AuditQuery): Promise<AuditRecord[]> {
@@ -415,7 +423,7 @@ export class SqliteStore implements Store {
 
   async claimEvents(now: string, leaseUntil: string, limit: number, channel = ''): Promise<OutboxEvent[]> {
     // IMMEDIATE: the read and the lease are one step for every process on the file
-    return this.db.transaction(() => {
+    return this.write(() => {
       const rows = this.sql(
         `SELECT o.seq, o.channel, o.payload, o.attempts, o.last_error FROM event_outbox o
          WHERE o.channel = ? AND o.delivered IS NULL AND o.dead IS NULL AND o.next_attempt <= ? AND (o.lease_until IS NULL OR o.lease_until < ?)
@@ -425,12 +433,12 @@ export class SqliteStore implements Store {
       const lease = this.sql('UPDATE event_outbox SET lease_until = ? WHERE seq = ?');
       for (const r of rows) lease.run(leaseUntil, r.seq);
       return rows.map(toOutboxEvent);
-    }).immediate();
+    });
   }
 
   async completeEvents(seqs: readonly number[], at: string): Promise<void> {
     const done = this.sql('UPDATE event_outbox SET delivered = ?, lease_until = NULL WHERE seq = ? AND delivered IS NULL');
-    this.db.transaction(() => seqs.forEach((seq) => done.run(at, seq))).immediate();
+    await this.write(() => seqs.forEach((seq) => done.run(at, seq)));
   }
 
   async failEvent(seq: number, error: string, retryAt: string | undefined): Promise<void> {

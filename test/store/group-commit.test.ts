@@ -1,0 +1,74 @@
+/** The SQLite store's group commit: one transaction and one flush for the writes of a tick, each atomic on its own. */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { describe, expect, it, vi } from 'vitest';
+import { GroupCommit } from '../../src/store/sqlite/group-commit.js';
+
+function database(file = ':memory:') {
+  const db = new Database(file);
+  db.pragma('journal_mode = WAL');
+  db.exec('CREATE TABLE t (v TEXT PRIMARY KEY)');
+  return db;
+}
+const values = (db: Database.Database) => (db.prepare('SELECT v FROM t ORDER BY v').all() as { v: string }[]).map((r) => r.v);
+
+describe('GroupCommit', () => {
+  it('the writes of one tick share one transaction; each resolves with its own result after the commit', async () => {
+    const db = database();
+    const commits = new GroupCommit(db);
+    const begun = vi.spyOn(db, 'transaction');
+    const insert = db.prepare('INSERT INTO t (v) VALUES (?)');
+    const results = await Promise.all(['a', 'b', 'c'].map((v) => commits.run(() => insert.run(v).changes)));
+    expect(results).toEqual([1, 1, 1]);
+    // one for the group, one savepoint per write
+    expect(begun).toHaveBeenCalledTimes(4);
+    expect(values(db)).toEqual(['a', 'b', 'c']);
+  });
+
+  it('a failing write rolls back alone: its promise rejects, the others of the group are written', async () => {
+    const db = database();
+    const commits = new GroupCommit(db);
+    const insert = db.prepare('INSERT INTO t (v) VALUES (?)');
+    const outcomes = await Promise.allSettled([
+      commits.run(() => insert.run('a')),
+      commits.run(() => {
+        insert.run('half'); // written, then undone with its savepoint
+        insert.run('a'); // a primary key clash
+      }),
+      commits.run(() => insert.run('b')),
+    ]);
+    expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect(values(db)).toEqual(['a', 'b']);
+  });
+
+  it('when the group cannot commit, every write of it is refused and nothing is written', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'scimd-group-')), 'g.db');
+    const db = database(file);
+    db.pragma('busy_timeout = 50');
+    const other = new Database(file);
+    other.exec('BEGIN IMMEDIATE'); // another process holds the write lock
+    const commits = new GroupCommit(db);
+    const insert = db.prepare('INSERT INTO t (v) VALUES (?)');
+    const outcomes = await Promise.allSettled([commits.run(() => insert.run('a')), commits.run(() => insert.run('b'))]);
+    expect(outcomes.map((o) => o.status)).toEqual(['rejected', 'rejected']);
+    other.exec('ROLLBACK');
+    expect(values(db)).toEqual([]);
+    // and the next group goes through
+    await commits.run(() => insert.run('c'));
+    expect(values(db)).toEqual(['c']);
+  });
+
+  it('writes of later ticks form later groups', async () => {
+    const db = database();
+    const commits = new GroupCommit(db);
+    const insert = db.prepare('INSERT INTO t (v) VALUES (?)');
+    const first = commits.run(() => insert.run('a'));
+    await first;
+    const begun = vi.spyOn(db, 'transaction');
+    await commits.run(() => insert.run('b'));
+    expect(begun).toHaveBeenCalledTimes(2);
+    expect(values(db)).toEqual(['a', 'b']);
+  });
+});
