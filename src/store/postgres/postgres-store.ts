@@ -16,7 +16,7 @@ import type { IndexEntry } from '../../core/filter/index-entries.js';
 import type { AuditEntry, AuditQuery, AuditRecord } from '../../core/audit.js';
 import { insertAudit, listAudit } from '../sql/audit.js';
 import { listQueries } from '../sql/query-compiler.js';
-import { toAuditRecord, toOutboxEvent, toRef, toResource, toToken, type AuditRow, type OutboxRow, type ResourceRow, type TokenRow } from '../sql/rows.js';
+import { indexRows, toAuditRecord, toOutboxEvent, toRef, toResource, toToken, type AuditRow, type OutboxRow, type ResourceRow, type TokenRow } from '../sql/rows.js';
 import { outboxRows } from '../sql/outbox.js';
 import { POSTGRES } from './postgres-dialect.js';
 import { MIGRATIONS } from './migrations.js';
@@ -54,6 +54,7 @@ function text(value: unknown): unknown {
 
 export class PostgresStore implements Store {
   private readonly pool: pg.Pool;
+  private readonly scopes = new Map<string, number>();
   private closed = false;
 
   constructor(connectionString: string, options: PostgresStoreOptions = {}) {
@@ -148,8 +149,9 @@ export class PostgresStore implements Store {
   }
 
   async createResource(orgId: string, resourceType: string, id: string, at: string, write: ResourceWrite): Promise<StoredResource> {
+    const scope = await this.scopeOf(orgId, resourceType);
     return this.transaction(async (c) => {
-      const created = await this.insertResource(c, orgId, resourceType, id, at, write);
+      const created = await this.insertResource(c, orgId, resourceType, scope, id, at, write);
       await this.count(c, orgId, resourceType, 1);
       return created;
     });
@@ -162,6 +164,7 @@ export class PostgresStore implements Store {
     items: readonly { readonly id: string; readonly write: ResourceWrite }[],
     options: CreateManyOptions = {},
   ): Promise<(StoredResource | UniquenessViolation | UnknownMembers)[]> {
+    const scope = await this.scopeOf(orgId, resourceType);
     return this.transaction(async (c) => {
       const results: (StoredResource | UniquenessViolation | UnknownMembers)[] = [];
       let failed = 0;
@@ -170,7 +173,7 @@ export class PostgresStore implements Store {
         // a savepoint per item: a failed item rolls back alone
         await c.query('SAVEPOINT item');
         try {
-          results.push(await this.insertResource(c, orgId, resourceType, id, at, write));
+          results.push(await this.insertResource(c, orgId, resourceType, scope, id, at, write));
           await c.query('RELEASE SAVEPOINT item');
         } catch (e) {
           if (!(e instanceof UniquenessViolation || e instanceof UnknownMembers)) throw e;
@@ -187,13 +190,13 @@ export class PostgresStore implements Store {
   }
 
   /** Call inside a transaction: a throw leaves nothing of this resource behind. */
-  private async insertResource(c: Client, orgId: string, resourceType: string, id: string, at: string, write: ResourceWrite): Promise<StoredResource> {
+  private async insertResource(c: Client, orgId: string, resourceType: string, scope: number, id: string, at: string, write: ResourceWrite): Promise<StoredResource> {
     const { rows } = await c.query<{ seq: number }>(
       `INSERT INTO resources (org_id, resource_type, id, version, created, last_modified, display, data)
        VALUES ($1, $2, $3, 1, $4, $4, $5, $6) RETURNING seq`,
       [orgId, resourceType, id, at, write.display ?? null, JSON.stringify(write.attributes)],
     );
-    await this.insertIndex(c, rows[0]!.seq, orgId, resourceType, write.index);
+    await this.insertIndex(c, rows[0]!.seq, scope, write.index);
     await this.insertUniqueKeys(c, orgId, resourceType, id, write.uniqueKeys);
     const added = write.membership ? await this.addMembers(c, orgId, id, write.membership) : [];
     await this.insertRecord(c, write.record, 1, added, []);
@@ -208,6 +211,7 @@ export class PostgresStore implements Store {
   async replaceResource(
     orgId: string, resourceType: string, id: string, at: string, write: ResourceWrite, expectedVersion?: number,
   ): Promise<StoredResource | 'conflict' | undefined> {
+    const scope = await this.scopeOf(orgId, resourceType);
     return this.transaction(async (c) => {
       // the version is checked by the UPDATE itself: a concurrent write holds the row until it commits, and then
       // the condition is evaluated against its result
@@ -217,7 +221,7 @@ export class PostgresStore implements Store {
         [orgId, resourceType, id, at, write.display ?? null, JSON.stringify(write.attributes), expectedVersion ?? null],
       )).rows[0];
       if (!row) return expectedVersion !== undefined && (await this.exists(c, orgId, resourceType, id)) ? 'conflict' : undefined;
-      await this.rewriteIndexAndKeys(c, row.seq, orgId, resourceType, id, write);
+      await this.rewriteIndexAndKeys(c, row.seq, orgId, resourceType, scope, id, write);
       const members = write.membership ? await this.replaceMembers(c, orgId, id, write.membership) : { added: [], removed: [] };
       await this.insertRecord(c, write.record, row.version, members.added, members.removed);
       return toResource(row);
@@ -225,6 +229,7 @@ export class PostgresStore implements Store {
   }
 
   async patchResource(orgId: string, resourceType: string, id: string, at: string, change: PatchChange): Promise<StoredResource | 'conflict' | undefined> {
+    const scope = await this.scopeOf(orgId, resourceType);
     return this.transaction(async (c) => {
       let seq: number;
       let changed = false;
@@ -239,7 +244,7 @@ export class PostgresStore implements Store {
         )).rows[0];
         if (!row) return expected !== undefined && (await this.exists(c, orgId, resourceType, id)) ? 'conflict' : undefined;
         seq = row.seq;
-        await this.rewriteIndexAndKeys(c, seq, orgId, resourceType, id, w);
+        await this.rewriteIndexAndKeys(c, seq, orgId, resourceType, scope, id, w);
         changed = true;
       } else {
         // a membership-only change: the row lock orders it with concurrent writes to the same group, so the version
@@ -263,7 +268,7 @@ export class PostgresStore implements Store {
         if (m.add.length > 0) added = await this.addMembers(c, orgId, id, { ids: m.add, allowedTypes: m.allowedTypes });
         changed = changed || added.length > 0 || removed.length > 0;
       }
-      const result = changed ? await this.bumpVersion(c, seq, at, change) : (await c.query<ResourceRow>('SELECT * FROM resources WHERE seq = $1', [seq])).rows[0]!;
+      const result = changed ? await this.bumpVersion(c, seq, scope, at, change) : (await c.query<ResourceRow>('SELECT * FROM resources WHERE seq = $1', [seq])).rows[0]!;
       // recorded even when nothing changed (the request was made), with the version it left
       await this.insertRecord(c, change.record, result.version, added, removed);
       return toResource(result);
@@ -271,15 +276,13 @@ export class PostgresStore implements Store {
   }
 
   /** A changed resource's new version (and, for a membership-only change, its index entries such as lastModified). */
-  private async bumpVersion(c: Client, seq: number, at: string, change: PatchChange): Promise<ResourceRow> {
+  private async bumpVersion(c: Client, seq: number, scope: number, at: string, change: PatchChange): Promise<ResourceRow> {
     if (!change.write && change.touch.length > 0) {
-      const t = columns(change.touch);
-      await c.query(
-        `UPDATE attribute_index a SET str = t.str, num = t.num
-         FROM unnest($2::text[], $3::integer[], $4::text[], $5::float8[]) AS t (path, ordinal, str, num)
-         WHERE a.resource_seq = $1 AND a.path = t.path AND a.ordinal = t.ordinal`,
-        [seq, t.paths, t.ordinals, t.strs, t.nums],
-      );
+      const keys = [seq, change.touch.map((e) => e.path), change.touch.map((e) => e.ordinal)];
+      for (const table of ['attribute_str', 'attribute_num']) {
+        await c.query(`DELETE FROM ${table} WHERE resource_seq = $1 AND (path, ordinal) IN (SELECT * FROM unnest($2::text[], $3::integer[]))`, keys);
+      }
+      await this.insertIndex(c, seq, scope, change.touch);
     }
     return (await c.query<ResourceRow>('UPDATE resources SET version = version + 1, last_modified = $2 WHERE seq = $1 RETURNING *', [seq, at])).rows[0]!;
   }
@@ -376,22 +379,41 @@ export class PostgresStore implements Store {
   }
 
   /** A changed document's index rows and unique values, replaced (a clash throws and rolls the write back). */
-  private async rewriteIndexAndKeys(c: Client, seq: number, orgId: string, resourceType: string, id: string, write: ResourceWrite): Promise<void> {
-    await c.query('DELETE FROM attribute_index WHERE resource_seq = $1', [seq]);
-    await this.insertIndex(c, seq, orgId, resourceType, write.index);
+  private async rewriteIndexAndKeys(c: Client, seq: number, orgId: string, resourceType: string, scope: number, id: string, write: ResourceWrite): Promise<void> {
+    await c.query('DELETE FROM attribute_str WHERE resource_seq = $1', [seq]);
+    await c.query('DELETE FROM attribute_num WHERE resource_seq = $1', [seq]);
+    await this.insertIndex(c, seq, scope, write.index);
     await c.query('DELETE FROM unique_values WHERE org_id = $1 AND resource_id = $2', [orgId, id]);
     await this.insertUniqueKeys(c, orgId, resourceType, id, write.uniqueKeys);
   }
 
-  /** All of a resource's index rows in one statement. */
-  private async insertIndex(c: Client, seq: number, orgId: string, resourceType: string, entries: readonly IndexEntry[]): Promise<void> {
-    if (entries.length === 0) return;
-    const t = columns(entries);
-    await c.query(
-      `INSERT INTO attribute_index (resource_seq, org_id, resource_type, path, ordinal, str, num)
-       SELECT $1, $2, $3, t.* FROM unnest($4::text[], $5::integer[], $6::text[], $7::float8[]) AS t`,
-      [seq, orgId, resourceType, t.paths, t.ordinals, t.strs, t.nums],
-    );
+  /** All of a resource's index rows in one statement per table. */
+  private async insertIndex(c: Client, seq: number, scope: number, entries: readonly IndexEntry[]): Promise<void> {
+    const { strs, nums } = indexRows(entries);
+    for (const [table, column, type, rows] of [['attribute_str', 'str', 'text', strs], ['attribute_num', 'num', 'float8', nums]] as const) {
+      if (rows.length === 0) continue;
+      await c.query(
+        `INSERT INTO ${table} (scope, resource_seq, path, ordinal, ${column})
+         SELECT $1, $2, t.* FROM unnest($3::text[], $4::integer[], $5::${type}[]) AS t`,
+        [scope, seq, rows.map((r) => r.path), rows.map((r) => r.ordinal), rows.map((r) => r.value)],
+      );
+    }
+  }
+
+  /**
+   * The index scope of (organization, resource type): made on first use outside the write's transaction, so that a
+   * write rolled back cannot take away a scope already remembered (scopes are never deleted). The SELECT is a
+   * statement of its own: it sees a scope that a concurrent node committed while the INSERT waited for it.
+   */
+  private async scopeOf(orgId: string, resourceType: string): Promise<number> {
+    const key = `${orgId}\u0000${resourceType}`;
+    let id = this.scopes.get(key);
+    if (id === undefined) {
+      await this.query('INSERT INTO index_scopes (org_id, resource_type) VALUES ($1, $2) ON CONFLICT DO NOTHING', [orgId, resourceType]);
+      id = (await this.query<{ id: number }>('SELECT id FROM index_scopes WHERE org_id = $1 AND resource_type = $2', [orgId, resourceType])).rows[0]!.id;
+      this.scopes.set(key, id);
+    }
+    return id;
   }
 
   private async insertUniqueKeys(c: Client, orgId: string, resourceType: string, id: string, keys: readonly UniqueKey[]): Promise<void> {
@@ -526,14 +548,4 @@ export class PostgresStore implements Store {
   async pruneEvents(before: string): Promise<number> {
     return (await this.query('DELETE FROM event_outbox WHERE delivered IS NOT NULL AND delivered < $1', [before])).rowCount ?? 0;
   }
-}
-
-/** Index entries as column arrays, for one `unnest` statement. */
-function columns(entries: readonly IndexEntry[]) {
-  return {
-    paths: entries.map((e) => e.path),
-    ordinals: entries.map((e) => e.ordinal),
-    strs: entries.map((e) => e.str ?? null),
-    nums: entries.map((e) => e.num ?? null),
-  };
 }
