@@ -6,11 +6,11 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   StoreNotEmpty, UniquenessViolation, UnknownMembers,
-  type Attributes, type Membership, type Organization, type ResourceRef, type ResourceWrite, type SnapshotRecord, type Store, type StoredResource, type TokenRecord,
+  type Attributes, type Membership, type Organization, type ResourceQuery, type ResourceRef, type ResourceWrite, type SnapshotRecord, type Store, type StoredResource, type TokenRecord,
 } from '../../src/store/store.js';
 import type { AuditEntry, AuditQuery } from '../../src/core/audit.js';
 import type { LifecycleEvent } from '../../src/core/events.js';
-import type { BoundFilter } from '../../src/core/filter/bound.js';
+import type { BoundFilter, Target } from '../../src/core/filter/bound.js';
 import type { IndexEntry } from '../../src/core/filter/index-entries.js';
 
 const USER_SCHEMA = 'urn:ietf:params:scim:schemas:core:2.0:User';
@@ -372,6 +372,37 @@ export function describeStoreContract(name: string, open: () => Promise<Store>):
           expect(groups.resources.map((r) => r.id)).toEqual(['g1']);
           expect(await store.listResources(other.id, 'Group', { offset: 0, limit: 100 })).toEqual({ total: 0, resources: [], keysets: [] });
         });
+      });
+    });
+
+    describe('the attribute index', () => {
+      const tag: Target = { key: 'tags', source: 'attribute', attribute: 'tags', kind: 'string', caseExact: true, dateTime: false, multiValued: true };
+      const tagged = (value: string): ResourceQuery => ({ filter: { kind: 'compare', target: tag, op: 'eq', value }, offset: 0, limit: 10 });
+      const withTags = (write: ResourceWrite, ...values: string[]): ResourceWrite => ({ ...write, index: values.map((str) => ({ path: 'tags', ordinal: 0, str })) });
+
+      it('holds a value repeated within one element once, and finds the resource by it', async () => {
+        await store.createResource(org.id, 'User', 'u1', at(1), withTags(userWrite('one'), 'x', 'x', 'y'));
+        expect((await store.listResources(org.id, 'User', tagged('x'))).resources.map((r) => r.id)).toEqual(['u1']);
+        written(await store.replaceResource(org.id, 'User', 'u1', at(2), withTags(userWrite('one'), 'y', 'y')));
+        expect((await store.listResources(org.id, 'User', tagged('x'))).total).toBe(0);
+        expect((await store.listResources(org.id, 'User', tagged('y'))).resources.map((r) => r.id)).toEqual(['u1']);
+      });
+
+      it('a membership-only change replaces the entries it touches', async () => {
+        const modified: Target = { key: 'meta.lastmodified', source: 'attribute', attribute: 'meta', subAttribute: 'lastModified', kind: 'number', caseExact: false, dateTime: true, multiValued: false };
+        const stamped = (ms: number): ResourceQuery => ({ filter: { kind: 'compare', target: modified, op: 'eq', value: ms }, offset: 0, limit: 10 });
+        await store.createResource(org.id, 'User', 'u1', at(1), userWrite('one'));
+        await store.createResource(org.id, 'Group', 'g1', at(2), { ...groupWrite('admins'), index: [{ path: 'meta.lastmodified', ordinal: 0, num: 2 }] });
+        const members = { clear: false, add: ['u1'], remove: [], allowedTypes: MEMBER_TYPES };
+        written(await store.patchResource(org.id, 'Group', 'g1', at(3), { members, touch: [{ path: 'meta.lastmodified', ordinal: 0, num: 3 }] }));
+        expect((await store.listResources(org.id, 'Group', stamped(2))).total).toBe(0);
+        expect((await store.listResources(org.id, 'Group', stamped(3))).resources.map((r) => r.id)).toEqual(['g1']);
+      });
+
+      it('indexes a resource type whose first write was rolled back', async () => {
+        await expectUnknownMembers(store.createResource(org.id, 'Group', 'g0', at(1), withTags(groupWrite('none', ['nobody']), 'x')), ['nobody']);
+        await store.createResource(org.id, 'Group', 'g1', at(2), withTags(groupWrite('admins'), 'x'));
+        expect((await store.listResources(org.id, 'Group', tagged('x'))).resources.map((r) => r.id)).toEqual(['g1']);
       });
     });
 

@@ -45,13 +45,17 @@ describe.skipIf(!admin)('EXPLAIN on PostgreSQL', () => {
        SELECT $1, 'User', 'filler-' || i, 1, '2019-01-01T00:00:00Z', '2019-01-01T00:00:00Z', '{}' FROM generate_series(1, 20000) AS i`,
       [orgId],
     );
+    const fillers = `FROM resources r JOIN index_scopes s ON s.org_id = r.org_id AND s.resource_type = r.resource_type`;
     await raw.query(
-      `INSERT INTO attribute_index (resource_seq, org_id, resource_type, path, ordinal, str, num)
-       SELECT r.seq, r.org_id, 'User', p.path, 0, CASE WHEN p.num IS NULL THEN p.path || r.id END, p.num
-       FROM resources r, (VALUES ('username', NULL::float8), ('emails.value', NULL), ('externalid', NULL), ($1::text, NULL),
-                                 ('active', 0), ('meta.lastmodified', 1546300800000)) AS p (path, num)
+      `INSERT INTO attribute_str (scope, path, str, resource_seq, ordinal)
+       SELECT s.id, p.path, p.path || r.id, r.seq, 0 ${fillers}, (VALUES ('username'), ('emails.value'), ('externalid'), ($1)) AS p (path)
        WHERE r.id LIKE 'filler-%'`,
       [`${STUDENT.toLowerCase()}:faculty`],
+    );
+    await raw.query(
+      `INSERT INTO attribute_num (scope, path, num, resource_seq, ordinal)
+       SELECT s.id, p.path, p.num, r.seq, 0 ${fillers}, (VALUES ('active', 0::float8), ('meta.lastmodified', 1546300800000)) AS p (path, num)
+       WHERE r.id LIKE 'filler-%'`,
     );
     await raw.query(
       `INSERT INTO resources (org_id, resource_type, id, version, created, last_modified, data)
@@ -81,21 +85,24 @@ describe.skipIf(!admin)('EXPLAIN on PostgreSQL', () => {
     explain(resourceType, { filter: bindFilter(registry.resourceType(resourceType)!, parseFilter(filter)), offset: 0, limit: 10 });
 
   it.each([
-    ['userName eq "u1"', 'attribute_index_str', /str_prefix = /],
-    ['emails.value eq "u1@example.com"', 'attribute_index_str', /str_prefix = /],
-    ['externalId eq "e1"', 'attribute_index_str', /str_prefix = /],
-    [`${STUDENT}:faculty eq "f1"`, 'attribute_index_str', /str_prefix = /],
-    ['userName sw "u1"', 'attribute_index_str', /str_prefix >= .*str_prefix < /],
+    ['userName eq "u1"', 'attribute_str', /str_prefix = /],
+    ['emails.value eq "u1@example.com"', 'attribute_str', /str_prefix = /],
+    ['externalId eq "e1"', 'attribute_str', /str_prefix = /],
+    [`${STUDENT}:faculty eq "f1"`, 'attribute_str', /str_prefix = /],
+    ['userName sw "u1"', 'attribute_str', /str_prefix >= .*str_prefix < /],
     // longer than the indexed prefix: the prefix is searched, then str checked
-    [`userName eq "${'u'.repeat(450)}"`, 'attribute_index_str', /str_prefix = /],
-    ['meta.lastModified gt "2020-01-01T00:00:00Z"', 'attribute_index_num', /num > /],
-    ['active eq true', 'attribute_index_num', /num = /],
-    ['title pr', 'attribute_index_(?:str|num)', /path = /],
-  ])('%s is an index search of %s', async (filter, index, condition) => {
+    [`userName eq "${'u'.repeat(450)}"`, 'attribute_str', /str_prefix = /],
+    ['meta.lastModified gt "2020-01-01T00:00:00Z"', 'attribute_num', /num > /],
+    ['active eq true', 'attribute_num', /num = /],
+    ['title pr', 'attribute_str', /path = /],
+    ['emails pr', 'attribute_str', /path = /],
+  ])('%s is an index search of %s', async (filter, table, condition) => {
     const plan = await filtered('User', filter);
-    const cond = new RegExp(String.raw`Index (?:Only )?Scan using ${index} on attribute_index a[^\n]*\n\s*Index Cond: ([^\n]*)`).exec(plan)?.[1];
+    const cond = new RegExp(String.raw`Index (?:Only )?Scan using ${table}_value on ${table} a[^\n]*\n\s*Index Cond: ([^\n]*)`).exec(plan)?.[1];
     expect(cond, plan).toBeDefined();
-    expect(cond).toMatch(/org_id = .*resource_type = .*path = /);
+    expect(cond).toMatch(/scope = .*path = /);
+    // the organization and resource type become the scope once, by the index_scopes key
+    expect(plan).toMatch(/Index (Only )?Scan using index_scopes_org_id_resource_type_key on index_scopes/);
     expect(cond).toMatch(condition);
     // each matching resource is then fetched by its key, not found among all of the organization's
     expect(plan).toMatch(/Index Scan using resources_(pkey|listing) on resources r[^\n]*\n\s*Index Cond: [^\n]*seq = a\.resource_seq/);

@@ -46,27 +46,36 @@ function plan(resourceType: string, filter: string): string {
   return rows.map((r) => r.detail).join('\n');
 }
 
-const EQ = '(org_id=? AND resource_type=? AND path=? AND str=?)';
+// a is attribute_str or attribute_num (by the column searched): each WITHOUT ROWID, its primary key the index
+const EQ = '(scope=? AND path=? AND str=?)';
 
 describe('EXPLAIN QUERY PLAN of indexed filter forms (SQLite)', () => {
   it.each([
-    ['userName eq "u1"', `COVERING INDEX attribute_index_str ${EQ}`],
-    ['emails.value eq "u1@example.com"', `COVERING INDEX attribute_index_str ${EQ}`],
-    ['externalId eq "e1"', `COVERING INDEX attribute_index_str ${EQ}`],
-    [`${STUDENT}:faculty eq "f1"`, `COVERING INDEX attribute_index_str ${EQ}`],
-    ['userName sw "u1"', 'COVERING INDEX attribute_index_str (org_id=? AND resource_type=? AND path=? AND str>? AND str<?)'],
-    ['meta.lastModified gt "2020-01-01T00:00:00Z"', 'COVERING INDEX attribute_index_num (org_id=? AND resource_type=? AND path=? AND num>?)'],
-    ['active eq true', 'COVERING INDEX attribute_index_num (org_id=? AND resource_type=? AND path=? AND num=?)'],
+    ['userName eq "u1"', `PRIMARY KEY ${EQ}`],
+    ['emails.value eq "u1@example.com"', `PRIMARY KEY ${EQ}`],
+    ['externalId eq "e1"', `PRIMARY KEY ${EQ}`],
+    [`${STUDENT}:faculty eq "f1"`, `PRIMARY KEY ${EQ}`],
+    ['userName sw "u1"', 'PRIMARY KEY (scope=? AND path=? AND str>? AND str<?)'],
+    ['meta.lastModified gt "2020-01-01T00:00:00Z"', 'PRIMARY KEY (scope=? AND path=? AND num>?)'],
+    ['active eq true', 'PRIMARY KEY (scope=? AND path=? AND num=?)'],
   ])('%s searches %s', (filter, expected) => {
     const p = plan('User', filter);
     expect(p).toContain(`SEARCH a USING ${expected}`);
     expect(p).toContain('SEARCH r USING INTEGER PRIMARY KEY (rowid=?)');
+    // the organization and resource type become the scope once, by the index_scopes key
+    expect(p).toContain('SEARCH index_scopes USING COVERING INDEX sqlite_autoindex_index_scopes_1 (org_id=? AND resource_type=?)');
     expect(p).not.toMatch(/SCAN/);
   });
 
   it('title pr searches one attribute path of one index', () => {
     const p = plan('User', 'title pr');
-    expect(p).toMatch(/SEARCH a USING (COVERING )?INDEX attribute_index_(str|num) \(org_id=\? AND resource_type=\? AND path=\?\)/);
+    expect(p).toContain('SEARCH a USING PRIMARY KEY (scope=? AND path=?)');
+    expect(p).not.toMatch(/SCAN/);
+  });
+
+  it('a complex attribute\'s pr searches its markers in the string table', () => {
+    const p = plan('User', 'emails pr');
+    expect(p).toContain('SEARCH a USING PRIMARY KEY (scope=? AND path=?)');
     expect(p).not.toMatch(/SCAN/);
   });
 

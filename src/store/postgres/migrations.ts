@@ -148,4 +148,48 @@ export const MIGRATIONS: readonly { readonly version: number; readonly name: str
       );
     `,
   },
+  {
+    version: 2,
+    name: 'attribute index split into string and number tables, keyed by an index scope',
+    sql: `
+      -- As in SQLite's migration 8: one table for strings (and complex-value markers, as '' at the complex
+      -- attribute's own path, which holds no string value) and one for numbers, booleans and dateTimes, each with
+      -- two indexes instead of three over every row, and (organization, resource type) as a small integer.
+      CREATE TABLE index_scopes (
+        id            INTEGER GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        org_id        TEXT NOT NULL REFERENCES organizations (id),
+        resource_type TEXT NOT NULL,
+        UNIQUE (org_id, resource_type)
+      );
+      CREATE TABLE attribute_str (
+        scope        INTEGER NOT NULL,
+        path         TEXT NOT NULL,
+        str          TEXT COLLATE "C" NOT NULL,
+        str_prefix   TEXT COLLATE "C" GENERATED ALWAYS AS (left(str, 400)) STORED,
+        resource_seq BIGINT NOT NULL REFERENCES resources (seq) ON DELETE CASCADE,
+        ordinal      INTEGER NOT NULL
+      );
+      -- covering: a filter reads the matching resource keys (and elements) from the index alone
+      CREATE INDEX attribute_str_value ON attribute_str (scope, path, str_prefix, resource_seq, ordinal);
+      -- a resource's rows, for rewriting, deleting and sort keys
+      CREATE INDEX attribute_str_resource ON attribute_str (resource_seq, path, ordinal);
+      CREATE TABLE attribute_num (
+        scope        INTEGER NOT NULL,
+        path         TEXT NOT NULL,
+        num          DOUBLE PRECISION NOT NULL,
+        resource_seq BIGINT NOT NULL REFERENCES resources (seq) ON DELETE CASCADE,
+        ordinal      INTEGER NOT NULL
+      );
+      CREATE INDEX attribute_num_value ON attribute_num (scope, path, num, resource_seq, ordinal);
+      CREATE INDEX attribute_num_resource ON attribute_num (resource_seq, path, ordinal);
+      INSERT INTO index_scopes (org_id, resource_type) SELECT DISTINCT org_id, resource_type FROM attribute_index;
+      INSERT INTO attribute_str (scope, path, str, resource_seq, ordinal)
+        SELECT s.id, a.path, coalesce(a.str, ''), a.resource_seq, a.ordinal
+        FROM attribute_index a JOIN index_scopes s ON s.org_id = a.org_id AND s.resource_type = a.resource_type WHERE a.num IS NULL;
+      INSERT INTO attribute_num (scope, path, num, resource_seq, ordinal)
+        SELECT s.id, a.path, a.num, a.resource_seq, a.ordinal
+        FROM attribute_index a JOIN index_scopes s ON s.org_id = a.org_id AND s.resource_type = a.resource_type WHERE a.num IS NOT NULL;
+      DROP TABLE attribute_index;
+    `,
+  },
 ];

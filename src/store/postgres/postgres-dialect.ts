@@ -5,7 +5,7 @@ export const POSTGRES: SqlDialect = {
   contains: (haystack, needle) => `strpos(${haystack}, ${needle}) > 0`,
   // the cast: length() is overloaded, and a bare parameter has no type to choose by
   endsWith: (haystack, needle) => `right(${haystack}, length(${needle}::text)) = ${needle}`,
-  // attribute_index.str is COLLATE "C": comparisons and the index order are code point order, as in SQLite
+  // attribute_str.str is COLLATE "C": comparisons and the index order are code point order, as in SQLite
   maxCodePoint: '\u{10FFFF}',
   membershipJoin: 'JOIN',
   unindexed: (column) => column,

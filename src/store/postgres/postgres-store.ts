@@ -16,7 +16,7 @@ import type { IndexEntry } from '../../core/filter/index-entries.js';
 import type { AuditEntry, AuditQuery, AuditRecord } from '../../core/audit.js';
 import { insertAudit, listAudit, type AuditWrite } from '../sql/audit.js';
 import { listQueries } from '../sql/query-compiler.js';
-import { toAuditRecord, toOutboxEvent, toRef, toResource, toToken, type AuditRow, type OutboxRow, type ResourceRow, type TokenRow } from '../sql/rows.js';
+import { indexRows, toAuditRecord, toOutboxEvent, toRef, toResource, toToken, type AuditRow, type OutboxRow, type ResourceRow, type TokenRow } from '../sql/rows.js';
 import { outboxRows } from '../sql/outbox.js';
 import { batches, created, EMPTINESS, importItems, nonEmptyTables, resourceWrite, rowInsert, snapshotSteps, type ImportItem, type ResourceMeta } from '../sql/snapshot.js';
 import { POSTGRES } from './postgres-dialect.js';
@@ -71,6 +71,7 @@ function text(value: unknown): unknown {
 
 export class PostgresStore implements Store {
   private readonly pool: pg.Pool;
+  private readonly scopes = new Map<string, number>();
   private closed = false;
 
   constructor(connectionString: string, options: PostgresStoreOptions = {}) {
@@ -183,8 +184,9 @@ export class PostgresStore implements Store {
   }
 
   async createResource(orgId: string, resourceType: string, id: string, at: string, write: ResourceWrite): Promise<StoredResource> {
+    const scope = await this.scopeOf(orgId, resourceType);
     return this.transaction(async (c) => {
-      const resource = await this.insertResource(c, orgId, resourceType, id, created(at), write);
+      const resource = await this.insertResource(c, orgId, resourceType, scope, id, created(at), write);
       await this.count(c, orgId, resourceType, 1);
       return resource;
     });
@@ -197,6 +199,7 @@ export class PostgresStore implements Store {
     items: readonly { readonly id: string; readonly write: ResourceWrite }[],
     options: CreateManyOptions = {},
   ): Promise<(StoredResource | UniquenessViolation | UnknownMembers)[]> {
+    const scope = await this.scopeOf(orgId, resourceType);
     return this.transaction(async (c) => {
       // Most batches have no bad item: write them in a few statements for all of them (round trips per batch, not
       // per item: 8× faster). When an item fails, that attempt rolls back whole and the batch is written again
@@ -204,7 +207,7 @@ export class PostgresStore implements Store {
       if (items.length > 1 && items.every((item) => !item.write.membership)) {
         await c.query('SAVEPOINT batch');
         try {
-          const written = await this.insertBatch(c, orgId, resourceType, at, items);
+          const written = await this.insertBatch(c, orgId, resourceType, scope, at, items);
           await c.query('RELEASE SAVEPOINT batch');
           await this.count(c, orgId, resourceType, written.length);
           return written;
@@ -220,7 +223,7 @@ export class PostgresStore implements Store {
         // a savepoint per item: a failed item rolls back alone
         await c.query('SAVEPOINT item');
         try {
-          results.push(await this.insertResource(c, orgId, resourceType, id, created(at), write));
+          results.push(await this.insertResource(c, orgId, resourceType, scope, id, created(at), write));
           await c.query('RELEASE SAVEPOINT item');
         } catch (e) {
           if (!(e instanceof UniquenessViolation || e instanceof UnknownMembers)) throw e;
@@ -238,7 +241,7 @@ export class PostgresStore implements Store {
 
   /** Resources without members, all in one statement per table; a taken unique value throws (roll back to retry). */
   private async insertBatch(
-    c: Client, orgId: string, resourceType: string, at: string, items: readonly { readonly id: string; readonly write: ResourceWrite }[],
+    c: Client, orgId: string, resourceType: string, scope: number, at: string, items: readonly { readonly id: string; readonly write: ResourceWrite }[],
   ): Promise<StoredResource[]> {
     const { rows } = await c.query<{ seq: number; id: string }>(
       `INSERT INTO resources (org_id, resource_type, id, version, created, last_modified, display, data)
@@ -247,7 +250,7 @@ export class PostgresStore implements Store {
       [orgId, resourceType, at, items.map((i) => i.id), items.map((i) => i.write.display ?? null), items.map((i) => JSON.stringify(i.write.attributes))],
     );
     const seqOf = new Map(rows.map((r) => [r.id, r.seq]));
-    await this.insertIndex(c, orgId, resourceType, items.map((i) => ({ seq: seqOf.get(i.id)!, entries: i.write.index })));
+    await this.insertIndex(c, scope, items.map((i) => ({ seq: seqOf.get(i.id)!, entries: i.write.index })));
     const taken = await this.claimUniqueKeys(c, orgId, resourceType, items.flatMap((i) => i.write.uniqueKeys.map((k) => ({ id: i.id, ...k }))));
     if (taken) throw new UniquenessViolation(taken.attribute);
     await this.insertRecords(c, items.map((i) => ({ record: i.write.record, version: 1, added: [], removed: [] })));
@@ -255,7 +258,7 @@ export class PostgresStore implements Store {
   }
 
   /** Call inside a transaction: a throw leaves nothing of this resource behind. */
-  private async insertResource(c: Client, orgId: string, resourceType: string, id: string, meta: ResourceMeta, write: ResourceWrite): Promise<StoredResource> {
+  private async insertResource(c: Client, orgId: string, resourceType: string, scope: number, id: string, meta: ResourceMeta, write: ResourceWrite): Promise<StoredResource> {
     const values = [orgId, resourceType, id, meta.version, meta.created, meta.lastModified, write.display ?? null, JSON.stringify(write.attributes)];
     const { rows } = await c.query<{ seq: number }>(
       meta.position === undefined
@@ -265,7 +268,7 @@ export class PostgresStore implements Store {
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING seq`,
       meta.position === undefined ? values : [...values, meta.position],
     );
-    await this.insertIndex(c, orgId, resourceType, [{ seq: rows[0]!.seq, entries: write.index }]);
+    await this.insertIndex(c, scope, [{ seq: rows[0]!.seq, entries: write.index }]);
     await this.insertUniqueKeys(c, orgId, resourceType, id, write.uniqueKeys);
     const added = write.membership ? await this.addMembers(c, orgId, id, write.membership) : [];
     await this.insertRecord(c, write.record, meta.version, added, []);
@@ -280,6 +283,7 @@ export class PostgresStore implements Store {
   async replaceResource(
     orgId: string, resourceType: string, id: string, at: string, write: ResourceWrite, expectedVersion?: number,
   ): Promise<StoredResource | 'conflict' | undefined> {
+    const scope = await this.scopeOf(orgId, resourceType);
     return this.transaction(async (c) => {
       // the version is checked by the UPDATE itself: a concurrent write holds the row until it commits, and then
       // the condition is evaluated against its result
@@ -289,7 +293,7 @@ export class PostgresStore implements Store {
         [orgId, resourceType, id, at, write.display ?? null, JSON.stringify(write.attributes), expectedVersion ?? null],
       )).rows[0];
       if (!row) return expectedVersion !== undefined && (await this.exists(c, orgId, resourceType, id)) ? 'conflict' : undefined;
-      await this.rewriteIndexAndKeys(c, row.seq, orgId, resourceType, id, write);
+      await this.rewriteIndexAndKeys(c, row.seq, orgId, resourceType, scope, id, write);
       const members = write.membership ? await this.replaceMembers(c, orgId, id, write.membership) : { added: [], removed: [] };
       await this.insertRecord(c, write.record, row.version, members.added, members.removed);
       return toResource(row);
@@ -297,6 +301,7 @@ export class PostgresStore implements Store {
   }
 
   async patchResource(orgId: string, resourceType: string, id: string, at: string, change: PatchChange): Promise<StoredResource | 'conflict' | undefined> {
+    const scope = await this.scopeOf(orgId, resourceType);
     return this.transaction(async (c) => {
       let seq: number;
       let changed = false;
@@ -311,7 +316,7 @@ export class PostgresStore implements Store {
         )).rows[0];
         if (!row) return expected !== undefined && (await this.exists(c, orgId, resourceType, id)) ? 'conflict' : undefined;
         seq = row.seq;
-        await this.rewriteIndexAndKeys(c, seq, orgId, resourceType, id, w);
+        await this.rewriteIndexAndKeys(c, seq, orgId, resourceType, scope, id, w);
         changed = true;
       } else {
         // a membership-only change: the row lock orders it with concurrent writes to the same group, so the version
@@ -335,7 +340,7 @@ export class PostgresStore implements Store {
         if (m.add.length > 0) added = await this.addMembers(c, orgId, id, { ids: m.add, allowedTypes: m.allowedTypes });
         changed = changed || added.length > 0 || removed.length > 0;
       }
-      const result = changed ? await this.bumpVersion(c, seq, at, change) : (await c.query<ResourceRow>('SELECT * FROM resources WHERE seq = $1', [seq])).rows[0]!;
+      const result = changed ? await this.bumpVersion(c, seq, scope, at, change) : (await c.query<ResourceRow>('SELECT * FROM resources WHERE seq = $1', [seq])).rows[0]!;
       // recorded even when nothing changed (the request was made), with the version it left
       await this.insertRecord(c, change.record, result.version, added, removed);
       return toResource(result);
@@ -343,15 +348,13 @@ export class PostgresStore implements Store {
   }
 
   /** A changed resource's new version (and, for a membership-only change, its index entries such as lastModified). */
-  private async bumpVersion(c: Client, seq: number, at: string, change: PatchChange): Promise<ResourceRow> {
+  private async bumpVersion(c: Client, seq: number, scope: number, at: string, change: PatchChange): Promise<ResourceRow> {
     if (!change.write && change.touch.length > 0) {
-      const t = columns([{ seq, entries: change.touch }]);
-      await c.query(
-        `UPDATE attribute_index a SET str = t.str, num = t.num
-         FROM unnest($2::text[], $3::integer[], $4::text[], $5::float8[]) AS t (path, ordinal, str, num)
-         WHERE a.resource_seq = $1 AND a.path = t.path AND a.ordinal = t.ordinal`,
-        [seq, t.paths, t.ordinals, t.strs, t.nums],
-      );
+      const keys = [seq, change.touch.map((e) => e.path), change.touch.map((e) => e.ordinal)];
+      for (const table of ['attribute_str', 'attribute_num']) {
+        await c.query(`DELETE FROM ${table} WHERE resource_seq = $1 AND (path, ordinal) IN (SELECT * FROM unnest($2::text[], $3::integer[]))`, keys);
+      }
+      await this.insertIndex(c, scope, [{ seq, entries: change.touch }]);
     }
     return (await c.query<ResourceRow>('UPDATE resources SET version = version + 1, last_modified = $2 WHERE seq = $1 RETURNING *', [seq, at])).rows[0]!;
   }
@@ -448,22 +451,44 @@ export class PostgresStore implements Store {
   }
 
   /** A changed document's index rows and unique values, replaced (a clash throws and rolls the write back). */
-  private async rewriteIndexAndKeys(c: Client, seq: number, orgId: string, resourceType: string, id: string, write: ResourceWrite): Promise<void> {
-    await c.query('DELETE FROM attribute_index WHERE resource_seq = $1', [seq]);
-    await this.insertIndex(c, orgId, resourceType, [{ seq, entries: write.index }]);
+  private async rewriteIndexAndKeys(c: Client, seq: number, orgId: string, resourceType: string, scope: number, id: string, write: ResourceWrite): Promise<void> {
+    await c.query('DELETE FROM attribute_str WHERE resource_seq = $1', [seq]);
+    await c.query('DELETE FROM attribute_num WHERE resource_seq = $1', [seq]);
+    await this.insertIndex(c, scope, [{ seq, entries: write.index }]);
     await c.query('DELETE FROM unique_values WHERE org_id = $1 AND resource_id = $2', [orgId, id]);
     await this.insertUniqueKeys(c, orgId, resourceType, id, write.uniqueKeys);
   }
 
-  /** The index rows of any number of resources in one statement. */
-  private async insertIndex(c: Client, orgId: string, resourceType: string, resources: readonly { seq: number; entries: readonly IndexEntry[] }[]): Promise<void> {
-    const t = columns(resources);
-    if (t.seqs.length === 0) return;
-    await c.query(
-      `INSERT INTO attribute_index (resource_seq, org_id, resource_type, path, ordinal, str, num)
-       SELECT t.seq, $1, $2, t.path, t.ordinal, t.str, t.num FROM unnest($3::bigint[], $4::text[], $5::integer[], $6::text[], $7::float8[]) AS t (seq, path, ordinal, str, num)`,
-      [orgId, resourceType, t.seqs, t.paths, t.ordinals, t.strs, t.nums],
-    );
+  /** The index rows of any number of resources of one scope, in one statement per table. */
+  private async insertIndex(c: Client, scope: number, resources: readonly { seq: number; entries: readonly IndexEntry[] }[]): Promise<void> {
+    const split = resources.map((r) => ({ seq: r.seq, ...indexRows(r.entries) }));
+    for (const [table, column, type, kind] of [['attribute_str', 'str', 'text', 'strs'], ['attribute_num', 'num', 'float8', 'nums']] as const) {
+      const rows = split.flatMap((r) => r[kind].map((x) => ({ seq: r.seq, ...x })));
+      if (rows.length === 0) continue;
+      await c.query(
+        `INSERT INTO ${table} (scope, resource_seq, path, ordinal, ${column})
+         SELECT $1, t.* FROM unnest($2::bigint[], $3::text[], $4::integer[], $5::${type}[]) AS t`,
+        [scope, rows.map((r) => r.seq), rows.map((r) => r.path), rows.map((r) => r.ordinal), rows.map((r) => r.value)],
+      );
+    }
+  }
+
+  /**
+   * The index scope of (organization, resource type): made on first use outside the write's transaction, so that a
+   * write rolled back cannot take away a scope already remembered (scopes are never deleted). The SELECT is a
+   * statement of its own: it sees a scope that a concurrent node committed while the INSERT waited for it. A restore
+   * makes its scopes inside its own transaction (`c`), after the organizations it has just written.
+   */
+  private async scopeOf(orgId: string, resourceType: string, inside?: Client): Promise<number> {
+    const c: Client = inside ?? { query: (sql, params = []) => this.query(sql, [...params]) };
+    const key = `${orgId}\u0000${resourceType}`;
+    let id = this.scopes.get(key);
+    if (id === undefined) {
+      await c.query('INSERT INTO index_scopes (org_id, resource_type) VALUES ($1, $2) ON CONFLICT DO NOTHING', [orgId, resourceType]);
+      id = (await c.query<{ id: number }>('SELECT id FROM index_scopes WHERE org_id = $1 AND resource_type = $2', [orgId, resourceType])).rows[0]!.id;
+      this.scopes.set(key, id);
+    }
+    return id;
   }
 
   private async insertUniqueKeys(c: Client, orgId: string, resourceType: string, id: string, keys: readonly UniqueKey[]): Promise<void> {
@@ -653,7 +678,8 @@ export class PostgresStore implements Store {
     const counts = new Map<string, { orgId: string; resourceType: string; n: number }>();
     for (const item of items) {
       if (item.kind === 'resource') {
-        await this.insertResource(c, item.orgId, item.resourceType, item.id, item, resourceWrite(item));
+        const scope = await this.scopeOf(item.orgId, item.resourceType, c);
+        await this.insertResource(c, item.orgId, item.resourceType, scope, item.id, item, resourceWrite(item));
         const key = `${item.orgId}\u0000${item.resourceType}`;
         counts.set(key, { orgId: item.orgId, resourceType: item.resourceType, n: (counts.get(key)?.n ?? 0) + 1 });
       } else if (item.kind === 'members') await this.addMembers(c, item.orgId, item.groupId, { ids: item.ids, allowedTypes: item.types });
@@ -668,16 +694,4 @@ export class PostgresStore implements Store {
       await c.query(`SELECT setval(pg_get_serial_sequence('${table}', 'seq'), max(seq)) FROM ${table} HAVING max(seq) IS NOT NULL`);
     }
   }
-}
-
-/** Index entries of resources as column arrays, for one `unnest` statement. */
-function columns(resources: readonly { seq: number; entries: readonly IndexEntry[] }[]) {
-  const entries = resources.flatMap((r) => r.entries.map((e) => ({ seq: r.seq, e })));
-  return {
-    seqs: entries.map((x) => x.seq),
-    paths: entries.map((x) => x.e.path),
-    ordinals: entries.map((x) => x.e.ordinal),
-    strs: entries.map((x) => x.e.str ?? null),
-    nums: entries.map((x) => x.e.num ?? null),
-  };
 }

@@ -1,5 +1,7 @@
 /**
- * Compiles a bound SCIM filter and sort into SQL over the attribute index and the membership relation. Values never
+ * Compiles a bound SCIM filter and sort into SQL over the attribute index (attribute_str for strings and
+ * complex-value markers, attribute_num for numbers, booleans and dateTimes; both keyed by an index scope, the
+ * organization and resource type as one integer) and the membership relation. Values never
  * enter the SQL text: every one is a parameter. The shared part is written here once; a dialect supplies the few
  * functions that differ between databases (see SqlDialect).
  *
@@ -25,7 +27,7 @@ export interface SqlDialect {
   /** The finished SQL with the database's parameter placeholders (`?` as written, or `$1`, `$2`, …). */
   placeholders(sql: string): string;
   /**
-   * A column of attribute_index holding the first `length` code points of `str`, indexed instead of `str` where
+   * A column of attribute_str holding the first `length` code points of `str`, indexed instead of `str` where
    * index entries have a size limit (PostgreSQL's b-tree). Comparisons use it alone for shorter values (exact:
    * such a value compares with a string as with the string's prefix) and as a range bound before checking `str`
    * for longer ones.
@@ -76,28 +78,44 @@ function withValue(sql: string, value: unknown): SqlFragment {
   return frag(sql, ...Array<unknown>(sql.split(P).length - 1).fill(value));
 }
 
-/** Where a target's values are, as columns: seq of the owning resource, element key, string and number value. */
+/**
+ * Where a target's values are, as columns: seq of the owning resource, element key, the value (a string, or a
+ * number: booleans as 0/1, dateTimes as epoch ms), and the condition of `pr`.
+ */
 interface Rows {
   readonly from: SqlFragment;
   readonly seq: string;
   readonly element: string;
-  readonly str: string;
-  /** The indexed prefix of `str` (SqlDialect.stringPrefix), where there is one. */
-  readonly strPrefix?: string;
-  readonly num: string;
+  readonly value: string;
+  /** The indexed prefix of a string `value` (SqlDialect.stringPrefix), where there is one. */
+  readonly valuePrefix?: string;
+  readonly present: string;
+}
+
+/** The index table of an attribute's values: strings (and a complex attribute's markers), or the rest. */
+function indexTable(target: Target): 'attribute_str' | 'attribute_num' {
+  return target.kind === undefined || target.kind === 'string' ? 'attribute_str' : 'attribute_num';
 }
 
 function rows(target: Target, scope: QueryScope, dialect: SqlDialect): Rows {
   switch (target.source) {
-    case 'attribute':
+    case 'attribute': {
+      const from = frag(
+        ` FROM ${indexTable(target)} a WHERE a.scope = (SELECT id FROM index_scopes WHERE org_id = ${P} AND resource_type = ${P}) AND a.path = ${P}`,
+        scope.orgId, scope.resourceType, target.key,
+      );
+      if (indexTable(target) === 'attribute_num') return { from, seq: 'a.resource_seq', element: 'a.ordinal', value: 'a.num', present: '' };
+      const prefix = dialect.stringPrefix ? `a.${dialect.stringPrefix.column}` : undefined;
       return {
-        from: frag(` FROM attribute_index a WHERE a.org_id = ${P} AND a.resource_type = ${P} AND a.path = ${P}`, scope.orgId, scope.resourceType, target.key),
+        from,
         seq: 'a.resource_seq',
         element: 'a.ordinal',
-        str: 'a.str',
-        ...(dialect.stringPrefix ? { strPrefix: `a.${dialect.stringPrefix.column}` } : {}),
-        num: 'a.num',
+        value: 'a.str',
+        ...(prefix ? { valuePrefix: prefix } : {}),
+        // a complex attribute's path holds only its markers; an empty string is no value (RFC 7644 §3.4.2.2)
+        present: target.kind === undefined ? '' : ` AND ${prefix ?? 'a.str'} <> ''`,
       };
+    }
     case 'members':
       return {
         from: frag(
@@ -106,8 +124,7 @@ function rows(target: Target, scope: QueryScope, dialect: SqlDialect): Rows {
         ),
         seq: 'g.seq',
         element: 'm.member_id',
-        str: target.subAttribute === 'type' ? 'lower(m.member_type)' : target.subAttribute === 'value' ? 'm.member_id' : 'NULL',
-        num: 'NULL',
+        ...relationValue(target.subAttribute === 'type' ? 'lower(m.member_type)' : target.subAttribute === 'value' ? 'm.member_id' : 'NULL'),
       };
     case 'groups':
       return {
@@ -117,28 +134,31 @@ function rows(target: Target, scope: QueryScope, dialect: SqlDialect): Rows {
         ),
         seq: 'u.seq',
         element: 'm.group_id',
-        str: target.subAttribute === 'value' ? 'm.group_id' : 'NULL',
-        num: 'NULL',
+        ...relationValue(target.subAttribute === 'value' ? 'm.group_id' : 'NULL'),
       };
   }
 }
 
+/** A membership's string value; a relation row is there (`pr`) unless the value is '' (NULL: not stored, e.g. display). */
+function relationValue(value: string): Pick<Rows, 'value' | 'present'> {
+  return { value, present: ` AND (${value} IS NULL OR ${value} <> '')` };
+}
+
 function condition(filter: Extract<BoundFilter, { kind: 'compare' | 'present' }>, r: Rows, dialect: SqlDialect): SqlFragment {
-  // '' and NULL alike have a prefix that is '' or NULL
-  if (filter.kind === 'present') return frag(` AND (${r.strPrefix ?? r.str} IS NULL OR ${r.strPrefix ?? r.str} <> '')`);
+  if (filter.kind === 'present') return frag(r.present);
   const { op, value } = filter;
-  if (typeof value === 'boolean') return frag(` AND ${r.num} = ${P}`, value ? 1 : 0);
+  if (typeof value === 'boolean') return frag(` AND ${r.value} = ${P}`, value ? 1 : 0);
   if (typeof value === 'number') {
     const sqlOp = { eq: '=', gt: '>', ge: '>=', lt: '<', le: '<=' }[op as 'eq'];
-    return frag(` AND ${r.num} ${sqlOp} ${P}`, value);
+    return frag(` AND ${r.value} ${sqlOp} ${P}`, value);
   }
   const prefix = dialect.stringPrefix;
-  if (!r.strPrefix || !prefix || op === 'co' || op === 'ew') return stringCondition(op, value, r.str, dialect);
+  if (!r.valuePrefix || !prefix || op === 'co' || op === 'ew') return stringCondition(op, value, r.value, dialect);
   const chars = [...value];
-  if (chars.length < prefix.length) return stringCondition(op, value, r.strPrefix, dialect);
+  if (chars.length < prefix.length) return stringCondition(op, value, r.valuePrefix, dialect);
   // a long value: the prefix narrows the index range (a string's prefix orders as the string does), str decides
   const bound = { eq: '=', sw: '=', gt: '>=', ge: '>=', lt: '<=', le: '<=' }[op];
-  return join([frag(` AND ${r.strPrefix} ${bound} ${P}`, chars.slice(0, prefix.length).join('')), stringCondition(op, value, r.str, dialect)]);
+  return join([frag(` AND ${r.valuePrefix} ${bound} ${P}`, chars.slice(0, prefix.length).join('')), stringCondition(op, value, r.value, dialect)]);
 }
 
 function stringCondition(op: Exclude<Extract<BoundFilter, { kind: 'compare' }>['op'], 'pr'>, value: string, column: string, dialect: SqlDialect): SqlFragment {
@@ -219,13 +239,14 @@ export function filterCondition(filter: BoundFilter, scope: QueryScope, dialect:
 export function sortKey(sort: SortSpec): SqlFragment {
   const t = sort.target;
   if (t.source !== 'attribute') throw new Error('sorting by a relation is refused by the core');
-  const column = t.kind === 'string' ? 'v.str' : 'v.num';
+  const table = indexTable(t);
+  const column = table === 'attribute_str' ? 'v.str' : 'v.num';
   if (!t.primaryKey) {
-    return frag(`(SELECT ${column} FROM attribute_index v WHERE v.resource_seq = r.seq AND v.path = ${P} ORDER BY v.ordinal LIMIT 1)`, t.key);
+    return frag(`(SELECT ${column} FROM ${table} v WHERE v.resource_seq = r.seq AND v.path = ${P} ORDER BY v.ordinal LIMIT 1)`, t.key);
   }
   return frag(
-    `(SELECT ${column} FROM attribute_index v WHERE v.resource_seq = r.seq AND v.path = ${P}
-      ORDER BY NOT EXISTS (SELECT 1 FROM attribute_index p WHERE p.resource_seq = v.resource_seq AND p.path = ${P}
+    `(SELECT ${column} FROM ${table} v WHERE v.resource_seq = r.seq AND v.path = ${P}
+      ORDER BY NOT EXISTS (SELECT 1 FROM attribute_num p WHERE p.resource_seq = v.resource_seq AND p.path = ${P}
                            AND p.ordinal = v.ordinal AND p.num = 1), v.ordinal LIMIT 1)`,
     t.key, t.primaryKey,
   );

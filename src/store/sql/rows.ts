@@ -2,6 +2,7 @@
 import type { Attributes, OutboxEvent, ResourceRef, StoredResource, TokenRecord } from '../store.js';
 import type { AuditRecord } from '../../core/audit.js';
 import type { LifecycleEvent } from '../../core/events.js';
+import type { IndexEntry } from '../../core/filter/index-entries.js';
 
 export interface ResourceRow {
   seq: number;
@@ -100,4 +101,26 @@ export interface OutboxRow {
 export function toOutboxEvent(row: OutboxRow): OutboxEvent {
   const event = JSON.parse(row.payload) as LifecycleEvent;
   return { seq: row.seq, channel: row.channel, event, attempts: row.attempts, ...(row.last_error !== null ? { lastError: row.last_error } : {}) };
+}
+
+/** A row of attribute_str (value: a string) or attribute_num (value: a number, a boolean as 0/1, a dateTime as ms). */
+export interface IndexRow<V> {
+  readonly path: string;
+  readonly ordinal: number;
+  readonly value: V;
+}
+
+/**
+ * Index entries as the rows of the two index tables. A complex value's marker (neither string nor number) is a
+ * string row of '' at the complex attribute's own path, which holds no string value: `pr` and value filters on
+ * the attribute read it from the string table's key.
+ */
+export function indexRows(entries: readonly IndexEntry[]): { strs: IndexRow<string>[]; nums: IndexRow<number>[] } {
+  const strs: IndexRow<string>[] = [];
+  const nums: IndexRow<number>[] = [];
+  for (const { path, ordinal, str, num } of entries) {
+    if (num === undefined) strs.push({ path, ordinal, value: str ?? '' });
+    else nums.push({ path, ordinal, value: num });
+  }
+  return { strs, nums };
 }

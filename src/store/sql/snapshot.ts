@@ -48,9 +48,12 @@ export function* snapshotSteps(dialect: SqlDialect, batch = SNAPSHOT_BATCH): Gen
     const rows = yield* run<ResourceRow & { display: string | null }>('SELECT * FROM resources WHERE seq > ? ORDER BY seq LIMIT ?', after, batch);
     if (rows.length === 0) break;
     const last = rows[rows.length - 1]!.seq;
+    // the two index tables as one list of entries (a complex value's marker is its '' string row: see indexRows)
     const index = yield* run<IndexRow>(
-      'SELECT resource_seq, path, ordinal, str, num FROM attribute_index WHERE resource_seq > ? AND resource_seq <= ? ORDER BY resource_seq, path, ordinal, str, num',
-      after, last,
+      `SELECT resource_seq, path, ordinal, str, CAST(NULL AS DOUBLE PRECISION) AS num FROM attribute_str WHERE resource_seq > ? AND resource_seq <= ?
+       UNION ALL SELECT resource_seq, path, ordinal, NULL, num FROM attribute_num WHERE resource_seq > ? AND resource_seq <= ?
+       ORDER BY resource_seq, path, ordinal, str, num`,
+      after, last, after, last,
     );
     const keys = yield* run<{ seq: number } & UniqueKey>(
       `SELECT r.seq, u.attribute, u.value FROM resources r JOIN unique_values u ON u.org_id = r.org_id AND u.resource_id = r.id

@@ -199,4 +199,50 @@ export const MIGRATIONS: readonly { readonly version: number; readonly name: str
       CREATE INDEX event_outbox_delivered ON event_outbox (delivered) WHERE delivered IS NOT NULL;
     `,
   },
+  {
+    version: 8,
+    name: 'attribute index split into string and number tables, keyed by an index scope',
+    sql: `
+      -- An index row was three B-tree entries (four for a number): the table, the string index, the number index
+      -- and the per-resource index, each repeating the organization's UUID and the resource type. Now a WITHOUT
+      -- ROWID table keyed for the filters is its own covering index, so a row is two entries, and (organization,
+      -- resource type) is a small integer, the scope (the index takes about 40% of the space it did). Strings (and
+      -- complex-value markers, as '' at the complex attribute's own path, which holds no string value) go to
+      -- attribute_str; numbers, booleans and dateTimes to attribute_num. Rows equal in every column (a value
+      -- repeated within one element) told filters and sorting nothing more: one is kept.
+      CREATE TABLE index_scopes (
+        id            INTEGER PRIMARY KEY,
+        org_id        TEXT NOT NULL,
+        resource_type TEXT NOT NULL,
+        UNIQUE (org_id, resource_type)
+      );
+      CREATE TABLE attribute_str (
+        scope        INTEGER NOT NULL,
+        path         TEXT NOT NULL,
+        str          TEXT NOT NULL,
+        resource_seq INTEGER NOT NULL,
+        ordinal      INTEGER NOT NULL,
+        PRIMARY KEY (scope, path, str, resource_seq, ordinal)
+      ) WITHOUT ROWID;
+      -- a resource's rows, for rewriting, deleting and sort keys
+      CREATE INDEX attribute_str_resource ON attribute_str (resource_seq, path, ordinal);
+      CREATE TABLE attribute_num (
+        scope        INTEGER NOT NULL,
+        path         TEXT NOT NULL,
+        num          REAL NOT NULL,
+        resource_seq INTEGER NOT NULL,
+        ordinal      INTEGER NOT NULL,
+        PRIMARY KEY (scope, path, num, resource_seq, ordinal)
+      ) WITHOUT ROWID;
+      CREATE INDEX attribute_num_resource ON attribute_num (resource_seq, path, ordinal);
+      INSERT INTO index_scopes (org_id, resource_type) SELECT DISTINCT org_id, resource_type FROM attribute_index;
+      INSERT OR IGNORE INTO attribute_str (scope, path, str, resource_seq, ordinal)
+        SELECT s.id, a.path, coalesce(a.str, ''), a.resource_seq, a.ordinal
+        FROM attribute_index a JOIN index_scopes s ON s.org_id = a.org_id AND s.resource_type = a.resource_type WHERE a.num IS NULL;
+      INSERT OR IGNORE INTO attribute_num (scope, path, num, resource_seq, ordinal)
+        SELECT s.id, a.path, a.num, a.resource_seq, a.ordinal
+        FROM attribute_index a JOIN index_scopes s ON s.org_id = a.org_id AND s.resource_type = a.resource_type WHERE a.num IS NOT NULL;
+      DROP TABLE attribute_index;
+    `,
+  },
 ];

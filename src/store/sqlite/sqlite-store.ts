@@ -19,7 +19,7 @@ import type { AuditEntry, AuditQuery, AuditRecord } from '../../core/audit.js';
 import { insertAudit, listAudit } from '../sql/audit.js';
 import { outboxRows } from '../sql/outbox.js';
 import { listQueries } from '../sql/query-compiler.js';
-import { toAuditRecord, toOutboxEvent, toRef, toResource, toToken, type AuditRow, type OutboxRow, type ResourceRow, type TokenRow } from '../sql/rows.js';
+import { indexRows, toAuditRecord, toOutboxEvent, toRef, toResource, toToken, type AuditRow, type IndexRow, type OutboxRow, type ResourceRow, type TokenRow } from '../sql/rows.js';
 import { batches, created, EMPTINESS, importItems, nonEmptyTables, resourceWrite, rowInsert, snapshotSteps, type ResourceMeta } from '../sql/snapshot.js';
 import { SQLITE } from './sqlite-dialect.js';
 import { GroupCommit } from './group-commit.js';
@@ -27,10 +27,14 @@ import { GroupCommit } from './group-commit.js';
 /** SQLite's default limit on bound parameters is 32766; chunks of 500 stay far below it. */
 const CHUNK = 500;
 
+/** The index tables are attribute_str and attribute_num, each named after its value column. */
+type IndexColumn = 'str' | 'num';
+
 export class SqliteStore implements Store {
   private readonly db: Database.Database;
   private readonly statements = new Map<string, Database.Statement>();
   private readonly commits: GroupCommit;
+  private readonly scopes = new Map<string, number>();
 
   constructor(private readonly filename: string) {
     if (filename !== ':memory:') mkdirSync(dirname(filename), { recursive: true });
@@ -119,7 +123,8 @@ export class SqliteStore implements Store {
   }
 
   async createResource(orgId: string, resourceType: string, id: string, at: string, write: ResourceWrite): Promise<StoredResource> {
-    return this.write(() => this.insertResource(orgId, resourceType, id, created(at), write));
+    const scope = this.scopeOf(orgId, resourceType);
+    return this.write(() => this.insertResource(orgId, resourceType, scope, id, created(at), write));
   }
 
   async createResources(
@@ -132,13 +137,14 @@ export class SqliteStore implements Store {
     // Most batches have no bad item: write them in one go, without a savepoint per item (a sixth of the time).
     // When an item fails, that attempt rolls back whole and the batch is written again item by item.
     // (Inside the group commit's savepoint, a transaction function is a savepoint nested in it.)
+    const scope = this.scopeOf(orgId, resourceType);
     return this.write(() => {
       try {
-        return this.db.transaction(() => items.map(({ id, write }) => this.insertResource(orgId, resourceType, id, created(at), write)))();
+        return this.db.transaction(() => items.map(({ id, write }) => this.insertResource(orgId, resourceType, scope, id, created(at), write)))();
       } catch (e) {
         if (!(e instanceof UniquenessViolation || e instanceof UnknownMembers)) throw e;
       }
-      const one = this.db.transaction((id: string, write: ResourceWrite) => this.insertResource(orgId, resourceType, id, created(at), write));
+      const one = this.db.transaction((id: string, write: ResourceWrite) => this.insertResource(orgId, resourceType, scope, id, created(at), write));
       const stopAfter = options.stopAfterErrors ?? Infinity;
       const results: (StoredResource | UniquenessViolation | UnknownMembers)[] = [];
       let failed = 0;
@@ -157,13 +163,13 @@ export class SqliteStore implements Store {
   }
 
   /** Call inside a transaction: a throw leaves nothing of this resource behind. */
-  private insertResource(orgId: string, resourceType: string, id: string, meta: ResourceMeta, write: ResourceWrite): StoredResource {
+  private insertResource(orgId: string, resourceType: string, scope: number, id: string, meta: ResourceMeta, write: ResourceWrite): StoredResource {
     // a NULL seq is the next one
     const { lastInsertRowid } = this.sql(
       `INSERT INTO resources (seq, org_id, resource_type, id, version, created, last_modified, display, data)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ).run(meta.position ?? null, orgId, resourceType, id, meta.version, meta.created, meta.lastModified, write.display ?? null, JSON.stringify(write.attributes));
-    this.insertIndex(Number(lastInsertRowid), orgId, resourceType, write.index);
+    this.insertIndex(Number(lastInsertRowid), scope, write.index);
     this.insertUniqueKeys(orgId, resourceType, id, write.uniqueKeys);
     const added = write.membership ? this.addMembers(orgId, id, write.membership) : [];
     this.sql('INSERT INTO resource_counts (org_id, resource_type, n) VALUES (?, ?, 1) ON CONFLICT DO UPDATE SET n = n + 1').run(orgId, resourceType);
@@ -186,13 +192,14 @@ export class SqliteStore implements Store {
     write: ResourceWrite,
     expectedVersion?: number,
   ): Promise<StoredResource | 'conflict' | undefined> {
+    const scope = this.scopeOf(orgId, resourceType);
     return this.write(() => {
       const current = this.versionOf(orgId, resourceType, id);
       if (current === undefined) return undefined;
       if (expectedVersion !== undefined && current.version !== expectedVersion) return 'conflict';
       const row = this.sql('UPDATE resources SET version = version + 1, last_modified = ?, display = ?, data = ? WHERE seq = ? RETURNING *')
         .get(at, write.display ?? null, JSON.stringify(write.attributes), current.seq) as ResourceRow;
-      this.rewriteIndexAndKeys(row.seq, orgId, resourceType, id, write);
+      this.rewriteIndexAndKeys(row.seq, orgId, resourceType, scope, id, write);
       const members = write.membership ? this.replaceMembers(orgId, id, write.membership) : { added: [], removed: [] };
       this.insertRecord(write.record, row.version, members.added, members.removed);
       return toResource(row);
@@ -200,6 +207,7 @@ export class SqliteStore implements Store {
   }
 
   async patchResource(orgId: string, resourceType: string, id: string, at: string, change: PatchChange): Promise<StoredResource | 'conflict' | undefined> {
+    const scope = this.scopeOf(orgId, resourceType);
     return this.write(() => {
       const row = this.versionOf(orgId, resourceType, id);
       if (!row) return undefined;
@@ -208,7 +216,7 @@ export class SqliteStore implements Store {
       if (change.write) {
         const w = change.write;
         this.sql('UPDATE resources SET display = ?, data = ? WHERE seq = ?').run(w.display ?? null, JSON.stringify(w.attributes), row.seq);
-        this.rewriteIndexAndKeys(row.seq, orgId, resourceType, id, w);
+        this.rewriteIndexAndKeys(row.seq, orgId, resourceType, scope, id, w);
         changed = true;
       }
       const m = change.members;
@@ -227,10 +235,7 @@ export class SqliteStore implements Store {
       if (!changed) {
         result = this.sql('SELECT * FROM resources WHERE seq = ?').get(row.seq) as ResourceRow;
       } else {
-        if (!change.write) {
-          const update = this.sql('UPDATE attribute_index SET str = ?, num = ? WHERE resource_seq = ? AND path = ? AND ordinal = ?');
-          for (const e of change.touch) update.run(e.str ?? null, e.num ?? null, row.seq, e.path, e.ordinal);
-        }
+        if (!change.write) this.replaceIndexEntries(row.seq, scope, change.touch);
         result = this.sql('UPDATE resources SET version = version + 1, last_modified = ? WHERE seq = ? RETURNING *').get(at, row.seq) as ResourceRow;
       }
       this.insertRecord(change.record, result.version, added, removed);
@@ -245,7 +250,8 @@ export class SqliteStore implements Store {
       if (expectedVersion !== undefined && gone.version !== expectedVersion) return 'conflict';
       this.sql('DELETE FROM resources WHERE seq = ?').run(gone.seq);
       this.sql('UPDATE resource_counts SET n = n - 1 WHERE org_id = ? AND resource_type = ?').run(orgId, resourceType);
-      this.sql('DELETE FROM attribute_index WHERE resource_seq = ?').run(gone.seq);
+      this.sql('DELETE FROM attribute_str WHERE resource_seq = ?').run(gone.seq);
+      this.sql('DELETE FROM attribute_num WHERE resource_seq = ?').run(gone.seq);
       this.sql('DELETE FROM unique_values WHERE org_id = ? AND resource_id = ?').run(orgId, id);
       this.sql('DELETE FROM group_members WHERE org_id = ? AND group_id = ?').run(orgId, id);
       this.sql('DELETE FROM group_members WHERE org_id = ? AND member_id = ?').run(orgId, id);
@@ -313,6 +319,23 @@ export class SqliteStore implements Store {
     return out;
   }
 
+  /**
+   * The index scope of (organization, resource type): made on first use in a transaction of its own, so that a
+   * write rolled back cannot take away a scope already remembered (scopes are never deleted).
+   */
+  private scopeOf(orgId: string, resourceType: string): number {
+    const key = `${orgId}\u0000${resourceType}`;
+    let id = this.scopes.get(key);
+    if (id === undefined) {
+      id = this.db.transaction(() => {
+        this.sql('INSERT INTO index_scopes (org_id, resource_type) VALUES (?, ?) ON CONFLICT DO NOTHING').run(orgId, resourceType);
+        return this.sql('SELECT id FROM index_scopes WHERE org_id = ? AND resource_type = ?').pluck().get(orgId, resourceType) as number;
+      }).immediate();
+      this.scopes.set(key, id);
+    }
+    return id;
+  }
+
   /** Read inside the write transaction (BEGIN IMMEDIATE holds the write lock), so no other writer comes between. */
   private versionOf(orgId: string, resourceType: string, id: string): { seq: number; version: number } | undefined {
     return this.sql('SELECT seq, version FROM resources WHERE org_id = ? AND resource_type = ? AND id = ?').get(orgId, resourceType, id) as
@@ -320,19 +343,15 @@ export class SqliteStore implements Store {
       | undefined;
   }
 
-  /** A changed document's index rows and unique values, replaced (a clash throws and rolls the write back). */
   /**
-   * Only the rows that differ are deleted and inserted: a PATCH of one attribute touches that attribute's rows and
-   * meta.lastModified's, not the twenty-odd rows of every other value (each row is four B-tree entries).
+   * A changed document's index rows and unique values, replaced (a clash throws and rolls the write back). Only the
+   * rows that differ are deleted and inserted: a PATCH of one attribute touches that attribute's rows and
+   * meta.lastModified's, not the twenty-odd rows of every other value.
    */
-  private rewriteIndexAndKeys(seq: number, orgId: string, resourceType: string, id: string, write: ResourceWrite): void {
-    const entryKey = (e: { path: string; ordinal: number; str?: string | null; num?: number | null }) => `${e.path}\u0000${e.ordinal}\u0000${e.str ?? ''}\u0000${e.str == null ? 'n' : 's'}\u0000${e.num ?? ''}`;
-    const old = this.sql('SELECT rowid, path, ordinal, str, num FROM attribute_index WHERE resource_seq = ?').all(seq) as
-      { rowid: number; path: string; ordinal: number; str: string | null; num: number | null }[];
-    const wanted = new Map(write.index.map((e) => [entryKey(e), e]));
-    const drop = this.sql('DELETE FROM attribute_index WHERE rowid = ?');
-    for (const row of old) if (!wanted.delete(entryKey(row))) drop.run(row.rowid);
-    this.insertIndex(seq, orgId, resourceType, [...wanted.values()]);
+  private rewriteIndexAndKeys(seq: number, orgId: string, resourceType: string, scope: number, id: string, write: ResourceWrite): void {
+    const { strs, nums } = indexRows(write.index);
+    this.rewriteRows('str', seq, scope, strs);
+    this.rewriteRows('num', seq, scope, nums);
 
     const held = this.sql('SELECT attribute, value FROM unique_values WHERE org_id = ? AND resource_id = ?').all(orgId, id) as UniqueKey[];
     const keep = new Set(write.uniqueKeys.map((k) => `${k.attribute}\u0000${k.value}`));
@@ -341,11 +360,35 @@ export class SqliteStore implements Store {
     this.insertUniqueKeys(orgId, resourceType, id, write.uniqueKeys.filter((k) => keep.has(`${k.attribute}\u0000${k.value}`)));
   }
 
-  private insertIndex(seq: number, orgId: string, resourceType: string, entries: readonly IndexEntry[]): void {
-    const insert = this.sql(
-      'INSERT INTO attribute_index (resource_seq, org_id, resource_type, path, ordinal, str, num) VALUES (?, ?, ?, ?, ?, ?, ?)',
-    );
-    for (const e of entries) insert.run(seq, orgId, resourceType, e.path, e.ordinal, e.str ?? null, e.num ?? null);
+  /** One index table's rows of a resource made `wanted`, deleting and inserting only those that differ. */
+  private rewriteRows(column: IndexColumn, seq: number, scope: number, wanted: readonly IndexRow<unknown>[]): void {
+    const key = (r: IndexRow<unknown>) => `${r.path}\u0000${r.ordinal}\u0000${String(r.value)}`;
+    const old = this.sql(`SELECT path, ordinal, ${column} AS value FROM attribute_${column} WHERE resource_seq = ?`).all(seq) as IndexRow<unknown>[];
+    const missing = new Map(wanted.map((r) => [key(r), r]));
+    const drop = this.sql(`DELETE FROM attribute_${column} WHERE resource_seq = ? AND path = ? AND ordinal = ? AND ${column} = ?`);
+    for (const r of old) if (!missing.delete(key(r))) drop.run(seq, r.path, r.ordinal, r.value);
+    this.insertRows(column, seq, scope, [...missing.values()]);
+  }
+
+  /** The rows at the entries' (path, ordinal) replaced by the entries (a membership-only PATCH's lastModified). */
+  private replaceIndexEntries(seq: number, scope: number, entries: readonly IndexEntry[]): void {
+    for (const column of ['str', 'num'] as const) {
+      const drop = this.sql(`DELETE FROM attribute_${column} WHERE resource_seq = ? AND path = ? AND ordinal = ?`);
+      for (const e of entries) drop.run(seq, e.path, e.ordinal);
+    }
+    this.insertIndex(seq, scope, entries);
+  }
+
+  private insertIndex(seq: number, scope: number, entries: readonly IndexEntry[]): void {
+    const { strs, nums } = indexRows(entries);
+    this.insertRows('str', seq, scope, strs);
+    this.insertRows('num', seq, scope, nums);
+  }
+
+  /** OR IGNORE: a value repeated within one element is one row (the key is the whole row). */
+  private insertRows(column: IndexColumn, seq: number, scope: number, rows: readonly IndexRow<unknown>[]): void {
+    const insert = this.sql(`INSERT OR IGNORE INTO attribute_${column} (scope, path, ${column}, resource_seq, ordinal) VALUES (?, ?, ?, ?, ?)`);
+    for (const r of rows) insert.run(scope, r.path, r.value, seq, r.ordinal);
   }
 
   private insertUniqueKeys(orgId: string, resourceType: string, id: string, keys: readonly UniqueKey[]): void {
@@ -481,13 +524,15 @@ export class SqliteStore implements Store {
   async importSnapshot(records: AsyncIterable<SnapshotRecord>): Promise<void> {
     let first = true;
     for await (const batch of batches(records)) {
+      const items = importItems(batch);
       this.db.transaction(() => {
         if (first) {
           const holds = nonEmptyTables(this.sql(EMPTINESS).get() as Record<string, number>);
           if (holds) throw new StoreNotEmpty(holds);
         }
-        for (const item of importItems(batch)) {
-          if (item.kind === 'resource') this.insertResource(item.orgId, item.resourceType, item.id, item, resourceWrite(item));
+        for (const item of items) {
+          // the scope is made inside this transaction, after its organization (a failed restore starts again anew)
+          if (item.kind === 'resource') this.insertResource(item.orgId, item.resourceType, this.scopeOf(item.orgId, item.resourceType), item.id, item, resourceWrite(item));
           else if (item.kind === 'members') this.addMembers(item.orgId, item.groupId, { ids: item.ids, allowedTypes: item.types });
           else this.run(rowInsert(item, SQLITE));
         }
