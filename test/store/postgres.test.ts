@@ -74,6 +74,20 @@ describe.skipIf(!admin)('PostgreSQL', () => {
         orgId = (await store.ensureOrganization('acme')).id;
       });
 
+      it('refreshes the planner statistics once a load has grown the directory, without waiting for autovacuum', async () => {
+        const tables = ['resources', 'attribute_str', 'attribute_num'];
+        for (const t of tables) await sql(`ALTER TABLE ${t} SET (autovacuum_enabled = false)`);
+        const analyzed = async () => (await sql<{ relname: string; last_analyze: Date | null }>(
+          'SELECT relname, last_analyze FROM pg_stat_user_tables WHERE relname = ANY($1) AND last_analyze IS NOT NULL', [tables],
+        )).length;
+        const batch = (from: number) => Array.from({ length: 400 }, (_, i) => ({ id: `u${from + i}`, write: user(`user${from + i}`) }));
+        await store.createResources(orgId, 'User', at(1), batch(0));
+        await store.createResources(orgId, 'User', at(2), batch(400));
+        expect(await analyzed()).toBe(0); // 800 created: not yet
+        await store.createResources(orgId, 'User', at(3), batch(800));
+        await expect.poll(analyzed, { timeout: 10_000 }).toBe(3);
+      });
+
       it('concurrent replaces from the same version: exactly one is written, the others conflict', async () => {
         await store.createResource(orgId, 'User', 'u1', at(1), user('alice'));
         const outcomes = await Promise.all(
