@@ -41,8 +41,12 @@ declare module 'fastify' {
     scimContext: CallContext | null;
   }
   interface FastifyInstance {
-    /** Resolves once every request started has sent its reply (call after close(), before closing the store). */
-    drain(): Promise<void>;
+    /**
+     * Resolves once every request started has sent its reply, or after `maxWaitMs` (call after close(), before
+     * closing the store): Fastify drops some requests whose client went away without a reply, which would otherwise
+     * hold it forever.
+     */
+    drain(maxWaitMs?: number): Promise<void>;
   }
 }
 
@@ -145,7 +149,16 @@ export function buildServer(options: ServerOptions): FastifyInstance {
     if (!started.delete(req)) return;
     if (--inFlight === 0) idle.splice(0).forEach((resolve) => resolve());
   });
-  app.decorate('drain', () => (inFlight === 0 ? Promise.resolve() : new Promise<void>((resolve) => idle.push(resolve))));
+  app.decorate('drain', (maxWaitMs = 10_000) => {
+    if (inFlight === 0) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, maxWaitMs);
+      idle.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  });
 
   // While shutting down, finished responses close their connection: a kept-alive idle socket would otherwise
   // hold close() open until its keep-alive timeout.

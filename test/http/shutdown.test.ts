@@ -31,3 +31,23 @@ it('drain() waits for a request whose client went away before its reply, so the 
   expect(await drained).toBe(true);
   await s.store.close();
 });
+
+it('drain() gives up after its limit, so a request Fastify dropped cannot hold a shutdown forever', async () => {
+  const s = await testServer();
+  const created = (await s.request('POST', '/Users', user('stuck'))).body;
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  const read = s.store.getResource.bind(s.store);
+  s.store.getResource = async (...args) => {
+    await gate;
+    return read(...args);
+  };
+  const pending = s.request('GET', `/Users/${created.id}`);
+  await new Promise((r) => setTimeout(r, 20));
+  const started = Date.now();
+  await s.app.drain(200);
+  expect(Date.now() - started).toBeGreaterThanOrEqual(190);
+  release();
+  await pending;
+  await s.close();
+});
