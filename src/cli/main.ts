@@ -259,7 +259,7 @@ async function backup(args: string[], out: NodeJS.WritableStream, err: NodeJS.Wr
     return 2;
   }
   const config = loadConfig(process.env, { ...(values.database ? { database: values.database } : {}) });
-  const store = await openStore(config.database, { poolSize: config.databasePoolSize });
+  const store = await open(config);
   try {
     const counts = await writeBackup(file, store.exportSnapshot(), isPostgresUrl(config.database) ? 'postgres' : 'sqlite', out);
     err.write(`scimd: backed up ${describeCounts(counts)}${file === '-' ? '' : ` to ${file}`}\n`);
@@ -280,7 +280,7 @@ async function restore(args: string[], err: NodeJS.WritableStream): Promise<numb
   const config = loadConfig(process.env, { ...(values.database ? { database: values.database } : {}) });
   // a damaged or cut-short file is refused before the target is even opened
   const { header, counts } = await verifyBackup(file);
-  const store = await openStore(config.database, { poolSize: config.databasePoolSize });
+  const store = await open(config);
   try {
     await store.importSnapshot(readBackup(file));
   } finally {
