@@ -209,7 +209,7 @@ export class PostgresStore implements Store {
     const scope = await this.scopeOf(orgId, resourceType);
     const results = await this.transaction(async (c) => {
       // Most batches have no bad item: write them in a few statements for all of them (round trips per batch, not
-      // per item: 8× faster). When an item fails, that attempt rolls back whole and the batch is written again
+      // per item). When an item fails, that attempt rolls back whole and the batch is written again
       // item by item. Groups go item by item: their members are checked and locked one group at a time.
       if (items.length > 1 && items.every((item) => !item.write.membership)) {
         await c.query('SAVEPOINT batch');
