@@ -81,7 +81,7 @@ describe('bulkId references (§3.7.2)', () => {
     expect((await s.request('GET', '/Users?count=0')).body.totalResults).toBe(1000);
   });
 
-  it('a run of POSTs written together: every user findable by filter, unique, audited, evented; a clash falls back to one by one', async () => {
+  it('a run of POSTs written together: every user findable by filter, unique, audited; a clash falls back to one by one', async () => {
     const u = (i: number) => post('/Users', `b${i}`, user(`batch${i}`, { externalId: `x${i}`, emails: [{ value: `batch${i}@example.com` }] }));
     const r = await send(bulk(Array.from({ length: 20 }, (_, i) => u(i))));
     expect(r.body.Operations.map((o: { status: string }) => o.status)).toEqual(Array(20).fill('201'));
