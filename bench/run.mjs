@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// npm run bench [-- --sizes 10000,1000000] [--duration 5] [--connections 16] [--load 100000] [--quick]
+// npm run bench [-- --sizes 10000,1000000 (or --sizes= for the load alone)] [--duration 5] [--connections 16] [--load 100000] [--quick]
 //                [--store postgres [--postgres URL] [--nodes 3]]
 // Builds a directory of N users per size on the embedded store (or PostgreSQL), serves it with `scimd serve`, drives
 // it with autocannon over loopback, and reports requests/s, p50/p99 latency, errors and peak server memory for each
@@ -38,7 +38,7 @@ const { values } = parseArgs({
 if (!['sqlite', 'postgres'].includes(values.store)) throw new Error(`--store is sqlite or postgres, not ${values.store}`);
 const onPostgres = values.store === 'postgres';
 const loadSize = values.quick ? 10_000 : Number(values.load);
-const sizes = (values.quick ? '10000' : values.sizes).split(',').map(Number);
+const sizes = (values.quick ? '10000' : values.sizes).split(',').filter(Boolean).map(Number); // --sizes= : the load alone
 const duration = values.quick ? 2 : Number(values.duration);
 const connections = Number(values.connections);
 const TOKEN = 'bench-token';

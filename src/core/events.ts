@@ -4,7 +4,7 @@
  * the same change as the audit entry and written to a transactional outbox with it (see the Store contract), then
  * delivered at least once, in order per resource (events/dispatcher.ts). Pure: events are computed here.
  */
-import { randomUUID } from 'node:crypto';
+import { timeOrderedId } from './resource/ids.js';
 import type { AttributeChange, AuditOperation } from './audit.js';
 
 /**
@@ -51,7 +51,7 @@ export function eventsOf(
   changes: readonly AttributeChange[],
 ): LifecycleEvent[] {
   const kind = base.resource.type.toLowerCase();
-  const event = (type: LifecycleEventType, c: readonly AttributeChange[] = changes): LifecycleEvent => ({ id: randomUUID(), type, ...base, changes: c });
+  const event = (type: LifecycleEventType, c: readonly AttributeChange[] = changes): LifecycleEvent => ({ id: timeOrderedId(), type, ...base, changes: c });
   if (operation === 'create') return [event(`${kind}.created`)];
   if (operation === 'delete') return [event(`${kind}.deleted`)];
   if (operation !== 'replace' && operation !== 'patch') return [];
@@ -67,5 +67,5 @@ export function eventsOf(
 }
 
 export function memberEvent(base: MemberEventBase, added: boolean, memberId: string): LifecycleEvent {
-  return { id: randomUUID(), type: added ? 'group.member_added' : 'group.member_removed', ...base, changes: [], member: { id: memberId } };
+  return { id: timeOrderedId(), type: added ? 'group.member_added' : 'group.member_removed', ...base, changes: [], member: { id: memberId } };
 }

@@ -2,13 +2,14 @@
  * The SCIM service: the protocol core that any HTTP shell (the Fastify server, or an application embedding scimd)
  * calls. Each operation is parse → check → plan a store write → execute → render; nothing here knows HTTP.
  */
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { SCHEMA_URN, SchemaRegistry, type ResourceType } from './schema/registry.js';
 import { ScimError, scimErrors } from './errors.js';
 import { sameJson } from './json.js';
 import { checkResource } from './resource/schema-checker.js';
 import { protectSecrets, storedSecrets, withoutSecrets } from './resource/secrets.js';
 import { uniqueKeysOf } from './resource/unique-keys.js';
+import { timeOrderedId } from './resource/ids.js';
 import { compareSortKeys, descending, integerParam, searchRequest, type ListParams, type ProjectionParams } from './list-params.js';
 
 export type { ListParams, ProjectionParams } from './list-params.js';
@@ -267,7 +268,7 @@ export function createScim(options: ScimOptions) {
     bulkLimits,
 
     async create(ctx: CallContext, endpoint: string, body: unknown, params: ProjectionParams = {}): Promise<ResourceResponse> {
-      const id = randomUUID();
+      const id = timeOrderedId();
       return recorded(ctx, 'create', endpoint, id, async (rt, record) => {
         const attrs = checkResource(rt, body);
         await protectSecrets(rt, attrs);
@@ -311,7 +312,7 @@ export function createScim(options: ScimOptions) {
       };
       for (const body of bodies) {
         if (allowed <= 0) break;
-        const id = randomUUID();
+        const id = timeOrderedId();
         try {
           const attrs = checkResource(rt, body);
           await protectSecrets(rt, attrs);

@@ -44,6 +44,20 @@ describe('PUT (RFC 7644 §3.5.1)', () => {
   });
 });
 
+describe('ids', () => {
+  it('are UUIDv7s that sort in the order the resources were made (id-keyed B-trees then grow at one edge)', async () => {
+    const ids: string[] = [];
+    for (const name of ['u1', 'u2', 'u3']) ids.push((await s.request('POST', '/Users', user(name))).body.id);
+    const bulk = await s.request('POST', '/Bulk', {
+      schemas: ['urn:ietf:params:scim:api:messages:2.0:BulkRequest'],
+      Operations: ['u4', 'u5', 'u6'].map((n) => ({ method: 'POST', path: '/Users', bulkId: n, data: user(n) })),
+    });
+    ids.push(...bulk.body.Operations.map((o: any) => o.location.split('/').pop()));
+    for (const id of ids) expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect([...ids].sort()).toEqual(ids);
+  });
+});
+
 describe('DELETE (RFC 7644 §3.6)', () => {
   it('answers 204, then 404; memberships go with the resource', async () => {
     const u = (await s.request('POST', '/Users', user('gone'))).body.id;
