@@ -1,6 +1,7 @@
 /**
  * A database made before the attribute index was split (SQLite migration 8, PostgreSQL migration 2) upgrades in
- * place: its index rows move to attribute_str and attribute_num and answer the same filters, sorts and rewrites.
+ * place: its index rows move to attribute_str and attribute_num, their paths then become index_paths ids (SQLite
+ * migration 9, PostgreSQL migration 3), and they answer the same filters, sorts and rewrites.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -89,7 +90,7 @@ async function expectSameAnswers(store: Store): Promise<void> {
   expect(await ids('name.givenName eq "bob"')).toEqual([]);
 }
 
-describe('SQLite: a database at migration 7 upgrades to the split index', () => {
+describe('SQLite: a database at migration 7 upgrades to the split index with path ids', () => {
   const dir = mkdtempSync(join(tmpdir(), 'scimd-index-migration-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -113,7 +114,7 @@ describe('SQLite: a database at migration 7 upgrades to the split index', () => 
 
 const admin = postgresUrl();
 
-describe.skipIf(!admin)('PostgreSQL: a database at migration 1 upgrades to the split index', () => {
+describe.skipIf(!admin)('PostgreSQL: a database at migration 1 upgrades to the split index with path ids', () => {
   it('answers the same filters, sorts and rewrites after migrating', async () => {
     const url = await freshPostgresDatabase(admin!);
     const client = new pg.Client({ connectionString: url });

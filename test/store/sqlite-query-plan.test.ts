@@ -39,9 +39,12 @@ afterAll(async () => {
   await store.close();
 });
 
+/** The index paths' ids, as the store looks them up before compiling. */
+const paths = () => new Map((raw.prepare('SELECT path, id FROM index_paths').all() as { path: string; id: number }[]).map((r) => [r.path, r.id]));
+
 function plan(resourceType: string, filter: string): string {
   const rt = registry.resourceType(resourceType)!;
-  const { page } = listQueries(orgId, resourceType, { filter: bindFilter(rt, parseFilter(filter)), offset: 0, limit: 10 }, SQLITE);
+  const { page } = listQueries(orgId, resourceType, { filter: bindFilter(rt, parseFilter(filter)), offset: 0, limit: 10 }, SQLITE, paths());
   const rows = raw.prepare(`EXPLAIN QUERY PLAN ${page.sql}`).all(...page.params) as { detail: string }[];
   return rows.map((r) => r.detail).join('\n');
 }
@@ -89,7 +92,7 @@ describe('EXPLAIN QUERY PLAN of indexed filter forms (SQLite)', () => {
 
 describe('EXPLAIN QUERY PLAN of paging (SQLite)', () => {
   it('a cursor page seeks from its anchor in the listing index: deep pages cost what the first does', () => {
-    const { page } = listQueries(orgId, 'User', { offset: 0, limit: 100, after: { position: 40 } }, SQLITE);
+    const { page } = listQueries(orgId, 'User', { offset: 0, limit: 100, after: { position: 40 } }, SQLITE, paths());
     const p = (raw.prepare(`EXPLAIN QUERY PLAN ${page.sql}`).all(...page.params) as { detail: string }[]).map((r) => r.detail).join('\n');
     expect(p).toContain('SEARCH r USING INDEX resources_listing (org_id=? AND resource_type=? AND rowid>?)');
     expect(p).not.toMatch(/SCAN|TEMP B-TREE/);

@@ -192,4 +192,44 @@ export const MIGRATIONS: readonly { readonly version: number; readonly name: str
       DROP TABLE attribute_index;
     `,
   },
+  {
+    version: 3,
+    name: 'index paths as small integers',
+    sql: `
+      -- As in SQLite's migration 9: an index row names its attribute's path by an integer of index_paths instead of
+      -- repeating the text (an extension attribute's is some 75 bytes) in the row and in both of its indexes.
+      CREATE TABLE index_paths (
+        id   INTEGER GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        path TEXT NOT NULL UNIQUE
+      );
+      INSERT INTO index_paths (path) SELECT path FROM attribute_str UNION SELECT path FROM attribute_num ORDER BY 1;
+      CREATE TABLE attribute_str_paths (
+        scope        INTEGER NOT NULL,
+        path         INTEGER NOT NULL,
+        str          TEXT COLLATE "C" NOT NULL,
+        str_prefix   TEXT COLLATE "C" GENERATED ALWAYS AS (left(str, 400)) STORED,
+        resource_seq BIGINT NOT NULL REFERENCES resources (seq) ON DELETE CASCADE,
+        ordinal      INTEGER NOT NULL
+      );
+      INSERT INTO attribute_str_paths (scope, path, str, resource_seq, ordinal)
+        SELECT a.scope, p.id, a.str, a.resource_seq, a.ordinal FROM attribute_str a JOIN index_paths p ON p.path = a.path;
+      DROP TABLE attribute_str;
+      ALTER TABLE attribute_str_paths RENAME TO attribute_str;
+      CREATE INDEX attribute_str_value ON attribute_str (scope, path, str_prefix, resource_seq, ordinal);
+      CREATE INDEX attribute_str_resource ON attribute_str (resource_seq, path, ordinal);
+      CREATE TABLE attribute_num_paths (
+        scope        INTEGER NOT NULL,
+        path         INTEGER NOT NULL,
+        num          DOUBLE PRECISION NOT NULL,
+        resource_seq BIGINT NOT NULL REFERENCES resources (seq) ON DELETE CASCADE,
+        ordinal      INTEGER NOT NULL
+      );
+      INSERT INTO attribute_num_paths (scope, path, num, resource_seq, ordinal)
+        SELECT a.scope, p.id, a.num, a.resource_seq, a.ordinal FROM attribute_num a JOIN index_paths p ON p.path = a.path;
+      DROP TABLE attribute_num;
+      ALTER TABLE attribute_num_paths RENAME TO attribute_num;
+      CREATE INDEX attribute_num_value ON attribute_num (scope, path, num, resource_seq, ordinal);
+      CREATE INDEX attribute_num_resource ON attribute_num (resource_seq, path, ordinal);
+    `,
+  },
 ];

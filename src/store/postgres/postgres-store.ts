@@ -15,7 +15,7 @@ import {
 import type { IndexEntry } from '../../core/filter/index-entries.js';
 import type { AuditEntry, AuditQuery, AuditRecord } from '../../core/audit.js';
 import { insertAudit, listAudit, type AuditWrite } from '../sql/audit.js';
-import { listQueries } from '../sql/query-compiler.js';
+import { listQueries, queryPaths } from '../sql/query-compiler.js';
 import { indexRows, toAuditRecord, toOutboxEvent, toRef, toResource, toToken, type AuditRow, type OutboxRow, type ResourceRow, type TokenRow } from '../sql/rows.js';
 import { outboxRows } from '../sql/outbox.js';
 import { batches, created, EMPTINESS, importItems, nonEmptyTables, resourceWrite, rowInsert, snapshotSteps, type ImportItem, type ResourceMeta } from '../sql/snapshot.js';
@@ -72,6 +72,7 @@ function text(value: unknown): unknown {
 export class PostgresStore implements Store {
   private readonly pool: pg.Pool;
   private readonly scopes = new Map<string, number>();
+  private readonly paths = new Map<string, number>();
   private closed = false;
   /** Statistics upkeep (see grew): resources created here since the last ANALYZE, and the size it found. */
   private created = 0;
@@ -190,6 +191,7 @@ export class PostgresStore implements Store {
 
   async createResource(orgId: string, resourceType: string, id: string, at: string, write: ResourceWrite): Promise<StoredResource> {
     const scope = await this.scopeOf(orgId, resourceType);
+    await this.knowPaths(write.index);
     const resource = await this.transaction(async (c) => {
       const written = await this.insertResource(c, orgId, resourceType, scope, id, created(at), write);
       await this.count(c, orgId, resourceType, 1);
@@ -207,6 +209,7 @@ export class PostgresStore implements Store {
     options: CreateManyOptions = {},
   ): Promise<(StoredResource | UniquenessViolation | UnknownMembers)[]> {
     const scope = await this.scopeOf(orgId, resourceType);
+    await this.knowPaths(items.flatMap((i) => i.write.index));
     const results = await this.transaction(async (c) => {
       // Most batches have no bad item: write them in a few statements for all of them (round trips per batch, not
       // per item). When an item fails, that attempt rolls back whole and the batch is written again
@@ -315,6 +318,7 @@ export class PostgresStore implements Store {
     orgId: string, resourceType: string, id: string, at: string, write: ResourceWrite, expectedVersion?: number,
   ): Promise<StoredResource | 'conflict' | undefined> {
     const scope = await this.scopeOf(orgId, resourceType);
+    await this.knowPaths(write.index);
     return this.transaction(async (c) => {
       // the version is checked by the UPDATE itself: a concurrent write holds the row until it commits, and then
       // the condition is evaluated against its result
@@ -333,6 +337,7 @@ export class PostgresStore implements Store {
 
   async patchResource(orgId: string, resourceType: string, id: string, at: string, change: PatchChange): Promise<StoredResource | 'conflict' | undefined> {
     const scope = await this.scopeOf(orgId, resourceType);
+    await this.knowPaths([...(change.write?.index ?? []), ...change.touch]);
     return this.transaction(async (c) => {
       let seq: number;
       let changed = false;
@@ -381,9 +386,9 @@ export class PostgresStore implements Store {
   /** A changed resource's new version (and, for a membership-only change, its index entries such as lastModified). */
   private async bumpVersion(c: Client, seq: number, scope: number, at: string, change: PatchChange): Promise<ResourceRow> {
     if (!change.write && change.touch.length > 0) {
-      const keys = [seq, change.touch.map((e) => e.path), change.touch.map((e) => e.ordinal)];
+      const keys = [seq, change.touch.map((e) => this.pathId(e.path)), change.touch.map((e) => e.ordinal)];
       for (const table of ['attribute_str', 'attribute_num']) {
-        await c.query(`DELETE FROM ${table} WHERE resource_seq = $1 AND (path, ordinal) IN (SELECT * FROM unnest($2::text[], $3::integer[]))`, keys);
+        await c.query(`DELETE FROM ${table} WHERE resource_seq = $1 AND (path, ordinal) IN (SELECT * FROM unnest($2::integer[], $3::integer[]))`, keys);
       }
       await this.insertIndex(c, scope, [{ seq, entries: change.touch }]);
     }
@@ -405,7 +410,7 @@ export class PostgresStore implements Store {
   }
 
   async listResources(orgId: string, resourceType: string, query: ResourceQuery): Promise<ResourcePage> {
-    const { count, page } = listQueries(orgId, resourceType, query, POSTGRES);
+    const { count, page } = listQueries(orgId, resourceType, query, POSTGRES, await this.lookUpPaths(queryPaths(query)));
     // one snapshot for the total and the page
     return this.transaction(async (c) => {
       const total = (await c.query<{ total: number }>(count.sql, count.params as unknown[])).rows[0]!.total;
@@ -498,8 +503,8 @@ export class PostgresStore implements Store {
       if (rows.length === 0) continue;
       await c.query(
         `INSERT INTO ${table} (scope, resource_seq, path, ordinal, ${column})
-         SELECT $1, t.* FROM unnest($2::bigint[], $3::text[], $4::integer[], $5::${type}[]) AS t`,
-        [scope, rows.map((r) => r.seq), rows.map((r) => r.path), rows.map((r) => r.ordinal), rows.map((r) => r.value)],
+         SELECT $1, t.* FROM unnest($2::bigint[], $3::integer[], $4::integer[], $5::${type}[]) AS t`,
+        [scope, rows.map((r) => r.seq), rows.map((r) => this.pathId(r.path)), rows.map((r) => r.ordinal), rows.map((r) => r.value)],
       );
     }
   }
@@ -519,6 +524,35 @@ export class PostgresStore implements Store {
       id = (await c.query<{ id: number }>('SELECT id FROM index_scopes WHERE org_id = $1 AND resource_type = $2', [orgId, resourceType])).rows[0]!.id;
       this.scopes.set(key, id);
     }
+    return id;
+  }
+
+  /**
+   * Makes sure every path of the entries has its id in index_paths (index rows name their path by it): new paths
+   * are added outside the write's transaction and remembered once committed, as scopes are; the SELECT sees a path
+   * that a concurrent node committed while the INSERT waited for it.
+   */
+  private async knowPaths(entries: readonly IndexEntry[]): Promise<void> {
+    const unknown = [...new Set(entries.map((e) => e.path))].filter((p) => !this.paths.has(p));
+    if (unknown.length === 0) return;
+    await this.query('INSERT INTO index_paths (path) SELECT unnest($1::text[]) ORDER BY 1 ON CONFLICT DO NOTHING', [unknown]);
+    await this.lookUpPaths(unknown);
+  }
+
+  /** The known index paths, with those of `paths` that another node has added since looked up. */
+  private async lookUpPaths(paths: readonly string[]): Promise<ReadonlyMap<string, number>> {
+    const unknown = paths.filter((p) => !this.paths.has(p));
+    if (unknown.length > 0) {
+      const rows = (await this.query<{ id: number; path: string }>('SELECT id, path FROM index_paths WHERE path = ANY($1::text[])', [unknown])).rows;
+      for (const r of rows) this.paths.set(r.path, r.id);
+    }
+    return this.paths;
+  }
+
+  /** The id of an index path that knowPaths has made sure of. */
+  private pathId(path: string): number {
+    const id = this.paths.get(path);
+    if (id === undefined) throw new Error(`index path "${path}" written before knowPaths`);
     return id;
   }
 
@@ -694,12 +728,14 @@ export class PostgresStore implements Store {
   async importSnapshot(records: AsyncIterable<SnapshotRecord>): Promise<void> {
     let first = true;
     for await (const batch of batches(records)) {
+      const items = importItems(batch);
+      await this.knowPaths(items.flatMap((i) => (i.kind === 'resource' ? i.index : [])));
       await this.transaction(async (c) => {
         if (first) {
           const holds = nonEmptyTables((await c.query<Record<string, number>>(EMPTINESS)).rows[0]!);
           if (holds) throw new StoreNotEmpty(holds);
         }
-        await this.importBatch(c, importItems(batch));
+        await this.importBatch(c, items);
       });
       first = false;
     }

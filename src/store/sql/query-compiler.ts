@@ -1,9 +1,9 @@
 /**
  * Compiles a bound SCIM filter and sort into SQL over the attribute index (attribute_str for strings and
  * complex-value markers, attribute_num for numbers, booleans and dateTimes; both keyed by an index scope, the
- * organization and resource type as one integer) and the membership relation. Values never
- * enter the SQL text: every one is a parameter. The shared part is written here once; a dialect supplies the few
- * functions that differ between databases (see SqlDialect).
+ * organization and resource type as one integer, and the attribute's path as the integer index_paths gives it) and
+ * the membership relation. Values never enter the SQL text: every one is a parameter. The shared part is written
+ * here once; a dialect supplies the few functions that differ between databases (see SqlDialect).
  *
  * A filter becomes a set expression over resource keys (`seq`): a comparison selects from one index, `and` is
  * INTERSECT, `or` UNION, `not` EXCEPT from all resources of the type. A value filter (`emails[...]`) works on
@@ -47,6 +47,30 @@ export interface SqlFragment {
 export interface QueryScope {
   readonly orgId: string;
   readonly resourceType: string;
+  /**
+   * The ids of index paths (index_paths), looked up by the store before compiling: a literal id lets PostgreSQL's
+   * planner estimate from its statistics (a subquery's value is unknown when it plans). A path with no id has no
+   * values anywhere and matches no row.
+   */
+  readonly paths: ReadonlyMap<string, number>;
+}
+
+/** The index paths a query's filter and sort read, for the store to look up their ids (QueryScope.paths). */
+export function queryPaths(query: ResourceQuery): string[] {
+  const out = new Set<string>();
+  const target = (t: Target) => {
+    if (t.source === 'attribute') out.add(t.key);
+    if (t.primaryKey) out.add(t.primaryKey);
+  };
+  const visit = (f: BoundFilter): void => {
+    if (f.kind === 'compare' || f.kind === 'present') target(f.target);
+    else if (f.kind === 'and' || f.kind === 'or') (visit(f.left), visit(f.right));
+    else if (f.kind === 'not') visit(f.filter);
+    else (target(f.container), visit(f.filter));
+  };
+  if (query.filter) visit(query.filter);
+  if (query.sort) target(query.sort.target);
+  return [...out];
 }
 
 const P = '?';
@@ -102,7 +126,7 @@ function rows(target: Target, scope: QueryScope, dialect: SqlDialect): Rows {
     case 'attribute': {
       const from = frag(
         ` FROM ${indexTable(target)} a WHERE a.scope = (SELECT id FROM index_scopes WHERE org_id = ${P} AND resource_type = ${P}) AND a.path = ${P}`,
-        scope.orgId, scope.resourceType, target.key,
+        scope.orgId, scope.resourceType, scope.paths.get(target.key) ?? null,
       );
       if (indexTable(target) === 'attribute_num') return { from, seq: 'a.resource_seq', element: 'a.ordinal', value: 'a.num', present: '' };
       const prefix = dialect.stringPrefix ? `a.${dialect.stringPrefix.column}` : undefined;
@@ -236,19 +260,19 @@ export function filterCondition(filter: BoundFilter, scope: QueryScope, dialect:
  * The sort key of `resources r` (RFC 7644 §3.4.2.3): the attribute's value; for a multi-valued attribute the value
  * of the element marked primary, else the first.
  */
-export function sortKey(sort: SortSpec): SqlFragment {
+export function sortKey(sort: SortSpec, paths: QueryScope['paths']): SqlFragment {
   const t = sort.target;
   if (t.source !== 'attribute') throw new Error('sorting by a relation is refused by the core');
   const table = indexTable(t);
   const column = table === 'attribute_str' ? 'v.str' : 'v.num';
   if (!t.primaryKey) {
-    return frag(`(SELECT ${column} FROM ${table} v WHERE v.resource_seq = r.seq AND v.path = ${P} ORDER BY v.ordinal LIMIT 1)`, t.key);
+    return frag(`(SELECT ${column} FROM ${table} v WHERE v.resource_seq = r.seq AND v.path = ${P} ORDER BY v.ordinal LIMIT 1)`, paths.get(t.key) ?? null);
   }
   return frag(
     `(SELECT ${column} FROM ${table} v WHERE v.resource_seq = r.seq AND v.path = ${P}
       ORDER BY NOT EXISTS (SELECT 1 FROM attribute_num p WHERE p.resource_seq = v.resource_seq AND p.path = ${P}
                            AND p.ordinal = v.ordinal AND p.num = 1), v.ordinal LIMIT 1)`,
-    t.key, t.primaryKey,
+    paths.get(t.key) ?? null, paths.get(t.primaryKey) ?? null,
   );
 }
 
@@ -262,6 +286,7 @@ export function listQueries(
   resourceType: string,
   query: ResourceQuery,
   dialect: SqlDialect,
+  paths: QueryScope['paths'],
 ): { count: SqlFragment; page: SqlFragment } {
   const finish = (f: SqlFragment): SqlFragment => ({ sql: dialect.placeholders(f.sql), params: f.params });
   // With a filter, the matching keys drive the query (the filter is already scoped to the organization and type),
@@ -269,7 +294,7 @@ export function listQueries(
   const where: SqlFragment = query.filter
     ? join([
       frag(`${dialect.unindexed('r.org_id')} = ${P} AND ${dialect.unindexed('r.resource_type')} = ${P} AND `, orgId, resourceType),
-      filterCondition(query.filter, { orgId, resourceType }, dialect),
+      filterCondition(query.filter, { orgId, resourceType, paths }, dialect),
     ])
     : frag(`r.org_id = ${P} AND r.resource_type = ${P}`, orgId, resourceType);
   const count = query.filter
@@ -292,7 +317,7 @@ export function listQueries(
   const seek = anchor ? keysetAfter(anchor, descending) : '';
   return {
     count: finish(count),
-    page: finish(join(['SELECT * FROM (SELECT r.*, ', sortKey(query.sort), ' AS sort_key FROM resources r WHERE ', where, ') AS sorted', seek, ` ORDER BY ${order}`, limits])),
+    page: finish(join(['SELECT * FROM (SELECT r.*, ', sortKey(query.sort, paths), ' AS sort_key FROM resources r WHERE ', where, ') AS sorted', seek, ` ORDER BY ${order}`, limits])),
   };
 }
 

@@ -50,8 +50,10 @@ export function* snapshotSteps(dialect: SqlDialect, batch = SNAPSHOT_BATCH): Gen
     const last = rows[rows.length - 1]!.seq;
     // the two index tables as one list of entries (a complex value's marker is its '' string row: see indexRows)
     const index = yield* run<IndexRow>(
-      `SELECT resource_seq, path, ordinal, str, CAST(NULL AS DOUBLE PRECISION) AS num FROM attribute_str WHERE resource_seq > ? AND resource_seq <= ?
-       UNION ALL SELECT resource_seq, path, ordinal, NULL, num FROM attribute_num WHERE resource_seq > ? AND resource_seq <= ?
+      `SELECT a.resource_seq AS resource_seq, p.path AS path, a.ordinal AS ordinal, a.str AS str, CAST(NULL AS DOUBLE PRECISION) AS num
+       FROM attribute_str a JOIN index_paths p ON p.id = a.path WHERE a.resource_seq > ? AND a.resource_seq <= ?
+       UNION ALL SELECT a.resource_seq, p.path, a.ordinal, NULL, a.num
+       FROM attribute_num a JOIN index_paths p ON p.id = a.path WHERE a.resource_seq > ? AND a.resource_seq <= ?
        ORDER BY resource_seq, path, ordinal, str, num`,
       after, last, after, last,
     );

@@ -18,7 +18,7 @@ import type { IndexEntry } from '../../core/filter/index-entries.js';
 import type { AuditEntry, AuditQuery, AuditRecord } from '../../core/audit.js';
 import { insertAudit, listAudit } from '../sql/audit.js';
 import { outboxRows } from '../sql/outbox.js';
-import { listQueries } from '../sql/query-compiler.js';
+import { listQueries, queryPaths } from '../sql/query-compiler.js';
 import { indexRows, toAuditRecord, toOutboxEvent, toRef, toResource, toToken, type AuditRow, type IndexRow, type OutboxRow, type ResourceRow, type TokenRow } from '../sql/rows.js';
 import { batches, created, EMPTINESS, importItems, nonEmptyTables, resourceWrite, rowInsert, snapshotSteps, type ResourceMeta } from '../sql/snapshot.js';
 import { SQLITE } from './sqlite-dialect.js';
@@ -35,6 +35,7 @@ export class SqliteStore implements Store {
   private readonly statements = new Map<string, Database.Statement>();
   private readonly commits: GroupCommit;
   private readonly scopes = new Map<string, number>();
+  private readonly paths = new Map<string, number>();
 
   constructor(private readonly filename: string) {
     if (filename !== ':memory:') mkdirSync(dirname(filename), { recursive: true });
@@ -124,6 +125,7 @@ export class SqliteStore implements Store {
 
   async createResource(orgId: string, resourceType: string, id: string, at: string, write: ResourceWrite): Promise<StoredResource> {
     const scope = this.scopeOf(orgId, resourceType);
+    this.knowPaths(write.index);
     return this.write(() => this.insertResource(orgId, resourceType, scope, id, created(at), write));
   }
 
@@ -138,6 +140,7 @@ export class SqliteStore implements Store {
     // When an item fails, that attempt rolls back whole and the batch is written again item by item.
     // (Inside the group commit's savepoint, a transaction function is a savepoint nested in it.)
     const scope = this.scopeOf(orgId, resourceType);
+    this.knowPaths(items.flatMap((i) => i.write.index));
     return this.write(() => {
       try {
         return this.db.transaction(() => items.map(({ id, write }) => this.insertResource(orgId, resourceType, scope, id, created(at), write)))();
@@ -193,6 +196,7 @@ export class SqliteStore implements Store {
     expectedVersion?: number,
   ): Promise<StoredResource | 'conflict' | undefined> {
     const scope = this.scopeOf(orgId, resourceType);
+    this.knowPaths(write.index);
     return this.write(() => {
       const current = this.versionOf(orgId, resourceType, id);
       if (current === undefined) return undefined;
@@ -208,6 +212,7 @@ export class SqliteStore implements Store {
 
   async patchResource(orgId: string, resourceType: string, id: string, at: string, change: PatchChange): Promise<StoredResource | 'conflict' | undefined> {
     const scope = this.scopeOf(orgId, resourceType);
+    this.knowPaths([...(change.write?.index ?? []), ...change.touch]);
     return this.write(() => {
       const row = this.versionOf(orgId, resourceType, id);
       if (!row) return undefined;
@@ -261,7 +266,7 @@ export class SqliteStore implements Store {
   }
 
   async listResources(orgId: string, resourceType: string, query: ResourceQuery): Promise<ResourcePage> {
-    const { count, page } = listQueries(orgId, resourceType, query, SQLITE);
+    const { count, page } = listQueries(orgId, resourceType, query, SQLITE, this.lookUpPaths(queryPaths(query)));
     return this.db.transaction(() => {
       const { total } = this.db.prepare(count.sql).get(...count.params) as { total: number };
       if (query.limit === 0) return { total, resources: [], keysets: [] };
@@ -336,6 +341,37 @@ export class SqliteStore implements Store {
     return id;
   }
 
+  /**
+   * Makes sure every path of the entries has its id in index_paths (index rows name their path by it): new paths
+   * are added in a transaction of their own before the write, and remembered only once committed, as scopes are.
+   */
+  private knowPaths(entries: readonly IndexEntry[]): void {
+    const unknown = [...new Set(entries.map((e) => e.path))].filter((p) => !this.paths.has(p));
+    if (unknown.length === 0) return;
+    const ids = this.db.transaction(() => unknown.map((p) => {
+      this.sql('INSERT INTO index_paths (path) VALUES (?) ON CONFLICT DO NOTHING').run(p);
+      return this.sql('SELECT id FROM index_paths WHERE path = ?').pluck().get(p) as number;
+    })).immediate();
+    unknown.forEach((p, k) => this.paths.set(p, ids[k]!));
+  }
+
+  /** The known index paths, with those of `paths` that another process has added since looked up. */
+  private lookUpPaths(paths: readonly string[]): ReadonlyMap<string, number> {
+    for (const p of paths) {
+      if (this.paths.has(p)) continue;
+      const id = this.sql('SELECT id FROM index_paths WHERE path = ?').pluck().get(p) as number | undefined;
+      if (id !== undefined) this.paths.set(p, id);
+    }
+    return this.paths;
+  }
+
+  /** The id of an index path that knowPaths has made sure of. */
+  private pathId(path: string): number {
+    const id = this.paths.get(path);
+    if (id === undefined) throw new Error(`index path "${path}" written before knowPaths`);
+    return id;
+  }
+
   /** Read inside the write transaction (BEGIN IMMEDIATE holds the write lock), so no other writer comes between. */
   private versionOf(orgId: string, resourceType: string, id: string): { seq: number; version: number } | undefined {
     return this.sql('SELECT seq, version FROM resources WHERE org_id = ? AND resource_type = ? AND id = ?').get(orgId, resourceType, id) as
@@ -362,11 +398,11 @@ export class SqliteStore implements Store {
 
   /** One index table's rows of a resource made `wanted`, deleting and inserting only those that differ. */
   private rewriteRows(column: IndexColumn, seq: number, scope: number, wanted: readonly IndexRow<unknown>[]): void {
-    const key = (r: IndexRow<unknown>) => `${r.path}\u0000${r.ordinal}\u0000${String(r.value)}`;
-    const old = this.sql(`SELECT path, ordinal, ${column} AS value FROM attribute_${column} WHERE resource_seq = ?`).all(seq) as IndexRow<unknown>[];
-    const missing = new Map(wanted.map((r) => [key(r), r]));
+    const key = (path: number, r: { ordinal: number; value: unknown }) => `${path}\u0000${r.ordinal}\u0000${String(r.value)}`;
+    const old = this.sql(`SELECT path, ordinal, ${column} AS value FROM attribute_${column} WHERE resource_seq = ?`).all(seq) as { path: number; ordinal: number; value: unknown }[];
+    const missing = new Map(wanted.map((r) => [key(this.pathId(r.path), r), r]));
     const drop = this.sql(`DELETE FROM attribute_${column} WHERE resource_seq = ? AND path = ? AND ordinal = ? AND ${column} = ?`);
-    for (const r of old) if (!missing.delete(key(r))) drop.run(seq, r.path, r.ordinal, r.value);
+    for (const r of old) if (!missing.delete(key(r.path, r))) drop.run(seq, r.path, r.ordinal, r.value);
     this.insertRows(column, seq, scope, [...missing.values()]);
   }
 
@@ -374,7 +410,7 @@ export class SqliteStore implements Store {
   private replaceIndexEntries(seq: number, scope: number, entries: readonly IndexEntry[]): void {
     for (const column of ['str', 'num'] as const) {
       const drop = this.sql(`DELETE FROM attribute_${column} WHERE resource_seq = ? AND path = ? AND ordinal = ?`);
-      for (const e of entries) drop.run(seq, e.path, e.ordinal);
+      for (const e of entries) drop.run(seq, this.pathId(e.path), e.ordinal);
     }
     this.insertIndex(seq, scope, entries);
   }
@@ -388,7 +424,7 @@ export class SqliteStore implements Store {
   /** OR IGNORE: a value repeated within one element is one row (the key is the whole row). */
   private insertRows(column: IndexColumn, seq: number, scope: number, rows: readonly IndexRow<unknown>[]): void {
     const insert = this.sql(`INSERT OR IGNORE INTO attribute_${column} (scope, path, ${column}, resource_seq, ordinal) VALUES (?, ?, ?, ?, ?)`);
-    for (const r of rows) insert.run(scope, r.path, r.value, seq, r.ordinal);
+    for (const r of rows) insert.run(scope, this.pathId(r.path), r.value, seq, r.ordinal);
   }
 
   private insertUniqueKeys(orgId: string, resourceType: string, id: string, keys: readonly UniqueKey[]): void {
@@ -525,6 +561,7 @@ export class SqliteStore implements Store {
     let first = true;
     for await (const batch of batches(records)) {
       const items = importItems(batch);
+      this.knowPaths(items.flatMap((i) => (i.kind === 'resource' ? i.index : [])));
       this.db.transaction(() => {
         if (first) {
           const holds = nonEmptyTables(this.sql(EMPTINESS).get() as Record<string, number>);
