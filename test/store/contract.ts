@@ -430,6 +430,25 @@ export function describeStoreContract(name: string, open: () => Promise<Store>):
         expect((await store.members(org.id, 'g1')).map((m) => m.value)).toEqual(['u1']);
         expect(await groupsOf(store, org.id, 'u1')).toHaveLength(1);
       });
+
+      it('writes every index row, audit entry and count of a batch larger than one statement carries', async () => {
+        const rec = (id: string) => ({ audit: { at: at(2), orgId: org.id, operation: 'create' as const, resourceType: 'User', resourceId: id, status: 201, changes: [] } });
+        const many = Array.from({ length: 150 }, (_, i) => ({
+          id: `u${i}`,
+          write: { ...userWrite(`user${i}`), index: userIndex(`user${i}`, [`user${i}@example.com`]), record: rec(`u${i}`) },
+        }));
+        // one resource with more index rows than one statement carries, written alone and then replaced
+        const emails = Array.from({ length: 100 }, (_, i) => `many${i}@example.com`);
+        await store.createResource(org.id, 'User', 'wide', at(1), { ...userWrite('wide'), index: userIndex('wide', emails) });
+        expect(await store.createResources(org.id, 'User', at(2), many)).toHaveLength(150);
+        await store.replaceResource(org.id, 'User', 'wide', at(3), { ...userWrite('wide'), index: userIndex('wide', [...emails, 'last@example.com']) });
+        const ids = async (filter: BoundFilter) => (await store.listResources(org.id, 'User', { filter, offset: 0, limit: 10 })).resources.map((r) => r.id);
+        for (const i of [0, 63, 64, 149]) expect(await ids(eqFilter('emails.value', `user${i}@example.com`))).toEqual([`u${i}`]);
+        expect(await ids(eqFilter('emails.value', 'many99@example.com'))).toEqual(['wide']);
+        expect(await ids(eqFilter('emails.value', 'last@example.com'))).toEqual(['wide']);
+        expect((await store.listResources(org.id, 'User', { offset: 0, limit: 1 })).total).toBe(151);
+        expect((await store.listAudit({ limit: 200 })).map((r) => r.resourceId)).toEqual(many.map((m) => m.id));
+      });
     });
 
     describe('versions (If-Match is checked inside the write)', () => {
