@@ -449,6 +449,29 @@ export function describeStoreContract(name: string, open: () => Promise<Store>):
         expect((await store.listResources(org.id, 'User', { offset: 0, limit: 1 })).total).toBe(151);
         expect((await store.listAudit({ limit: 200 })).map((r) => r.resourceId)).toEqual(many.map((m) => m.id));
       });
+
+      it('queries of more distinct shapes than a store keeps prepared all answer, and again after others came between', async () => {
+        await store.createResources(org.id, 'User', at(1), Array.from({ length: 40 }, (_, i) => ({
+          id: `u${i}`, write: { ...userWrite(`user${i}`), index: userIndex(`user${i}`, [`user${i}@example.com`]) },
+        })));
+        // 40 lengths × 2 attributes × 4 orders: 320 shapes, each its own SQL text
+        const shapes: { n: number; key: string; order: 'none' | 'ascending' | 'descending' | 'before' }[] = [];
+        for (let n = 1; n <= 40; n++) {
+          for (const key of ['username', 'emails.value']) {
+            for (const order of ['none', 'ascending', 'descending', 'before'] as const) shapes.push({ n, key, order });
+          }
+        }
+        const run = async ({ n, key, order }: (typeof shapes)[number]): Promise<number[]> => {
+          const terms = Array.from({ length: n }, (_, i) => eqFilter(key, key === 'username' ? `user${i}` : `user${i}@example.com`));
+          const filter = terms.reduce((left, right): BoundFilter => ({ kind: 'or', left, right }));
+          const first = terms[0]!;
+          const sort = (order === 'ascending' || order === 'descending') && first.kind === 'compare' ? { target: first.target, descending: order === 'descending' } : undefined;
+          const page = await store.listResources(org.id, 'User', { filter, ...(sort ? { sort } : {}), ...(order === 'before' ? { before: { position: Number.MAX_SAFE_INTEGER } } : {}), offset: 0, limit: 50 });
+          return [page.total, page.resources.length];
+        };
+        for (const shape of shapes) expect(await run(shape)).toEqual([shape.n, shape.n]);
+        for (const shape of shapes.slice(0, 8)) expect(await run(shape)).toEqual([shape.n, shape.n]);
+      });
     });
 
     describe('versions (If-Match is checked inside the write)', () => {

@@ -26,6 +26,8 @@ import { GroupCommit } from './group-commit.js';
 
 /** SQLite's default limit on bound parameters is 32766; chunks of 500 stay far below it. */
 const CHUNK = 500;
+/** Statements of request-shaped queries kept prepared (see query()). */
+const QUERY_STATEMENTS = 256;
 /** Rows a multi-row INSERT carries (5 and 14 parameters a row); the statements for each count are cached. */
 const INDEX_ROWS = 64;
 const AUDIT_ROWS = 64;
@@ -45,6 +47,7 @@ type IndexColumn = 'str' | 'num';
 export class SqliteStore implements Store {
   private readonly db: Database.Database;
   private readonly statements = new Map<string, Database.Statement>();
+  private readonly queries = new Map<string, Database.Statement>();
   private readonly commits: GroupCommit;
   private readonly scopes = new Map<string, number>();
   private readonly paths = new Map<string, number>();
@@ -71,6 +74,22 @@ export class SqliteStore implements Store {
       s = this.db.prepare(text);
       this.statements.set(text, s);
     }
+    return s;
+  }
+
+  /**
+   * A query compiled from a request (a filter's shape, an audit query's conditions), from a cache that keeps the
+   * QUERY_STATEMENTS used last: the shapes in use are few, and preparing one costs as much as running it, but
+   * every distinct filter shape is a statement, so the cache is bounded.
+   */
+  private query(text: string): Database.Statement {
+    let s = this.queries.get(text);
+    if (s) this.queries.delete(text);
+    else {
+      s = this.db.prepare(text);
+      if (this.queries.size >= QUERY_STATEMENTS) this.queries.delete(this.queries.keys().next().value!);
+    }
+    this.queries.set(text, s); // the most recently used last
     return s;
   }
 
@@ -309,9 +328,9 @@ export class SqliteStore implements Store {
   async listResources(orgId: string, resourceType: string, query: ResourceQuery): Promise<ResourcePage> {
     const { count, page } = listQueries(orgId, resourceType, query, SQLITE, this.lookUpPaths(queryPaths(query)));
     return this.db.transaction(() => {
-      const { total } = this.db.prepare(count.sql).get(...count.params) as { total: number };
+      const { total } = this.query(count.sql).get(...count.params) as { total: number };
       if (query.limit === 0) return { total, resources: [], keysets: [] };
-      const rows = this.db.prepare(page.sql).all(...page.params) as (ResourceRow & { sort_key?: string | number | null })[];
+      const rows = this.query(page.sql).all(...page.params) as (ResourceRow & { sort_key?: string | number | null })[];
       // a `before` page is read backwards from its anchor; give it back in the query's order
       if (query.before) rows.reverse();
       const keysets: Keyset[] = rows.map((r) => (query.sort ? { key: r.sort_key ?? null, position: r.seq } : { position: r.seq }));
@@ -549,7 +568,7 @@ export class SqliteStore implements Store {
 
   async listAudit(query: AuditQuery): Promise<AuditRecord[]> {
     const { sql, params } = listAudit(query, SQLITE);
-    return (this.db.prepare(sql).all(...params) as AuditRow[]).map(toAuditRecord);
+    return (this.query(sql).all(...params) as AuditRow[]).map(toAuditRecord);
   }
 
   async pruneAudit(before: string): Promise<number> {
