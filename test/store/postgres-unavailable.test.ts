@@ -69,6 +69,8 @@ describe('PostgresStore when the database is unavailable', () => {
     ['57P03', 'the database system is starting up'],
     ['57P01', 'terminating connection due to administrator command'],
     ['08006', 'connection failure'],
+    ['53300', 'sorry, too many clients already'],
+    ['53200', 'out of memory'],
   ])('SQLSTATE %s (%s) is StoreUnavailable', async (sqlstate, message) => {
     const store = open(await fakeServer((socket) => socket.end(fatal(sqlstate, message))));
     await expect(store.ping()).rejects.toBeInstanceOf(StoreUnavailable);

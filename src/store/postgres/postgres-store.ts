@@ -35,8 +35,12 @@ const MIGRATION_LOCK = 0x5c1d_0001;
 const TRANSIENT = new Set(['40P01', '40001']);
 const ATTEMPTS = 5;
 
-/** SQLSTATEs of a server going or gone: class 08 (connection exception), 57P01–57P03 (shutdown, cannot connect now). */
-const UNAVAILABLE_STATE = /^(08|57P0[123])/;
+/**
+ * SQLSTATEs of a server going, gone or out of room for now: class 08 (connection exception), 57P01–57P03 (shutdown,
+ * cannot connect now), class 53 (insufficient resources: too many connections, out of memory, disk full), which a
+ * client should send again later rather than report as scimd's fault.
+ */
+const UNAVAILABLE_STATE = /^(08|53|57P0[123])/;
 const UNAVAILABLE_SOCKET = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN']);
 /** pg's own errors for a dropped connection and for the connect timeout, which carry no code. */
 const UNAVAILABLE_MESSAGE = /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error)/;
