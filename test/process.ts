@@ -1,5 +1,6 @@
 /** A real `scimd serve` process on a database file, for tests of what crosses processes (races, crashes). */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 
 const BIN = fileURLToPath(new URL('../bin/scimd.js', import.meta.url));
@@ -11,8 +12,21 @@ export interface ServerProcess {
   request(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; headers: Headers; body: any }>;
 }
 
+/**
+ * A port nobody listens on, from the OS. A random one may be taken (by another test's server, or as the ephemeral
+ * port of a connection), and the health check would then find the wrong server.
+ */
+export function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const srv = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
 export async function serveProcess(db: string, token: string, env: Record<string, string> = {}): Promise<ServerProcess> {
-  const port = 20000 + Math.floor(Math.random() * 20000);
+  const port = await freePort();
   const child = spawn(process.execPath, [BIN, 'serve'], {
     env: { ...process.env, SCIMD_DATABASE: db, SCIMD_PORT: String(port), SCIMD_BOOTSTRAP_TOKEN: token, SCIMD_LOG_LEVEL: 'error', ...env },
     stdio: 'ignore',
@@ -27,7 +41,7 @@ export async function serveProcess(db: string, token: string, env: Record<string
     const text = await res.text();
     return { status: res.status, headers: res.headers, body: text ? JSON.parse(text) : undefined };
   };
-  for (let i = 0; i < 200; i++) {
+  for (let i = 0; i < 200 && child.exitCode === null; i++) {
     try {
       if ((await fetch(`http://127.0.0.1:${port}/healthz`)).ok) return { child, base, request };
     } catch {
@@ -36,5 +50,5 @@ export async function serveProcess(db: string, token: string, env: Record<string
     await new Promise((r) => setTimeout(r, 50));
   }
   child.kill('SIGKILL');
-  throw new Error('scimd serve did not start');
+  throw new Error(`scimd serve did not start (exit code ${child.exitCode})`);
 }

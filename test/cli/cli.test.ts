@@ -2,13 +2,13 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { request } from 'node:http';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
+import { freePort } from '../process.js';
 
 const BIN = fileURLToPath(new URL('../../bin/scimd.js', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'scimd-cli-'));
@@ -22,16 +22,6 @@ function cli(...args: string[]) {
 
 let server: ChildProcess;
 let base: string;
-
-/** A port nobody listens on, from the OS (a random one may be taken, e.g. by another test's server). */
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const srv = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 async function startServer(port: number, extraEnv: Record<string, string>): Promise<ChildProcess> {
   const child = spawn(process.execPath, [BIN, 'serve'], { env: { ...env, SCIMD_PORT: String(port), ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
