@@ -13,6 +13,7 @@ export interface Config {
   readonly databasePoolSize: number;
   /** PostgreSQL only: seconds to wait for a connection before answering 503. */
   readonly databaseConnectTimeoutSeconds: number;
+  readonly databaseStatementTimeoutSeconds: number;
   readonly publicUrl?: string;
   readonly bootstrapToken?: string;
   /** Schema bundle files (custom extensions and resource types). */
@@ -83,6 +84,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, flags: Flags = 
     database: databasePath(pick('database', 'SCIMD_DATABASE') || './data/scimd.db'),
     databasePoolSize: integer('SCIMD_DB_POOL_SIZE', env.SCIMD_DB_POOL_SIZE, 10, 1),
     databaseConnectTimeoutSeconds: integer('SCIMD_DB_CONNECT_TIMEOUT', env.SCIMD_DB_CONNECT_TIMEOUT, 5, 1),
+    databaseStatementTimeoutSeconds: integer('SCIMD_DB_STATEMENT_TIMEOUT', env.SCIMD_DB_STATEMENT_TIMEOUT, 30, 0),
     schemaFiles: (pick('schemas', 'SCIMD_SCHEMAS') ?? '').split(',').map((s) => s.trim()).filter(Boolean),
     maxBodyBytes: integer('SCIMD_MAX_BODY_BYTES', env.SCIMD_MAX_BODY_BYTES, 1_048_576, 1024),
     requestTimeoutSeconds: integer('SCIMD_REQUEST_TIMEOUT', env.SCIMD_REQUEST_TIMEOUT, 60, 1),

@@ -82,7 +82,11 @@ export async function main(argv: string[], out = process.stdout, err = process.s
 }
 
 function open(config: Config) {
-  return openStore(config.database, { poolSize: config.databasePoolSize, connectTimeoutSeconds: config.databaseConnectTimeoutSeconds });
+  return openStore(config.database, {
+    poolSize: config.databasePoolSize,
+    connectTimeoutSeconds: config.databaseConnectTimeoutSeconds,
+    statementTimeoutMs: config.databaseStatementTimeoutSeconds * 1000,
+  });
 }
 
 function parse<O extends NonNullable<ParseArgsConfig['options']>>(args: string[], options: O) {

@@ -70,6 +70,8 @@ export const scimErrors = {
   // RFC 7644 §3.14: the client's If-Match (or a Bulk operation's version) names a version that is no longer current
   preconditionFailed: (detail: string) => new ScimError(412, undefined, detail),
   tooLarge: (detail: string) => new ScimError(413, 'tooLarge', detail),
+  // RFC 7644 §3.12: a filter that yields more than the server is willing to calculate or process
+  tooMany: (detail: string) => new ScimError(400, 'tooMany', detail),
   unsupportedMediaType: (detail: string) => new ScimError(415, undefined, detail),
   tooManyRequests: (detail: string, retryAfterSeconds: number) => new ScimError(429, undefined, detail, { 'Retry-After': String(retryAfterSeconds) }),
   notImplemented: (detail: string) => new ScimError(501, undefined, detail),

@@ -30,7 +30,7 @@ import type { RequestContext } from './tokens.js';
 import { auditEntry, changesOf, type AttributeChange, type AuditEntry, type AuditOperation } from './audit.js';
 import { eventsOf } from './events.js';
 import {
-  UniquenessViolation, UnknownMembers,
+  QueryTimeout, UniquenessViolation, UnknownMembers,
   type Attributes, type ChangeRecord, type CreateManyOptions, type Keyset, type Membership, type ResourceRef, type ResourceWrite, type Store, type StoredResource,
 } from '../store/store.js';
 
@@ -97,6 +97,18 @@ export function createScim(options: ScimOptions) {
   // made once per database and never changed, so every process may keep it
   let cursorSecret: Promise<Buffer> | undefined;
   const now = options.now ?? (() => new Date());
+
+  /** A page of resources; a filter so expensive that the database cancelled it is the client's to narrow. */
+  const listPage = async (...args: Parameters<Store['listResources']>) => {
+    try {
+      return await store.listResources(...args);
+    } catch (e) {
+      if (e instanceof QueryTimeout) {
+        throw scimErrors.tooMany('The filter took longer to answer than the database allows; narrow it (e.g. with eq or sw rather than co or ew).');
+      }
+      throw e;
+    }
+  };
 
   const resourceTypeAt = (endpoint: string): ResourceType => {
     const rt = registry.byEndpoint(endpoint);
@@ -467,7 +479,7 @@ export function createScim(options: ScimOptions) {
       if (params.cursor === undefined) {
         // RFC 7644 §3.4.2.4: startIndex below 1 means 1.
         const startIndex = Math.max(1, integerParam('startIndex', params.startIndex) ?? 1);
-        const page = await store.listResources(ctx.orgId, rt.name, { ...query, offset: startIndex - 1 });
+        const page = await listPage(ctx.orgId, rt.name, { ...query, offset: startIndex - 1 });
         const Resources = await render(page.resources);
         return { schemas: [SCHEMA_URN.listResponse], totalResults: page.total, itemsPerPage: Resources.length, startIndex, Resources };
       }
@@ -480,7 +492,7 @@ export function createScim(options: ScimOptions) {
       const digest = createHash('sha256').update(JSON.stringify([ctx.orgId, rt.name, params.filter ?? '', params.sortBy ?? '', sort?.descending ?? false])).digest('base64url');
       const state = params.cursor === '' ? undefined : decodeCursor(params.cursor, secret, digest, Math.floor(now().getTime() / 1000), cursorTimeout);
       const anchor = state ? (state.direction === 'next' ? { after: state.at } : { before: state.at }) : {};
-      const page = await store.listResources(ctx.orgId, rt.name, { ...query, ...anchor, limit: count === 0 ? 0 : count + 1 });
+      const page = await listPage(ctx.orgId, rt.name, { ...query, ...anchor, limit: count === 0 ? 0 : count + 1 });
       const more = page.resources.length > count;
       // the extra row is beyond the page: at its end reading forwards, at its start reading backwards
       const keep = state?.direction === 'prev' ? [page.resources.length - count, page.resources.length] : [0, count];
@@ -535,7 +547,7 @@ export function createScim(options: ScimOptions) {
             sort = undefined; // this type has no such attribute: its resources have no sort value
           }
         }
-        const page = await store.listResources(ctx.orgId, rt.name, { ...(filter ? { filter } : {}), ...(sort ? { sort } : {}), offset: 0, limit: window });
+        const page = await listPage(ctx.orgId, rt.name, { ...(filter ? { filter } : {}), ...(sort ? { sort } : {}), offset: 0, limit: window });
         total += page.total;
         page.resources.forEach((stored, i) => candidates.push({ rt, stored, key: page.keysets[i]?.key ?? null, rank }));
       }

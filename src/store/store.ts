@@ -342,3 +342,12 @@ export class UnknownMembers extends Error {
 export class StoreUnavailable extends Error {
   override name = 'StoreUnavailable';
 }
+
+/**
+ * A statement ran past the database's statement timeout (PostgreSQL's SCIMD_DB_STATEMENT_TIMEOUT) and was cancelled:
+ * its transaction wrote nothing. A list whose filter is this expensive is the client's to narrow (the core answers
+ * 400 tooMany); anything else is an overloaded database, unavailable for now.
+ */
+export class QueryTimeout extends StoreUnavailable {
+  override name = 'QueryTimeout';
+}

@@ -45,6 +45,13 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ SCIMD_DB_CONNECT_TIMEOUT: '0' })).toThrow(/SCIMD_DB_CONNECT_TIMEOUT/);
   });
 
+  it('SCIMD_DB_STATEMENT_TIMEOUT: seconds one PostgreSQL statement may run, 30 by default, 0 for no limit', () => {
+    expect(loadConfig({}).databaseStatementTimeoutSeconds).toBe(30);
+    expect(loadConfig({ SCIMD_DB_STATEMENT_TIMEOUT: '0' }).databaseStatementTimeoutSeconds).toBe(0);
+    expect(loadConfig({ SCIMD_DB_STATEMENT_TIMEOUT: '120' }).databaseStatementTimeoutSeconds).toBe(120);
+    expect(() => loadConfig({ SCIMD_DB_STATEMENT_TIMEOUT: '-1' })).toThrow(/SCIMD_DB_STATEMENT_TIMEOUT/);
+  });
+
   it('takes a postgres:// or postgresql:// SCIMD_DATABASE as a URL, unchanged, with SCIMD_DB_POOL_SIZE', () => {
     for (const url of ['postgres://scimd:pw@db:5432/scimd', 'postgresql://db/scimd?sslmode=require', 'POSTGRES://db/x']) {
       expect(loadConfig({ SCIMD_DATABASE: url }).database).toBe(url);

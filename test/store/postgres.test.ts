@@ -3,7 +3,7 @@ import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { PostgresStore } from '../../src/store/postgres/postgres-store.js';
 import { MIGRATIONS } from '../../src/store/postgres/migrations.js';
-import { UniquenessViolation, UnknownMembers, type ResourceWrite } from '../../src/store/store.js';
+import { QueryTimeout, StoreUnavailable, UniquenessViolation, UnknownMembers, type ResourceWrite } from '../../src/store/store.js';
 import { describeStoreContract } from './contract.js';
 import { freshPostgresDatabase, postgresUrl } from '../postgres.js';
 
@@ -62,6 +62,26 @@ describe.skipIf(!admin)('PostgreSQL', () => {
       // each sees the other's writes
       const org = await stores[1]!.ensureOrganization('acme');
       expect(await stores[2]!.ensureOrganization('acme')).toEqual(org);
+    });
+
+    it('a statement past the statement timeout is cancelled: QueryTimeout, a kind of StoreUnavailable', async () => {
+      const store = new PostgresStore(url, { statementTimeoutMs: 200 });
+      opened.push(store);
+      await store.migrate();
+      // no request of scimd's can be made to take a second on an empty database: the store's own query, directly
+      const query = (store as unknown as { query(sql: string): Promise<unknown> }).query.bind(store);
+      const error = await query('SELECT pg_sleep(2)').catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(QueryTimeout);
+      expect(error).toBeInstanceOf(StoreUnavailable);
+      await expect(query('SELECT 1')).resolves.toBeDefined(); // the connection went back to the pool, usable
+    });
+
+    it('migrations run without the statement timeout (they copy whole tables at scale)', async () => {
+      const store = new PostgresStore(url, { statementTimeoutMs: 1 });
+      opened.push(store);
+      await store.migrate();
+      const rows = await sql<{ n: number }>('SELECT count(*)::int AS n FROM schema_migrations');
+      expect(rows).toEqual([{ n: MIGRATIONS.length }]);
     });
 
     describe('on a migrated database', () => {

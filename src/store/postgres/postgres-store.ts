@@ -8,7 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import {
-  StoreNotEmpty, StoreUnavailable, UniquenessViolation, UnknownMembers,
+  QueryTimeout, StoreNotEmpty, StoreUnavailable, UniquenessViolation, UnknownMembers,
   type ChangeRecord, type CreateManyOptions, type Keyset, type OutboxEvent, type Membership, type Organization, type PatchChange, type ResourcePage, type ResourceQuery,
   type ResourceRef, type ResourceWrite, type SnapshotRecord, type Store, type StoredResource, type TokenRecord, type UniqueKey,
 } from '../store.js';
@@ -27,6 +27,12 @@ export interface PostgresStoreOptions {
   readonly poolSize?: number;
   /** How long a connection (or a free pooled one) is waited for before StoreUnavailable; see SCIMD_DB_CONNECT_TIMEOUT. */
   readonly connectTimeoutSeconds?: number;
+  /**
+   * How long one statement may run before the server cancels it (QueryTimeout), so that a runaway query cannot hold
+   * a connection of the pool; 0 for no limit. Default 30 s; see SCIMD_DB_STATEMENT_TIMEOUT. Migrations and ANALYZE
+   * run without it.
+   */
+  readonly statementTimeoutMs?: number;
 }
 
 /** Any number that names scimd's migrations among other users of pg_advisory_xact_lock on the database. */
@@ -48,6 +54,8 @@ const UNAVAILABLE_MESSAGE = /^(Connection terminated|timeout exceeded when tryin
 /** The store's edge: a driver error meaning the database is unreachable becomes StoreUnavailable; others pass as they are. */
 function translate(error: unknown): unknown {
   const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
+  // query_canceled: by the statement timeout (scimd cancels nothing else)
+  if (code === '57014') return new QueryTimeout(`the database cancelled a statement at the statement timeout: ${String(message)}`, { cause: error });
   const unavailable = (typeof code === 'string' && (UNAVAILABLE_STATE.test(code) || UNAVAILABLE_SOCKET.has(code)))
     || (typeof message === 'string' && UNAVAILABLE_MESSAGE.test(message));
   return unavailable ? new StoreUnavailable(`the database is unavailable: ${String(message)}`, { cause: error }) : error;
@@ -85,7 +93,14 @@ export class PostgresStore implements Store {
 
   constructor(connectionString: string, options: PostgresStoreOptions = {}) {
     // without a connect timeout, requests would hang while the server is unreachable instead of failing with 503
-    this.pool = new pg.Pool({ connectionString, max: options.poolSize ?? 10, connectionTimeoutMillis: (options.connectTimeoutSeconds ?? 5) * 1000, types: TYPES });
+    const statementTimeout = options.statementTimeoutMs ?? 30_000;
+    this.pool = new pg.Pool({
+      connectionString,
+      max: options.poolSize ?? 10,
+      connectionTimeoutMillis: (options.connectTimeoutSeconds ?? 5) * 1000,
+      ...(statementTimeout > 0 ? { statement_timeout: statementTimeout } : {}),
+      types: TYPES,
+    });
     // A connection the server drops emits 'error' on its client, idle or in use (once per failure: the message, then
     // the closed socket); an 'error' without a listener would crash the process. The failing query sees the error
     // itself, and the pool replaces the connection.
@@ -137,6 +152,8 @@ export class PostgresStore implements Store {
     // One transaction under an advisory lock: nodes starting at once wait for each other, and each step is
     // applied once, entirely or not at all (PostgreSQL's DDL is transactional).
     await this.transaction(async (c) => {
+      // a migration copies whole tables (an index upgrade at a million users takes minutes): no statement timeout
+      await c.query('SET LOCAL statement_timeout = 0');
       await c.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
       await c.query('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied TEXT NOT NULL)');
       const done = new Set((await c.query<{ version: number }>('SELECT version FROM schema_migrations')).rows.map((r) => r.version));
@@ -267,7 +284,10 @@ export class PostgresStore implements Store {
     this.created = 0;
     this.analyzing = (async () => {
       try {
-        await this.query('ANALYZE resources, attribute_str, attribute_num, unique_values, group_members');
+        await this.transaction(async (c) => {
+          await c.query('SET LOCAL statement_timeout = 0'); // it reads a sample of every table: long at scale
+          await c.query('ANALYZE resources, attribute_str, attribute_num, unique_values, group_members');
+        });
         this.analyzedSize = (await this.query<{ n: number }>("SELECT reltuples::bigint AS n FROM pg_class WHERE relname = 'resources'")).rows[0]?.n ?? 0;
       } catch {
         // statistics are an optimisation: autovacuum refreshes them anyway
