@@ -13,6 +13,7 @@ export interface Config {
   readonly databasePoolSize: number;
   /** PostgreSQL only: seconds to wait for a connection before answering 503. */
   readonly databaseConnectTimeoutSeconds: number;
+  /** PostgreSQL only: seconds one statement may run before the server cancels it (0: no limit). */
   readonly databaseStatementTimeoutSeconds: number;
   readonly publicUrl?: string;
   readonly bootstrapToken?: string;

@@ -51,7 +51,10 @@ const UNAVAILABLE_SOCKET = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIM
 /** pg's own errors for a dropped connection and for the connect timeout, which carry no code. */
 const UNAVAILABLE_MESSAGE = /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error)/;
 
-/** The store's edge: a driver error meaning the database is unreachable becomes StoreUnavailable; others pass as they are. */
+/**
+ * The store's edge: a driver error meaning the database is unreachable becomes StoreUnavailable, a statement
+ * cancelled at the statement timeout QueryTimeout; others pass as they are.
+ */
 function translate(error: unknown): unknown {
   const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
   // query_canceled: by the statement timeout (scimd cancels nothing else)
