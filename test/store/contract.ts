@@ -450,6 +450,31 @@ export function describeStoreContract(name: string, open: () => Promise<Store>):
         expect((await store.listAudit({ limit: 200 })).map((r) => r.resourceId)).toEqual(many.map((m) => m.id));
       });
 
+      it('names the right item and key of a clash deep in a batch whose unique values take several statements', async () => {
+        await store.createResource(org.id, 'User', 'held', at(1), userWrite('holder', { externalId: 'ext-held' }));
+        // two keys an item: 200 values, more than one statement claims; item 70 clashes on its second key (an
+        // existing holder's), item 90 on its first (an earlier item's), and so does the last item
+        const many = Array.from({ length: 100 }, (_, i) => ({
+          id: `u${i}`,
+          write: userWrite(i === 90 ? 'user3' : `user${i}`, { externalId: i === 70 ? 'ext-held' : `ext-${i}` }),
+        }));
+        many.push({ id: 'u119', write: userWrite('user119', { externalId: 'ext-119' }) });
+        many.push({ id: 'u120', write: userWrite('user119', { externalId: 'ext-120' }) });
+        const results = await store.createResources(org.id, 'User', at(2), many);
+        const failures = results.flatMap((r, i) => (r instanceof UniquenessViolation ? [[many[i]!.id, r.attribute]] : []));
+        expect(failures).toEqual([['u70', 'externalId'], ['u90', 'userName'], ['u120', 'userName']]);
+        // the failed items left no value taken: each can be created once its clash is gone
+        expect((await store.createResource(org.id, 'User', 'u70', at(3), userWrite('user70', { externalId: 'ext-70' }))).id).toBe('u70');
+        expect((await store.createResource(org.id, 'User', 'u90', at(3), userWrite('user90', { externalId: 'ext-90' }))).id).toBe('u90');
+        expect((await store.listResources(org.id, 'User', { offset: 0, limit: 0 })).total).toBe(1 + 99 + 1 + 1);
+        // and with stopAfterErrors, the batch ends at its first failure, in order
+        const stopped = await store.createResources(org.id, 'User', at(4), [
+          { id: 'v1', write: userWrite('fresh1') }, { id: 'v2', write: userWrite('user5') }, { id: 'v3', write: userWrite('fresh3') },
+        ], { stopAfterErrors: 1 });
+        expect(stopped.map((r) => (r instanceof UniquenessViolation ? r.attribute : (r as { id: string }).id))).toEqual(['v1', 'userName']);
+        expect(await store.getResource(org.id, 'User', 'v3')).toBeUndefined();
+      });
+
       it('queries of more distinct shapes than a store keeps prepared all answer, and again after others came between', async () => {
         await store.createResources(org.id, 'User', at(1), Array.from({ length: 40 }, (_, i) => ({
           id: `u${i}`, write: { ...userWrite(`user${i}`), index: userIndex(`user${i}`, [`user${i}@example.com`]) },

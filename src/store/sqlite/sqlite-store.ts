@@ -28,15 +28,16 @@ import { GroupCommit } from './group-commit.js';
 const CHUNK = 500;
 /** Statements of request-shaped queries kept prepared (see query()). */
 const QUERY_STATEMENTS = 256;
-/** Rows a multi-row INSERT carries (5 and 14 parameters a row); the statements for each count are cached. */
-const INDEX_ROWS = 64;
-const AUDIT_ROWS = 64;
+/** Rows a multi-row INSERT carries (5 to 14 parameters a row); the statements for each count are cached. */
+const ROWS_PER_STATEMENT = 64;
 
 /** What the creates of one transaction leave for createdWith to write at its end (index rows flat, 5 values each). */
 interface CreatedRows {
   readonly str: unknown[];
   readonly num: unknown[];
   readonly audit: AuditWrite[];
+  /** Unique values claimed, flat (org_id, resource_type, attribute, value, resource_id, …). */
+  readonly unique: unknown[];
   /** Resources created, by index scope (an organization's resource type). */
   readonly counts: Map<number, { readonly orgId: string; readonly resourceType: string; n: number }>;
 }
@@ -156,7 +157,7 @@ export class SqliteStore implements Store {
 
   async createResource(orgId: string, resourceType: string, id: string, at: string, write: ResourceWrite): Promise<StoredResource> {
     const scope = this.scopeOf(orgId, resourceType);
-    this.knowPaths(write.index);
+    this.knowPaths([write.index]);
     return this.write(() => this.createdWith((rows) => this.insertResource(orgId, resourceType, scope, id, created(at), write, rows)));
   }
 
@@ -171,7 +172,7 @@ export class SqliteStore implements Store {
     // When an item fails, that attempt rolls back whole and the batch is written again item by item.
     // (Inside the group commit's savepoint, a transaction function is a savepoint nested in it.)
     const scope = this.scopeOf(orgId, resourceType);
-    this.knowPaths(items.flatMap((i) => i.write.index));
+    this.knowPaths(items.map((i) => i.write.index));
     return this.write(() => {
       try {
         return this.db.transaction(() =>
@@ -205,12 +206,13 @@ export class SqliteStore implements Store {
    * and count in a few multi-row statements, not twenty-odd statements a resource. A throw writes none of them.
    */
   private createdWith<T>(create: (rows: CreatedRows) => T): T {
-    const rows: CreatedRows = { str: [], num: [], audit: [], counts: new Map() };
+    const rows: CreatedRows = { str: [], num: [], audit: [], unique: [], counts: new Map() };
     const result = create(rows);
+    this.claimUniqueValues(rows.unique);
     this.insertRowsOf('str', rows.str);
     this.insertRowsOf('num', rows.num);
-    for (let i = 0; i < rows.audit.length; i += AUDIT_ROWS) {
-      const { sql, params } = insertAudit(rows.audit.slice(i, i + AUDIT_ROWS), SQLITE);
+    for (let i = 0; i < rows.audit.length; i += ROWS_PER_STATEMENT) {
+      const { sql, params } = insertAudit(rows.audit.slice(i, i + ROWS_PER_STATEMENT), SQLITE);
       this.sql(sql).run(...params);
     }
     const count = this.sql('INSERT INTO resource_counts (org_id, resource_type, n) VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET n = n + excluded.n');
@@ -230,7 +232,7 @@ export class SqliteStore implements Store {
       if (num === undefined) rows.str.push(scope, this.pathId(path), str ?? '', seq, ordinal);
       else rows.num.push(scope, this.pathId(path), num, seq, ordinal);
     }
-    this.insertUniqueKeys(orgId, resourceType, id, write.uniqueKeys);
+    for (const k of write.uniqueKeys) rows.unique.push(orgId, resourceType, k.attribute, k.value, id);
     const added = write.membership ? this.addMembers(orgId, id, write.membership) : [];
     const counted = rows.counts.get(scope);
     if (counted) counted.n++;
@@ -256,7 +258,7 @@ export class SqliteStore implements Store {
     expectedVersion?: number,
   ): Promise<StoredResource | 'conflict' | undefined> {
     const scope = this.scopeOf(orgId, resourceType);
-    this.knowPaths(write.index);
+    this.knowPaths([write.index]);
     return this.write(() => {
       const current = this.versionOf(orgId, resourceType, id);
       if (current === undefined) return undefined;
@@ -272,7 +274,7 @@ export class SqliteStore implements Store {
 
   async patchResource(orgId: string, resourceType: string, id: string, at: string, change: PatchChange): Promise<StoredResource | 'conflict' | undefined> {
     const scope = this.scopeOf(orgId, resourceType);
-    this.knowPaths([...(change.write?.index ?? []), ...change.touch]);
+    this.knowPaths([change.write?.index ?? [], change.touch]);
     return this.write(() => {
       const row = this.versionOf(orgId, resourceType, id);
       if (!row) return undefined;
@@ -405,9 +407,11 @@ export class SqliteStore implements Store {
    * Makes sure every path of the entries has its id in index_paths (index rows name their path by it): new paths
    * are added in a transaction of their own before the write, and remembered only once committed, as scopes are.
    */
-  private knowPaths(entries: readonly IndexEntry[]): void {
-    const unknown = [...new Set(entries.map((e) => e.path))].filter((p) => !this.paths.has(p));
-    if (unknown.length === 0) return;
+  private knowPaths(writes: readonly (readonly IndexEntry[])[]): void {
+    const missing = new Set<string>();
+    for (const entries of writes) for (const e of entries) if (!this.paths.has(e.path)) missing.add(e.path);
+    if (missing.size === 0) return;
+    const unknown = [...missing];
     const ids = this.db.transaction(() => unknown.map((p) => {
       this.sql('INSERT INTO index_paths (path) VALUES (?) ON CONFLICT DO NOTHING').run(p);
       return this.sql('SELECT id FROM index_paths WHERE path = ?').pluck().get(p) as number;
@@ -453,7 +457,7 @@ export class SqliteStore implements Store {
     const keep = new Set(write.uniqueKeys.map((k) => `${k.attribute}\u0000${k.value}`));
     const release = this.sql('DELETE FROM unique_values WHERE org_id = ? AND resource_type = ? AND attribute = ? AND value = ?');
     for (const k of held) if (!keep.delete(`${k.attribute}\u0000${k.value}`)) release.run(orgId, resourceType, k.attribute, k.value);
-    this.insertUniqueKeys(orgId, resourceType, id, write.uniqueKeys.filter((k) => keep.has(`${k.attribute}\u0000${k.value}`)));
+    this.claimUniqueValues(write.uniqueKeys.filter((k) => keep.has(`${k.attribute}\u0000${k.value}`)).flatMap((k) => [orgId, resourceType, k.attribute, k.value, id]));
   }
 
   /** One index table's rows of a resource made `wanted`, deleting and inserting only those that differ. */
@@ -485,28 +489,40 @@ export class SqliteStore implements Store {
     this.insertRowsOf(column, rows.flatMap((r) => [scope, this.pathId(r.path), r.value, seq, r.ordinal]));
   }
 
-  /**
-   * Index rows given flat (scope, path, value, resource_seq, ordinal, …), up to INDEX_ROWS a statement: one
-   * statement a row cost a third of a Bulk load's index time in binding and stepping. OR IGNORE: a value repeated
-   * within one element is one row (the key is the whole row).
-   */
+  /** Index rows given flat (scope, path, value, resource_seq, ordinal, …). OR IGNORE: a value repeated within one element is one row (the key is the whole row). */
   private insertRowsOf(column: IndexColumn, flat: readonly unknown[]): void {
-    for (let i = 0; i < flat.length; i += INDEX_ROWS * 5) {
-      const chunk = flat.slice(i, i + INDEX_ROWS * 5);
-      const values = Array<string>(chunk.length / 5).fill('(?, ?, ?, ?, ?)').join(', ');
-      this.sql(`INSERT OR IGNORE INTO attribute_${column} (scope, path, ${column}, resource_seq, ordinal) VALUES ${values}`).run(chunk);
-    }
+    this.insertFlat(`INSERT OR IGNORE INTO attribute_${column} (scope, path, ${column}, resource_seq, ordinal)`, 5, flat);
   }
 
-  private insertUniqueKeys(orgId: string, resourceType: string, id: string, keys: readonly UniqueKey[]): void {
-    const insert = this.sql(
-      `INSERT INTO unique_values (org_id, resource_type, attribute, value, resource_id) VALUES (?, ?, ?, ?, ?)
-       ON CONFLICT DO NOTHING`,
-    );
-    for (const k of keys) {
-      // Throwing inside the transaction rolls back everything written so far in it.
-      if (insert.run(orgId, resourceType, k.attribute, k.value, id).changes === 0) throw new UniquenessViolation(k.attribute);
+  /**
+   * Rows given flat (`width` values each), ROWS_PER_STATEMENT a statement: one statement a row cost a third of a
+   * Bulk load's index time in binding and stepping. Answers how many rows went in.
+   */
+  private insertFlat(insert: string, width: number, flat: readonly unknown[], onConflict = ''): number {
+    const row = `(${Array<string>(width).fill('?').join(', ')})`;
+    let changes = 0;
+    for (let i = 0; i < flat.length; i += ROWS_PER_STATEMENT * width) {
+      const chunk = flat.slice(i, i + ROWS_PER_STATEMENT * width);
+      changes += this.sql(`${insert} VALUES ${Array<string>(chunk.length / width).fill(row).join(', ')}${onConflict}`).run(chunk).changes;
     }
+    return changes;
+  }
+
+  /**
+   * Unique values of a resource, or of a transaction's creates, given flat (org_id, resource_type, attribute, value, resource_id),
+   * claimed in multi-row statements. When fewer rows went in than were given, some value is held already (by another
+   * resource, or by an earlier create of the same batch): the first such one, in the creates' order, is the violation
+   * (the throw rolls the transaction back; a batch is then written again item by item, which names the right item).
+   */
+  private claimUniqueValues(flat: readonly unknown[]): void {
+    const claimed = this.insertFlat('INSERT INTO unique_values (org_id, resource_type, attribute, value, resource_id)', 5, flat, ' ON CONFLICT DO NOTHING');
+    if (claimed === flat.length / 5) return;
+    const holder = this.sql('SELECT resource_id FROM unique_values WHERE org_id = ? AND resource_type = ? AND attribute = ? AND value = ?').pluck();
+    for (let i = 0; i < flat.length; i += 5) {
+      const [orgId, resourceType, attribute, value, id] = flat.slice(i, i + 5) as string[];
+      if (holder.get(orgId, resourceType, attribute, value) !== id) throw new UniquenessViolation(attribute!);
+    }
+    throw new Error('unique values: fewer claimed than given, yet every one is held by its own resource');
   }
 
   /** Resolves member ids to their resource types; any id that names no allowed resource fails the whole write. */
@@ -636,7 +652,7 @@ export class SqliteStore implements Store {
     let first = true;
     for await (const batch of batches(records)) {
       const items = importItems(batch);
-      this.knowPaths(items.flatMap((i) => (i.kind === 'resource' ? i.index : [])));
+      this.knowPaths(items.map((i) => (i.kind === 'resource' ? i.index : [])));
       this.db.transaction(() => {
         if (first) {
           const holds = nonEmptyTables(this.sql(EMPTINESS).get() as Record<string, number>);
