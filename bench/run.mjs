@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // npm run bench [-- --sizes 10000,1000000 (or --sizes= for the load alone)] [--duration 5] [--connections 16] [--load 100000]
-//                [--bulk-in-flight 2] [--quick]
+//                [--bulk-in-flight 2] [--load-slices 5] [--quick]
 //                [--store postgres [--postgres URL] [--nodes 3]]
 // Builds a directory of N users per size on the embedded store (or PostgreSQL), serves it with `scimd serve`, drives
 // it with autocannon over loopback, and reports requests/s, p50/p99 latency, errors and peak server memory for each
@@ -31,6 +31,7 @@ const { values } = parseArgs({
     connections: { type: 'string', default: '16' },
     load: { type: 'string', default: '100000' },
     'bulk-in-flight': { type: 'string', default: '2' },
+    'load-slices': { type: 'string', default: '5' },
     quick: { type: 'boolean', default: false },
     store: { type: 'string', default: 'sqlite' },
     postgres: { type: 'string' },
@@ -149,56 +150,76 @@ async function startServer(file, env = {}) {
 }
 
 /**
- * Loads n users into an empty directory, once as single POSTs (with the run's connections) and once through Bulk
- * (1,000 POST operations a request, --bulk-in-flight requests at once, 2 by default: each already carries a thousand
- * users; 4 loaded as fast within the machine's drift, and 16 at once 30% slower, only waiting for the one writer while
- * their bodies take memory), and checks that every user arrived.
+ * Loads n users into two empty directories, one through single POSTs (with the run's connections) and one through
+ * Bulk (1,000 POST operations a request, --bulk-in-flight requests at once, 2 by default: each already carries a
+ * thousand users; 4 loaded as fast within the machine's drift, and 16 at once 30% slower, only waiting for the one
+ * writer while their bodies take memory), and checks that every user arrived. The two ways take turns in
+ * --load-slices slices (both servers stay up; the idle one costs nothing): this machine's speed drifts by a third
+ * within the hour, and two loads run a minute apart measured that drift as much as the ways' difference.
  */
 async function runLoad(n) {
+  const slices = Math.max(1, Number(values['load-slices']));
+  const perSlice = Math.ceil(n / slices / 1000) * 1000; // Bulk requests stay whole
   const ways = [
-    ['single POSTs', n, connections, (next) => ({ method: 'POST', path: '/scim/v2/Users', setupRequest: (req) => ({ ...req, body: JSON.stringify(userBody(next())) }) })],
-    ['Bulk, 1,000 users a request', Math.ceil(n / 1000), Number(values['bulk-in-flight']), (next) => ({
-      method: 'POST',
-      path: '/scim/v2/Bulk',
-      setupRequest: (req) => {
-        const Operations = [];
-        for (let k = 0; k < 1000; k++) {
-          const i = next();
-          if (i < n) Operations.push({ method: 'POST', path: '/Users', bulkId: `u${i}`, data: userBody(i) });
-        }
-        return { ...req, body: JSON.stringify({ schemas: ['urn:ietf:params:scim:api:messages:2.0:BulkRequest'], Operations }) };
+    ['single POSTs', connections, (users) => ({ amount: users.length, request: { method: 'POST', path: '/scim/v2/Users', setupRequest: (req) => ({ ...req, body: JSON.stringify(userBody(users.next())) }) } })],
+    ['Bulk, 1,000 users a request', Number(values['bulk-in-flight']), (users) => ({
+      amount: Math.ceil(users.length / 1000),
+      request: {
+        method: 'POST',
+        path: '/scim/v2/Bulk',
+        setupRequest: (req) => {
+          const Operations = [];
+          for (let k = 0; k < 1000 && users.left() > 0; k++) {
+            const i = users.next();
+            Operations.push({ method: 'POST', path: '/Users', bulkId: `u${i}`, data: userBody(i) });
+          }
+          return { ...req, body: JSON.stringify({ schemas: ['urn:ietf:params:scim:api:messages:2.0:BulkRequest'], Operations }) };
+        },
       },
     })],
   ];
-  const out = [];
-  for (const [way, amount, inFlight, request] of ways) {
-    process.stderr.write(`[bench] loading ${n} users through ${way}…\n`);
-    const file = await newDatabase(`load-${out.length}`);
-    const { port, child } = await startServer(file);
-    let counter = 0;
-    const started = performance.now();
-    const run = autocannon({
-      url: `http://127.0.0.1:${port}`,
-      connections: Math.min(inFlight, amount),
-      amount,
-      timeout: 120,
-      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/scim+json' },
-      requests: [request(() => counter++)],
-    });
-    // timed to the last response: autocannon itself finishes on its next one-second tick
-    let lastResponse = started;
-    run.on('response', () => (lastResponse = performance.now()));
-    const result = await run;
-    const seconds = (lastResponse - started) / 1000;
-    const count = await fetch(`http://127.0.0.1:${port}/scim/v2/Users?count=0`, { headers: { authorization: `Bearer ${TOKEN}` } });
-    const loaded = (await count.json()).totalResults;
-    const rss = peakRssMiB(child.pid);
-    await stopServer(child);
-    await dropDatabase(file);
-    if (loaded !== n) throw new Error(`${way}: ${loaded} of ${n} users arrived`);
-    out.push({ way, connections: Math.min(inFlight, amount), usersPerSecond: n / seconds, seconds, errors: result.errors + result.timeouts + result.non2xx, peakRssMiB: rss });
+  const servers = [];
+  for (const [way, inFlight, load] of ways) {
+    const file = await newDatabase(`load-${servers.length}`);
+    servers.push({ way, inFlight, load, file, ...(await startServer(file)), seconds: 0, errors: 0, sliceSeconds: [] });
   }
-  return { size: n, ways: out, ratio: out[1].usersPerSecond / out[0].usersPerSecond };
+  for (let from = 0; from < n; from += perSlice) {
+    const to = Math.min(n, from + perSlice);
+    for (const w of servers) {
+      process.stderr.write(`[bench] loading users ${from}–${to - 1} of ${n} through ${w.way}…
+`);
+      let i = from;
+      const { amount, request } = w.load({ length: to - from, next: () => i++, left: () => to - i });
+      const started = performance.now();
+      const run = autocannon({
+        url: `http://127.0.0.1:${w.port}`,
+        connections: Math.min(w.inFlight, amount),
+        amount,
+        timeout: 120,
+        headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/scim+json' },
+        requests: [request],
+      });
+      // timed to the last response: autocannon itself finishes on its next one-second tick
+      let lastResponse = started;
+      run.on('response', () => (lastResponse = performance.now()));
+      const result = await run;
+      w.sliceSeconds.push((lastResponse - started) / 1000);
+      w.errors += result.errors + result.timeouts + result.non2xx;
+    }
+  }
+  const measured = [];
+  for (const w of servers) {
+    const count = await fetch(`http://127.0.0.1:${w.port}/scim/v2/Users?count=0`, { headers: { authorization: `Bearer ${TOKEN}` } });
+    const loaded = (await count.json()).totalResults;
+    const rss = peakRssMiB(w.child.pid);
+    await stopServer(w.child);
+    await dropDatabase(w.file);
+    if (loaded !== n) throw new Error(`${w.way}: ${loaded} of ${n} users arrived`);
+    const seconds = w.sliceSeconds.reduce((a, b) => a + b, 0);
+    measured.push({ way: w.way, connections: w.inFlight, usersPerSecond: n / seconds, seconds, errors: w.errors, peakRssMiB: rss, sliceSeconds: w.sliceSeconds });
+  }
+  const [single, bulk] = measured;
+  return { size: n, ways: measured, ratio: single.seconds / bulk.seconds, sliceRatios: single.sliceSeconds.map((t, k) => t / bulk.sliceSeconds[k]) };
 }
 
 /** The dataset: n users (core, emails, enterprise-free, Student extension) and one group of min(n, 10,000) members. */
@@ -383,7 +404,7 @@ for (const r of results.filter((x) => x.nodes)) {
 }
 md += `\n## Loading ${load.size.toLocaleString('en')} users into an empty directory\n\n| way | connections | users/s | seconds | errors | peak RSS MiB |\n|---|---:|---:|---:|---:|---:|\n`;
 for (const w of load.ways) md += `| ${w.way} | ${w.connections} | ${fmt(w.usersPerSecond)} | ${fmt(w.seconds, 1)} | ${w.errors} | ${fmt(w.peakRssMiB, 1)} |\n`;
-md += `\nBulk loads ${fmt(load.ratio, 1)}× as many users per second as single POSTs.\n`;
+md += `\nBulk loads ${fmt(load.ratio, 1)}× as many users per second as single POSTs (the two ways took turns in ${load.sliceRatios.length} slices; Bulk / single in each: ${load.sliceRatios.map((r) => fmt(r, 1)).join(', ')}).\n`;
 mkdirSync(join(root, 'bench', 'results'), { recursive: true });
 const stamp = new Date().toISOString().replace(/[:.]/g, '-');
 writeFileSync(join(root, 'bench', 'results', `${stamp}.json`), JSON.stringify({ sizes: results, load }, null, 2));
