@@ -1,7 +1,8 @@
 /**
  * A database made before the attribute index was split (SQLite migration 8, PostgreSQL migration 2) upgrades in
  * place: its index rows move to attribute_str and attribute_num, their paths then become index_paths ids (SQLite
- * migration 9, PostgreSQL migration 3), and they answer the same filters, sorts and rewrites.
+ * migration 9, PostgreSQL migration 3), and they answer the same filters, sorts and rewrites. On SQLite its unique
+ * values then move to unique_claims (migration 10) and hold as before.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,7 +18,7 @@ import { SchemaRegistry } from '../../src/core/schema/registry.js';
 import { indexEntries } from '../../src/core/filter/index-entries.js';
 import { bindFilter, bindSortBy } from '../../src/core/filter/bind.js';
 import { parseFilter } from '../../src/core/filter/parser.js';
-import type { Attributes, Store } from '../../src/store/store.js';
+import { UniquenessViolation, type Attributes, type Store } from '../../src/store/store.js';
 import { USER } from '../helpers.js';
 import { freshPostgresDatabase, postgresUrl } from '../postgres.js';
 
@@ -106,9 +107,28 @@ describe('SQLite: a database at migration 7 upgrades to the split index with pat
     const { resources, index } = oldRows();
     for (const r of resources) db.prepare(`INSERT INTO resources (${RESOURCE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(...r);
     for (const r of index) db.prepare(`INSERT INTO attribute_index (${INDEX_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)`).run(...r);
+    USERS.forEach((u, i) => db.prepare("INSERT INTO unique_values VALUES (?, 'User', 'userName', ?, ?)").run(ORG, String(u.userName).toLowerCase(), `u${i}`));
     db.close();
 
-    await expectSameAnswersAfterMigrating(new SqliteStore(file));
+    const store = new SqliteStore(file);
+    try {
+      await store.migrate();
+      await expectSameAnswers(store);
+      // the unique values moved to unique_claims (migration 10): still held, released by a change, named as they were
+      const alice = { attributes: { schemas: [USER], userName: 'ALICE' }, index: [], uniqueKeys: [{ attribute: 'userName', value: 'alice' }] };
+      const clash = await store.createResource(ORG, 'User', 'u4', '2024-05-01T00:00:00.000Z', alice).catch((e: unknown) => e);
+      expect(clash).toBeInstanceOf(UniquenessViolation);
+      expect((clash as UniquenessViolation).attribute).toBe('userName');
+      const newBob = { attributes: { schemas: [USER], userName: 'bob' }, index: [], uniqueKeys: [{ attribute: 'userName', value: 'bob' }] };
+      expect((await store.createResource(ORG, 'User', 'u5', '2024-05-01T00:00:00.000Z', newBob)).id).toBe('u5'); // u2 let 'bob' go
+      const keys = new Map<string, unknown>();
+      for await (const r of store.exportSnapshot()) if (r.kind === 'resource') keys.set(r.id, r.uniqueKeys);
+      expect(Object.fromEntries(keys)).toEqual({
+        u0: [{ attribute: 'userName', value: 'carol' }], u1: [{ attribute: 'userName', value: 'alice' }], u2: [], u3: [], u5: [{ attribute: 'userName', value: 'bob' }],
+      });
+    } finally {
+      await store.close();
+    }
   });
 });
 

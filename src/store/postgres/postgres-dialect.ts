@@ -15,4 +15,6 @@ export const POSTGRES: SqlDialect = {
   memberPosition: 'position',
   // the identity columns are GENERATED ALWAYS
   overridingIdentity: ' OVERRIDING SYSTEM VALUE',
+  uniqueValuesBetween: `SELECT r.seq, u.attribute, u.value FROM resources r JOIN unique_values u ON u.org_id = r.org_id AND u.resource_id = r.id
+    WHERE r.seq > ? AND r.seq <= ? ORDER BY r.seq, u.attribute, u.value`,
 };

@@ -37,6 +37,11 @@ export interface SqlDialect {
   readonly memberPosition: string;
   /** Written between an INSERT's columns and VALUES to set an identity column (seq) to a given value. */
   readonly overridingIdentity: string;
+  /**
+   * The unique values of the resources whose seq is in (?, ?], as (seq, attribute, value) in that order: the stores
+   * keep them differently (SQLite keyed by integers, PostgreSQL by name with a digest of the value).
+   */
+  readonly uniqueValuesBetween: string;
 }
 
 export interface SqlFragment {

@@ -57,11 +57,7 @@ export function* snapshotSteps(dialect: SqlDialect, batch = SNAPSHOT_BATCH): Gen
        ORDER BY resource_seq, path, ordinal, str, num`,
       after, last, after, last,
     );
-    const keys = yield* run<{ seq: number } & UniqueKey>(
-      `SELECT r.seq, u.attribute, u.value FROM resources r JOIN unique_values u ON u.org_id = r.org_id AND u.resource_id = r.id
-       WHERE r.seq > ? AND r.seq <= ? ORDER BY r.seq, u.attribute, u.value`,
-      after, last,
-    );
+    const keys = yield* run<{ seq: number } & UniqueKey>(dialect.uniqueValuesBetween, after, last);
     yield { records: resourceRecords(rows, index, keys) };
     after = last;
   }

@@ -283,4 +283,30 @@ export const MIGRATIONS: readonly { readonly version: number; readonly name: str
       CREATE INDEX attribute_num_resource ON attribute_num (resource_seq, path, ordinal);
     `,
   },
+  {
+    version: 10,
+    name: 'unique values keyed by integers',
+    sql: `
+      -- A unique value repeated the organization's UUID, the resource type and the attribute's name (an extension
+      -- attribute's is some 80 characters) in both of its B-trees, and named its holder by UUID: a user's userName
+      -- and one extension value took 640 bytes. Now the index scope, the attribute's name as an index_paths id (as
+      -- the core names it, case kept) and the holder's seq: a fifth of the bytes, claimed in half the time.
+      CREATE TABLE unique_claims (
+        scope        INTEGER NOT NULL,
+        attribute    INTEGER NOT NULL,
+        value        TEXT NOT NULL,
+        resource_seq INTEGER NOT NULL,
+        PRIMARY KEY (scope, attribute, value)
+      ) WITHOUT ROWID;
+      CREATE INDEX unique_claims_resource ON unique_claims (resource_seq);
+      INSERT INTO index_scopes (org_id, resource_type) SELECT DISTINCT org_id, resource_type FROM unique_values WHERE true ON CONFLICT DO NOTHING;
+      INSERT INTO index_paths (path) SELECT DISTINCT attribute FROM unique_values WHERE true ON CONFLICT DO NOTHING;
+      INSERT INTO unique_claims (scope, attribute, value, resource_seq)
+        SELECT s.id, p.id, u.value, r.seq FROM unique_values u
+        JOIN index_scopes s ON s.org_id = u.org_id AND s.resource_type = u.resource_type
+        JOIN index_paths p ON p.path = u.attribute
+        JOIN resources r ON r.org_id = u.org_id AND r.resource_type = u.resource_type AND r.id = u.resource_id;
+      DROP TABLE unique_values;
+    `,
+  },
 ];

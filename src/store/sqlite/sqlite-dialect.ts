@@ -12,4 +12,6 @@ export const SQLITE: SqlDialect = {
   placeholders: (sql) => sql,
   memberPosition: 'rowid',
   overridingIdentity: '',
+  uniqueValuesBetween: `SELECT u.resource_seq AS seq, p.path AS attribute, u.value FROM unique_claims u JOIN index_paths p ON p.id = u.attribute
+    WHERE u.resource_seq > ? AND u.resource_seq <= ? ORDER BY u.resource_seq, p.path, u.value`,
 };

@@ -36,7 +36,7 @@ interface CreatedRows {
   readonly str: unknown[];
   readonly num: unknown[];
   readonly audit: AuditWrite[];
-  /** Unique values claimed, flat (org_id, resource_type, attribute, value, resource_id, …). */
+  /** Unique values claimed, flat (scope, attribute's path id, value, resource_seq, …). */
   readonly unique: unknown[];
   /** Resources created, by index scope (an organization's resource type). */
   readonly counts: Map<number, { readonly orgId: string; readonly resourceType: string; n: number }>;
@@ -157,7 +157,7 @@ export class SqliteStore implements Store {
 
   async createResource(orgId: string, resourceType: string, id: string, at: string, write: ResourceWrite): Promise<StoredResource> {
     const scope = this.scopeOf(orgId, resourceType);
-    this.knowPaths([write.index]);
+    this.knowPaths([write]);
     return this.write(() => this.createdWith((rows) => this.insertResource(orgId, resourceType, scope, id, created(at), write, rows)));
   }
 
@@ -172,7 +172,7 @@ export class SqliteStore implements Store {
     // When an item fails, that attempt rolls back whole and the batch is written again item by item.
     // (Inside the group commit's savepoint, a transaction function is a savepoint nested in it.)
     const scope = this.scopeOf(orgId, resourceType);
-    this.knowPaths(items.map((i) => i.write.index));
+    this.knowPaths(items.map((i) => i.write));
     return this.write(() => {
       try {
         return this.db.transaction(() =>
@@ -232,7 +232,7 @@ export class SqliteStore implements Store {
       if (num === undefined) rows.str.push(scope, this.pathId(path), str ?? '', seq, ordinal);
       else rows.num.push(scope, this.pathId(path), num, seq, ordinal);
     }
-    for (const k of write.uniqueKeys) rows.unique.push(orgId, resourceType, k.attribute, k.value, id);
+    for (const k of write.uniqueKeys) rows.unique.push(scope, this.pathId(k.attribute), k.value, seq);
     const added = write.membership ? this.addMembers(orgId, id, write.membership) : [];
     const counted = rows.counts.get(scope);
     if (counted) counted.n++;
@@ -258,14 +258,14 @@ export class SqliteStore implements Store {
     expectedVersion?: number,
   ): Promise<StoredResource | 'conflict' | undefined> {
     const scope = this.scopeOf(orgId, resourceType);
-    this.knowPaths([write.index]);
+    this.knowPaths([write]);
     return this.write(() => {
       const current = this.versionOf(orgId, resourceType, id);
       if (current === undefined) return undefined;
       if (expectedVersion !== undefined && current.version !== expectedVersion) return 'conflict';
       const row = this.sql('UPDATE resources SET version = version + 1, last_modified = ?, display = ?, data = ? WHERE seq = ? RETURNING *')
         .get(at, write.display ?? null, JSON.stringify(write.attributes), current.seq) as ResourceRow;
-      this.rewriteIndexAndKeys(row.seq, orgId, resourceType, scope, id, write);
+      this.rewriteIndexAndKeys(row.seq, scope, write);
       const members = write.membership ? this.replaceMembers(orgId, id, write.membership) : { added: [], removed: [] };
       this.insertRecord(write.record, row.version, members.added, members.removed);
       return toResource(row);
@@ -274,7 +274,7 @@ export class SqliteStore implements Store {
 
   async patchResource(orgId: string, resourceType: string, id: string, at: string, change: PatchChange): Promise<StoredResource | 'conflict' | undefined> {
     const scope = this.scopeOf(orgId, resourceType);
-    this.knowPaths([change.write?.index ?? [], change.touch]);
+    this.knowPaths([change.write ?? {}, { index: change.touch }]);
     return this.write(() => {
       const row = this.versionOf(orgId, resourceType, id);
       if (!row) return undefined;
@@ -283,7 +283,7 @@ export class SqliteStore implements Store {
       if (change.write) {
         const w = change.write;
         this.sql('UPDATE resources SET display = ?, data = ? WHERE seq = ?').run(w.display ?? null, JSON.stringify(w.attributes), row.seq);
-        this.rewriteIndexAndKeys(row.seq, orgId, resourceType, scope, id, w);
+        this.rewriteIndexAndKeys(row.seq, scope, w);
         changed = true;
       }
       const m = change.members;
@@ -319,7 +319,7 @@ export class SqliteStore implements Store {
       this.sql('UPDATE resource_counts SET n = n - 1 WHERE org_id = ? AND resource_type = ?').run(orgId, resourceType);
       this.sql('DELETE FROM attribute_str WHERE resource_seq = ?').run(gone.seq);
       this.sql('DELETE FROM attribute_num WHERE resource_seq = ?').run(gone.seq);
-      this.sql('DELETE FROM unique_values WHERE org_id = ? AND resource_id = ?').run(orgId, id);
+      this.sql('DELETE FROM unique_claims WHERE resource_seq = ?').run(gone.seq);
       this.sql('DELETE FROM group_members WHERE org_id = ? AND group_id = ?').run(orgId, id);
       this.sql('DELETE FROM group_members WHERE org_id = ? AND member_id = ?').run(orgId, id);
       this.insertRecord(record, gone.version, [], []);
@@ -404,12 +404,16 @@ export class SqliteStore implements Store {
   }
 
   /**
-   * Makes sure every path of the entries has its id in index_paths (index rows name their path by it): new paths
-   * are added in a transaction of their own before the write, and remembered only once committed, as scopes are.
+   * Makes sure every path of the writes' index entries, and every attribute their unique values name, has its id in
+   * index_paths (index rows and unique claims name them by it): new ones are added in a transaction of their own
+   * before the write, and remembered only once committed, as scopes are.
    */
-  private knowPaths(writes: readonly (readonly IndexEntry[])[]): void {
+  private knowPaths(writes: readonly { readonly index?: readonly IndexEntry[]; readonly uniqueKeys?: readonly UniqueKey[] }[]): void {
     const missing = new Set<string>();
-    for (const entries of writes) for (const e of entries) if (!this.paths.has(e.path)) missing.add(e.path);
+    for (const w of writes) {
+      for (const e of w.index ?? []) if (!this.paths.has(e.path)) missing.add(e.path);
+      for (const k of w.uniqueKeys ?? []) if (!this.paths.has(k.attribute)) missing.add(k.attribute);
+    }
     if (missing.size === 0) return;
     const unknown = [...missing];
     const ids = this.db.transaction(() => unknown.map((p) => {
@@ -448,16 +452,17 @@ export class SqliteStore implements Store {
    * rows that differ are deleted and inserted: a PATCH of one attribute touches that attribute's rows and
    * meta.lastModified's, not the twenty-odd rows of every other value.
    */
-  private rewriteIndexAndKeys(seq: number, orgId: string, resourceType: string, scope: number, id: string, write: ResourceWrite): void {
+  private rewriteIndexAndKeys(seq: number, scope: number, write: ResourceWrite): void {
     const { strs, nums } = indexRows(write.index);
     this.rewriteRows('str', seq, scope, strs);
     this.rewriteRows('num', seq, scope, nums);
 
-    const held = this.sql('SELECT attribute, value FROM unique_values WHERE org_id = ? AND resource_id = ?').all(orgId, id) as UniqueKey[];
-    const keep = new Set(write.uniqueKeys.map((k) => `${k.attribute}\u0000${k.value}`));
-    const release = this.sql('DELETE FROM unique_values WHERE org_id = ? AND resource_type = ? AND attribute = ? AND value = ?');
-    for (const k of held) if (!keep.delete(`${k.attribute}\u0000${k.value}`)) release.run(orgId, resourceType, k.attribute, k.value);
-    this.claimUniqueValues(write.uniqueKeys.filter((k) => keep.has(`${k.attribute}\u0000${k.value}`)).flatMap((k) => [orgId, resourceType, k.attribute, k.value, id]));
+    const held = this.sql('SELECT attribute, value FROM unique_claims WHERE resource_seq = ?').all(seq) as { attribute: number; value: string }[];
+    const key = (attribute: number, value: string) => `${attribute}\u0000${value}`;
+    const wanted = new Map(write.uniqueKeys.map((k) => [key(this.pathId(k.attribute), k.value), k]));
+    const release = this.sql('DELETE FROM unique_claims WHERE scope = ? AND attribute = ? AND value = ?');
+    for (const k of held) if (!wanted.delete(key(k.attribute, k.value))) release.run(scope, k.attribute, k.value);
+    this.claimUniqueValues([...wanted.values()].flatMap((k) => [scope, this.pathId(k.attribute), k.value, seq]));
   }
 
   /** One index table's rows of a resource made `wanted`, deleting and inserting only those that differ. */
@@ -509,18 +514,21 @@ export class SqliteStore implements Store {
   }
 
   /**
-   * Unique values of a resource, or of a transaction's creates, given flat (org_id, resource_type, attribute, value, resource_id),
-   * claimed in multi-row statements. When fewer rows went in than were given, some value is held already (by another
-   * resource, or by an earlier create of the same batch): the first such one, in the creates' order, is the violation
-   * (the throw rolls the transaction back; a batch is then written again item by item, which names the right item).
+   * Unique values of a resource, or of a transaction's creates, given flat (scope, attribute's path id, value,
+   * resource_seq), claimed in multi-row statements. When fewer rows went in than were given, some value is held
+   * already (by another resource, or by an earlier create of the same batch): the first such one, in the creates'
+   * order, is the violation (the throw rolls the transaction back; a batch is then written again item by item, which
+   * names the right item).
    */
   private claimUniqueValues(flat: readonly unknown[]): void {
-    const claimed = this.insertFlat('INSERT INTO unique_values (org_id, resource_type, attribute, value, resource_id)', 5, flat, ' ON CONFLICT DO NOTHING');
-    if (claimed === flat.length / 5) return;
-    const holder = this.sql('SELECT resource_id FROM unique_values WHERE org_id = ? AND resource_type = ? AND attribute = ? AND value = ?').pluck();
-    for (let i = 0; i < flat.length; i += 5) {
-      const [orgId, resourceType, attribute, value, id] = flat.slice(i, i + 5) as string[];
-      if (holder.get(orgId, resourceType, attribute, value) !== id) throw new UniquenessViolation(attribute!);
+    const claimed = this.insertFlat('INSERT INTO unique_claims (scope, attribute, value, resource_seq)', 4, flat, ' ON CONFLICT DO NOTHING');
+    if (claimed === flat.length / 4) return;
+    const holder = this.sql('SELECT resource_seq FROM unique_claims WHERE scope = ? AND attribute = ? AND value = ?').pluck();
+    for (let i = 0; i < flat.length; i += 4) {
+      const [scope, attribute, value, seq] = flat.slice(i, i + 4) as [number, number, string, number];
+      if (holder.get(scope, attribute, value) !== seq) {
+        throw new UniquenessViolation(this.sql('SELECT path FROM index_paths WHERE id = ?').pluck().get(attribute) as string);
+      }
     }
     throw new Error('unique values: fewer claimed than given, yet every one is held by its own resource');
   }
@@ -652,7 +660,7 @@ export class SqliteStore implements Store {
     let first = true;
     for await (const batch of batches(records)) {
       const items = importItems(batch);
-      this.knowPaths(items.map((i) => (i.kind === 'resource' ? i.index : [])));
+      this.knowPaths(items.map((i) => (i.kind === 'resource' ? i : {})));
       this.db.transaction(() => {
         if (first) {
           const holds = nonEmptyTables(this.sql(EMPTINESS).get() as Record<string, number>);
