@@ -16,7 +16,8 @@ const emoji = Array.from({ length: 1000 }, (_, i) => String.fromCodePoint(0x1f30
 const TITLES: Record<string, string | undefined> = {
   long,
   longer: `${long}z`,
-  sibling: `${long.slice(0, -1)}${long.at(-1) === 'a' ? 'b' : 'a'}`,
+  // differs from long in its last character even case-folded (title is caseExact false): 'A' would fold to 'a'
+  sibling: `${long.slice(0, -1)}${long.at(-1)!.toLowerCase() === 'a' ? 'b' : 'a'}`,
   at399: long.slice(0, 399),
   at400: long.slice(0, 400),
   at401: long.slice(0, 401),

@@ -290,7 +290,7 @@ export const MIGRATIONS: readonly { readonly version: number; readonly name: str
       -- A unique value repeated the organization's UUID, the resource type and the attribute's name (an extension
       -- attribute's is some 80 characters) in both of its B-trees, and named its holder by UUID: a user's userName
       -- and one extension value took 640 bytes. Now the index scope, the attribute's name as an index_paths id (as
-      -- the core names it, case kept) and the holder's seq: a fifth of the bytes, claimed in half the time.
+      -- the core names it, case kept) and the holder's seq: a fifth of the bytes, claimed in under half the time.
       CREATE TABLE unique_claims (
         scope        INTEGER NOT NULL,
         attribute    INTEGER NOT NULL,

@@ -494,7 +494,10 @@ export class SqliteStore implements Store {
     this.insertRowsOf(column, rows.flatMap((r) => [scope, this.pathId(r.path), r.value, seq, r.ordinal]));
   }
 
-  /** Index rows given flat (scope, path, value, resource_seq, ordinal, …). OR IGNORE: a value repeated within one element is one row (the key is the whole row). */
+  /**
+   * Index rows given flat (scope, path, value, resource_seq, ordinal, …). OR IGNORE: a value repeated within one
+   * element is one row (the key is the whole row).
+   */
   private insertRowsOf(column: IndexColumn, flat: readonly unknown[]): void {
     this.insertFlat(`INSERT OR IGNORE INTO attribute_${column} (scope, path, ${column}, resource_seq, ordinal)`, 5, flat);
   }
