@@ -181,13 +181,12 @@ async function runLoad(n) {
   const servers = [];
   for (const [way, inFlight, load] of ways) {
     const file = await newDatabase(`load-${servers.length}`);
-    servers.push({ way, inFlight, load, file, ...(await startServer(file)), seconds: 0, errors: 0, sliceSeconds: [] });
+    servers.push({ way, inFlight, load, file, ...(await startServer(file)), errors: 0, sliceSeconds: [] });
   }
   for (let from = 0; from < n; from += perSlice) {
     const to = Math.min(n, from + perSlice);
     for (const w of servers) {
-      process.stderr.write(`[bench] loading users ${from}–${to - 1} of ${n} through ${w.way}…
-`);
+      process.stderr.write(`[bench] loading users ${from}–${to - 1} of ${n} through ${w.way}…\n`);
       let i = from;
       const { amount, request } = w.load({ length: to - from, next: () => i++, left: () => to - i });
       const started = performance.now();
