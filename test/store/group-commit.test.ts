@@ -71,4 +71,45 @@ describe('GroupCommit', () => {
     expect(begun).toHaveBeenCalledTimes(2);
     expect(values(db)).toEqual(['a', 'b']);
   });
+
+  it('an exclusive job waits for the writes queued before it, and the writes queued after it wait for the job', async () => {
+    const db = database();
+    const commits = new GroupCommit(db);
+    const insert = db.prepare('INSERT INTO t (v) VALUES (?)');
+    const order: string[] = [];
+    let finish!: () => void;
+    const before = commits.run(() => (insert.run('a'), order.push('a')));
+    const job = commits.exclusive(async () => {
+      order.push(`job saw ${values(db).join(',')}`); // the write before it is committed
+      await new Promise<void>((resolve) => (finish = resolve));
+      order.push('job done');
+      return 'answer';
+    });
+    const after = commits.run(() => (insert.run('b'), order.push('b')));
+    await before;
+    // the job holds the queue across turns of the event loop: the later write has not run
+    for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+    expect(order).toEqual(['a', 'job saw a']);
+    finish();
+    expect(await job).toBe('answer');
+    await after;
+    expect(order).toEqual(['a', 'job saw a', 'job done', 'b']);
+    expect(values(db)).toEqual(['a', 'b']);
+  });
+
+  it('a failing exclusive job rejects alone, and the queue goes on', async () => {
+    const db = database();
+    const commits = new GroupCommit(db);
+    const insert = db.prepare('INSERT INTO t (v) VALUES (?)');
+    const outcomes = await Promise.allSettled([
+      commits.exclusive(async () => {
+        throw new Error('the other connection failed');
+      }),
+      commits.run(() => insert.run('a')),
+      commits.exclusive(async () => 'second job'),
+    ]);
+    expect(outcomes.map((o) => o.status)).toEqual(['rejected', 'fulfilled', 'fulfilled']);
+    expect(outcomes[2]).toMatchObject({ value: 'second job' });
+    expect(values(db)).toEqual(['a']);
+  });
 });

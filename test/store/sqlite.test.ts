@@ -3,13 +3,25 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { MIGRATIONS } from '../../src/store/sqlite/migrations.js';
 import { collect, describeStoreContract } from './contract.js';
 
 describeStoreContract('SQLite', async () => {
   const store = new SqliteStore(':memory:');
+  await store.migrate();
+  return store;
+});
+
+/** The compiled writer thread (the test command builds first): a worker thread cannot run the TypeScript sources. */
+const WRITER_ENTRY = new URL('../../dist/store/sqlite/writer-thread-entry.js', import.meta.url);
+const writerFiles = mkdtempSync(join(tmpdir(), 'scimd-writer-'));
+afterAll(() => rmSync(writerFiles, { recursive: true, force: true }));
+let writerStores = 0;
+
+describeStoreContract('SQLite on a file, every batch of creates written on the writer thread', async () => {
+  const store = new SqliteStore(join(writerFiles, `${writerStores++}.db`), { writerThread: WRITER_ENTRY, writerThreadMinItems: 2 });
   await store.migrate();
   return store;
 });
@@ -134,5 +146,63 @@ describe('SqliteStore on a file', () => {
     expect(JSON.stringify(rest)).not.toContain('late');
     expect(await store.getResource(org.id, 'User', 'late')).toBeDefined();
     expect((await collect(store.exportSnapshot())).filter((r) => r.kind === 'resource')).toHaveLength(1501);
+  });
+
+  describe('the writer thread', () => {
+    const write = (userName: string) => ({ attributes: { userName }, index: [], uniqueKeys: [{ attribute: 'userName', value: userName }] });
+    const batch = (from: number, n: number) => Array.from({ length: n }, (_, j) => ({ id: `u${from + j}`, write: write(`user${from + j}`) }));
+    const AT = '2024-01-01T00:00:00.000Z';
+
+    async function writerStore(entry = WRITER_ENTRY) {
+      const store = new SqliteStore(file, { writerThread: entry });
+      opened.push({ close: () => store.close() });
+      await store.migrate();
+      return { store, org: await store.ensureOrganization('acme') };
+    }
+
+    it('writes a large batch while the event loop goes on, and has committed it when it resolves', async () => {
+      const { store, org } = await writerStore();
+      let turns = 0;
+      let turning = true;
+      const turn = () => {
+        turns++;
+        if (turning) setImmediate(turn);
+      };
+      turn();
+      const results = await store.createResources(org.id, 'User', AT, batch(0, 3000));
+      turning = false;
+      expect(results.every((r) => !(r instanceof Error))).toBe(true);
+      // written on the event loop, the batch's transaction would take it whole: a turn or two, not hundreds
+      expect(turns).toBeGreaterThan(50);
+      expect(raw().prepare("SELECT count(*) AS n FROM resources WHERE resource_type = 'User'").get()).toEqual({ n: 3000 });
+    });
+
+    it('a write made while the thread holds a batch waits its turn, and neither fails', async () => {
+      const { store, org } = await writerStore();
+      const big = store.createResources(org.id, 'User', AT, batch(0, 2000));
+      const single = store.createResource(org.id, 'User', 'late', AT, write('late'));
+      const token = store.createToken({ id: 't1', orgId: org.id, name: 'ci', hash: 'f'.repeat(64), scope: 'scim', dialect: 'rfc', created: AT });
+      await Promise.all([big, single, token]);
+      const seq = (id: string) => (raw().prepare('SELECT seq FROM resources WHERE id = ?').get(id) as { seq: number }).seq;
+      expect(seq('late')).toBeGreaterThan(seq('u1999')); // in the order asked
+      expect(await store.findTokenByHash('f'.repeat(64))).toMatchObject({ id: 't1' });
+    });
+
+    it('close() lets the batch in hand finish first', async () => {
+      const { store, org } = await writerStore();
+      const pending = store.createResources(org.id, 'User', AT, batch(0, 1000));
+      await new Promise((r) => setImmediate(r)); // handed over
+      await store.close();
+      await expect(pending).resolves.toHaveLength(1000);
+      expect(raw().prepare('SELECT count(*) AS n FROM resources').get()).toEqual({ n: 1000 });
+    });
+
+    it('a batch whose thread dies is refused and nothing of it is written; the store goes on', async () => {
+      const { store, org } = await writerStore(new URL('./writer-that-dies.mjs', import.meta.url));
+      await expect(store.createResources(org.id, 'User', AT, batch(0, 100))).rejects.toThrow(/writer thread exited/);
+      // small batches are written on the event loop, as before
+      await store.createResources(org.id, 'User', AT, batch(100, 3));
+      expect(raw().prepare('SELECT count(*) AS n FROM resources').get()).toEqual({ n: 3 });
+    });
   });
 });

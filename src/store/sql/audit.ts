@@ -12,24 +12,29 @@ export interface AuditWrite {
   readonly seq?: number;
 }
 
+/** The columns of an audit_log row that auditValues gives, in its order. */
+export const AUDIT_COLUMNS = 'at, org_id, token_id, token_name, client, request_id, operation, resource_type, resource_id, version, status, scim_type, detail, changes';
+
+/** An entry's values, in the order of AUDIT_COLUMNS. */
+export function auditValues({ entry, version, added, removed }: AuditWrite): unknown[] {
+  const members = memberChange(added, removed);
+  const changes = members ? [...entry.changes, members] : entry.changes;
+  return [
+    entry.at, entry.orgId ?? null, entry.tokenId ?? null, entry.tokenName ?? null, entry.clientAddress ?? null, entry.requestId ?? null,
+    entry.operation, entry.resourceType ?? null, entry.resourceId ?? null, version ?? null,
+    entry.status, entry.scimType ?? null, entry.detail ?? null, JSON.stringify(changes),
+  ];
+}
+
 /** One INSERT of any number of entries. */
 export function insertAudit(rows: readonly AuditWrite[], dialect: SqlDialect): SqlFragment {
   const restoring = rows[0]?.seq !== undefined;
   return {
     sql: dialect.placeholders(
-      `INSERT INTO audit_log (${restoring ? 'seq, ' : ''}at, org_id, token_id, token_name, client, request_id, operation, resource_type, resource_id, version,
-         status, scim_type, detail, changes)${restoring ? dialect.overridingIdentity : ''}
+      `INSERT INTO audit_log (${restoring ? 'seq, ' : ''}${AUDIT_COLUMNS})${restoring ? dialect.overridingIdentity : ''}
        VALUES ${rows.map(() => `(${restoring ? '?, ' : ''}?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).join(', ')}`,
     ),
-    params: rows.flatMap(({ entry, version, added, removed, seq }) => {
-      const members = memberChange(added, removed);
-      const changes = members ? [...entry.changes, members] : entry.changes;
-      return [
-        ...(restoring ? [seq] : []), entry.at, entry.orgId ?? null, entry.tokenId ?? null, entry.tokenName ?? null, entry.clientAddress ?? null, entry.requestId ?? null,
-        entry.operation, entry.resourceType ?? null, entry.resourceId ?? null, version ?? null,
-        entry.status, entry.scimType ?? null, entry.detail ?? null, JSON.stringify(changes),
-      ];
-    }),
+    params: rows.flatMap((row) => [...(restoring ? [row.seq] : []), ...auditValues(row)]),
   };
 }
 

@@ -4,30 +4,61 @@
  * each. A write is still atomic on its own (a failure rolls back its savepoint only), and its promise settles only
  * after the commit, so nothing is acknowledged before it is on disk. Under load the writes that arrive while one
  * commit flushes form the next group, so throughput grows with concurrency while a lone write waits one tick more.
+ *
+ * An exclusive job is a write made elsewhere (the writer thread's connection, see writer-thread.ts): it takes its
+ * turn in the same queue, and no group begins until it has settled, so the connection here never waits inside
+ * SQLite (blocking the event loop) for a lock the job holds.
  */
 import type Database from 'better-sqlite3';
 
-interface Pending {
-  readonly work: () => unknown;
+type Pending = {
   readonly resolve: (value: unknown) => void;
   readonly reject: (error: unknown) => void;
-}
+} & ({ readonly work: () => unknown } | { readonly job: () => Promise<unknown> });
 
 export class GroupCommit {
   private queue: Pending[] = [];
+  /** A job is running, or a flush is scheduled. */
+  private busy = false;
 
   constructor(private readonly db: Database.Database) {}
 
   run<T>(work: () => T): Promise<T> {
+    return this.enqueue<T>((resolve, reject) => ({ work, resolve, reject }));
+  }
+
+  /** Runs `job` when the writes queued before it are committed; the writes queued after it wait for it to settle. */
+  exclusive<T>(job: () => Promise<T>): Promise<T> {
+    return this.enqueue<T>((resolve, reject) => ({ job, resolve, reject }));
+  }
+
+  private enqueue<T>(make: (resolve: (value: unknown) => void, reject: (error: unknown) => void) => Pending): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      this.queue.push({ work, resolve: resolve as (value: unknown) => void, reject });
-      if (this.queue.length === 1) setImmediate(() => this.flush());
+      this.queue.push(make(resolve as (value: unknown) => void, reject));
+      this.schedule();
     });
   }
 
+  private schedule(): void {
+    if (this.busy || this.queue.length === 0) return;
+    this.busy = true;
+    setImmediate(() => this.flush());
+  }
+
   private flush(): void {
-    const group = this.queue;
-    this.queue = [];
+    const next = this.queue[0]!;
+    if ('job' in next) {
+      this.queue.shift();
+      next.job().then(next.resolve, next.reject).finally(() => {
+        this.busy = false;
+        this.schedule();
+      });
+      return;
+    }
+    const end = this.queue.findIndex((p) => 'job' in p);
+    const group = this.queue.splice(0, end === -1 ? this.queue.length : end) as Extract<Pending, { work: unknown }>[];
+    this.busy = false;
+    this.schedule(); // a job queued behind this group
     const outcomes: ({ ok: true; value: unknown } | { ok: false; error: unknown })[] = [];
     try {
       this.db.transaction(() => {

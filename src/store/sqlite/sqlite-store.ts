@@ -1,7 +1,8 @@
 /**
  * The embedded store: SQLite through better-sqlite3, in WAL mode so readers never wait for the writer and other
  * processes (`scimd token create`) can use the same file while a server runs. better-sqlite3 is synchronous; the
- * methods are async only to honour the Store contract that PostgreSQL shares.
+ * methods are async to honour the Store contract that PostgreSQL shares, and because a large batch of creates is
+ * written on the writer thread (writer-thread.ts).
  */
 import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
@@ -16,13 +17,14 @@ import {
 import { MIGRATIONS } from './migrations.js';
 import type { IndexEntry } from '../../core/filter/index-entries.js';
 import type { AuditEntry, AuditQuery, AuditRecord } from '../../core/audit.js';
-import { insertAudit, listAudit, type AuditWrite } from '../sql/audit.js';
+import { AUDIT_COLUMNS, auditValues, insertAudit, listAudit } from '../sql/audit.js';
 import { outboxRows } from '../sql/outbox.js';
 import { listQueries, queryPaths } from '../sql/query-compiler.js';
 import { indexRows, toAuditRecord, toOutboxEvent, toRef, toResource, toToken, type AuditRow, type IndexRow, type OutboxRow, type ResourceRow, type TokenRow } from '../sql/rows.js';
 import { batches, created, EMPTINESS, importItems, nonEmptyTables, resourceWrite, rowInsert, snapshotSteps, type ResourceMeta } from '../sql/snapshot.js';
 import { SQLITE } from './sqlite-dialect.js';
 import { GroupCommit } from './group-commit.js';
+import { WriterThread } from './writer-thread.js';
 
 /** SQLite's default limit on bound parameters is 32766; chunks of 500 stay far below it. */
 const CHUNK = 500;
@@ -35,7 +37,8 @@ const ROWS_PER_STATEMENT = 64;
 interface CreatedRows {
   readonly str: unknown[];
   readonly num: unknown[];
-  readonly audit: AuditWrite[];
+  /** audit_log rows flat, in the order of AUDIT_COLUMNS. */
+  readonly audit: unknown[];
   /** Unique values claimed, flat (scope, attribute's path id, value, resource_seq, …). */
   readonly unique: unknown[];
   /** Resources created, by index scope (an organization's resource type). */
@@ -45,6 +48,54 @@ interface CreatedRows {
 /** The index tables are attribute_str and attribute_num, each named after its value column. */
 type IndexColumn = 'str' | 'num';
 
+/**
+ * A create as this store writes it, every value made (it crosses to the writer thread as plain data): the resources
+ * row, the index rows flat (path id, value, ordinal, …), the unique values flat (attribute's path id, value, …), the
+ * audit_log row and the outbox rows. A create's membership change is known before it is written (every member is
+ * added, or an unknown one fails it), so its audit entry and member events are too.
+ */
+export interface CreateRow {
+  /** seq (null: the next one), id, version, created, last_modified, display, data. */
+  readonly resource: readonly unknown[];
+  readonly strs: readonly unknown[];
+  readonly nums: readonly unknown[];
+  readonly unique: readonly unknown[];
+  /** In the order of AUDIT_COLUMNS. */
+  readonly audit?: readonly unknown[];
+  /** Flat (id, channel, stream, payload, next_attempt, …). */
+  readonly events: readonly unknown[];
+  readonly membership?: Membership;
+}
+
+/** Creates of one resource type written together (createResources). */
+export interface CreateBatch {
+  readonly orgId: string;
+  readonly resourceType: string;
+  readonly scope: number;
+  readonly rows: readonly CreateRow[];
+  readonly stopAfterErrors?: number;
+}
+
+export type CreateOutcome = 'created' | UniquenessViolation | UnknownMembers;
+
+export interface SqliteStoreOptions {
+  /**
+   * Where the writer thread's compiled entry is (writer-thread-entry.js), or false for none. By default the one
+   * beside this module when it is compiled JavaScript; none when it runs as TypeScript (a test runner's transform,
+   * which a worker thread does not have).
+   */
+  readonly writerThread?: URL | false;
+  /** The fewest creates of one batch written on the writer thread (default WRITER_THREAD_MIN_ITEMS). */
+  readonly writerThreadMinItems?: number;
+}
+
+/**
+ * Below this many creates a batch is written on the event loop: the thread's hand-over (copying the batch, a
+ * message each way) costs more than it frees.
+ */
+const WRITER_THREAD_MIN_ITEMS = 64;
+const AUDIT_WIDTH = AUDIT_COLUMNS.split(',').length;
+
 export class SqliteStore implements Store {
   private readonly db: Database.Database;
   private readonly statements = new Map<string, Database.Statement>();
@@ -53,7 +104,10 @@ export class SqliteStore implements Store {
   private readonly scopes = new Map<string, number>();
   private readonly paths = new Map<string, number>();
 
-  constructor(private readonly filename: string) {
+  private readonly writer: WriterThread | undefined;
+  private readonly writerMinItems: number;
+
+  constructor(private readonly filename: string, options: SqliteStoreOptions = {}) {
     if (filename !== ':memory:') mkdirSync(dirname(filename), { recursive: true });
     this.db = new Database(filename);
     this.db.pragma('journal_mode = WAL');
@@ -62,6 +116,10 @@ export class SqliteStore implements Store {
     this.db.pragma('busy_timeout = 5000');
     this.db.pragma('foreign_keys = ON');
     this.commits = new GroupCommit(this.db);
+    // another connection cannot open an in-memory database
+    const entry = options.writerThread ?? (import.meta.url.endsWith('.js') && new URL('./writer-thread-entry.js', import.meta.url));
+    this.writer = entry && filename !== ':memory:' ? new WriterThread(filename, entry) : undefined;
+    this.writerMinItems = options.writerThreadMinItems ?? WRITER_THREAD_MIN_ITEMS;
   }
 
   /** A write, in the group commit (see group-commit.ts): atomic on its own, settled once it is on disk. */
@@ -113,6 +171,7 @@ export class SqliteStore implements Store {
   }
 
   async close(): Promise<void> {
+    await this.writer?.close();
     if (this.db.open) this.db.close();
   }
 
@@ -158,7 +217,10 @@ export class SqliteStore implements Store {
   async createResource(orgId: string, resourceType: string, id: string, at: string, write: ResourceWrite): Promise<StoredResource> {
     const scope = this.scopeOf(orgId, resourceType);
     this.knowPaths([write]);
-    return this.write(() => this.createdWith((rows) => this.insertResource(orgId, resourceType, scope, id, created(at), write, rows)));
+    const meta = created(at);
+    const row = this.createRow(id, meta, write);
+    await this.write(() => this.createdWith((rows) => this.insertResource(orgId, resourceType, scope, row, rows)));
+    return stored(orgId, resourceType, meta, id, write);
   }
 
   async createResources(
@@ -168,37 +230,76 @@ export class SqliteStore implements Store {
     items: readonly { readonly id: string; readonly write: ResourceWrite }[],
     options: CreateManyOptions = {},
   ): Promise<(StoredResource | UniquenessViolation | UnknownMembers)[]> {
-    // Most batches have no bad item: write them in one go, without a savepoint per item (a sixth of the time).
-    // When an item fails, that attempt rolls back whole and the batch is written again item by item.
-    // (Inside the group commit's savepoint, a transaction function is a savepoint nested in it.)
     const scope = this.scopeOf(orgId, resourceType);
     this.knowPaths(items.map((i) => i.write));
-    return this.write(() => {
+    const meta = created(at);
+    const batch: CreateBatch = {
+      orgId, resourceType, scope,
+      rows: items.map(({ id, write }) => this.createRow(id, meta, write)),
+      ...(options.stopAfterErrors !== undefined ? { stopAfterErrors: options.stopAfterErrors } : {}),
+    };
+    // A large batch is written on the writer thread: the event loop meanwhile checks and plans the next request.
+    const writer = items.length >= this.writerMinItems ? this.writer : undefined;
+    const outcomes = writer
+      ? await this.commits.exclusive(() => writer.write(batch))
+      : await this.write(() => this.writeCreateBatch(batch));
+    return outcomes.map((o, i) => (o === 'created' ? stored(orgId, resourceType, meta, items[i]!.id, items[i]!.write) : o));
+  }
+
+  /** Writes a batch of creates in a transaction of its own and commits it: the writer thread's way (writer-thread-entry.ts). */
+  commitCreateBatch(batch: CreateBatch): CreateOutcome[] {
+    return this.db.transaction(() => this.writeCreateBatch(batch)).immediate();
+  }
+
+  /**
+   * Writes a batch of creates inside the caller's transaction, in one go when no item fails, without a savepoint per
+   * item (a sixth of the time). When an item fails, that attempt rolls back whole and the batch is written again
+   * item by item, so that each failure is its own item's.
+   */
+  private writeCreateBatch({ orgId, resourceType, scope, rows: batch, stopAfterErrors }: CreateBatch): CreateOutcome[] {
+    const insert = (row: CreateRow, rows: CreatedRows): 'created' => (this.insertResource(orgId, resourceType, scope, row, rows), 'created');
+    // nested in a transaction, a transaction function is a savepoint
+    try {
+      return this.db.transaction(() => this.createdWith((rows) => batch.map((row) => insert(row, rows))))();
+    } catch (e) {
+      if (!(e instanceof UniquenessViolation || e instanceof UnknownMembers)) throw e;
+    }
+    const one = this.db.transaction((row: CreateRow) => this.createdWith((rows) => insert(row, rows)));
+    const stopAfter = stopAfterErrors ?? Infinity;
+    const results: CreateOutcome[] = [];
+    let failed = 0;
+    for (const row of batch) {
+      if (failed >= stopAfter) break;
       try {
-        return this.db.transaction(() =>
-          this.createdWith((rows) => items.map(({ id, write }) => this.insertResource(orgId, resourceType, scope, id, created(at), write, rows))),
-        )();
+        results.push(one(row));
       } catch (e) {
         if (!(e instanceof UniquenessViolation || e instanceof UnknownMembers)) throw e;
+        results.push(e);
+        failed++;
       }
-      const one = this.db.transaction((id: string, write: ResourceWrite) =>
-        this.createdWith((rows) => this.insertResource(orgId, resourceType, scope, id, created(at), write, rows)),
-      );
-      const stopAfter = options.stopAfterErrors ?? Infinity;
-      const results: (StoredResource | UniquenessViolation | UnknownMembers)[] = [];
-      let failed = 0;
-      for (const { id, write } of items) {
-        if (failed >= stopAfter) break;
-        try {
-          results.push(one(id, write));
-        } catch (e) {
-          if (!(e instanceof UniquenessViolation || e instanceof UnknownMembers)) throw e;
-          results.push(e);
-          failed++;
-        }
-      }
-      return results;
-    });
+    }
+    return results;
+  }
+
+  /** A create as this store writes it (CreateRow). */
+  private createRow(id: string, meta: ResourceMeta, write: ResourceWrite): CreateRow {
+    const strs: unknown[] = [];
+    const nums: unknown[] = [];
+    for (const { path, ordinal, str, num } of write.index) {
+      if (num === undefined) strs.push(this.pathId(path), str ?? '', ordinal);
+      else nums.push(this.pathId(path), num, ordinal);
+    }
+    // a new group's members are all added (addMembers refuses the write when one is unknown)
+    const added = write.membership ? [...new Set(write.membership.ids)] : [];
+    const { record } = write;
+    return {
+      resource: [meta.position ?? null, id, meta.version, meta.created, meta.lastModified, write.display ?? null, JSON.stringify(write.attributes)],
+      strs, nums,
+      unique: write.uniqueKeys.flatMap((k) => [this.pathId(k.attribute), k.value]),
+      ...(record?.audit ? { audit: auditValues({ entry: record.audit, version: meta.version, added, removed: [] }) } : {}),
+      events: outboxValues(record, added, []),
+      ...(write.membership ? { membership: write.membership } : {}),
+    };
   }
 
   /**
@@ -211,35 +312,27 @@ export class SqliteStore implements Store {
     this.claimUniqueValues(rows.unique);
     this.insertRowsOf('str', rows.str);
     this.insertRowsOf('num', rows.num);
-    for (let i = 0; i < rows.audit.length; i += ROWS_PER_STATEMENT) {
-      const { sql, params } = insertAudit(rows.audit.slice(i, i + ROWS_PER_STATEMENT), SQLITE);
-      this.sql(sql).run(...params);
-    }
+    this.insertFlat(`INSERT INTO audit_log (${AUDIT_COLUMNS})`, AUDIT_WIDTH, rows.audit);
     const count = this.sql('INSERT INTO resource_counts (org_id, resource_type, n) VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET n = n + excluded.n');
     for (const c of rows.counts.values()) count.run(c.orgId, c.resourceType, c.n);
     return result;
   }
 
   /** Call inside createdWith: a throw leaves nothing of this resource behind. */
-  private insertResource(orgId: string, resourceType: string, scope: number, id: string, meta: ResourceMeta, write: ResourceWrite, rows: CreatedRows): StoredResource {
-    // a NULL seq is the next one
+  private insertResource(orgId: string, resourceType: string, scope: number, row: CreateRow, rows: CreatedRows): void {
     const { lastInsertRowid } = this.sql(
-      `INSERT INTO resources (seq, org_id, resource_type, id, version, created, last_modified, display, data)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    ).run(meta.position ?? null, orgId, resourceType, id, meta.version, meta.created, meta.lastModified, write.display ?? null, JSON.stringify(write.attributes));
+      `INSERT INTO resources (org_id, resource_type, seq, id, version, created, last_modified, display, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ).run(orgId, resourceType, ...row.resource);
     const seq = Number(lastInsertRowid);
-    for (const { path, ordinal, str, num } of write.index) {
-      if (num === undefined) rows.str.push(scope, this.pathId(path), str ?? '', seq, ordinal);
-      else rows.num.push(scope, this.pathId(path), num, seq, ordinal);
-    }
-    for (const k of write.uniqueKeys) rows.unique.push(scope, this.pathId(k.attribute), k.value, seq);
-    const added = write.membership ? this.addMembers(orgId, id, write.membership) : [];
+    for (let i = 0; i < row.strs.length; i += 3) rows.str.push(scope, row.strs[i], row.strs[i + 1], seq, row.strs[i + 2]);
+    for (let i = 0; i < row.nums.length; i += 3) rows.num.push(scope, row.nums[i], row.nums[i + 1], seq, row.nums[i + 2]);
+    for (let i = 0; i < row.unique.length; i += 2) rows.unique.push(scope, row.unique[i], row.unique[i + 1], seq);
+    if (row.membership) this.addMembers(orgId, row.resource[1] as string, row.membership);
     const counted = rows.counts.get(scope);
     if (counted) counted.n++;
     else rows.counts.set(scope, { orgId, resourceType, n: 1 });
-    if (write.record?.audit) rows.audit.push({ entry: write.record.audit, version: meta.version, added, removed: [] });
-    this.insertEvents(write.record, added, []);
-    return { orgId, resourceType, id, version: meta.version, created: meta.created, lastModified: meta.lastModified, attributes: write.attributes };
+    if (row.audit) rows.audit.push(...row.audit);
+    this.insertEventValues(row.events);
   }
 
   async getResource(orgId: string, resourceType: string, id: string): Promise<StoredResource | undefined> {
@@ -507,6 +600,7 @@ export class SqliteStore implements Store {
    * Bulk load's index time in binding and stepping. Answers how many rows went in.
    */
   private insertFlat(insert: string, width: number, flat: readonly unknown[], onConflict = ''): number {
+    if (flat.length === 0) return 0;
     const row = `(${Array<string>(width).fill('?').join(', ')})`;
     let changes = 0;
     for (let i = 0; i < flat.length; i += ROWS_PER_STATEMENT * width) {
@@ -579,9 +673,11 @@ export class SqliteStore implements Store {
   }
 
   private insertEvents(record: ChangeRecord | undefined, added: readonly string[], removed: readonly string[]): void {
-    if (!record) return;
-    const insert = this.sql('INSERT INTO event_outbox (id, channel, stream, payload, next_attempt) VALUES (?, ?, ?, ?, ?)');
-    for (const row of outboxRows(record, added, removed)) insert.run(row.id, row.channel, row.stream, row.payload, row.at);
+    this.insertEventValues(outboxValues(record, added, removed));
+  }
+
+  private insertEventValues(flat: readonly unknown[]): void {
+    this.insertFlat('INSERT INTO event_outbox (id, channel, stream, payload, next_attempt)', 5, flat);
   }
 
   private insertAudit(entry: AuditEntry, version: number | undefined, added: readonly string[], removed: readonly string[]): void {
@@ -672,7 +768,10 @@ export class SqliteStore implements Store {
         this.createdWith((rows) => {
           for (const item of items) {
             // the scope is made inside this transaction, after its organization (a failed restore starts again anew)
-            if (item.kind === 'resource') this.insertResource(item.orgId, item.resourceType, this.scopeOf(item.orgId, item.resourceType), item.id, item, resourceWrite(item), rows);
+            if (item.kind === 'resource') {
+              const row = this.createRow(item.id, item, resourceWrite(item));
+              this.insertResource(item.orgId, item.resourceType, this.scopeOf(item.orgId, item.resourceType), row, rows);
+            }
             else if (item.kind === 'members') this.addMembers(item.orgId, item.groupId, { ids: item.ids, allowedTypes: item.types });
             else this.run(rowInsert(item, SQLITE));
           }
@@ -684,6 +783,16 @@ export class SqliteStore implements Store {
 }
 
 /** Runs the snapshot's reading steps on `db` (inside one read transaction, or synchronously in one go). */
+/** The outbox rows of a write, flat (id, channel, stream, payload, next_attempt, …). */
+function outboxValues(record: ChangeRecord | undefined, added: readonly string[], removed: readonly string[]): unknown[] {
+  return record ? outboxRows(record, added, removed).flatMap((e) => [e.id, e.channel, e.stream, e.payload, e.at]) : [];
+}
+
+/** A created resource as the Store contract returns it. */
+function stored(orgId: string, resourceType: string, meta: ResourceMeta, id: string, write: ResourceWrite): StoredResource {
+  return { orgId, resourceType, id, version: meta.version, created: meta.created, lastModified: meta.lastModified, attributes: write.attributes };
+}
+
 function* readSnapshot(db: Database.Database): Generator<SnapshotRecord> {
   const steps = snapshotSteps(SQLITE);
   for (let step = steps.next(); !step.done;) {
