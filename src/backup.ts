@@ -10,7 +10,7 @@ import { open, rename, rm } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip, createGzip } from 'node:zlib';
-import type { SnapshotKind, SnapshotRecord } from './store/store.js';
+import type { SnapshotKind, SnapshotRecord } from './core/model.js';
 
 export const FORMAT = 1;
 

@@ -1,12 +1,13 @@
 /** scimd as a library: mount the SCIM core in any Node application. */
-export { createScim, type Scim, type ScimOptions, type CallContext, type ListResponse, type ResourceResponse } from './core/scim.js';
+export { createScim, type Scim, type ScimOptions, type CallContext, type ResourceResponse } from './core/scim.js';
 export { SchemaRegistry, ResourceType, SCHEMA_URN } from './core/schema/registry.js';
 export type { AttributeDefinition, SchemaDefinition, ResourceTypeDefinition } from './core/schema/attribute.js';
 export { parseBundle, SchemaDefinitionError, type SchemaBundle } from './core/schema/definitions.js';
 export { ScimError, scimErrors, type ScimType } from './core/errors.js';
 export { authenticate, createToken, ensureBootstrapToken, DIALECTS, type Dialect, type RequestContext } from './core/tokens.js';
 export { verifySecret } from './core/resource/secrets.js';
-export type { Store, StoredResource, TokenRecord, Organization, SnapshotRecord } from './store/store.js';
+export type { StoredResource, TokenRecord, Organization, SnapshotRecord, ListResponse } from './core/model.js';
+export type { Store, ResourceStore, OrganizationStore, TokenStore, AuditLog, Outbox, RequestCounter, SecretStore, SnapshotStore } from './core/ports.js';
 export { SqliteStore } from './store/sqlite/sqlite-store.js';
 export { PostgresStore, type PostgresStoreOptions } from './store/postgres/postgres-store.js';
 export { openStore } from './store/open.js';

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { readBackup, verifyBackup, writeBackup } from '../src/backup.js';
-import type { SnapshotRecord } from '../src/store/store.js';
+import type { SnapshotRecord } from '../src/core/model.js';
 
 const RECORDS: SnapshotRecord[] = [
   { kind: 'organization', id: 'o1', name: 'acme', created: '2024-01-01T00:00:00.000Z' },

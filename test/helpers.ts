@@ -12,7 +12,7 @@ import { freshPostgresDatabase, postgresUrl } from './postgres.js';
 import { createToken } from '../src/core/tokens.js';
 import { SchemaRegistry } from '../src/core/schema/registry.js';
 import { loadSchemaBundle } from '../src/schema-files.js';
-import type { Store } from '../src/store/store.js';
+import type { Store } from '../src/core/ports.js';
 import type { BulkLimits } from '../src/core/bulk.js';
 import type { RateLimiter } from '../src/http/rate-limit.js';
 

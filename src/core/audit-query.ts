@@ -4,7 +4,7 @@
  */
 import { scimErrors } from './errors.js';
 import type { AuditQuery, AuditRecord } from './audit.js';
-import type { Store } from '../store/store.js';
+import type { AuditLog, OrganizationStore } from './ports.js';
 
 /** The query parameters of the admin API and the `scimd audit` flags, as given. */
 export interface AuditParams {
@@ -66,7 +66,7 @@ export interface AuditPage {
 }
 
 /** One page of the log matching the parameters; `organization` is resolved by name. */
-export async function auditPage(store: Store, params: AuditParams, now = new Date()): Promise<AuditPage> {
+export async function auditPage(store: AuditLog & OrganizationStore, params: AuditParams, now = new Date()): Promise<AuditPage> {
   const { organization, ...query } = parseAuditQuery(params, now);
   const orgs = await store.organizations();
   let orgId: string | undefined;

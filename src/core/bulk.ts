@@ -8,7 +8,7 @@
 import { ScimError, scimErrors } from './errors.js';
 import { SCHEMA_URN } from './schema/registry.js';
 import type { Preconditions } from './etag.js';
-import type { Attributes } from '../store/store.js';
+import type { Attributes } from './model.js';
 
 export interface BulkLimits {
   readonly maxOperations: number;

@@ -5,7 +5,7 @@
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { scimErrors } from './errors.js';
-import type { Keyset } from '../store/store.js';
+import type { Keyset } from './model.js';
 
 export interface CursorState {
   /** `next`: resources after `at`; `prev`: resources before it. */

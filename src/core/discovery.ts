@@ -4,7 +4,7 @@
  */
 import type { AttributeDefinition, SchemaDefinition } from './schema/attribute.js';
 import { SCHEMA_URN, type ResourceType } from './schema/registry.js';
-import type { Attributes } from '../store/store.js';
+import type { Attributes } from './model.js';
 import type { BulkLimits } from './bulk.js';
 
 /** What this server supports today; ServiceProviderConfig must not claim more. */

@@ -4,7 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import { SCHEMA_URN, SchemaRegistry, type ResourceType } from './schema/registry.js';
-import { ScimError, scimErrors } from './errors.js';
+import { QueryTimeout, ScimError, scimErrors, toScimError, WriteRefused } from './errors.js';
 import { sameJson } from './json.js';
 import { checkResource } from './resource/schema-checker.js';
 import { protectSecrets, storedSecrets, withoutSecrets } from './resource/secrets.js';
@@ -16,7 +16,7 @@ export type { ListParams, ProjectionParams } from './list-params.js';
 import { isReturned, parseProjection, type Projection } from './resource/projection.js';
 import { referenceValue, renderResource, type DerivedAttributes, type RenderContext } from './resource/render.js';
 import { etagOf, expectedVersion, namesVersion, stale, type Preconditions } from './etag.js';
-import { indexEntries, type IndexedMeta } from './filter/index-entries.js';
+import { indexEntries, lastModifiedEntry, type IndexedMeta } from './filter/index-entries.js';
 import { parseFilter } from './filter/parser.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
 import { parsePatchRequest } from './patch/operations.js';
@@ -29,13 +29,12 @@ import { runBulk, type BulkLimits, type BulkResponse, type Created } from './bul
 import type { RequestContext } from './tokens.js';
 import { auditEntry, changesOf, type AttributeChange, type AuditEntry, type AuditOperation } from './audit.js';
 import { eventsOf } from './events.js';
-import {
-  QueryTimeout, UniquenessViolation, UnknownMembers,
-  type Attributes, type ChangeRecord, type CreateManyOptions, type Keyset, type Membership, type ResourceRef, type ResourceWrite, type Store, type StoredResource,
-} from '../store/store.js';
+import type { Attributes, ChangeRecord, CreateManyOptions, Keyset, ListResponse, Membership, ResourceRef, ResourceWrite, StoredResource } from './model.js';
+import type { AuditLog, ResourceStore, SecretStore } from './ports.js';
+import { hasMembers, memberTypes, relationOf } from './resource/relations.js';
 
 export interface ScimOptions {
-  readonly store: Store;
+  readonly store: ResourceStore & AuditLog & SecretStore;
   readonly registry?: SchemaRegistry;
   /** The most resources one list response carries (ServiceProviderConfig `filter.maxResults`). */
   readonly maxResults?: number;
@@ -67,25 +66,6 @@ export interface ResourceResponse {
   readonly etag: string;
 }
 
-export interface ListResponse {
-  readonly schemas: [typeof SCHEMA_URN.listResponse];
-  readonly totalResults: number;
-  readonly itemsPerPage: number;
-  /** Index pagination only. */
-  readonly startIndex?: number;
-  /** Cursor pagination only (RFC 9865): absent on the last page. */
-  readonly nextCursor?: string;
-  /** Cursor pagination only: absent on the first page. */
-  readonly previousCursor?: string;
-  readonly Resources: Attributes[];
-}
-
-/** Attributes whose values live in the membership relation rather than in the resource's document. */
-const DERIVED: Readonly<Record<string, string>> = {
-  [SCHEMA_URN.group]: 'members',
-  [SCHEMA_URN.user]: 'groups',
-};
-
 export type Scim = ReturnType<typeof createScim>;
 
 export function createScim(options: ScimOptions) {
@@ -99,14 +79,11 @@ export function createScim(options: ScimOptions) {
   const now = options.now ?? (() => new Date());
 
   /** A page of resources; a filter so expensive that the database cancelled it is the client's to narrow. */
-  const listPage = async (...args: Parameters<Store['listResources']>) => {
+  const listPage = async (...args: Parameters<ResourceStore['listResources']>) => {
     try {
       return await store.listResources(...args);
     } catch (e) {
-      if (e instanceof QueryTimeout) {
-        throw scimErrors.tooMany('The filter took longer to answer than the database allows; narrow it (e.g. with eq or sw rather than co or ew).');
-      }
-      throw e;
+      throw e instanceof QueryTimeout ? toScimError(e, { listing: true }) : e;
     }
   };
 
@@ -121,8 +98,8 @@ export function createScim(options: ScimOptions) {
   });
 
   /** Whether responses of this type with this projection carry a derived relation, and which. */
-  function derivedName(rt: ResourceType, projection: Projection): string | undefined {
-    const name = DERIVED[rt.schema.id];
+  function derivedName(rt: ResourceType, projection: Projection): 'members' | 'groups' | undefined {
+    const name = relationOf(rt)?.attribute;
     const def = name ? rt.coreAttribute(name) : undefined;
     // Not returned → not loaded: `excludedAttributes=members` on a huge group reads no member row.
     return name && def && isReturned(projection, rt.schema.id, def) ? name : undefined;
@@ -170,7 +147,7 @@ export function createScim(options: ScimOptions) {
   function planWrite(rt: ResourceType, attrs: Attributes, meta: IndexedMeta, record?: (document: Attributes) => ChangeRecord | undefined): ResourceWrite {
     const document = { ...attrs };
     let membership: Membership | undefined;
-    if (DERIVED[rt.schema.id] === 'members') {
+    if (hasMembers(rt)) {
       const members = (document.members as Attributes[] | undefined) ?? [];
       delete document.members;
       membership = { ids: members.map((m) => String(m.value)), allowedTypes: memberTypes(rt) };
@@ -187,23 +164,19 @@ export function createScim(options: ScimOptions) {
     return recorded ? { ...plan, record: recorded } : plan;
   }
 
-  /** The store's typed refusals as SCIM errors; anything else passes through. */
-  function fromStore(rt: ResourceType, e: unknown): unknown {
-    if (e instanceof UniquenessViolation) {
-      return scimErrors.uniqueness(`Another ${rt.name} already has this ${e.attribute} (compared ${caseRuleOf(rt, e.attribute)}).`);
-    }
-    if (e instanceof UnknownMembers) {
-      const shown = e.ids.slice(0, 5).map((id) => `"${id}"`).join(', ');
-      return scimErrors.invalidValue(`members must reference existing Users or Groups of this organization (and not the group itself); unknown: ${shown}${e.ids.length > 5 ? ', …' : ''}.`);
-    }
-    return e;
+  /**
+   * The store's typed refusals as SCIM errors (so the failure is audited); anything else passes through untouched
+   * (a database that is away is mapped at the HTTP edge: nothing is recorded into it).
+   */
+  function refusal(rt: ResourceType, e: unknown): unknown {
+    return e instanceof WriteRefused ? toScimError(e, { resourceType: { name: rt.name, caseExact: (a) => rt.resolve(a)?.attribute.caseExact ?? false } }) : e;
   }
 
   async function write<T>(rt: ResourceType, run: () => Promise<T>): Promise<T> {
     try {
       return await run();
     } catch (e) {
-      throw fromStore(rt, e);
+      throw refusal(rt, e);
     }
   }
 
@@ -247,7 +220,7 @@ export function createScim(options: ScimOptions) {
       const at = now().toISOString();
       const externalId = typeof document?.externalId === 'string' ? { externalId: document.externalId } : {};
       const base = { at, organization: ctx.orgId, resource: { type: rt.name, id, ...externalId } };
-      const members = DERIVED[rt.schema.id] === 'members' && operation !== 'delete';
+      const members = hasMembers(rt) && operation !== 'delete';
       return {
         ...(auditing ? { audit: auditEntry(ctx, at, operation, { resourceType: rt.name, resourceId: id }, { status, changes }) } : {}),
         ...(eventing ? { events: eventsOf(operation, base, changes), ...(members ? { memberEvents: base } : {}), ...channels } : {}),
@@ -269,10 +242,6 @@ export function createScim(options: ScimOptions) {
       if (auditing && e instanceof ScimError) await store.appendAudit([auditEntry(ctx, now().toISOString(), operation, target, e)]);
       throw e;
     }
-  }
-
-  function caseRuleOf(rt: ResourceType, attribute: string): string {
-    return rt.resolve(attribute)?.attribute.caseExact ? 'case-sensitively' : 'case-insensitively';
   }
 
   return {
@@ -314,7 +283,7 @@ export function createScim(options: ScimOptions) {
         const stored = await store.createResources(ctx.orgId, rt.name, at, run, Number.isFinite(allowed) ? { stopAfterErrors: allowed } : {});
         stored.forEach((r) => {
           if (r instanceof Error) {
-            failed(fromStore(rt, r) as ScimError);
+            failed(refusal(rt, r) as ScimError);
             allowed--;
           } else {
             results.push({ id: r.id, location: rc.location(rt.name, r.id), etag: etagOf(r.version) });
@@ -443,7 +412,7 @@ export function createScim(options: ScimOptions) {
               ...(changed || required !== undefined ? { expectedVersion: existing.version } : {}),
               ...(changed ? { write: planWrite(rt, attrs, { id, created: existing.created, lastModified: at }) } : {}),
               ...(members ? { members: { clear: members.clear, add: [...members.add], remove: [...members.remove], allowedTypes: memberTypes(rt) } } : {}),
-              touch: [{ path: 'meta.lastmodified', ordinal: 0, num: Date.parse(at) }],
+              touch: [lastModifiedEntry(at)],
               ...(recorded ? { record: recorded } : {}),
             }),
           );
@@ -594,11 +563,6 @@ export function createScim(options: ScimOptions) {
 
 /** How often a write without If-Match starts over when another writer changed the resource under it. */
 const WRITE_ATTEMPTS = 5;
-
-/** What a group member may be: the canonical values of `members.type` (RFC 7643 §4.2: User, Group). */
-function memberTypes(rt: ResourceType): readonly string[] {
-  return rt.coreAttribute('members')?.subAttributes?.find((s) => s.name === 'type')?.canonicalValues ?? ['User', 'Group'];
-}
 
 function listOf(resources: Attributes[]): ListResponse {
   return { schemas: [SCHEMA_URN.listResponse], totalResults: resources.length, itemsPerPage: resources.length, startIndex: 1, Resources: resources };

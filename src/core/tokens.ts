@@ -4,7 +4,8 @@
  * digest is safe, and the match is then confirmed with a constant-time comparison.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { Store, TokenRecord } from '../store/store.js';
+import type { TokenRecord } from './model.js';
+import type { AuditLog, OrganizationStore, TokenStore } from './ports.js';
 import { scimErrors, type ScimError } from './errors.js';
 import { auditEntry, type AuditCaller } from './audit.js';
 
@@ -42,7 +43,7 @@ export interface NewToken {
   readonly scope?: TokenRecord['scope'];
 }
 
-export async function createToken(store: Store, input: NewToken = {}): Promise<{ token: string; record: TokenRecord }> {
+export async function createToken(store: TokenStore & OrganizationStore, input: NewToken = {}): Promise<{ token: string; record: TokenRecord }> {
   const dialect = input.dialect ?? 'rfc';
   if (!isDialect(dialect)) throw new Error(`unknown dialect "${dialect}"; use one of ${DIALECTS.join(', ')}`);
   const org = await store.ensureOrganization(input.organization ?? DEFAULT_ORGANIZATION);
@@ -61,7 +62,7 @@ export async function createToken(store: Store, input: NewToken = {}): Promise<{
 }
 
 /** Makes sure `secret` is an active token of the default organization (for automation: SCIMD_BOOTSTRAP_TOKEN). */
-export async function ensureBootstrapToken(store: Store, secret: string): Promise<void> {
+export async function ensureBootstrapToken(store: TokenStore & OrganizationStore, secret: string): Promise<void> {
   const found = await store.findTokenByHash(digest(secret));
   if (found && !found.revoked) return;
   if (found) throw new Error('SCIMD_BOOTSTRAP_TOKEN names a revoked token; choose a new one.');
@@ -81,7 +82,7 @@ export interface AuthenticateOptions {
   readonly throttleRefusal?: () => number | undefined;
 }
 
-export async function authenticate(store: Store, authorization: string | undefined, options: AuthenticateOptions = {}): Promise<RequestContext> {
+export async function authenticate(store: TokenStore & AuditLog, authorization: string | undefined, options: AuthenticateOptions = {}): Promise<RequestContext> {
   const now = options.now ?? new Date();
   const refuse = async (e: ScimError, record?: TokenRecord): Promise<never> => {
     const wait = options.throttleRefusal?.();

@@ -5,10 +5,11 @@
  * event whose process died mid-delivery is leased again when its lease runs out.
  */
 import type { LifecycleEvent } from '../core/events.js';
-import type { OutboxEvent, Store } from '../store/store.js';
+import type { OutboxEvent } from '../core/model.js';
+import type { Outbox } from '../core/ports.js';
 
 export interface DeliveryOptions {
-  readonly store: Store;
+  readonly store: Outbox;
   /** The outbox channel this delivers (default ''; one per webhook endpoint when there are several). */
   readonly channel?: string;
   /** Delivers one event; resolve when the receiver has it, reject to have it tried again. */

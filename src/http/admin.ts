@@ -5,7 +5,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { auditPage, type AuditParams } from '../core/audit-query.js';
 import { authenticate, type AuthenticateOptions } from '../core/tokens.js';
-import type { Store } from '../store/store.js';
+import type { Store } from '../core/ports.js';
 
 export const ADMIN_PREFIX = '/admin/api';
 

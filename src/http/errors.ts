@@ -3,8 +3,7 @@
  * client errors (body parsing, size, media type) get their SCIM form; the database being unavailable is 503 with
  * Retry-After; anything else is a 500 and is logged.
  */
-import { ScimError, scimErrors } from '../core/errors.js';
-import { StoreUnavailable } from '../store/store.js';
+import { ScimError, scimErrors, StoreUnavailable } from '../core/errors.js';
 
 interface FastifyLikeError {
   code?: string;

@@ -5,7 +5,7 @@
  * what the other nodes admitted since their last sync (at most nodes × limit × syncMs/1000), and a request never
  * waits for the database.
  */
-import type { Store } from '../store/store.js';
+import type { RequestCounter } from '../core/ports.js';
 
 export interface RateLimiter {
   /** Counts one request of `key`; undefined when it may go ahead, else the seconds until it may (Retry-After). */
@@ -25,7 +25,7 @@ interface Window {
   sending: number;
 }
 
-export function rateLimiter(options: { store: Store; perSecond: number; syncMs?: number; now?: () => number }): RateLimiter {
+export function rateLimiter(options: { store: RequestCounter; perSecond: number; syncMs?: number; now?: () => number }): RateLimiter {
   const { store, perSecond } = options;
   const now = options.now ?? Date.now;
   const windows = new Map<string, Window>();

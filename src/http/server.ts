@@ -9,7 +9,7 @@ import type { CallContext, ListParams, ProjectionParams, Scim } from '../core/sc
 import { authenticate, type AuthenticateOptions } from '../core/tokens.js';
 import { scimErrors, type ScimError } from '../core/errors.js';
 import type { Preconditions } from '../core/etag.js';
-import type { Store } from '../store/store.js';
+import type { Store } from '../core/ports.js';
 import { toScimError } from './errors.js';
 import { registerAdminApi } from './admin.js';
 import type { RateLimiter } from './rate-limit.js';

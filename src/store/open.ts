@@ -1,5 +1,5 @@
 /** Opens the store SCIMD_DATABASE names (a postgres:// URL, else a SQLite file) and brings its schema up to date. */
-import type { Store } from './store.js';
+import type { Store } from '../core/ports.js';
 import { isPostgresUrl } from '../config.js';
 import { PostgresStore, type PostgresStoreOptions } from './postgres/postgres-store.js';
 import { SqliteStore } from './sqlite/sqlite-store.js';

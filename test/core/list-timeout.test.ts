@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { createScim } from '../../src/core/scim.js';
 import { ScimError } from '../../src/core/errors.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
-import { QueryTimeout, type Store } from '../../src/store/store.js';
+import type { Store } from '../../src/core/ports.js';
+import { QueryTimeout } from '../../src/core/errors.js';
 
 describe('a list cancelled at the statement timeout', () => {
   it('is 400 tooMany for a filtered list, a search and a list across types; nothing else about the store changes', async () => {

@@ -1,7 +1,7 @@
 /** http/errors.ts: what a request failed with → its SCIM error. */
 import { describe, expect, it } from 'vitest';
 import { toScimError } from '../../src/http/errors.js';
-import { QueryTimeout, StoreUnavailable } from '../../src/store/store.js';
+import { QueryTimeout, StoreUnavailable } from '../../src/core/errors.js';
 
 describe('toScimError', () => {
   it('the database being unavailable is 503 with Retry-After and a SCIM error body, not a 500', () => {

@@ -12,7 +12,7 @@ import { parseFilter } from '../../src/core/filter/parser.js';
 import { bindFilter } from '../../src/core/filter/bind.js';
 import { matches } from '../../src/core/filter/evaluate.js';
 import { ENTERPRISE, STORE_KINDS, STUDENT, STUDENT_BUNDLE, USER, openTestStore, storeAvailable, type StoreKind } from '../helpers.js';
-import type { Store } from '../../src/store/store.js';
+import type { Store } from '../../src/core/ports.js';
 
 const registry = SchemaRegistry.create({ bundles: [loadSchemaBundle(STUDENT_BUNDLE)] });
 const users = registry.resourceType('User')!;

@@ -4,14 +4,13 @@
  * The assertions follow the documented behaviour in src/store/store.ts, not any one implementation.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import {
-  StoreNotEmpty, UniquenessViolation, UnknownMembers,
-  type Attributes, type Membership, type Organization, type ResourceQuery, type ResourceRef, type ResourceWrite, type SnapshotRecord, type Store, type StoredResource, type TokenRecord,
-} from '../../src/store/store.js';
+import type { Attributes, Membership, Organization, ResourceQuery, ResourceRef, ResourceWrite, SnapshotRecord, StoredResource, TokenRecord } from '../../src/core/model.js';
+import type { Store } from '../../src/core/ports.js';
+import { StoreNotEmpty, UniquenessViolation, UnknownMembers } from '../../src/core/errors.js';
 import type { AuditEntry, AuditQuery } from '../../src/core/audit.js';
 import type { LifecycleEvent } from '../../src/core/events.js';
 import type { BoundFilter, Target } from '../../src/core/filter/bound.js';
-import type { IndexEntry } from '../../src/core/filter/index-entries.js';
+import type { IndexEntry } from '../../src/core/model.js';
 
 const USER_SCHEMA = 'urn:ietf:params:scim:schemas:core:2.0:User';
 const GROUP_SCHEMA = 'urn:ietf:params:scim:schemas:core:2.0:Group';

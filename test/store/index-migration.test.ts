@@ -18,7 +18,9 @@ import { SchemaRegistry } from '../../src/core/schema/registry.js';
 import { indexEntries } from '../../src/core/filter/index-entries.js';
 import { bindFilter, bindSortBy } from '../../src/core/filter/bind.js';
 import { parseFilter } from '../../src/core/filter/parser.js';
-import { UniquenessViolation, type Attributes, type Store } from '../../src/store/store.js';
+import type { Attributes } from '../../src/core/model.js';
+import type { Store } from '../../src/core/ports.js';
+import { UniquenessViolation } from '../../src/core/errors.js';
 import { USER } from '../helpers.js';
 import { freshPostgresDatabase, postgresUrl } from '../postgres.js';
 

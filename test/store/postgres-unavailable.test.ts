@@ -8,7 +8,8 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { PostgresStore } from '../../src/store/postgres/postgres-store.js';
-import { StoreUnavailable, UniquenessViolation, type ResourceWrite } from '../../src/store/store.js';
+import type { ResourceWrite } from '../../src/core/model.js';
+import { StoreUnavailable, UniquenessViolation } from '../../src/core/errors.js';
 import { freshPostgresDatabase, postgresUrl } from '../postgres.js';
 
 const servers: Server[] = [];
@@ -85,12 +86,14 @@ describe('PostgresStore when the database is unavailable', () => {
 });
 
 /**
- * A proxy to the database at `url` that cuts the client's connection at its first COMMIT, either before passing the
- * COMMIT on (the write is rolled back) or after (it commits, and the client never hears so); the proxy's URL.
+ * A proxy to the database at `url` that cuts the client's connection at the first COMMIT of a transaction that wrote
+ * a resource, either before passing the COMMIT on (the write is rolled back) or after (it commits, and the client
+ * never hears so); the proxy's URL. (The writes before it, of the resource type's index scope and paths, pass.)
  */
 async function cutAtCommit(url: string, when: 'before' | 'after'): Promise<string> {
   const target = new URL(url);
   let cut = false;
+  let armed = false;
   const server = createServer((client) => {
     const upstream = connect(Number(target.port), target.hostname);
     sockets.push(client, upstream);
@@ -99,7 +102,8 @@ async function cutAtCommit(url: string, when: 'before' | 'after'): Promise<strin
     client.on('error', () => upstream.destroy());
     client.on('data', (d: Buffer) => {
       // COMMIT goes as a simple query: 'Q', its length, then the text
-      if (cut || !d.includes('COMMIT\0')) return void upstream.write(d);
+      armed ||= d.includes('INSERT INTO resources');
+      if (cut || !armed || !d.includes('COMMIT\0')) return void upstream.write(d);
       cut = true;
       if (when === 'after') return void upstream.write(d, () => client.destroy());
       client.destroy();

@@ -2,8 +2,10 @@
 import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { PostgresStore } from '../../src/store/postgres/postgres-store.js';
+import { PostgresExecutor } from '../../src/store/postgres/postgres-executor.js';
 import { MIGRATIONS } from '../../src/store/postgres/migrations.js';
-import { QueryTimeout, StoreUnavailable, UniquenessViolation, UnknownMembers, type ResourceWrite } from '../../src/store/store.js';
+import type { ResourceWrite } from '../../src/core/model.js';
+import { QueryTimeout, StoreUnavailable, UniquenessViolation, UnknownMembers } from '../../src/core/errors.js';
 import { describeStoreContract } from './contract.js';
 import { freshPostgresDatabase, postgresUrl } from '../postgres.js';
 
@@ -65,11 +67,10 @@ describe.skipIf(!admin)('PostgreSQL', () => {
     });
 
     it('a statement past the statement timeout is cancelled: QueryTimeout, a kind of StoreUnavailable', async () => {
-      const store = new PostgresStore(url, { statementTimeoutMs: 200 });
-      opened.push(store);
-      await store.migrate();
-      // no request of scimd's can be made to take a second on an empty database: the store's own query, directly
-      const query = (store as unknown as { query(sql: string): Promise<unknown> }).query.bind(store);
+      // no request of scimd's can be made to take a second on an empty database: a statement through the store's executor
+      const executor = new PostgresExecutor(url, { statementTimeoutMs: 200 });
+      opened.push(executor);
+      const query = (sql: string) => executor.query(sql);
       const error = await query('SELECT pg_sleep(2)').catch((e: unknown) => e);
       expect(error).toBeInstanceOf(QueryTimeout);
       expect(error).toBeInstanceOf(StoreUnavailable);

@@ -4,16 +4,12 @@
  */
 import { scimErrors } from '../errors.js';
 import type { AttributeDefinition } from '../schema/attribute.js';
-import { SCHEMA_URN, type ResourceType } from '../schema/registry.js';
+import type { ResourceType } from '../schema/registry.js';
 import type { AttributePath, Filter, FilterValue } from './ast.js';
 import { booleanFromString } from '../resource/tolerance.js';
 import { foldCase, instantOf, type BoundFilter, type Target, type ValueKind } from './bound.js';
-
-/** Attributes whose values live in the membership relation; of their sub-attributes only these can be filtered. */
-const RELATIONS: Readonly<Record<string, { readonly source: 'members' | 'groups'; readonly attribute: string; readonly subAttributes: readonly string[] }>> = {
-  [SCHEMA_URN.group]: { source: 'members', attribute: 'members', subAttributes: ['value', 'type'] },
-  [SCHEMA_URN.user]: { source: 'groups', attribute: 'groups', subAttributes: ['value'] },
-};
+import { indexPath } from './index-entries.js';
+import { isRelation } from '../resource/relations.js';
 
 const invalid = (path: AttributePath, message: string) =>
   scimErrors.invalidFilter(`Invalid filter at position ${path.position}: ${message}.`);
@@ -47,14 +43,14 @@ export function resolveTarget(rt: ResourceType, path: AttributePath, within?: Ta
   const { attribute, subAttribute } = resolved;
   const leaf = subAttribute ?? attribute;
   if (attribute.returned === 'never' || leaf.returned === 'never') throw invalid(path, `"${path.text}" is never returned and cannot be filtered`);
-  const key = `${resolved.inExtension ? resolved.schema + ':' : ''}${attribute.name}${subAttribute ? '.' + subAttribute.name : ''}`.toLowerCase();
-  const relation = RELATIONS[rt.schema.id];
+  const key = indexPath(resolved.inExtension ? resolved.schema : undefined, attribute.name, subAttribute?.name);
+  const relation = isRelation(rt, attribute.name, resolved.inExtension);
   let source: Target['source'] = 'attribute';
-  if (relation && !resolved.inExtension && attribute.name === relation.attribute) {
-    if (subAttribute && !relation.subAttributes.includes(subAttribute.name)) {
-      throw invalid(path, `of ${attribute.name} only ${relation.subAttributes.join(' and ')} can be filtered`);
+  if (relation) {
+    if (subAttribute && !relation.filterable.includes(subAttribute.name)) {
+      throw invalid(path, `of ${attribute.name} only ${relation.filterable.join(' and ')} can be filtered`);
     }
-    source = relation.source;
+    source = relation.side;
   }
   if (resolved.schema === rt.schema.id && attribute.name === 'meta' && subAttribute && ['location', 'version'].includes(subAttribute.name)) {
     throw invalid(path, `"meta.${subAttribute.name}" cannot be filtered`);

@@ -3,7 +3,7 @@
  * SQL compilers implement. Property tests hold the database to it; nothing on the request path uses it for
  * listing (that would load every resource).
  */
-import type { Attributes } from '../../store/store.js';
+import type { Attributes } from '../model.js';
 import { compareCodePoints, foldCase, instantOf, type BoundFilter, type Target } from './bound.js';
 
 function flat(v: unknown): unknown[] {

@@ -6,15 +6,8 @@
  */
 import type { AttributeDefinition } from '../schema/attribute.js';
 import type { ResourceType } from '../schema/registry.js';
-import type { Attributes } from '../../store/store.js';
+import type { Attributes, IndexEntry } from '../model.js';
 import { foldCase, instantOf } from './bound.js';
-
-export interface IndexEntry {
-  readonly path: string;
-  readonly ordinal: number;
-  readonly str?: string;
-  readonly num?: number;
-}
 
 export interface IndexedMeta {
   readonly id: string;
@@ -40,26 +33,43 @@ function scalar(def: AttributeDefinition, value: unknown): Omit<IndexEntry, 'pat
   }
 }
 
-function visit(def: AttributeDefinition, value: unknown, key: string, out: IndexEntry[]): void {
+function visit(def: AttributeDefinition, value: unknown, extension: string | undefined, out: IndexEntry[]): void {
   if (value === undefined || value === null || def.returned === 'never') return;
+  const key = indexPath(extension, def.name);
   const values = def.multiValued && Array.isArray(value) ? value : [value];
-  values.forEach((v, ordinal) => {
-    if (def.type !== 'complex') {
+  if (def.type !== 'complex') {
+    values.forEach((v, ordinal) => {
       const s = scalar(def, v);
       if (s) out.push({ path: key, ordinal, ...s });
-      return;
-    }
+    });
+    return;
+  }
+  const subs = (def.subAttributes ?? []).filter((sub) => sub.returned !== 'never').map((sub) => ({ sub, path: indexPath(extension, def.name, sub.name) }));
+  values.forEach((v, ordinal) => {
     if (typeof v !== 'object' || v === null) return;
     out.push({ path: key, ordinal });
-    for (const sub of def.subAttributes ?? []) {
+    for (const { sub, path } of subs) {
       const sv = (v as Attributes)[sub.name];
-      if (sv === undefined || sv === null || sub.returned === 'never') continue;
+      if (sv === undefined || sv === null) continue;
       for (const one of sub.multiValued && Array.isArray(sv) ? sv : [sv]) {
         const s = scalar(sub, one);
-        if (s) out.push({ path: `${key}.${sub.name.toLowerCase()}`, ordinal, ...s });
+        if (s) out.push({ path, ordinal, ...s });
       }
     }
   });
+}
+
+/**
+ * The index path of an attribute or sub-attribute, as filters name the values they read (bind.ts) and as they are
+ * indexed here: lower-cased `name.givenname`, an extension's prefixed with its URN (`urn:…:user:employeenumber`).
+ */
+export function indexPath(extension: string | undefined, attribute: string, subAttribute?: string): string {
+  return `${extension ? `${extension}:` : ''}${attribute}${subAttribute !== undefined ? `.${subAttribute}` : ''}`.toLowerCase();
+}
+
+/** The entry of `meta.lastModified`, which a write that changes only a group's members sets alone. */
+export function lastModifiedEntry(at: string): IndexEntry {
+  return { path: 'meta.lastmodified', ordinal: 0, num: Date.parse(at) };
 }
 
 export function indexEntries(rt: ResourceType, attrs: Attributes, meta: IndexedMeta): IndexEntry[] {
@@ -68,17 +78,17 @@ export function indexEntries(rt: ResourceType, attrs: Attributes, meta: IndexedM
     { path: 'meta', ordinal: 0 },
     { path: 'meta.resourcetype', ordinal: 0, str: rt.name },
     { path: 'meta.created', ordinal: 0, num: Date.parse(meta.created) },
-    { path: 'meta.lastmodified', ordinal: 0, num: Date.parse(meta.lastModified) },
+    lastModifiedEntry(meta.lastModified),
   ];
   const schemas = [rt.schema.id, ...rt.extensions.map((e) => e.schema.id).filter((u) => attrs[u] !== undefined)];
   schemas.forEach((urn, ordinal) => out.push({ path: 'schemas', ordinal, str: urn.toLowerCase() }));
   const externalId = rt.coreAttribute('externalId')!;
-  visit(externalId, attrs.externalId, 'externalid', out);
-  for (const def of rt.schema.attributes) visit(def, attrs[def.name], def.name.toLowerCase(), out);
+  visit(externalId, attrs.externalId, undefined, out);
+  for (const def of rt.schema.attributes) visit(def, attrs[def.name], undefined, out);
   for (const ext of rt.extensions) {
     const values = attrs[ext.schema.id] as Attributes | undefined;
     if (!values) continue;
-    for (const def of ext.schema.attributes) visit(def, values[def.name], `${ext.schema.id}:${def.name}`.toLowerCase(), out);
+    for (const def of ext.schema.attributes) visit(def, values[def.name], ext.schema.id, out);
   }
   return out;
 }

@@ -13,8 +13,7 @@ import { sameJson } from '../json.js';
 import type { AttributeDefinition } from '../schema/attribute.js';
 import { subAttribute } from '../schema/attribute.js';
 import type { ResourceType } from '../schema/registry.js';
-import { SCHEMA_URN } from '../schema/registry.js';
-import type { Attributes } from '../../store/store.js';
+import type { Attributes } from '../model.js';
 import { checkValue } from '../resource/schema-checker.js';
 import { asArray } from '../resource/tolerance.js';
 import { bindFilter } from '../filter/bind.js';
@@ -23,6 +22,7 @@ import { matchesElement } from '../filter/evaluate.js';
 import type { Filter } from '../filter/ast.js';
 import type { PatchOperation, PatchOpName } from './operations.js';
 import { normalizeOperation } from './normalize.js';
+import { isRelation } from '../resource/relations.js';
 
 /** Where the RFC and an identity provider disagree, what this request's client expects. */
 export interface PatchRules {
@@ -70,7 +70,7 @@ interface Target {
 const isObject = (v: unknown): v is Attributes => typeof v === 'object' && v !== null && !Array.isArray(v);
 /** The values of an attribute as a list: none when unassigned. */
 const valuesOf = (v: unknown): unknown[] => (v === undefined || v === null ? [] : asArray(v));
-const isMembers = (ctx: PatchContext, t: Target) => ctx.rt.schema.id === SCHEMA_URN.group && !t.extension && t.def.name === 'members';
+const isMembers = (ctx: PatchContext, t: Target) => isRelation(ctx.rt, t.def.name, t.extension !== undefined)?.side === 'members';
 
 function locate(ctx: PatchContext, text: string, filter?: Filter, subName?: string): Target {
   const resolved = ctx.rt.resolve(text);

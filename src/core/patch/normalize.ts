@@ -7,12 +7,12 @@
  */
 import type { Filter, FilterValue } from '../filter/ast.js';
 import type { ResourceType } from '../schema/registry.js';
-import { SCHEMA_URN } from '../schema/registry.js';
-import type { Attributes } from '../../store/store.js';
+import type { Attributes } from '../model.js';
 import { sameJson } from '../json.js';
 import { asArray } from '../resource/tolerance.js';
 import { checkValue } from '../resource/schema-checker.js';
 import type { PatchOperation } from './operations.js';
+import { isRelation } from '../resource/relations.js';
 
 const isObject = (v: unknown): v is Attributes => typeof v === 'object' && v !== null && !Array.isArray(v);
 const at = (text: string) => ({ text, position: 1 });
@@ -73,7 +73,7 @@ function removeByValue(rt: ResourceType, operation: PatchOperation, doc: Attribu
     const kept = current.filter((v) => !given.some((g) => sameJson(g, v)));
     return [{ op: 'replace', path: { attribute: path.attribute, text: path.text }, value: kept, hasValue: true }];
   }
-  const members = rt.schema.id === SCHEMA_URN.group && !resolved.inExtension && def.name === 'members';
+  const members = isRelation(rt, def.name, resolved.inExtension)?.side === 'members';
   const selectors = given.filter(isObject).flatMap((element) => {
     const entries = Object.entries(element).filter(([k, v]) => (!members || k === 'value') && isFilterValue(v));
     return entries.length === 0 ? [] : [allOf(entries.map(([k, v]): Filter => ({ kind: 'compare', path: at(k), op: 'eq', value: v as FilterValue })))];

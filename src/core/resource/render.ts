@@ -4,7 +4,7 @@
  */
 import type { AttributeDefinition } from '../schema/attribute.js';
 import { COMMON_ATTRIBUTES, type ResourceType } from '../schema/registry.js';
-import type { Attributes, ResourceRef, StoredResource } from '../../store/store.js';
+import type { Attributes, ResourceRef, StoredResource } from '../model.js';
 import { isReturned, type Projection } from './projection.js';
 import { etagOf } from '../etag.js';
 

@@ -8,7 +8,7 @@ import type { AttributeDefinition } from '../schema/attribute.js';
 import { subAttribute } from '../schema/attribute.js';
 import type { ResourceType } from '../schema/registry.js';
 import { scimErrors } from '../errors.js';
-import type { Attributes } from '../../store/store.js';
+import type { Attributes } from '../model.js';
 import { asArray, booleanFromString, complexFromBareValue, fromLegacyEnterprise, isLegacyCoreSchema } from './tolerance.js';
 
 export interface CheckOptions {

@@ -5,7 +5,7 @@
 import { randomBytes, scrypt as scryptCb, timingSafeEqual, type ScryptOptions } from 'node:crypto';
 import type { AttributeDefinition } from '../schema/attribute.js';
 import type { ResourceType } from '../schema/registry.js';
-import type { Attributes } from '../../store/store.js';
+import type { Attributes } from '../model.js';
 
 const PARAMS = { N: 16384, r: 8, p: 1 } as const;
 const KEY_LENGTH = 32;

@@ -1,5 +1,5 @@
 import type { ResourceType } from '../schema/registry.js';
-import type { Attributes, UniqueKey } from '../../store/store.js';
+import type { Attributes, UniqueKey } from '../model.js';
 
 /** Values of attributes with `uniqueness` server or global, normalised by their case rule. */
 export function uniqueKeysOf(rt: ResourceType, attrs: Attributes): UniqueKey[] {

@@ -1,93 +1,25 @@
 /**
- * The PostgreSQL store, for several scimd nodes on one database. Every write is one transaction that the database
- * keeps correct under concurrency: unique values by primary key (`ON CONFLICT DO NOTHING` waits for a concurrent
- * claim to commit or roll back), versions by the `WHERE version = …` of the UPDATE itself, and membership references
- * by foreign keys plus a `FOR KEY SHARE` lock on each member, so a member cannot be deleted while it is being added.
- * Transactions that lose a deadlock are retried.
+ * The PostgreSQL store, for several scimd nodes on one database (postgres-executor.ts). What the SQL stores share
+ * is sql/sql-store.ts; this file is PostgreSQL's write path. Every write is one transaction that the database keeps
+ * correct under concurrency: unique values by primary key (`ON CONFLICT DO NOTHING` waits for a concurrent claim to
+ * commit or roll back), versions by the `WHERE version = …` of the UPDATE itself, and membership references by
+ * foreign keys plus a `FOR KEY SHARE` lock on each member, so a member cannot be deleted while it is being added.
  */
-import { randomBytes } from 'node:crypto';
-import pg from 'pg';
-import {
-  QueryTimeout, StoreNotEmpty, StoreUnavailable, UniquenessViolation, UnknownMembers,
-  type ChangeRecord, type CreateManyOptions, type Keyset, type OutboxEvent, type Membership, type Organization, type PatchChange, type ResourcePage, type ResourceQuery,
-  type ResourceRef, type ResourceWrite, type SnapshotRecord, type Store, type StoredResource, type TokenRecord, type UniqueKey,
-} from '../store.js';
-import type { IndexEntry } from '../../core/filter/index-entries.js';
-import type { AuditEntry, AuditQuery, AuditRecord } from '../../core/audit.js';
-import { insertAudit, listAudit, type AuditWrite } from '../sql/audit.js';
-import { listQueries, queryPaths } from '../sql/query-compiler.js';
-import { indexRows, toAuditRecord, toOutboxEvent, toRef, toResource, toToken, type AuditRow, type OutboxRow, type ResourceRow, type TokenRow } from '../sql/rows.js';
-import { outboxRows } from '../sql/outbox.js';
-import { batches, created, EMPTINESS, importItems, nonEmptyTables, resourceWrite, rowInsert, snapshotSteps, type ImportItem, type ResourceMeta } from '../sql/snapshot.js';
-import { POSTGRES } from './postgres-dialect.js';
+import type { ChangeRecord, CreateManyOptions, IndexEntry, Membership, PatchChange, ResourceWrite, StoredResource, UniqueKey } from '../../core/model.js';
+import { UniquenessViolation, UnknownMembers } from '../../core/errors.js';
+import { recordChanges } from '../sql/outbox.js';
+import { indexRows, toResource, type ResourceRow } from '../sql/rows.js';
+import { created, resourceWrite, type ImportItem, type ResourceMeta } from '../sql/snapshot.js';
+import { SqlStore } from '../sql/sql-store.js';
+import type { Store } from '../../core/ports.js';
 import { MIGRATIONS } from './migrations.js';
+import { POSTGRES } from './postgres-dialect.js';
+import { PostgresExecutor, text, type Client, type PostgresOptions } from './postgres-executor.js';
 
-export interface PostgresStoreOptions {
-  /** Connections this process keeps open at most (pg's Pool `max`); see SCIMD_DB_POOL_SIZE. */
-  readonly poolSize?: number;
-  /** How long a connection (or a free pooled one) is waited for before StoreUnavailable; see SCIMD_DB_CONNECT_TIMEOUT. */
-  readonly connectTimeoutSeconds?: number;
-  /**
-   * How long one statement may run before the server cancels it (QueryTimeout), so that a runaway query cannot hold
-   * a connection of the pool; 0 for no limit. Default 30 s; see SCIMD_DB_STATEMENT_TIMEOUT. Migrations and ANALYZE
-   * run without it.
-   */
-  readonly statementTimeoutMs?: number;
-}
+export type PostgresStoreOptions = PostgresOptions;
 
-/** Any number that names scimd's migrations among other users of pg_advisory_xact_lock on the database. */
-const MIGRATION_LOCK = 0x5c1d_0001;
-/** deadlock_detected, serialization_failure: the whole transaction may simply run again. */
-const TRANSIENT = new Set(['40P01', '40001']);
-const ATTEMPTS = 5;
-
-/**
- * SQLSTATEs of a server going, gone or out of room for now: class 08 (connection exception), 57P01–57P03 (shutdown,
- * cannot connect now), class 53 (insufficient resources: too many connections, out of memory, disk full), which a
- * client should send again later rather than report as scimd's fault.
- */
-const UNAVAILABLE_STATE = /^(08|53|57P0[123])/;
-const UNAVAILABLE_SOCKET = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN']);
-/** pg's own errors for a dropped connection and for the connect timeout, which carry no code. */
-const UNAVAILABLE_MESSAGE = /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error)/;
-
-/**
- * The store's edge: a driver error meaning the database is unreachable becomes StoreUnavailable, a statement
- * cancelled at the statement timeout QueryTimeout; others pass as they are.
- */
-function translate(error: unknown): unknown {
-  const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
-  // query_canceled: by the statement timeout (scimd cancels nothing else)
-  if (code === '57014') return new QueryTimeout(`the database cancelled a statement at the statement timeout: ${String(message)}`, { cause: error });
-  const unavailable = (typeof code === 'string' && (UNAVAILABLE_STATE.test(code) || UNAVAILABLE_SOCKET.has(code)))
-    || (typeof message === 'string' && UNAVAILABLE_MESSAGE.test(message));
-  return unavailable ? new StoreUnavailable(`the database is unavailable: ${String(message)}`, { cause: error }) : error;
-}
-
-// seq, positions and counts are BIGINT; they stay far below 2^53, so they are read as numbers, not strings.
-const TYPES: pg.CustomTypesConfig = {
-  getTypeParser: ((oid: number, format: 'text') => (oid === pg.types.builtins.INT8 ? Number : pg.types.getTypeParser(oid, format))) as pg.CustomTypesConfig['getTypeParser'],
-};
-
-/** A connection inside a transaction; its parameters pass through `text` like the pool's. */
-interface Client {
-  query<R extends pg.QueryResultRow = pg.QueryResultRow>(sql: string, params?: readonly unknown[]): Promise<pg.QueryResult<R>>;
-}
-
-/**
- * PostgreSQL text cannot hold U+0000, which SCIM strings may: every string parameter carries U+FFFD in its place.
- * A document keeps it (JSON text escapes it); index entries, unique values and labels have U+FFFD, and a lookup of
- * an id with U+0000 finds nothing instead of failing.
- */
-function text(value: unknown): unknown {
-  if (typeof value === 'string') return value.includes('\u0000') ? value.replaceAll('\u0000', '\uFFFD') : value;
-  return Array.isArray(value) ? value.map(text) : value;
-}
-
-export class PostgresStore implements Store {
-  private readonly pool: pg.Pool;
-  private readonly scopes = new Map<string, number>();
-  private readonly paths = new Map<string, number>();
+export class PostgresStore extends SqlStore implements Store {
+  private readonly pg: PostgresExecutor;
   private closed = false;
   /** Statistics upkeep (see grew): resources created here since the last ANALYZE, and the size it found. */
   private created = 0;
@@ -95,127 +27,25 @@ export class PostgresStore implements Store {
   private analyzing: Promise<void> | undefined;
 
   constructor(connectionString: string, options: PostgresStoreOptions = {}) {
-    // without a connect timeout, requests would hang while the server is unreachable instead of failing with 503
-    const statementTimeout = options.statementTimeoutMs ?? 30_000;
-    this.pool = new pg.Pool({
-      connectionString,
-      max: options.poolSize ?? 10,
-      connectionTimeoutMillis: (options.connectTimeoutSeconds ?? 5) * 1000,
-      ...(statementTimeout > 0 ? { statement_timeout: statementTimeout } : {}),
-      types: TYPES,
-    });
-    // A connection the server drops emits 'error' on its client, idle or in use (once per failure: the message, then
-    // the closed socket); an 'error' without a listener would crash the process. The failing query sees the error
-    // itself, and the pool replaces the connection.
-    this.pool.on('error', () => {});
-    this.pool.on('connect', (client) => client.on('error', () => {}));
+    const executor = new PostgresExecutor(connectionString, options);
+    super(executor, MIGRATIONS, false);
+    this.pg = executor;
   }
 
-  private async query<R extends pg.QueryResultRow>(sql: string, params: unknown[] = []): Promise<pg.QueryResult<R>> {
-    try {
-      return await this.pool.query<R>(sql, params.map(text));
-    } catch (error) {
-      throw translate(error);
-    }
+  private transaction<T>(work: (c: Client) => Promise<T>): Promise<T> {
+    return this.pg.transaction(work);
   }
 
-  /**
-   * Runs `work` in one transaction on one connection; a deadlock or serialization failure runs it again. A lost
-   * connection does not: it may have been lost during COMMIT, after the write was applied, so it is StoreUnavailable.
-   */
-  private async transaction<T>(work: (c: Client) => Promise<T>, begin = 'BEGIN'): Promise<T> {
-    try {
-      return await this.retrying(work, begin);
-    } catch (error) {
-      throw translate(error);
-    }
-  }
-
-  private async retrying<T>(work: (c: Client) => Promise<T>, begin: string): Promise<T> {
-    for (let attempt = 1; ; attempt++) {
-      const client = await this.pool.connect();
-      const c: Client = { query: (sql, params = []) => client.query(sql, params.map(text)) };
-      let broken: Error | undefined;
-      try {
-        await client.query(begin);
-        const result = await work(c);
-        await client.query('COMMIT');
-        return result;
-      } catch (error) {
-        await client.query('ROLLBACK').catch((e: Error) => (broken = e));
-        if (attempt < ATTEMPTS && TRANSIENT.has((error as { code?: string }).code ?? '')) continue;
-        throw error;
-      } finally {
-        client.release(broken);
-      }
-    }
-  }
-
-  async migrate(): Promise<void> {
-    // One transaction under an advisory lock: nodes starting at once wait for each other, and each step is
-    // applied once, entirely or not at all (PostgreSQL's DDL is transactional).
-    await this.transaction(async (c) => {
-      // a migration copies whole tables (an index upgrade at a million users takes minutes): no statement timeout
-      await c.query('SET LOCAL statement_timeout = 0');
-      await c.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
-      await c.query('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied TEXT NOT NULL)');
-      const done = new Set((await c.query<{ version: number }>('SELECT version FROM schema_migrations')).rows.map((r) => r.version));
-      for (const m of MIGRATIONS) {
-        if (done.has(m.version)) continue;
-        await c.query(m.sql);
-        await c.query('INSERT INTO schema_migrations (version, name, applied) VALUES ($1, $2, $3)', [m.version, m.name, new Date().toISOString()]);
-      }
-    });
-  }
-
-  async ping(): Promise<void> {
-    await this.query('SELECT 1');
-  }
-
-  async close(): Promise<void> {
+  override async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     await this.analyzing;
-    await this.pool.end();
-  }
-
-  async ensureOrganization(name: string): Promise<Organization> {
-    // concurrent first calls: one insert wins, every caller reads the winner
-    await this.query('INSERT INTO organizations (id, name, created) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING', [
-      crypto.randomUUID(), name, new Date().toISOString(),
-    ]);
-    return (await this.query<Organization>('SELECT id, name, created FROM organizations WHERE name = $1', [name])).rows[0]!;
-  }
-
-  async organizations(): Promise<Organization[]> {
-    return (await this.query<Organization>('SELECT id, name, created FROM organizations ORDER BY created, name')).rows;
-  }
-
-  async createToken(t: TokenRecord): Promise<void> {
-    const { sql, params } = rowInsert({ kind: 'token', ...t }, POSTGRES);
-    await this.query(sql, [...params]);
-  }
-
-  async findTokenByHash(hash: string): Promise<TokenRecord | undefined> {
-    const row = (await this.query<TokenRow>('SELECT * FROM tokens WHERE hash = $1', [hash])).rows[0];
-    return row && toToken(row);
-  }
-
-  async listTokens(): Promise<TokenRecord[]> {
-    return (await this.query<TokenRow>('SELECT * FROM tokens ORDER BY created, id')).rows.map(toToken);
-  }
-
-  async revokeToken(id: string, at: string): Promise<boolean> {
-    return ((await this.query('UPDATE tokens SET revoked = $1 WHERE id = $2 AND revoked IS NULL', [at, id])).rowCount ?? 0) > 0;
-  }
-
-  async touchToken(id: string, at: string): Promise<void> {
-    await this.query('UPDATE tokens SET last_used = $1 WHERE id = $2', [at, id]);
+    await super.close();
   }
 
   async createResource(orgId: string, resourceType: string, id: string, at: string, write: ResourceWrite): Promise<StoredResource> {
     const scope = await this.scopeOf(orgId, resourceType);
-    await this.knowPaths(write.index);
+    await this.knowPaths([write]);
     const resource = await this.transaction(async (c) => {
       const written = await this.insertResource(c, orgId, resourceType, scope, id, created(at), write);
       await this.count(c, orgId, resourceType, 1);
@@ -225,15 +55,9 @@ export class PostgresStore implements Store {
     return resource;
   }
 
-  async createResources(
-    orgId: string,
-    resourceType: string,
-    at: string,
-    items: readonly { readonly id: string; readonly write: ResourceWrite }[],
-    options: CreateManyOptions = {},
-  ): Promise<(StoredResource | UniquenessViolation | UnknownMembers)[]> {
+  async createResources(orgId: string, resourceType: string, at: string, items: readonly { readonly id: string; readonly write: ResourceWrite }[], options: CreateManyOptions = {}) {
     const scope = await this.scopeOf(orgId, resourceType);
-    await this.knowPaths(items.flatMap((i) => i.write.index));
+    await this.knowPaths(items.map((i) => i.write));
     const results = await this.transaction(async (c) => {
       // Most batches have no bad item: write them in a few statements for all of them (round trips per batch, not
       // per item). When an item fails, that attempt rolls back whole and the batch is written again
@@ -291,7 +115,7 @@ export class PostgresStore implements Store {
           await c.query('SET LOCAL statement_timeout = 0'); // it reads a sample of every table: long at scale
           await c.query('ANALYZE resources, attribute_str, attribute_num, unique_values, group_members');
         });
-        this.analyzedSize = (await this.query<{ n: number }>("SELECT reltuples::bigint AS n FROM pg_class WHERE relname = 'resources'")).rows[0]?.n ?? 0;
+        this.analyzedSize = (await this.pg.query<{ n: number }>("SELECT reltuples::bigint AS n FROM pg_class WHERE relname = 'resources'")).rows[0]?.n ?? 0;
       } catch {
         // statistics are an optimisation: autovacuum refreshes them anyway
       } finally {
@@ -332,20 +156,13 @@ export class PostgresStore implements Store {
     await this.insertIndex(c, scope, [{ seq: rows[0]!.seq, entries: write.index }]);
     await this.insertUniqueKeys(c, orgId, resourceType, id, write.uniqueKeys);
     const added = write.membership ? await this.addMembers(c, orgId, id, write.membership) : [];
-    await this.insertRecord(c, write.record, meta.version, added, []);
+    await this.insertRecords(c, [{ record: write.record, version: meta.version, added, removed: [] }]);
     return { orgId, resourceType, id, version: meta.version, created: meta.created, lastModified: meta.lastModified, attributes: write.attributes };
   }
 
-  async getResource(orgId: string, resourceType: string, id: string): Promise<StoredResource | undefined> {
-    const row = (await this.query<ResourceRow>('SELECT * FROM resources WHERE org_id = $1 AND resource_type = $2 AND id = $3', [orgId, resourceType, id])).rows[0];
-    return row && toResource(row);
-  }
-
-  async replaceResource(
-    orgId: string, resourceType: string, id: string, at: string, write: ResourceWrite, expectedVersion?: number,
-  ): Promise<StoredResource | 'conflict' | undefined> {
+  async replaceResource(orgId: string, resourceType: string, id: string, at: string, write: ResourceWrite, expectedVersion?: number) {
     const scope = await this.scopeOf(orgId, resourceType);
-    await this.knowPaths(write.index);
+    await this.knowPaths([write]);
     return this.transaction(async (c) => {
       // the version is checked by the UPDATE itself: a concurrent write holds the row until it commits, and then
       // the condition is evaluated against its result
@@ -357,14 +174,14 @@ export class PostgresStore implements Store {
       if (!row) return expectedVersion !== undefined && (await this.exists(c, orgId, resourceType, id)) ? 'conflict' : undefined;
       await this.rewriteIndexAndKeys(c, row.seq, orgId, resourceType, scope, id, write);
       const members = write.membership ? await this.replaceMembers(c, orgId, id, write.membership) : { added: [], removed: [] };
-      await this.insertRecord(c, write.record, row.version, members.added, members.removed);
+      await this.insertRecords(c, [{ record: write.record, version: row.version, added: members.added, removed: members.removed }]);
       return toResource(row);
     });
   }
 
   async patchResource(orgId: string, resourceType: string, id: string, at: string, change: PatchChange): Promise<StoredResource | 'conflict' | undefined> {
     const scope = await this.scopeOf(orgId, resourceType);
-    await this.knowPaths([...(change.write?.index ?? []), ...change.touch]);
+    await this.knowPaths([change.write ?? {}, { index: change.touch }]);
     return this.transaction(async (c) => {
       let seq: number;
       let changed = false;
@@ -405,7 +222,7 @@ export class PostgresStore implements Store {
       }
       const result = changed ? await this.bumpVersion(c, seq, scope, at, change) : (await c.query<ResourceRow>('SELECT * FROM resources WHERE seq = $1', [seq])).rows[0]!;
       // recorded even when nothing changed (the request was made), with the version it left
-      await this.insertRecord(c, change.record, result.version, added, removed);
+      await this.insertRecords(c, [{ record: change.record, version: result.version, added, removed }]);
       return toResource(result);
     });
   }
@@ -430,73 +247,10 @@ export class PostgresStore implements Store {
         [orgId, resourceType, id, expectedVersion ?? null],
       )).rows[0];
       if (!gone) return expectedVersion !== undefined && (await this.exists(c, orgId, resourceType, id)) ? 'conflict' : false;
-      await this.insertRecord(c, record, gone.version, [], []);
+      await this.insertRecords(c, [{ record, version: gone.version, added: [], removed: [] }]);
       await this.count(c, orgId, resourceType, -1);
       return true;
     });
-  }
-
-  async listResources(orgId: string, resourceType: string, query: ResourceQuery): Promise<ResourcePage> {
-    const { count, page } = listQueries(orgId, resourceType, query, POSTGRES, await this.lookUpPaths(queryPaths(query)));
-    // one snapshot for the total and the page
-    return this.transaction(async (c) => {
-      const total = (await c.query<{ total: number }>(count.sql, count.params as unknown[])).rows[0]!.total;
-      if (query.limit === 0) return { total, resources: [], keysets: [] };
-      const rows = (await c.query<ResourceRow & { sort_key?: string | number | null }>(page.sql, page.params as unknown[])).rows;
-      // a `before` page is read backwards from its anchor; give it back in the query's order
-      if (query.before) rows.reverse();
-      const keysets: Keyset[] = rows.map((r) => (query.sort ? { key: r.sort_key ?? null, position: r.seq } : { position: r.seq }));
-      return { total, resources: rows.map(toResource), keysets };
-    }, 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-  }
-
-  async countRequests(key: string, window: number, n: number): Promise<number> {
-    return this.transaction(async (c) => {
-      await c.query('DELETE FROM request_counts WHERE key = $1 AND "window" < $2', [key, window - 1]);
-      // concurrent requests of one token, on any node, add to one row: each sees the total including its own
-      const { rows } = await c.query<{ n: number }>(
-        `INSERT INTO request_counts (key, "window", n) VALUES ($1, $2, $3)
-         ON CONFLICT (key, "window") DO UPDATE SET n = request_counts.n + excluded.n RETURNING n`,
-        [key, window, n],
-      );
-      return rows[0]!.n;
-    });
-  }
-
-  async secret(name: string): Promise<Buffer> {
-    const read = async () => (await this.query<{ value: Buffer }>('SELECT value FROM secrets WHERE name = $1', [name])).rows[0]?.value;
-    const found = await read();
-    if (found) return found;
-    // another node may make it first: the first one written is the one
-    await this.query('INSERT INTO secrets (name, value) VALUES ($1, $2) ON CONFLICT DO NOTHING', [name, randomBytes(32)]);
-    return (await read())!;
-  }
-
-  async members(orgId: string, groupId: string): Promise<ResourceRef[]> {
-    const { rows } = await this.query<{ value: string; resourceType: string; display: string | null }>(
-      `SELECT m.member_id AS value, m.member_type AS "resourceType", r.display AS display
-       FROM group_members m JOIN resources r ON r.org_id = m.org_id AND r.id = m.member_id
-       WHERE m.org_id = $1 AND m.group_id = $2 ORDER BY m.position`,
-      [orgId, groupId],
-    );
-    return rows.map(toRef);
-  }
-
-  async groupsOf(orgId: string, memberIds: readonly string[]): Promise<Map<string, ResourceRef[]>> {
-    const out = new Map<string, ResourceRef[]>();
-    if (memberIds.length === 0) return out;
-    const { rows } = await this.query<{ member: string; value: string; resourceType: string; display: string | null }>(
-      `SELECT m.member_id AS member, m.group_id AS value, r.resource_type AS "resourceType", r.display AS display
-       FROM group_members m JOIN resources r ON r.org_id = m.org_id AND r.id = m.group_id
-       WHERE m.org_id = $1 AND m.member_id = ANY($2::text[]) ORDER BY m.position`,
-      [orgId, memberIds],
-    );
-    for (const { member, ...ref } of rows) {
-      const list = out.get(member) ?? [];
-      list.push(toRef(ref));
-      out.set(member, list);
-    }
-    return out;
   }
 
   /** Adds to the number of resources of the type; the last statement of a write (see createResources). */
@@ -534,53 +288,6 @@ export class PostgresStore implements Store {
         [scope, rows.map((r) => r.seq), rows.map((r) => this.pathId(r.path)), rows.map((r) => r.ordinal), rows.map((r) => r.value)],
       );
     }
-  }
-
-  /**
-   * The index scope of (organization, resource type): made on first use outside the write's transaction, so that a
-   * write rolled back cannot take away a scope already remembered (scopes are never deleted). The SELECT is a
-   * statement of its own: it sees a scope that a concurrent node committed while the INSERT waited for it. A restore
-   * makes its scopes inside its own transaction (`c`), after the organizations it has just written.
-   */
-  private async scopeOf(orgId: string, resourceType: string, inside?: Client): Promise<number> {
-    const c: Client = inside ?? { query: (sql, params = []) => this.query(sql, [...params]) };
-    const key = `${orgId}\u0000${resourceType}`;
-    let id = this.scopes.get(key);
-    if (id === undefined) {
-      await c.query('INSERT INTO index_scopes (org_id, resource_type) VALUES ($1, $2) ON CONFLICT DO NOTHING', [orgId, resourceType]);
-      id = (await c.query<{ id: number }>('SELECT id FROM index_scopes WHERE org_id = $1 AND resource_type = $2', [orgId, resourceType])).rows[0]!.id;
-      this.scopes.set(key, id);
-    }
-    return id;
-  }
-
-  /**
-   * Makes sure every path of the entries has its id in index_paths (index rows name their path by it): new paths
-   * are added outside the write's transaction and remembered once committed, as scopes are; the SELECT sees a path
-   * that a concurrent node committed while the INSERT waited for it.
-   */
-  private async knowPaths(entries: readonly IndexEntry[]): Promise<void> {
-    const unknown = [...new Set(entries.map((e) => e.path))].filter((p) => !this.paths.has(p));
-    if (unknown.length === 0) return;
-    await this.query('INSERT INTO index_paths (path) SELECT unnest($1::text[]) ORDER BY 1 ON CONFLICT DO NOTHING', [unknown]);
-    await this.lookUpPaths(unknown);
-  }
-
-  /** The known index paths, with those of `paths` that another node has added since looked up. */
-  private async lookUpPaths(paths: readonly string[]): Promise<ReadonlyMap<string, number>> {
-    const unknown = paths.filter((p) => !this.paths.has(p));
-    if (unknown.length > 0) {
-      const rows = (await this.query<{ id: number; path: string }>('SELECT id, path FROM index_paths WHERE path = ANY($1::text[])', [unknown])).rows;
-      for (const r of rows) this.paths.set(r.path, r.id);
-    }
-    return this.paths;
-  }
-
-  /** The id of an index path that knowPaths has made sure of. */
-  private pathId(path: string): number {
-    const id = this.paths.get(path);
-    if (id === undefined) throw new Error(`index path "${path}" written before knowPaths`);
-    return id;
   }
 
   private async insertUniqueKeys(c: Client, orgId: string, resourceType: string, id: string, keys: readonly UniqueKey[]): Promise<void> {
@@ -645,147 +352,32 @@ export class PostgresStore implements Store {
     return { added: await this.addMembers(c, orgId, groupId, membership), removed: removed.rows.map((r) => r.member_id) };
   }
 
-  /** A write's audit entry and events, with the version it left and the membership it really changed. */
-  private async insertRecord(c: Client, record: ChangeRecord | undefined, version: number, added: readonly string[], removed: readonly string[]): Promise<void> {
-    await this.insertRecords(c, [{ record, version, added, removed }]);
-  }
-
-  /** The audit entries and events of any number of writes, in one statement each (shared SQL: sql/audit.ts). */
+  /** A record's audit entry and events (sql/outbox.ts), with the version it left and the membership it really changed. */
   private async insertRecords(c: Client, writes: readonly { record: ChangeRecord | undefined; version: number; added: readonly string[]; removed: readonly string[] }[]): Promise<void> {
-    const audits = writes.flatMap((w) => (w.record?.audit ? [{ entry: w.record.audit, version: w.version, added: w.added, removed: w.removed }] : []));
-    if (audits.length > 0) await this.insertAudit(c, audits);
-    const events = writes.flatMap((w) => (w.record ? outboxRows(w.record, w.added, w.removed) : []));
-    if (events.length === 0) return;
-    await c.query(
-      `INSERT INTO event_outbox (id, channel, stream, payload, next_attempt)
-       SELECT e.id, e.channel, e.stream, e.payload, e.at FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) WITH ORDINALITY AS e (id, channel, stream, payload, at, n)
-       ORDER BY e.n`,
-      [events.map((e) => e.id), events.map((e) => e.channel), events.map((e) => e.stream), events.map((e) => e.payload), events.map((e) => e.at)],
-    );
+    await this.pg.runOn(c, recordChanges(writes, POSTGRES));
   }
 
-  /** In chunks: a statement takes at most 65,535 parameters (14 an entry). */
-  private async insertAudit(c: Client, rows: readonly AuditWrite[]): Promise<void> {
-    for (let i = 0; i < rows.length; i += 4000) {
-      const { sql, params } = insertAudit(rows.slice(i, i + 4000), POSTGRES);
-      await c.query(sql, params as unknown[]);
-    }
-  }
-
-  async appendAudit(entries: readonly AuditEntry[]): Promise<void> {
-    if (entries.length === 0) return;
-    await this.transaction((c) => this.insertAudit(c, entries.map((entry) => ({ entry, version: undefined, added: [], removed: [] }))));
-  }
-
-  async listAudit(query: AuditQuery): Promise<AuditRecord[]> {
-    const { sql, params } = listAudit(query, POSTGRES);
-    return (await this.query<AuditRow>(sql, params as unknown[])).rows.map(toAuditRecord);
-  }
-
-  async pruneAudit(before: string): Promise<number> {
-    return (await this.query('DELETE FROM audit_log WHERE at < $1', [before])).rowCount ?? 0;
-  }
-
-  async claimEvents(now: string, leaseUntil: string, limit: number, channel = ''): Promise<OutboxEvent[]> {
-    // one statement: the rows are locked as they are chosen (SKIP LOCKED: another node's choice is passed over, and
-    // a row it has just leased fails the conditions when re-checked), so no event is leased to two nodes at once
-    const { rows } = await this.query<OutboxRow>(
-      `UPDATE event_outbox SET lease_until = $2
-       WHERE seq IN (
-         SELECT o.seq FROM event_outbox o
-         WHERE o.channel = $4 AND o.delivered IS NULL AND o.dead IS NULL AND o.next_attempt <= $1 AND (o.lease_until IS NULL OR o.lease_until < $1)
-           AND NOT EXISTS (SELECT 1 FROM event_outbox p WHERE p.stream = o.stream AND p.delivered IS NULL AND p.dead IS NULL AND p.seq < o.seq)
-         ORDER BY o.seq LIMIT $3 FOR UPDATE SKIP LOCKED)
-       RETURNING seq, channel, payload, attempts, last_error`,
-      [now, leaseUntil, limit, channel],
-    );
-    return rows.sort((a, b) => a.seq - b.seq).map(toOutboxEvent);
-  }
-
-  async completeEvents(seqs: readonly number[], at: string): Promise<void> {
-    if (seqs.length === 0) return;
-    await this.query('UPDATE event_outbox SET delivered = $2, lease_until = NULL WHERE seq = ANY($1::bigint[]) AND delivered IS NULL', [seqs, at]);
-  }
-
-  async failEvent(seq: number, error: string, retryAt: string | undefined): Promise<void> {
-    await this.query(
-      `UPDATE event_outbox SET attempts = attempts + 1, last_error = $2, lease_until = NULL, next_attempt = coalesce($3, next_attempt),
-         dead = CASE WHEN $3::text IS NULL THEN $4 ELSE NULL END
-       WHERE seq = $1 AND delivered IS NULL`,
-      [seq, error.slice(0, 1000), retryAt ?? null, new Date().toISOString()],
-    );
-  }
-
-  async deadEvents(limit: number): Promise<OutboxEvent[]> {
-    const { rows } = await this.query<OutboxRow>('SELECT seq, channel, payload, attempts, last_error FROM event_outbox WHERE dead IS NOT NULL ORDER BY seq LIMIT $1', [limit]);
-    return rows.map(toOutboxEvent);
-  }
-
-  async retryDeadEvents(eventId?: string): Promise<number> {
-    const { rowCount } = await this.query(
-      'UPDATE event_outbox SET dead = NULL, attempts = 0, next_attempt = $1 WHERE dead IS NOT NULL AND ($2::text IS NULL OR id = $2)',
-      [new Date().toISOString(), eventId ?? null],
-    );
-    return rowCount ?? 0;
-  }
-
-  async pruneEvents(before: string): Promise<number> {
-    return (await this.query('DELETE FROM event_outbox WHERE delivered IS NOT NULL AND delivered < $1', [before])).rowCount ?? 0;
-  }
-
-  async *exportSnapshot(): AsyncGenerator<SnapshotRecord> {
-    // one connection, one snapshot for every batch; writers on other connections neither see it nor wait for it
-    const client = await this.pool.connect();
-    let broken: Error | undefined;
-    try {
-      await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-      const steps = snapshotSteps(POSTGRES);
-      for (let step = steps.next(); !step.done;) {
-        const s = step.value;
-        if ('records' in s) yield* s.records;
-        step = 'query' in s ? steps.next((await client.query(s.query.sql, [...s.query.params])).rows) : steps.next();
+  protected async importBatch(items: readonly ImportItem[], first: boolean): Promise<void> {
+    const scopes = new Map<string, number>();
+    await this.transaction(async (c) => {
+      if (first) await this.pg.runOn(c, this.checkEmpty());
+      const counts = new Map<string, { orgId: string; resourceType: string; n: number }>();
+      for (const item of items) {
+        if (item.kind === 'resource') {
+          // the scope is made inside this transaction, after its organization (a failed restore starts again anew)
+          const scope = await this.pg.runOn(c, this.scopeIn(item.orgId, item.resourceType, scopes));
+          await this.insertResource(c, item.orgId, item.resourceType, scope, item.id, item, resourceWrite(item));
+          const key = `${item.orgId}\u0000${item.resourceType}`;
+          counts.set(key, { orgId: item.orgId, resourceType: item.resourceType, n: (counts.get(key)?.n ?? 0) + 1 });
+        } else if (item.kind === 'members') await this.addMembers(c, item.orgId, item.groupId, { ids: item.ids, allowedTypes: item.types });
+        else await this.pg.runOn(c, this.insertRow(item));
       }
-    } finally {
-      // read only: ending it by ROLLBACK loses nothing, also when the reader stopped early
-      await client.query('ROLLBACK').catch((e: Error) => (broken = e));
-      client.release(broken);
-    }
-  }
-
-  async importSnapshot(records: AsyncIterable<SnapshotRecord>): Promise<void> {
-    let first = true;
-    for await (const batch of batches(records)) {
-      const items = importItems(batch);
-      await this.knowPaths(items.flatMap((i) => (i.kind === 'resource' ? i.index : [])));
-      await this.transaction(async (c) => {
-        if (first) {
-          const holds = nonEmptyTables((await c.query<Record<string, number>>(EMPTINESS)).rows[0]!);
-          if (holds) throw new StoreNotEmpty(holds);
-        }
-        await this.importBatch(c, items);
-      });
-      first = false;
-    }
-  }
-
-  private async importBatch(c: Client, items: readonly ImportItem[]): Promise<void> {
-    const counts = new Map<string, { orgId: string; resourceType: string; n: number }>();
-    for (const item of items) {
-      if (item.kind === 'resource') {
-        const scope = await this.scopeOf(item.orgId, item.resourceType, c);
-        await this.insertResource(c, item.orgId, item.resourceType, scope, item.id, item, resourceWrite(item));
-        const key = `${item.orgId}\u0000${item.resourceType}`;
-        counts.set(key, { orgId: item.orgId, resourceType: item.resourceType, n: (counts.get(key)?.n ?? 0) + 1 });
-      } else if (item.kind === 'members') await this.addMembers(c, item.orgId, item.groupId, { ids: item.ids, allowedTypes: item.types });
-      else {
-        const { sql, params } = rowInsert(item, POSTGRES);
-        await c.query(sql, params);
+      for (const { orgId, resourceType, n } of counts.values()) await this.count(c, orgId, resourceType, n);
+      // rows were written with their own seq: the next new row must come after them
+      for (const table of ['resources', 'audit_log', 'event_outbox']) {
+        await c.query(`SELECT setval(pg_get_serial_sequence('${table}', 'seq'), max(seq)) FROM ${table} HAVING max(seq) IS NOT NULL`);
       }
-    }
-    for (const { orgId, resourceType, n } of counts.values()) await this.count(c, orgId, resourceType, n);
-    // rows were written with their own seq: the next new row must come after them
-    for (const table of ['resources', 'audit_log', 'event_outbox']) {
-      await c.query(`SELECT setval(pg_get_serial_sequence('${table}', 'seq'), max(seq)) FROM ${table} HAVING max(seq) IS NOT NULL`);
-    }
+    });
+    this.rememberScopes(scopes);
   }
 }

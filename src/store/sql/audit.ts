@@ -1,6 +1,7 @@
-/** The audit log's SQL, the same for every SQL store (parameters as `?`, finished by the dialect). */
+/** The audit log's SQL, the same for every SQL store. */
 import { memberChange, type AuditEntry, type AuditQuery } from '../../core/audit.js';
-import type { SqlDialect, SqlFragment } from './query-compiler.js';
+import type { SqlDialect, SqlFragment } from './dialect.js';
+import { insertFlat, type Program } from './executor.js';
 
 /** An audit entry as written: with the version the write left and the membership it really changed. */
 export interface AuditWrite {
@@ -8,12 +9,11 @@ export interface AuditWrite {
   readonly version: number | undefined;
   readonly added: readonly string[];
   readonly removed: readonly string[];
-  /** Its position in the log, when restoring one (then given for every entry of the statement). */
-  readonly seq?: number;
 }
 
 /** The columns of an audit_log row that auditValues gives, in its order. */
 export const AUDIT_COLUMNS = 'at, org_id, token_id, token_name, client, request_id, operation, resource_type, resource_id, version, status, scim_type, detail, changes';
+const AUDIT_WIDTH = AUDIT_COLUMNS.split(',').length;
 
 /** An entry's values, in the order of AUDIT_COLUMNS. */
 export function auditValues({ entry, version, added, removed }: AuditWrite): unknown[] {
@@ -26,20 +26,21 @@ export function auditValues({ entry, version, added, removed }: AuditWrite): unk
   ];
 }
 
-/** One INSERT of any number of entries. */
-export function insertAudit(rows: readonly AuditWrite[], dialect: SqlDialect): SqlFragment {
-  const restoring = rows[0]?.seq !== undefined;
+/** audit_log rows given flat (auditValues of each), in multi-row statements. */
+export function insertAuditValues(flat: readonly unknown[], dialect: SqlDialect): Program<number> {
+  return insertFlat(`INSERT INTO audit_log (${AUDIT_COLUMNS})`, AUDIT_WIDTH, flat, dialect.rowsPerInsert);
+}
+
+/** An entry restored at its position in the log. */
+export function restoredAudit(seq: number, write: AuditWrite, dialect: SqlDialect): SqlFragment {
   return {
-    sql: dialect.placeholders(
-      `INSERT INTO audit_log (${restoring ? 'seq, ' : ''}${AUDIT_COLUMNS})${restoring ? dialect.overridingIdentity : ''}
-       VALUES ${rows.map(() => `(${restoring ? '?, ' : ''}?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).join(', ')}`,
-    ),
-    params: rows.flatMap((row) => [...(restoring ? [row.seq] : []), ...auditValues(row)]),
+    sql: `INSERT INTO audit_log (seq, ${AUDIT_COLUMNS})${dialect.overridingIdentity} VALUES (${Array<string>(AUDIT_WIDTH + 1).fill('?').join(', ')})`,
+    params: [seq, ...auditValues(write)],
   };
 }
 
 /** The entries matching the query, in log order, at most `limit`. */
-export function listAudit(query: AuditQuery, dialect: SqlDialect): SqlFragment {
+export function listAudit(query: AuditQuery): SqlFragment {
   const where: string[] = [];
   const params: unknown[] = [];
   const cond = (sql: string, value: unknown) => {
@@ -56,7 +57,7 @@ export function listAudit(query: AuditQuery, dialect: SqlDialect): SqlFragment {
   cond('token_id = ?', query.tokenId);
   if (query.outcome) where.push(query.outcome === 'success' ? 'status < 400' : 'status >= 400');
   return {
-    sql: dialect.placeholders(`SELECT * FROM audit_log ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq LIMIT ?`),
+    sql: `SELECT * FROM audit_log ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq LIMIT ?`,
     params: [...params, query.limit],
   };
 }

@@ -3,51 +3,15 @@
  * complex-value markers, attribute_num for numbers, booleans and dateTimes; both keyed by an index scope, the
  * organization and resource type as one integer, and the attribute's path as the integer index_paths gives it) and
  * the membership relation. Values never enter the SQL text: every one is a parameter. The shared part is written
- * here once; a dialect supplies the few functions that differ between databases (see SqlDialect).
+ * here once; a dialect supplies the few functions that differ between databases (see sql/dialect.ts).
  *
  * A filter becomes a set expression over resource keys (`seq`): a comparison selects from one index, `and` is
  * INTERSECT, `or` UNION, `not` EXCEPT from all resources of the type. A value filter (`emails[...]`) works on
  * (seq, element) pairs, so that all its conditions hold on the same element.
  */
 import type { BoundFilter, SortSpec, Target } from '../../core/filter/bound.js';
-import type { Keyset, ResourceQuery } from '../store.js';
-
-/** What differs between databases; the compiler writes `?` for every parameter. */
-export interface SqlDialect {
-  /** A boolean expression: `haystack` contains `needle` (both already case-folded where needed). */
-  contains(haystack: string, needle: string): string;
-  /** A boolean expression: `haystack` ends with `needle`. */
-  endsWith(haystack: string, needle: string): string;
-  /** The highest code point, appended to a prefix to bound a range scan for `sw`. */
-  readonly maxCodePoint: string;
-  /** A join that keeps the membership table outermost, so a member id is looked up by index, not per group. */
-  readonly membershipJoin: string;
-  /** The column, written so the planner does not drive the query from an index on it (SQLite's unary `+`). */
-  unindexed(column: string): string;
-  /** The finished SQL with the database's parameter placeholders (`?` as written, or `$1`, `$2`, …). */
-  placeholders(sql: string): string;
-  /**
-   * A column of attribute_str holding the first `length` code points of `str`, indexed instead of `str` where
-   * index entries have a size limit (PostgreSQL's b-tree). Comparisons use it alone for shorter values (exact:
-   * such a value compares with a string as with the string's prefix) and as a range bound before checking `str`
-   * for longer ones.
-   */
-  readonly stringPrefix?: { readonly column: string; readonly length: number };
-  /** The column of group_members that orders a group's members as they were added. */
-  readonly memberPosition: string;
-  /** Written between an INSERT's columns and VALUES to set an identity column (seq) to a given value. */
-  readonly overridingIdentity: string;
-  /**
-   * The unique values of the resources whose seq is in (?, ?], as (seq, attribute, value) in that order: the stores
-   * keep them differently (SQLite keyed by integers, PostgreSQL by name with a digest of the value).
-   */
-  readonly uniqueValuesBetween: string;
-}
-
-export interface SqlFragment {
-  readonly sql: string;
-  readonly params: readonly unknown[];
-}
+import type { Keyset, ResourceQuery } from '../../core/model.js';
+import type { SqlDialect, SqlFragment } from './dialect.js';
 
 export interface QueryScope {
   readonly orgId: string;
@@ -79,12 +43,6 @@ export function queryPaths(query: ResourceQuery): string[] {
 }
 
 const P = '?';
-
-/** `?` → `$1`, `$2`, … in order, outside string literals (PostgreSQL's positional parameters). */
-export function numberedPlaceholders(sql: string): string {
-  let n = 0;
-  return sql.replace(/'(?:[^']|'')*'|\?/g, (m) => (m === '?' ? `$${++n}` : m));
-}
 
 function frag(sql: string, ...params: unknown[]): SqlFragment {
   return { sql, params };
@@ -293,7 +251,6 @@ export function listQueries(
   dialect: SqlDialect,
   paths: QueryScope['paths'],
 ): { count: SqlFragment; page: SqlFragment } {
-  const finish = (f: SqlFragment): SqlFragment => ({ sql: dialect.placeholders(f.sql), params: f.params });
   // With a filter, the matching keys drive the query (the filter is already scoped to the organization and type),
   // not a walk of every resource of the type through its identity index.
   const where: SqlFragment = query.filter
@@ -311,18 +268,15 @@ export function listQueries(
   const limits = frag(` LIMIT ${P} OFFSET ${P}`, query.limit, query.offset);
   if (!query.sort) {
     const seek = anchor ? frag(` AND r.seq ${descending ? '<' : '>'} ${P}`, anchor.position) : '';
-    return {
-      count: finish(count),
-      page: finish(join(['SELECT r.* FROM resources r WHERE ', where, seek, ` ORDER BY r.seq ${descending ? 'DESC' : 'ASC'}`, limits])),
-    };
+    return { count, page: join(['SELECT r.* FROM resources r WHERE ', where, seek, ` ORDER BY r.seq ${descending ? 'DESC' : 'ASC'}`, limits]) };
   }
   // RFC 7644 §3.4.2.3: resources without a value come last ascending, first descending; creation order breaks
   // ties in the same direction.
   const order = descending ? 'sort_key IS NOT NULL, sort_key DESC, seq DESC' : 'sort_key IS NULL, sort_key ASC, seq ASC';
   const seek = anchor ? keysetAfter(anchor, descending) : '';
   return {
-    count: finish(count),
-    page: finish(join(['SELECT * FROM (SELECT r.*, ', sortKey(query.sort, paths), ' AS sort_key FROM resources r WHERE ', where, ') AS sorted', seek, ` ORDER BY ${order}`, limits])),
+    count,
+    page: join(['SELECT * FROM (SELECT r.*, ', sortKey(query.sort, paths), ' AS sort_key FROM resources r WHERE ', where, ') AS sorted', seek, ` ORDER BY ${order}`, limits]),
   };
 }
 

@@ -1,8 +1,8 @@
 /** Rows as the SQL stores keep them (the same tables in SQLite and PostgreSQL), and their contract values. */
-import type { Attributes, OutboxEvent, ResourceRef, StoredResource, TokenRecord } from '../store.js';
+import type { Attributes, OutboxEvent, ResourceRef, StoredResource, TokenRecord } from '../../core/model.js';
 import type { AuditRecord } from '../../core/audit.js';
 import type { LifecycleEvent } from '../../core/events.js';
-import type { IndexEntry } from '../../core/filter/index-entries.js';
+import type { IndexEntry } from '../../core/model.js';
 
 export interface ResourceRow {
   seq: number;

@@ -3,12 +3,12 @@
  * and the rows as records; the INSERTs of the plain rows. Pure: a store drives the reading steps on its own
  * connection inside one read transaction, and runs the INSERTs in its own write transactions.
  */
-import type { IndexEntry } from '../../core/filter/index-entries.js';
+import type { IndexEntry } from '../../core/model.js';
 import type { LifecycleEvent } from '../../core/events.js';
-import type { ResourceWrite, SnapshotRecord, UniqueKey } from '../store.js';
-import { insertAudit } from './audit.js';
+import type { ResourceWrite, SnapshotRecord, UniqueKey } from '../../core/model.js';
+import { restoredAudit } from './audit.js';
 import { outboxStream } from './outbox.js';
-import type { SqlDialect, SqlFragment } from './query-compiler.js';
+import type { SqlDialect, SqlFragment } from './dialect.js';
 import { toAuditRecord, toResource, toToken, type AuditRow, type ResourceRow, type TokenRow } from './rows.js';
 
 /** Rows read, and records written, per statement or transaction: bounded memory whatever the directory's size. */
@@ -25,7 +25,7 @@ export type SnapshotStep = { readonly query: SqlFragment } | { readonly records:
  */
 export function* snapshotSteps(dialect: SqlDialect, batch = SNAPSHOT_BATCH): Generator<SnapshotStep, void, Row[]> {
   function* run<R>(sql: string, ...params: unknown[]): Generator<SnapshotStep, R[], Row[]> {
-    return (yield { query: { sql: dialect.placeholders(sql), params } }) as R[];
+    return (yield { query: { sql, params } }) as R[];
   }
   /** `<columns> FROM <table> WHERE [<condition> AND]` read in batches of its `key` column, each row one record. */
   function* pages<R>(key: string, select: string, record: (row: R) => SnapshotRecord): Generator<SnapshotStep, void, Row[]> {
@@ -160,7 +160,7 @@ export function resourceWrite(r: Extract<SnapshotRecord, { kind: 'resource' }>):
 /** The INSERT of a record that is one plain row (resources and members go through a store's write path). */
 export function rowInsert(r: Exclude<ImportItem, { kind: 'resource' | 'members' }>, dialect: SqlDialect): SqlFragment {
   const insert = (table: string, values: Record<string, unknown>, overriding = ''): SqlFragment => ({
-    sql: dialect.placeholders(`INSERT INTO ${table} (${Object.keys(values).join(', ')})${overriding} VALUES (${Object.keys(values).map(() => '?').join(', ')})`),
+    sql: `INSERT INTO ${table} (${Object.keys(values).join(', ')})${overriding} VALUES (${Object.keys(values).map(() => '?').join(', ')})`,
     params: Object.values(values),
   });
   switch (r.kind) {
@@ -174,7 +174,7 @@ export function rowInsert(r: Exclude<ImportItem, { kind: 'resource' | 'members' 
         last_used: r.lastUsed ?? null, revoked: r.revoked ?? null,
       });
     case 'audit':
-      return insertAudit([{ entry: r, version: r.version, added: [], removed: [], seq: r.seq }], dialect);
+      return restoredAudit(r.seq, { entry: r, version: r.version, added: [], removed: [] }, dialect);
     case 'event':
       return insert('event_outbox', {
         seq: r.seq, id: r.event.id, channel: r.channel, stream: outboxStream(r.channel, r.event), payload: JSON.stringify(r.event),

@@ -32,6 +32,15 @@ export class GroupCommit {
     return this.enqueue<T>((resolve, reject) => ({ job, resolve, reject }));
   }
 
+  /**
+   * Resolves once nothing is queued or running, as seen between turns of the event loop: a write that queues
+   * another when it settles (a create whose scope was just made) has queued it by then.
+   */
+  async settled(): Promise<void> {
+    do await new Promise((resolve) => setImmediate(resolve));
+    while (this.busy || this.queue.length > 0);
+  }
+
   private enqueue<T>(make: (resolve: (value: unknown) => void, reject: (error: unknown) => void) => Pending): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       this.queue.push(make(resolve as (value: unknown) => void, reject));

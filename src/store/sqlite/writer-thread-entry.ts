@@ -1,6 +1,7 @@
 /** The writer thread's own code (see writer-thread.ts): a store on the same file, writing each batch it is sent. */
 import { parentPort, workerData } from 'node:worker_threads';
-import { SqliteStore, type CreateBatch } from './sqlite-store.js';
+import { SqliteStore } from './sqlite-store.js';
+import type { CreateBatch } from './create-batch.js';
 import { toWire, type WriterReply } from './writer-thread.js';
 
 const { filename } = workerData as { filename: string };

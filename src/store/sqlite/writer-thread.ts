@@ -7,8 +7,8 @@
  * it (synchronous=FULL, as on the event loop).
  */
 import { Worker } from 'node:worker_threads';
-import { UniquenessViolation, UnknownMembers } from '../store.js';
-import type { CreateBatch, CreateOutcome } from './sqlite-store.js';
+import { UniquenessViolation, UnknownMembers } from '../../core/errors.js';
+import type { CreateBatch, CreateOutcome } from './create-batch.js';
 
 /** A batch's outcome as it crosses between threads (an error's class does not). */
 export type WireOutcome = 'created' | { readonly unique: string } | { readonly unknownMembers: readonly string[] };

@@ -1,0 +1,218 @@
+/**
+ * The core's vocabulary: the values that cross between the SCIM core and what it is built on (the ports in ports.ts)
+ * or that it answers with. Plain data, no behaviour. Named as RFC 7643/7644 name them where they do.
+ */
+import type { BoundFilter, SortSpec } from './filter/bound.js';
+import type { AuditEntry, AuditRecord } from './audit.js';
+import type { LifecycleEvent, MemberEventBase } from './events.js';
+
+/** A resource's attributes as stored: canonical attribute names, extension objects under their schema URN. */
+export type Attributes = Record<string, unknown>;
+
+/** The tenant every resource, token and audit entry belongs to; requests never see another's data. */
+export interface Organization {
+  readonly id: string;
+  readonly name: string;
+  readonly created: string;
+}
+
+export interface TokenRecord {
+  readonly id: string;
+  readonly orgId: string;
+  readonly name: string;
+  /** The client dialect the token serves (`rfc`, `entra`, `okta`, …). */
+  readonly dialect: string;
+  /** SHA-256 of the token, hex. The token itself is never stored. */
+  readonly hash: string;
+  /** What the token may call: the SCIM API of its organization, or the admin API (every organization). */
+  readonly scope: 'scim' | 'admin';
+  readonly created: string;
+  readonly lastUsed?: string;
+  readonly revoked?: string;
+}
+
+export interface StoredResource {
+  readonly orgId: string;
+  readonly resourceType: string;
+  readonly id: string;
+  /** Monotonic: 1 on create, +1 on every change. */
+  readonly version: number;
+  readonly created: string;
+  readonly lastModified: string;
+  readonly attributes: Attributes;
+}
+
+/**
+ * One value a filter or sort reads, as the core computes it from a resource (filter/index-entries.ts): the index
+ * path (lower-cased, e.g. `emails.value`), the ordinal of the element it belongs to, and the value normalised as a
+ * bound filter's values are (a string case-folded by its attribute's rule, or a number: booleans 0/1, dateTimes
+ * epoch ms). A complex value's marker has neither.
+ */
+export interface IndexEntry {
+  readonly path: string;
+  readonly ordinal: number;
+  readonly str?: string;
+  readonly num?: number;
+}
+
+/** A value that must be unique among the organization's resources of one type (RFC 7643 `uniqueness`). */
+export interface UniqueKey {
+  readonly attribute: string;
+  /** Already normalised by the core (lower-cased unless the attribute is caseExact). */
+  readonly value: string;
+}
+
+export interface ResourceWrite {
+  readonly attributes: Attributes;
+  readonly uniqueKeys: readonly UniqueKey[];
+  /** The values filters and sorting use, computed by the core (core/filter/index-entries.ts). */
+  readonly index: readonly IndexEntry[];
+  /** The label shown for this resource where others reference it (group members, a user's groups). */
+  readonly display?: string;
+  /** The complete member list of a group; undefined when the resource type has none (or, on replace, to keep it). */
+  readonly membership?: Membership;
+  /** What the store records with the write (see ResourceStore). */
+  readonly record?: ChangeRecord;
+}
+
+export interface Membership {
+  readonly ids: readonly string[];
+  /** Resource types a member may be; an id naming anything else is reported as unknown. */
+  readonly allowedTypes: readonly string[];
+}
+
+/** A PATCH of a group's members as a delta: O(k) for k members named, whatever the group's size. */
+export interface MembershipChange {
+  /** Remove every current member first. */
+  readonly clear: boolean;
+  readonly add: readonly string[];
+  readonly remove: readonly string[];
+  readonly allowedTypes: readonly string[];
+}
+
+export interface PatchChange {
+  /**
+   * The version the change was computed from (or that the client's If-Match names): a different stored version
+   * means another write came first, and nothing is written. Absent: no check (a membership delta commutes).
+   */
+  readonly expectedVersion?: number;
+  /** The new document, index and unique keys; absent when the document did not change. */
+  readonly write?: ResourceWrite;
+  readonly members?: MembershipChange;
+  /** Index entries to set when only the membership changed (meta.lastModified). */
+  readonly touch: readonly IndexEntry[];
+  /** What the store records with the change (see ResourceStore); the audit entry even when nothing changed. */
+  readonly record?: ChangeRecord;
+}
+
+/** What a write records beside the change, in the same transaction: its audit entry and lifecycle events. */
+export interface ChangeRecord {
+  readonly audit?: AuditEntry;
+  /** Events to put in the outbox. */
+  readonly events?: readonly LifecycleEvent[];
+  /** When given, one group.member_added / group.member_removed event per member the write really changed. */
+  readonly memberEvents?: MemberEventBase;
+  /**
+   * The delivery channels (e.g. one per webhook endpoint): every event is put in the outbox once per channel and
+   * delivered on each on its own, so one failing receiver holds back no other. Default: one channel, ''.
+   */
+  readonly channels?: readonly string[];
+}
+
+/** An event in the outbox, with how often its delivery was tried. */
+export interface OutboxEvent {
+  readonly seq: number;
+  readonly channel: string;
+  readonly event: LifecycleEvent;
+  readonly attempts: number;
+  readonly lastError?: string;
+}
+
+export interface CreateManyOptions {
+  /** Once this many items have failed, attempt no more: the result then ends with the last failure. */
+  readonly stopAfterErrors?: number;
+}
+
+/** Another resource as a reference names it: a group's member, a user's group. */
+export interface ResourceRef {
+  /** The referenced resource's id. */
+  readonly value: string;
+  readonly resourceType: string;
+  readonly display?: string;
+}
+
+/** A resource's place in a listing's order: its sort key (when sorted) and its creation position. */
+export interface Keyset {
+  readonly key?: string | number | null;
+  readonly position: number;
+}
+
+export interface ResourceQuery {
+  /** Only resources matching this filter; all when absent. */
+  readonly filter?: BoundFilter;
+  /** By this attribute (then by creation order); creation order when absent. */
+  readonly sort?: SortSpec;
+  /** 0-based; with `after`/`before`, counted from there. */
+  readonly offset: number;
+  readonly limit: number;
+  /** Keyset paging: only resources after (or before) this place in the order. */
+  readonly after?: Keyset;
+  readonly before?: Keyset;
+}
+
+export interface ResourcePage {
+  /** How many resources match in all. */
+  readonly total: number;
+  /** The page, in the query's order. */
+  readonly resources: StoredResource[];
+  /** The place of each resource of the page, for cursors. */
+  readonly keysets: Keyset[];
+}
+
+/** RFC 7644 §3.4.2: a page of a query's results. */
+export interface ListResponse {
+  readonly schemas: ['urn:ietf:params:scim:api:messages:2.0:ListResponse'];
+  readonly totalResults: number;
+  readonly itemsPerPage: number;
+  /** Index pagination only. */
+  readonly startIndex?: number;
+  /** Cursor pagination only (RFC 9865): absent on the last page. */
+  readonly nextCursor?: string;
+  /** Cursor pagination only: absent on the first page. */
+  readonly previousCursor?: string;
+  readonly Resources: Attributes[];
+}
+
+/**
+ * One record of a snapshot (`scimd backup`): the stored rows as contract values, with what a resource's writes
+ * gave the store (display label, unique keys, index entries), so an imported directory answers as its source did.
+ * Positions and sequence numbers are kept: cursors name positions, and the audit log and outbox are read in order.
+ * Outbox events are those not delivered yet (pending or dead), without their leases; request counts are left out.
+ */
+export type SnapshotRecord =
+  | ({ readonly kind: 'organization' } & Organization)
+  /** `value` in base64. */
+  | { readonly kind: 'secret'; readonly name: string; readonly value: string }
+  | ({ readonly kind: 'token' } & TokenRecord)
+  | ({
+    readonly kind: 'resource';
+    readonly position: number;
+    readonly display?: string;
+    readonly uniqueKeys: readonly UniqueKey[];
+    readonly index: readonly IndexEntry[];
+  } & StoredResource)
+  | { readonly kind: 'member'; readonly orgId: string; readonly groupId: string; readonly memberId: string; readonly memberType: string }
+  | ({ readonly kind: 'audit' } & AuditRecord)
+  | {
+    readonly kind: 'event';
+    readonly seq: number;
+    readonly channel: string;
+    readonly event: LifecycleEvent;
+    readonly attempts: number;
+    readonly nextAttempt: string;
+    readonly lastError?: string;
+    /** When it was dead-lettered. */
+    readonly dead?: string;
+  };
+
+export type SnapshotKind = SnapshotRecord['kind'];

@@ -1,0 +1,150 @@
+/**
+ * The ports: what the core needs from a database, as narrow roles, each consumer taking only the roles it uses
+ * (createScim: ResourceStore, AuditLog, SecretStore; authentication: TokenStore, AuditLog; event delivery: Outbox; …).
+ * The core decides everything SCIM (validation, uniqueness keys, display labels, rendering); a store only persists
+ * and answers, and enforces in the database what must hold under concurrency (uniqueness, membership references,
+ * versions); what it refuses, it throws as the typed errors of errors.ts. A `Store` plays every role: store/sqlite (the embedded default) and store/postgres implement it, and
+ * each passes the contract suite in test/store/contract.ts.
+ * Resource ids are unique within an organization across all resource types (the core draws UUIDs): membership
+ * and unique values refer to a resource by (organization, id) alone.
+ */
+import type { AuditEntry, AuditQuery, AuditRecord } from './audit.js';
+import type {
+  ChangeRecord, CreateManyOptions, Organization, OutboxEvent, PatchChange, ResourcePage, ResourceQuery, ResourceRef, ResourceWrite,
+  SnapshotRecord, StoredResource, TokenRecord,
+} from './model.js';
+import type { UniquenessViolation, UnknownMembers } from './errors.js';
+
+/**
+ * Resources and the membership relation. A ChangeRecord given with a write (ResourceWrite.record,
+ * PatchChange.record, deleteResource's) is recorded in the write's own transaction: the audit entry with the version
+ * the write left and, for a group, a `members` change naming the ids the write really added and removed; the events
+ * in the outbox, with a member event per member really added or removed. A write that is refused (conflict,
+ * uniqueness, unknown members) records nothing.
+ */
+export interface ResourceStore {
+  /** Throws UniquenessViolation or UnknownMembers; writes nothing then. */
+  createResource(orgId: string, resourceType: string, id: string, at: string, write: ResourceWrite): Promise<StoredResource>;
+  /**
+   * Creates many resources in one transaction, each atomically on its own: one that violates uniqueness or names
+   * unknown members is not written and its error takes its place in the result; the others are.
+   */
+  createResources(
+    orgId: string,
+    resourceType: string,
+    at: string,
+    items: readonly { readonly id: string; readonly write: ResourceWrite }[],
+    options?: CreateManyOptions,
+  ): Promise<(StoredResource | UniquenessViolation | UnknownMembers)[]>;
+  getResource(orgId: string, resourceType: string, id: string): Promise<StoredResource | undefined>;
+  /**
+   * Replaces attributes (and members when given) and bumps the version; undefined when absent; 'conflict' (nothing
+   * written) when `expectedVersion` is given and the stored version differs. Throws as create.
+   */
+  replaceResource(
+    orgId: string,
+    resourceType: string,
+    id: string,
+    at: string,
+    write: ResourceWrite,
+    expectedVersion?: number,
+  ): Promise<StoredResource | 'conflict' | undefined>;
+  /**
+   * Applies a PATCH in one transaction: the document and the membership delta, only if the stored version is still
+   * `expectedVersion` (when given); the version goes up by one if anything changed, and stays if nothing did.
+   * 'conflict' when the version differs; undefined when the resource is gone. Throws as create.
+   */
+  patchResource(orgId: string, resourceType: string, id: string, at: string, change: PatchChange): Promise<StoredResource | 'conflict' | undefined>;
+  /**
+   * Deletes the resource with its unique values and every membership it takes part in; false when absent;
+   * 'conflict' (nothing deleted) when `expectedVersion` is given and the stored version differs.
+   */
+  deleteResource(orgId: string, resourceType: string, id: string, expectedVersion?: number, record?: ChangeRecord): Promise<boolean | 'conflict'>;
+  /** The page of matching resources in a stable order, and how many match in all. */
+  listResources(orgId: string, resourceType: string, query: ResourceQuery): Promise<ResourcePage>;
+  /** The members of a group, in the order they were added. */
+  members(orgId: string, groupId: string): Promise<ResourceRef[]>;
+  /** The groups each of these resources is a direct member of (one query for a whole page of users). */
+  groupsOf(orgId: string, memberIds: readonly string[]): Promise<Map<string, ResourceRef[]>>;
+}
+
+export interface OrganizationStore {
+  /** The organization of that name, made if there is none (concurrent first calls all get the one made). */
+  ensureOrganization(name: string): Promise<Organization>;
+  organizations(): Promise<Organization[]>;
+}
+
+export interface TokenStore {
+  createToken(token: TokenRecord): Promise<void>;
+  findTokenByHash(hash: string): Promise<TokenRecord | undefined>;
+  listTokens(): Promise<TokenRecord[]>;
+  /** Returns false when no active token has that id. */
+  revokeToken(id: string, at: string): Promise<boolean>;
+  touchToken(id: string, at: string): Promise<void>;
+}
+
+export interface AuditLog {
+  /** Records entries of requests that changed nothing (failures, rejected authentication). */
+  appendAudit(entries: readonly AuditEntry[]): Promise<void>;
+  /** The entries matching the query, in log order, at most `limit`. */
+  listAudit(query: AuditQuery): Promise<AuditRecord[]>;
+  /** Deletes the entries older than `before`; returns how many. */
+  pruneAudit(before: string): Promise<number>;
+}
+
+/** The transactional outbox of lifecycle events (written with each change; see ResourceStore). */
+export interface Outbox {
+  /**
+   * Leases up to `limit` events of `channel` (default '') due for delivery until `leaseUntil`: for each resource
+   * only its oldest event not yet delivered or dead (so a resource's events go out in order; a dead one does not
+   * hold the rest back), and none another process holds.
+   */
+  claimEvents(now: string, leaseUntil: string, limit: number, channel?: string): Promise<OutboxEvent[]>;
+  /** Marks events delivered (a batch in one write: each commit costs a disk flush). */
+  completeEvents(seqs: readonly number[], at: string): Promise<void>;
+  /** Records a failed attempt: tried again from `retryAt`, or dead-lettered when it is undefined. */
+  failEvent(seq: number, error: string, retryAt: string | undefined): Promise<void>;
+  /** The dead-lettered events, oldest first. */
+  deadEvents(limit: number): Promise<OutboxEvent[]>;
+  /** Puts dead-lettered events (one, by event id, or all) back for delivery; returns how many. */
+  retryDeadEvents(eventId?: string): Promise<number>;
+  /** Deletes events delivered before `before`; returns how many. */
+  pruneEvents(before: string): Promise<number>;
+}
+
+export interface RequestCounter {
+  /**
+   * Adds `n` to the request count of `key` in time window `window` (shared by every process on the database) and
+   * returns the window's new total; windows before `window - 1` are forgotten.
+   */
+  countRequests(key: string, window: number, n: number): Promise<number>;
+}
+
+export interface SecretStore {
+  /** A random 32-byte secret with this name, made on first use and the same for every process on the database. */
+  secret(name: string): Promise<Buffer>;
+}
+
+export interface SnapshotStore {
+  /**
+   * Everything a directory is, as of one moment: every record read in one read snapshot, in batches (never the whole
+   * database in memory), in the order importSnapshot needs (organizations, secrets, tokens, resources, members,
+   * audit entries, outbox events). Writes made while it is read are not in it, and it does not hold them up.
+   */
+  exportSnapshot(): AsyncIterable<SnapshotRecord>;
+  /**
+   * Writes a snapshot into this store, which must be empty (no organization, token, resource, secret, audit entry
+   * or event; else StoreNotEmpty and nothing is written), in batched transactions: resources through the path
+   * writes take (index, unique values, resource counts), members checked as on a write.
+   */
+  importSnapshot(records: AsyncIterable<SnapshotRecord>): Promise<void>;
+}
+
+/** A database that plays every role. */
+export interface Store extends ResourceStore, OrganizationStore, TokenStore, AuditLog, Outbox, RequestCounter, SecretStore, SnapshotStore {
+  /** Applies pending versioned migrations; safe to call from several processes at once. */
+  migrate(): Promise<void>;
+  /** Resolves when the database answers. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}

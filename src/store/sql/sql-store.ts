@@ -1,0 +1,357 @@
+/**
+ * What the two SQL stores share, written once over an executor (executor.ts): every port but the write path of
+ * resources — organizations, tokens, secrets, the audit log, the outbox, request counts, the reads of resources and
+ * members, migrations, snapshots, and the caches of index scopes and paths. A store (sqlite/, postgres/) adds its
+ * write path, its dialect and its migrations.
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import type { AuditEntry, AuditQuery, AuditRecord } from '../../core/audit.js';
+import { StoreNotEmpty } from '../../core/errors.js';
+import type {
+  IndexEntry, Keyset, Organization, OutboxEvent, ResourcePage, ResourceQuery, ResourceRef, SnapshotRecord, StoredResource, TokenRecord, UniqueKey,
+} from '../../core/model.js';
+import type { Store } from '../../core/ports.js';
+import { auditValues, insertAuditValues, listAudit } from './audit.js';
+import { rowsOf, run, statement, type Program, type SqlExecutor } from './executor.js';
+import { listQueries, queryPaths } from './query-compiler.js';
+import { toAuditRecord, toOutboxEvent, toRef, toResource, toToken, type AuditRow, type OutboxRow, type ResourceRow, type TokenRow } from './rows.js';
+import { batches, EMPTINESS, importItems, nonEmptyTables, rowInsert, snapshotSteps, type ImportItem } from './snapshot.js';
+
+/** A versioned schema step; a store's list is append only (a released step is never edited). */
+export interface Migration {
+  readonly version: number;
+  readonly name: string;
+  readonly sql: string;
+}
+
+const scopeKey = (orgId: string, resourceType: string) => `${orgId}\u0000${resourceType}`;
+
+/** Ids per statement where a list of them is bound one parameter each (SQLite's limit is 32,766). */
+const CHUNK = 500;
+
+/** The writes of resources: each store's own (they are where the databases differ most). */
+type WritePath = 'createResource' | 'createResources' | 'replaceResource' | 'patchResource' | 'deleteResource';
+
+export abstract class SqlStore implements Omit<Store, WritePath> {
+  /** Index scopes ((organization, resource type) as a small integer) and index paths, as committed: never deleted. */
+  private readonly scopes = new Map<string, number>();
+  private readonly paths = new Map<string, number>();
+
+  /**
+   * `uniqueKeysByPath`: the store keys unique values by the index_paths id of their attribute (SQLite), so knowPaths
+   * makes those ids too.
+   */
+  constructor(
+    protected readonly x: SqlExecutor,
+    private readonly migrations: readonly Migration[],
+    private readonly uniqueKeysByPath: boolean,
+  ) {}
+
+  /** Writes one batch of a snapshot in a transaction of its own; the first checks that the store is empty (checkEmpty). */
+  protected abstract importBatch(items: readonly ImportItem[], first: boolean): Promise<void>;
+
+  /** Every pending migration, in one write, so processes starting at once apply each step once. */
+  async migrate(): Promise<void> {
+    const { migrations, x } = this;
+    await x.write((function* () {
+      for (const s of x.dialect.beforeMigrations) yield s;
+      yield* statement('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied TEXT NOT NULL)');
+      const done = new Set((yield* statement<{ version: number }>('SELECT version FROM schema_migrations')).rows.map((r) => r.version));
+      for (const m of migrations) {
+        if (done.has(m.version)) continue;
+        yield { sql: m.sql, params: [], script: true };
+        yield* statement('INSERT INTO schema_migrations (version, name, applied) VALUES (?, ?, ?)', m.version, m.name, new Date().toISOString());
+      }
+    })());
+  }
+
+  async ping(): Promise<void> {
+    await this.x.read(rowsOf('SELECT 1'));
+  }
+
+  async close(): Promise<void> {
+    await this.x.close();
+  }
+
+  async ensureOrganization(name: string): Promise<Organization> {
+    // concurrent first calls: one insert wins, every caller reads the winner
+    return this.x.write((function* () {
+      yield* statement('INSERT INTO organizations (id, name, created) VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING', randomUUID(), name, new Date().toISOString());
+      return (yield* statement<Organization>('SELECT id, name, created FROM organizations WHERE name = ?', name)).rows[0]!;
+    })());
+  }
+
+  organizations(): Promise<Organization[]> {
+    return this.x.read(rowsOf<Organization>('SELECT id, name, created FROM organizations ORDER BY created, name'));
+  }
+
+  async createToken(t: TokenRecord): Promise<void> {
+    await this.x.write(run(rowInsert({ kind: 'token', ...t }, this.x.dialect)));
+  }
+
+  async findTokenByHash(hash: string): Promise<TokenRecord | undefined> {
+    const [row] = await this.x.read(rowsOf<TokenRow>('SELECT * FROM tokens WHERE hash = ?', hash));
+    return row && toToken(row);
+  }
+
+  async listTokens(): Promise<TokenRecord[]> {
+    return (await this.x.read(rowsOf<TokenRow>('SELECT * FROM tokens ORDER BY created, id'))).map(toToken);
+  }
+
+  async revokeToken(id: string, at: string): Promise<boolean> {
+    return (await this.x.write(statement('UPDATE tokens SET revoked = ? WHERE id = ? AND revoked IS NULL', at, id))).changes > 0;
+  }
+
+  async touchToken(id: string, at: string): Promise<void> {
+    await this.x.write(statement('UPDATE tokens SET last_used = ? WHERE id = ?', at, id));
+  }
+
+  async getResource(orgId: string, resourceType: string, id: string): Promise<StoredResource | undefined> {
+    const [row] = await this.x.read(rowsOf<ResourceRow>('SELECT * FROM resources WHERE org_id = ? AND resource_type = ? AND id = ?', orgId, resourceType, id));
+    return row && toResource(row);
+  }
+
+  async listResources(orgId: string, resourceType: string, query: ResourceQuery): Promise<ResourcePage> {
+    const { count, page } = listQueries(orgId, resourceType, query, this.x.dialect, await this.lookUpPaths(queryPaths(query)));
+    // one snapshot for the total and the page
+    return this.x.snapshot((function* () {
+      const total = Number((yield* run<{ total: number }>(count)).rows[0]!.total);
+      if (query.limit === 0) return { total, resources: [], keysets: [] };
+      const rows = (yield* run<ResourceRow & { sort_key?: string | number | null }>(page)).rows;
+      // a `before` page is read backwards from its anchor; give it back in the query's order
+      if (query.before) rows.reverse();
+      const keysets: Keyset[] = rows.map((r) => (query.sort ? { key: r.sort_key ?? null, position: r.seq } : { position: r.seq }));
+      return { total, resources: rows.map(toResource), keysets };
+    })());
+  }
+
+  // The membership relation is read from outermost (the dialect's membershipJoin): the relation by index, then each
+  // resource by id (else SQLite may walk every resource of the organization, which made creating a user O(users)).
+  async members(orgId: string, groupId: string): Promise<ResourceRef[]> {
+    const rows = await this.x.read(rowsOf<{ value: string; resourceType: string; display: string | null }>(
+      `SELECT m.member_id AS "value", m.member_type AS "resourceType", r.display AS display
+       FROM group_members m ${this.x.dialect.membershipJoin} resources r ON r.org_id = m.org_id AND r.resource_type = m.member_type AND r.id = m.member_id
+       WHERE m.org_id = ? AND m.group_id = ? ORDER BY m.${this.x.dialect.memberPosition}`,
+      orgId, groupId,
+    ));
+    return rows.map(toRef);
+  }
+
+  async groupsOf(orgId: string, memberIds: readonly string[]): Promise<Map<string, ResourceRef[]>> {
+    const out = new Map<string, ResourceRef[]>();
+    const { dialect } = this.x;
+    for (let i = 0; i < memberIds.length; i += CHUNK) {
+      const ids = dialect.anyOf('m.member_id', memberIds.slice(i, i + CHUNK), 'text');
+      const rows = await this.x.read(rowsOf<{ member: string; value: string; resourceType: string; display: string | null }>(
+        `SELECT m.member_id AS member, m.group_id AS "value", r.resource_type AS "resourceType", r.display AS display
+         FROM group_members m ${dialect.membershipJoin} resources r ON r.org_id = m.org_id AND r.id = m.group_id
+         WHERE m.org_id = ? AND ${ids.sql} ORDER BY m.${dialect.memberPosition}`,
+        orgId, ...ids.params,
+      ));
+      for (const { member, ...ref } of rows) {
+        const list = out.get(member) ?? [];
+        list.push(toRef(ref));
+        out.set(member, list);
+      }
+    }
+    return out;
+  }
+
+  async appendAudit(entries: readonly AuditEntry[]): Promise<void> {
+    if (entries.length === 0) return;
+    const flat = entries.flatMap((entry) => auditValues({ entry, version: undefined, added: [], removed: [] }));
+    await this.x.write(insertAuditValues(flat, this.x.dialect));
+  }
+
+  async listAudit(query: AuditQuery): Promise<AuditRecord[]> {
+    return (await this.x.read(run<AuditRow>(listAudit(query)))).rows.map(toAuditRecord);
+  }
+
+  async pruneAudit(before: string): Promise<number> {
+    return (await this.x.write(statement('DELETE FROM audit_log WHERE at < ?', before))).changes;
+  }
+
+  async claimEvents(now: string, leaseUntil: string, limit: number, channel = ''): Promise<OutboxEvent[]> {
+    // One statement: the events are chosen and leased at once, so no two processes lease one event (PostgreSQL's
+    // SKIP LOCKED passes over another node's choice; SQLite has one writer at a time).
+    const { rows } = await this.x.write(statement<OutboxRow>(
+      `UPDATE event_outbox SET lease_until = ?
+       WHERE seq IN (
+         SELECT o.seq FROM event_outbox o
+         WHERE o.channel = ? AND o.delivered IS NULL AND o.dead IS NULL AND o.next_attempt <= ? AND (o.lease_until IS NULL OR o.lease_until < ?)
+           AND NOT EXISTS (SELECT 1 FROM event_outbox p WHERE p.stream = o.stream AND p.delivered IS NULL AND p.dead IS NULL AND p.seq < o.seq)
+         ORDER BY o.seq LIMIT ?${this.x.dialect.skipLocked})
+       RETURNING seq, channel, payload, attempts, last_error`,
+      leaseUntil, channel, now, now, limit,
+    ));
+    return rows.sort((a, b) => a.seq - b.seq).map(toOutboxEvent);
+  }
+
+  async completeEvents(seqs: readonly number[], at: string): Promise<void> {
+    const { dialect } = this.x;
+    await this.x.write((function* () {
+      for (let i = 0; i < seqs.length; i += CHUNK) {
+        const which = dialect.anyOf('seq', seqs.slice(i, i + CHUNK), 'bigint');
+        yield* statement(`UPDATE event_outbox SET delivered = ?, lease_until = NULL WHERE ${which.sql} AND delivered IS NULL`, at, ...which.params);
+      }
+    })());
+  }
+
+  async failEvent(seq: number, error: string, retryAt: string | undefined): Promise<void> {
+    await this.x.write(statement(
+      `UPDATE event_outbox SET attempts = attempts + 1, last_error = ?, lease_until = NULL, next_attempt = coalesce(?, next_attempt),
+         dead = CASE WHEN CAST(? AS TEXT) IS NULL THEN ? ELSE NULL END
+       WHERE seq = ? AND delivered IS NULL`,
+      error.slice(0, 1000), retryAt ?? null, retryAt ?? null, new Date().toISOString(), seq,
+    ));
+  }
+
+  async deadEvents(limit: number): Promise<OutboxEvent[]> {
+    const rows = await this.x.read(rowsOf<OutboxRow>('SELECT seq, channel, payload, attempts, last_error FROM event_outbox WHERE dead IS NOT NULL ORDER BY seq LIMIT ?', limit));
+    return rows.map(toOutboxEvent);
+  }
+
+  async retryDeadEvents(eventId?: string): Promise<number> {
+    const { changes } = await this.x.write(statement(
+      'UPDATE event_outbox SET dead = NULL, attempts = 0, next_attempt = ? WHERE dead IS NOT NULL AND (CAST(? AS TEXT) IS NULL OR id = ?)',
+      new Date().toISOString(), eventId ?? null, eventId ?? null,
+    ));
+    return changes;
+  }
+
+  async pruneEvents(before: string): Promise<number> {
+    return (await this.x.write(statement('DELETE FROM event_outbox WHERE delivered IS NOT NULL AND delivered < ?', before))).changes;
+  }
+
+  async countRequests(key: string, window: number, n: number): Promise<number> {
+    return this.x.write((function* () {
+      yield* statement('DELETE FROM request_counts WHERE key = ? AND "window" < ?', key, window - 1);
+      // concurrent requests of one token, on any node, add to one row: each sees the total including its own
+      const { rows } = yield* statement<{ n: number }>(
+        `INSERT INTO request_counts (key, "window", n) VALUES (?, ?, ?)
+         ON CONFLICT (key, "window") DO UPDATE SET n = request_counts.n + excluded.n RETURNING n`,
+        key, window, n,
+      );
+      return Number(rows[0]!.n);
+    })());
+  }
+
+  async secret(name: string): Promise<Buffer> {
+    const read = rowsOf<{ value: Uint8Array }>('SELECT value FROM secrets WHERE name = ?', name);
+    const [found] = await this.x.read(read);
+    if (found) return Buffer.from(found.value);
+    // another process may make it first: the first one written is the one
+    const [made] = await this.x.write((function* () {
+      yield* statement('INSERT INTO secrets (name, value) VALUES (?, ?) ON CONFLICT DO NOTHING', name, randomBytes(32));
+      return yield* rowsOf<{ value: Uint8Array }>('SELECT value FROM secrets WHERE name = ?', name);
+    })());
+    return Buffer.from(made!.value);
+  }
+
+  async *exportSnapshot(): AsyncGenerator<SnapshotRecord> {
+    const { dialect } = this.x;
+    yield* this.x.readSession(async function* (query) {
+      const steps = snapshotSteps(dialect);
+      for (let step = steps.next(); !step.done;) {
+        const s = step.value;
+        if ('records' in s) yield* s.records;
+        step = 'query' in s ? steps.next(await query(s.query)) : steps.next();
+      }
+    });
+  }
+
+  async importSnapshot(records: AsyncIterable<SnapshotRecord>): Promise<void> {
+    let first = true;
+    for await (const batch of batches(records)) {
+      const items = importItems(batch);
+      await this.knowPaths(items.map((i) => (i.kind === 'resource' ? i : {})));
+      await this.importBatch(items, first);
+      first = false;
+    }
+  }
+
+  /** For importBatch, inside its transaction: refuses (StoreNotEmpty) a store that holds anything. */
+  protected *checkEmpty(): Program<void> {
+    const holds = nonEmptyTables((yield* statement<Record<string, number>>(EMPTINESS)).rows[0]!);
+    if (holds) throw new StoreNotEmpty(holds);
+  }
+
+  /** For importBatch, inside its transaction: a record that is one plain row (not a resource, not members). */
+  protected insertRow(item: Exclude<ImportItem, { kind: 'resource' | 'members' }>): Program<unknown> {
+    return run(rowInsert(item, this.x.dialect));
+  }
+
+  /**
+   * The index scope of (organization, resource type): made on first use in a write of its own, and remembered only
+   * once committed (an id remembered from a write rolled back could be given to another scope).
+   */
+  protected async scopeOf(orgId: string, resourceType: string): Promise<number> {
+    const known = this.scopes.get(scopeKey(orgId, resourceType));
+    if (known !== undefined) return known;
+    const made = new Map<string, number>();
+    const id = await this.x.write(this.scopeIn(orgId, resourceType, made));
+    this.rememberScopes(made);
+    return id;
+  }
+
+  /**
+   * The scope made (or found) by a program run in the caller's transaction, which remembers what it made in `made`
+   * (rememberScopes, once committed): a restore makes its scopes after the organizations it has just written
+   * (PostgreSQL's scopes reference them). A scope another process is making is waited for by the INSERT and found by
+   * the SELECT, a statement of its own.
+   */
+  protected *scopeIn(orgId: string, resourceType: string, made: Map<string, number>): Program<number> {
+    const key = scopeKey(orgId, resourceType);
+    const known = this.scopes.get(key) ?? made.get(key);
+    if (known !== undefined) return known;
+    yield* statement('INSERT INTO index_scopes (org_id, resource_type) VALUES (?, ?) ON CONFLICT DO NOTHING', orgId, resourceType);
+    const id = Number((yield* statement<{ id: number }>('SELECT id FROM index_scopes WHERE org_id = ? AND resource_type = ?', orgId, resourceType)).rows[0]!.id);
+    made.set(key, id);
+    return id;
+  }
+
+  protected rememberScopes(made: ReadonlyMap<string, number>): void {
+    for (const [key, id] of made) this.scopes.set(key, id);
+  }
+
+  /**
+   * Makes sure every path of the writes' index entries (and, where unique values are keyed by it, every attribute
+   * of their unique keys) has its id in index_paths: new ones are added in a write of their own before the write
+   * that needs them, and remembered once committed, as scopes are.
+   */
+  protected async knowPaths(writes: readonly { readonly index?: readonly IndexEntry[]; readonly uniqueKeys?: readonly UniqueKey[] }[]): Promise<void> {
+    const missing = new Set<string>();
+    for (const w of writes) {
+      for (const e of w.index ?? []) if (!this.paths.has(e.path)) missing.add(e.path);
+      if (this.uniqueKeysByPath) for (const k of w.uniqueKeys ?? []) if (!this.paths.has(k.attribute)) missing.add(k.attribute);
+    }
+    if (missing.size === 0) return;
+    // in one order everywhere, so that two processes adding the same paths cannot deadlock
+    const unknown = [...missing].sort();
+    const { dialect } = this.x;
+    const rows = await this.x.write((function* () {
+      yield* statement(`INSERT INTO index_paths (path) VALUES ${unknown.map(() => '(?)').join(', ')} ON CONFLICT DO NOTHING`, ...unknown);
+      const which = dialect.anyOf('path', unknown, 'text');
+      return yield* rowsOf<{ id: number; path: string }>(`SELECT id, path FROM index_paths WHERE ${which.sql}`, ...which.params);
+    })());
+    for (const r of rows) this.paths.set(r.path, Number(r.id));
+  }
+
+  /** The known index paths, with those of `paths` that another process has added since looked up. */
+  protected async lookUpPaths(paths: readonly string[]): Promise<ReadonlyMap<string, number>> {
+    const unknown = paths.filter((p) => !this.paths.has(p));
+    if (unknown.length > 0) {
+      const which = this.x.dialect.anyOf('path', unknown, 'text');
+      const rows = await this.x.read(rowsOf<{ id: number; path: string }>(`SELECT id, path FROM index_paths WHERE ${which.sql}`, ...which.params));
+      for (const r of rows) this.paths.set(r.path, Number(r.id));
+    }
+    return this.paths;
+  }
+
+  /** The id of an index path that knowPaths has made sure of. */
+  protected pathId(path: string): number {
+    const id = this.paths.get(path);
+    if (id === undefined) throw new Error(`index path "${path}" written before knowPaths`);
+    return id;
+  }
+}
