@@ -1,6 +1,7 @@
 /**
- * Configuration: `SCIMD_*` environment variables, overridden by command-line flags. The README's configuration
- * table lists exactly these.
+ * Configuration: `SCIMD_*` environment variables, overridden by command-line flags. `SETTINGS` describes each one
+ * once; `loadConfig` reads them through it, and the table of docs/configuration.md is generated from it
+ * (`npm run docs:config`; test/docs.test.ts fails when the two differ).
  */
 import { resolve } from 'node:path';
 
@@ -73,44 +74,218 @@ export function databasePath(database: string): string {
   return isPostgresUrl(database) ? database : resolve(database.replace(/^sqlite:/i, ''));
 }
 
-export function loadConfig(env: NodeJS.ProcessEnv = process.env, flags: Flags = {}): Config {
-  const pick = (flag: keyof Flags, variable: string) => flags[flag] ?? env[variable];
-  const publicUrl = pick('public-url', 'SCIMD_PUBLIC_URL');
-  if (publicUrl !== undefined && publicUrl !== '' && !/^https?:\/\/[^/\s]+(\/\S*)?$/i.test(publicUrl)) {
-    throw new ConfigError(`SCIMD_PUBLIC_URL must be an absolute http(s) URL such as https://scim.example.com; got "${publicUrl}"`);
-  }
-  const config: { -readonly [K in keyof Config]: Config[K] } = {
-    port: integer('SCIMD_PORT', pick('port', 'SCIMD_PORT'), 8080, 0),
-    host: pick('host', 'SCIMD_HOST') || '127.0.0.1',
-    database: databasePath(pick('database', 'SCIMD_DATABASE') || './data/scimd.db'),
-    databasePoolSize: integer('SCIMD_DB_POOL_SIZE', env.SCIMD_DB_POOL_SIZE, 10, 1),
-    databaseConnectTimeoutSeconds: integer('SCIMD_DB_CONNECT_TIMEOUT', env.SCIMD_DB_CONNECT_TIMEOUT, 5, 1),
-    databaseStatementTimeoutSeconds: integer('SCIMD_DB_STATEMENT_TIMEOUT', env.SCIMD_DB_STATEMENT_TIMEOUT, 30, 0),
-    schemaFiles: (pick('schemas', 'SCIMD_SCHEMAS') ?? '').split(',').map((s) => s.trim()).filter(Boolean),
-    maxBodyBytes: integer('SCIMD_MAX_BODY_BYTES', env.SCIMD_MAX_BODY_BYTES, 1_048_576, 1024),
-    requestTimeoutSeconds: integer('SCIMD_REQUEST_TIMEOUT', env.SCIMD_REQUEST_TIMEOUT, 60, 1),
-    rateLimit: integer('SCIMD_RATE_LIMIT', env.SCIMD_RATE_LIMIT, 50_000, 0),
-    authFailureLimit: integer('SCIMD_AUTH_FAILURE_LIMIT', env.SCIMD_AUTH_FAILURE_LIMIT, 20, 0),
-    maxResults: integer('SCIMD_MAX_RESULTS', env.SCIMD_MAX_RESULTS, 1000, 1),
-    cursorTimeoutSeconds: integer('SCIMD_CURSOR_TIMEOUT', env.SCIMD_CURSOR_TIMEOUT, 3600, 1),
-    bulkMaxOperations: integer('SCIMD_BULK_MAX_OPERATIONS', env.SCIMD_BULK_MAX_OPERATIONS, 1000, 1),
-    bulkMaxPayloadBytes: integer('SCIMD_BULK_MAX_PAYLOAD_BYTES', env.SCIMD_BULK_MAX_PAYLOAD_BYTES, 4_194_304, 1024),
-    audit: toggle('SCIMD_AUDIT', env.SCIMD_AUDIT, true),
-    auditRetentionDays: integer('SCIMD_AUDIT_RETENTION_DAYS', env.SCIMD_AUDIT_RETENTION_DAYS, 90, 0),
-    eventMaxAttempts: integer('SCIMD_EVENT_MAX_ATTEMPTS', env.SCIMD_EVENT_MAX_ATTEMPTS, 15, 1),
-    eventLeaseSeconds: integer('SCIMD_EVENT_LEASE_SECONDS', env.SCIMD_EVENT_LEASE_SECONDS, 60, 1),
-    eventRetentionDays: integer('SCIMD_EVENT_RETENTION_DAYS', env.SCIMD_EVENT_RETENTION_DAYS, 7, 0),
-    webhooks: [],
-    logLevel: pick('log-level', 'SCIMD_LOG_LEVEL') || 'info',
+/** What the settings are read into: `Config`, but for the webhooks, made of two settings (`loadConfig` pairs them). */
+interface Fields extends Omit<Config, 'webhooks'> {
+  readonly webhookUrls: readonly string[];
+  readonly webhookSecret: string;
+}
+
+/** One setting: where it comes from, what the docs say of it, and how its text becomes a field of `Fields`. */
+export type Setting = {
+  [K in keyof Fields]-?: {
+    readonly variable: `SCIMD_${string}`;
+    /** The command-line flag (without `--`) that wins over the variable. */
+    readonly flag?: keyof Flags;
+    readonly key: K;
+    /** The default as the docs show it (Markdown). */
+    readonly default: string;
+    /** What it does, as the docs say it (Markdown; links are relative to docs/). */
+    readonly meaning: string;
+    /** The variable's (or flag's) text → the field; undefined leaves an optional field unset. */
+    readonly parse: (raw: string | undefined, variable: string) => Fields[K];
   };
-  if (publicUrl) config.publicUrl = publicUrl;
-  const trust = env.SCIMD_TRUST_PROXY;
-  if (trust) config.trustProxy = /^(true|on|yes|1)$/i.test(trust) ? true : trust;
-  const hookUrls = (env.SCIMD_WEBHOOK_URL ?? '').split(',').map((u) => u.trim()).filter(Boolean);
-  for (const url of hookUrls) if (!/^https?:\/\/\S+$/i.test(url)) throw new ConfigError(`SCIMD_WEBHOOK_URL must list http(s) URLs; got "${url}"`);
-  const secret = env.SCIMD_WEBHOOK_SECRET ?? '';
-  if (hookUrls.length > 0 && secret.length < 16) throw new ConfigError('SCIMD_WEBHOOK_SECRET must be set, at least 16 characters, when SCIMD_WEBHOOK_URL is');
-  config.webhooks = hookUrls.map((url) => ({ url, secret }));
-  if (env.SCIMD_BOOTSTRAP_TOKEN) config.bootstrapToken = env.SCIMD_BOOTSTRAP_TOKEN;
-  return config;
+}[keyof Fields];
+
+/** An integer of at least `min`; `fallback` when unset or empty. */
+function whole(fallback: number, min: number) {
+  return { default: `\`${fallback}\``, parse: (raw: string | undefined, variable: string) => integer(variable, raw, fallback, min) };
+}
+
+/** `on` or `off` (also true/false, 1/0, yes/no); `fallback` when unset or empty. */
+function onOff(fallback: boolean) {
+  return { default: fallback ? '`on`' : '`off`', parse: (raw: string | undefined, variable: string) => toggle(variable, raw, fallback) };
+}
+
+/** Text as given, `fallback` when unset or empty, through `convert`. */
+function text(fallback: string, convert: (value: string) => string = (value) => value) {
+  return { default: `\`${fallback}\``, parse: (raw: string | undefined) => convert(raw || fallback) };
+}
+
+/** Text as given; unset when empty. */
+const optional = { default: 'none', parse: (raw: string | undefined) => raw || undefined };
+
+/** A comma-separated list, its items trimmed, empty ones dropped. */
+function list(raw: string | undefined): string[] {
+  return (raw ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+}
+
+/** Every setting, in the order the docs list them. */
+export const SETTINGS: readonly Setting[] = [
+  {
+    variable: 'SCIMD_PORT', flag: 'port', key: 'port', ...whole(8080, 0),
+    meaning: 'TCP port',
+  },
+  {
+    variable: 'SCIMD_HOST', flag: 'host', key: 'host', ...text('127.0.0.1'),
+    meaning: 'address to listen on; `0.0.0.0` to accept connections from other hosts (e.g. in a container)',
+  },
+  {
+    variable: 'SCIMD_DATABASE', flag: 'database', key: 'database', ...text('./data/scimd.db', databasePath),
+    meaning:
+      'a `postgres://` or `postgresql://` URL selects PostgreSQL (see [PostgreSQL](#postgresql)); anything else is the ' +
+      'SQLite file (created with its directory; `sqlite:PATH` also accepted)',
+  },
+  {
+    variable: 'SCIMD_DB_POOL_SIZE', key: 'databasePoolSize', ...whole(10, 1),
+    meaning: 'PostgreSQL only: connections each scimd process keeps open at most (see [Pool sizing](#pool-sizing))',
+  },
+  {
+    variable: 'SCIMD_DB_CONNECT_TIMEOUT', key: 'databaseConnectTimeoutSeconds', ...whole(5, 1),
+    meaning:
+      'PostgreSQL only: seconds a request waits for a database connection (a new one, or a free one of the pool) ' +
+      'before it is answered 503 (see [Database outages](deployment.md#database-outages))',
+  },
+  {
+    variable: 'SCIMD_DB_STATEMENT_TIMEOUT', key: 'databaseStatementTimeoutSeconds', ...whole(30, 0),
+    meaning:
+      'PostgreSQL only: seconds one SQL statement may run before the server cancels it, so a runaway query cannot ' +
+      'hold a pooled connection; a list whose filter ran that long is answered 400 `tooMany`, anything else 503; ' +
+      '`0` for no limit (migrations and ANALYZE never have one)',
+  },
+  {
+    variable: 'SCIMD_PUBLIC_URL', flag: 'public-url', key: 'publicUrl', default: "derived from each request's `Host`",
+    parse: (raw, variable) => {
+      if (raw && !/^https?:\/\/[^/\s]+(\/\S*)?$/i.test(raw)) {
+        throw new ConfigError(`${variable} must be an absolute http(s) URL such as https://scim.example.com; got "${raw}"`);
+      }
+      return raw || undefined;
+    },
+    meaning:
+      'the external base URL (`https://scim.example.com`); `meta.location`, `Location` and `$ref` URLs are built ' +
+      'from it',
+  },
+  {
+    variable: 'SCIMD_BOOTSTRAP_TOKEN', key: 'bootstrapToken', ...optional,
+    meaning:
+      'if set, this exact token is ensured for the `default` organization at start (for automation); start fails if ' +
+      'it was revoked',
+  },
+  {
+    variable: 'SCIMD_SCHEMAS', flag: 'schemas', key: 'schemaFiles', default: 'none', parse: list,
+    meaning:
+      'comma-separated schema bundle files with custom extensions or resource types (see ' +
+      '[`examples/student`](../examples/student))',
+  },
+  {
+    variable: 'SCIMD_MAX_BODY_BYTES', key: 'maxBodyBytes', ...whole(1_048_576, 1024),
+    meaning: 'largest request body; larger is 413',
+  },
+  {
+    variable: 'SCIMD_RATE_LIMIT', key: 'rateLimit', ...whole(50_000, 0),
+    meaning:
+      'requests per second one token may make, counted across every node on the database; more is 429 with ' +
+      '`Retry-After: 1`; `0`: no limit (see [Rate limits](audit-and-admin.md#rate-limits))',
+  },
+  {
+    variable: 'SCIMD_AUTH_FAILURE_LIMIT', key: 'authFailureLimit', ...whole(20, 0),
+    meaning:
+      'refused authentications (unknown, revoked or wrong-scope tokens) per client address and second, across every ' +
+      'node; past it 429 and no audit entry; `0`: no limit (see [Rate limits](audit-and-admin.md#rate-limits))',
+  },
+  {
+    variable: 'SCIMD_REQUEST_TIMEOUT', key: 'requestTimeoutSeconds', ...whole(60, 1),
+    meaning: 'seconds a client may take to send a whole request; a slower one is answered 408 and its connection closed',
+  },
+  {
+    variable: 'SCIMD_MAX_RESULTS', key: 'maxResults', ...whole(1000, 1),
+    meaning:
+      'most resources in one list response (`count` is clamped to it; advertised as `filter.maxResults` and ' +
+      '`pagination.maxPageSize`)',
+  },
+  {
+    variable: 'SCIMD_CURSOR_TIMEOUT', key: 'cursorTimeoutSeconds', ...whole(3600, 1),
+    meaning: 'seconds a pagination cursor stays valid (`pagination.cursorTimeout`); after it, 400 `expiredCursor`',
+  },
+  {
+    variable: 'SCIMD_BULK_MAX_OPERATIONS', key: 'bulkMaxOperations', ...whole(1000, 1),
+    meaning: 'most operations in one Bulk request (`bulk.maxOperations`); more is 413 `tooLarge`',
+  },
+  {
+    variable: 'SCIMD_BULK_MAX_PAYLOAD_BYTES', key: 'bulkMaxPayloadBytes', ...whole(4_194_304, 1024),
+    meaning:
+      'largest Bulk request body (`bulk.maxPayloadSize`; it may exceed `SCIMD_MAX_BODY_BYTES`); larger is 413 `tooLarge`',
+  },
+  {
+    variable: 'SCIMD_AUDIT', key: 'audit', ...onOff(true),
+    meaning:
+      'record every state-changing SCIM request and refused authentication in the audit log (`off` only to measure ' +
+      'its cost)',
+  },
+  {
+    variable: 'SCIMD_AUDIT_RETENTION_DAYS', key: 'auditRetentionDays', ...whole(90, 0),
+    meaning: 'audit entries older than this are deleted (at start and hourly); `0` keeps them forever',
+  },
+  {
+    variable: 'SCIMD_WEBHOOK_URL', key: 'webhookUrls', default: 'none',
+    parse: (raw, variable) => {
+      const urls = list(raw);
+      for (const url of urls) if (!/^https?:\/\/\S+$/i.test(url)) throw new ConfigError(`${variable} must list http(s) URLs; got "${url}"`);
+      return urls;
+    },
+    meaning:
+      'where lifecycle events are POSTed: one URL, or several separated by commas (each gets every event and is ' +
+      'delivered on its own); without it no events are written',
+  },
+  {
+    variable: 'SCIMD_WEBHOOK_SECRET', key: 'webhookSecret', default: 'none', parse: (raw) => raw ?? '',
+    meaning:
+      'the HMAC key deliveries are signed with (at least 16 characters; required with `SCIMD_WEBHOOK_URL`)',
+  },
+  {
+    variable: 'SCIMD_EVENT_MAX_ATTEMPTS', key: 'eventMaxAttempts', ...whole(15, 1),
+    meaning:
+      'delivery attempts before an event is dead-lettered (`scimd events retry` sends it again); backoff doubles ' +
+      'from 1 s to at most 1 h, with jitter',
+  },
+  {
+    variable: 'SCIMD_EVENT_LEASE_SECONDS', key: 'eventLeaseSeconds', ...whole(60, 1),
+    meaning: 'how long a node holds an event it is delivering; if the node dies, another delivers it after this',
+  },
+  {
+    variable: 'SCIMD_EVENT_RETENTION_DAYS', key: 'eventRetentionDays', ...whole(7, 0),
+    meaning: 'delivered events are deleted after this many days (`0`: kept)',
+  },
+  {
+    variable: 'SCIMD_TRUST_PROXY', key: 'trustProxy', default: 'none',
+    parse: (raw) => (raw ? (/^(true|on|yes|1)$/i.test(raw) ? true : raw) : undefined),
+    meaning:
+      "behind a proxy or load balancer: `true`, or the proxies' addresses/CIDRs (`10.0.0.0/8`), whose " +
+      '`X-Forwarded-For`/`-Proto` are believed for the client address (audit log) and scheme',
+  },
+  {
+    variable: 'SCIMD_LOG_LEVEL', flag: 'log-level', key: 'logLevel', ...text('info'),
+    meaning: 'pino level: `fatal`, `error`, `warn`, `info`, `debug`, `trace`, `silent`',
+  },
+];
+
+/**
+ * The settings: each from its flag, else its `SCIMD_*` variable (from `SETTINGS`, nothing else), checked; the
+ * webhook URLs then paired with their secret.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, flags: Flags = {}): Config {
+  const fields: Partial<Record<keyof Fields, unknown>> = {};
+  for (const setting of SETTINGS) {
+    const value = setting.parse((setting.flag === undefined ? undefined : flags[setting.flag]) ?? env[setting.variable], setting.variable);
+    if (value !== undefined) fields[setting.key] = value;
+  }
+  const { webhookUrls, webhookSecret, ...config } = fields as Fields;
+  if (webhookUrls.length > 0 && webhookSecret.length < 16) throw new ConfigError('SCIMD_WEBHOOK_SECRET must be set, at least 16 characters, when SCIMD_WEBHOOK_URL is');
+  return { ...config, webhooks: webhookUrls.map((url) => ({ url, secret: webhookSecret })) };
+}
+
+/** The table of docs/configuration.md, as Markdown: one row a setting (`npm run docs:config` writes it there). */
+export function settingsTable(): string {
+  const cell = (markdown: string) => markdown.replaceAll('|', '\\|');
+  const rows = SETTINGS.map((s) => [`\`${s.variable}\``, s.flag ? `\`--${s.flag}\`` : '', cell(s.default), cell(s.meaning)]);
+  return [['variable', 'flag', 'default', 'meaning'], ['---', '---', '---', '---'], ...rows].map((r) => `| ${r.join(' | ')} |`).join('\n');
 }

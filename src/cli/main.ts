@@ -4,7 +4,7 @@
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { readFileSync } from 'node:fs';
-import { isPostgresUrl, loadConfig, type Config, type Flags } from '../config.js';
+import { isPostgresUrl, loadConfig, SETTINGS, type Config, type Flags } from '../config.js';
 import { describeCounts, readBackup, verifyBackup, writeBackup } from '../backup.js';
 import { openStore } from '../store/open.js';
 import { createToken, DIALECTS, ensureBootstrapToken } from '../core/tokens.js';
@@ -32,16 +32,10 @@ usage:
   scimd restore FILE                     restores a backup into the database, which must be new and empty
   scimd --version
 
-Settings also come from SCIMD_* environment variables; see the README's configuration table.`;
+Settings also come from SCIMD_* environment variables; see docs/configuration.md.`;
 
-const SERVER_FLAGS = {
-  port: { type: 'string' },
-  host: { type: 'string' },
-  database: { type: 'string' },
-  'public-url': { type: 'string' },
-  schemas: { type: 'string' },
-  'log-level': { type: 'string' },
-} as const;
+/** The flags of serve and migrate: those of the settings (config.ts) that have one. */
+const SERVER_FLAGS = Object.fromEntries(SETTINGS.flatMap((s) => (s.flag ? [[s.flag, { type: 'string' }]] : []))) as Record<keyof Flags, { type: 'string' }>;
 
 export async function main(argv: string[], out = process.stdout, err = process.stderr): Promise<number> {
   const [command, ...rest] = argv;
