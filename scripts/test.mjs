@@ -6,6 +6,7 @@
 // test/conformance/known-gaps.json; any other failure fails the run, and so does a listed gap that now passes
 // (so the list only ever shrinks). `--update-known-gaps` rewrites the list from a run (review the diff!).
 import { spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -77,11 +78,12 @@ if (!existsSync(shared)) {
   const gaps = existsSync(gapsFile) ? JSON.parse(readFileSync(gapsFile, 'utf8')) : {};
   const newGaps = {};
   for (const store of stores) for (const suite of suites) {
-    const bootstrap = `conformance-${Math.random().toString(36).slice(2)}`;
+    const bootstrap = `conformance-${randomBytes(16).toString('hex')}`;
     const { base, stop, db } = await startServer(bootstrap, store);
     let output;
     try {
-      const token = suite.dialect ? (await capture(process.execPath, [join(root, 'bin', 'scimd.js'), 'token', 'create', '--dialect', suite.dialect], { SCIMD_DATABASE: db })).trim() : bootstrap;
+      // the token alone is on stdout (stderr says which database the command opened)
+      const token = suite.dialect ? (await capture(process.execPath, [join(root, 'bin', 'scimd.js'), 'token', 'create', '--dialect', suite.dialect], { SCIMD_DATABASE: db }, false)).trim() : bootstrap;
       output = await capture(process.execPath, suite.args(base, token));
     } finally {
       await stop();
@@ -177,12 +179,13 @@ async function startServer(token, store) {
   };
 }
 
-function capture(cmd, args, env = {}) {
+/** A command's output: stdout, and stderr after it unless `withStderr` is false. */
+function capture(cmd, args, env = {}, withStderr = true) {
   return new Promise((resolve) => {
-    const child = spawn(cmd, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+    const child = spawn(cmd, args, { cwd: root, stdio: ['ignore', 'pipe', withStderr ? 'pipe' : 'ignore'], env: { ...process.env, ...env } });
     let out = '';
     child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (out += d));
+    if (withStderr) child.stderr.on('data', (d) => (out += d));
     child.on('exit', () => resolve(out));
   });
 }

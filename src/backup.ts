@@ -27,7 +27,7 @@ export type BackupCounts = Record<SnapshotKind, number>;
 const REQUIRED: Readonly<Record<SnapshotKind, readonly string[]>> = {
   organization: ['id', 'name', 'created'],
   secret: ['name', 'value'],
-  token: ['id', 'orgId', 'name', 'dialect', 'hash', 'scope', 'created'],
+  token: ['id', 'name', 'dialect', 'hash', 'scope', 'created'],
   resource: ['orgId', 'resourceType', 'id', 'position', 'version', 'created', 'lastModified', 'attributes', 'uniqueKeys', 'index'],
   member: ['orgId', 'groupId', 'memberId', 'memberType'],
   audit: ['seq', 'at', 'operation', 'status', 'changes'],

@@ -3,6 +3,7 @@
  * once; `loadConfig` reads them through it, and the table of docs/configuration.md is generated from it
  * (`npm run docs:config`; test/docs.test.ts fails when the two differ).
  */
+import { BOOTSTRAP_TOKEN_MIN_LENGTH } from './core/tokens.js';
 import { resolve } from 'node:path';
 
 export interface Config {
@@ -111,9 +112,6 @@ function text(fallback: string, convert: (value: string) => string = (value) => 
   return { default: `\`${fallback}\``, parse: (raw: string | undefined) => convert(raw || fallback) };
 }
 
-/** Text as given; unset when empty. */
-const optional = { default: 'none', parse: (raw: string | undefined) => raw || undefined };
-
 /** A comma-separated list, its items trimmed, empty ones dropped. */
 function list(raw: string | undefined): string[] {
   return (raw ?? '').split(',').map((s) => s.trim()).filter(Boolean);
@@ -165,10 +163,16 @@ export const SETTINGS: readonly Setting[] = [
       'from it',
   },
   {
-    variable: 'SCIMD_BOOTSTRAP_TOKEN', key: 'bootstrapToken', ...optional,
+    variable: 'SCIMD_BOOTSTRAP_TOKEN', key: 'bootstrapToken', default: 'none',
+    parse: (raw, variable) => {
+      if (raw && raw.length < BOOTSTRAP_TOKEN_MIN_LENGTH) {
+        throw new ConfigError(`${variable} must be at least ${BOOTSTRAP_TOKEN_MIN_LENGTH} characters (it has ${raw.length}): a short secret can be guessed; make one with: openssl rand -base64 32`);
+      }
+      return raw || undefined;
+    },
     meaning:
-      'if set, this exact token is ensured for the `default` organization at start (for automation); start fails if ' +
-      'it was revoked',
+      `if set (at least ${BOOTSTRAP_TOKEN_MIN_LENGTH} characters), this exact token is ensured for the \`default\` organization ` +
+      'at start (for automation); a changed value revokes the one it replaces; start fails if it was revoked',
   },
   {
     variable: 'SCIMD_SCHEMAS', flag: 'schemas', key: 'schemaFiles', default: 'none', parse: list,

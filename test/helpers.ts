@@ -9,7 +9,7 @@ import { createScim } from '../src/core/scim.js';
 import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
 import { PostgresStore } from '../src/store/postgres/postgres-store.js';
 import { freshPostgresDatabase, postgresUrl } from './postgres.js';
-import { createToken } from '../src/core/tokens.js';
+import { createToken, DEFAULT_ORGANIZATION, type NewToken } from '../src/core/tokens.js';
 import { SchemaRegistry } from '../src/core/schema/registry.js';
 import { loadSchemaBundle } from '../src/schema-files.js';
 import type { Store } from '../src/core/ports.js';
@@ -74,7 +74,7 @@ export async function testServer(
 ): Promise<TestServer> {
   const store = await openTestStore(options.store ?? testStoreKind());
   const registry = SchemaRegistry.create({ bundles: (options.schemaFiles ?? []).map(loadSchemaBundle) });
-  const { token } = await createToken(store, { name: 'test' });
+  const { token } = await testToken(store, { name: 'test' });
   const app = buildServer({
     scim: createScim({ store, registry, ...(options.maxResults ? { maxResults: options.maxResults } : {}), ...(options.bulk ? { bulk: options.bulk } : {}), events: options.events ?? false }),
     store,
@@ -115,6 +115,16 @@ export async function testServer(
     return JSON.stringify(out);
   };
   return { app, store, token, request, snapshot, close: async () => { await app.close(); await store.close(); } };
+}
+
+/**
+ * A token of the organization named `organization` (made if new; `default` by default), or an operator token
+ * (scope `operator`, of no organization).
+ */
+export async function testToken(store: Store, input: Omit<NewToken, 'orgId'> & { organization?: string } = {}) {
+  const { organization, ...rest } = input;
+  const orgId = rest.scope === 'operator' ? undefined : (await store.ensureOrganization(organization ?? DEFAULT_ORGANIZATION)).id;
+  return createToken(store, { ...rest, ...(orgId ? { orgId } : {}) });
 }
 
 /** A JSON example from RFC 7643/7644 as shipped in ../shared/conformance/rfc-samples. */

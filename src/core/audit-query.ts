@@ -1,10 +1,9 @@
 /**
- * Reading the audit log, for the admin API and `scimd audit` alike: the parameters as given → a checked query →
- * a page of entries with their organizations' names.
+ * The parameters of an audit query, as the admin API and `scimd audit` take them, checked into a query (the admin
+ * services, admin.ts, resolve the names in it and read the page).
  */
 import { scimErrors } from './errors.js';
-import type { AuditQuery, AuditRecord } from './audit.js';
-import type { AuditLog, OrganizationStore } from './ports.js';
+import type { AuditQuery } from './audit.js';
 
 /** The query parameters of the admin API and the `scimd audit` flags, as given. */
 export interface AuditParams {
@@ -57,27 +56,3 @@ export function parseAuditQuery(params: AuditParams, now: Date): Omit<AuditQuery
   }
   return q as Omit<AuditQuery, 'orgId'> & { organization?: string };
 }
-
-export interface AuditPage {
-  /** Each entry with its organization's name beside its id. */
-  readonly entries: (AuditRecord & { organization?: string })[];
-  /** Pass as `after` for the entries that follow; absent when this page is the last so far. */
-  readonly next?: number;
-}
-
-/** One page of the log matching the parameters; `organization` is resolved by name. */
-export async function auditPage(store: AuditLog & OrganizationStore, params: AuditParams, now = new Date()): Promise<AuditPage> {
-  const { organization, ...query } = parseAuditQuery(params, now);
-  const orgs = await store.organizations();
-  let orgId: string | undefined;
-  if (organization !== undefined) {
-    orgId = orgs.find((o) => o.name === organization)?.id;
-    if (!orgId) throw scimErrors.notFound(`There is no organization "${organization}".`);
-  }
-  const records = await store.listAudit({ ...query, ...(orgId ? { orgId } : {}) });
-  const names = new Map(orgs.map((o) => [o.id, o.name]));
-  const entries = records.map((r) => (r.orgId && names.has(r.orgId) ? { ...r, organization: names.get(r.orgId)! } : r));
-  const last = records[records.length - 1];
-  return { entries, ...(records.length === query.limit && last ? { next: last.seq } : {}) };
-}
-

@@ -16,19 +16,39 @@ export interface Organization {
   readonly created: string;
 }
 
+/** What a token may call. */
+export type TokenScope =
+  /** The SCIM API of its organization (what an IdP holds). */
+  | 'scim'
+  /** The admin API of its organization: its tokens, audit log and events, nothing of another. */
+  | 'admin'
+  /** The admin API of every organization: the server's operator. */
+  | 'operator';
+
 export interface TokenRecord {
   readonly id: string;
-  readonly orgId: string;
+  /** The organization it belongs to; absent for an operator token, which belongs to none. */
+  readonly orgId?: string;
   readonly name: string;
   /** The client dialect the token serves (`rfc`, `entra`, `okta`, …). */
   readonly dialect: string;
   /** SHA-256 of the token, hex. The token itself is never stored. */
   readonly hash: string;
-  /** What the token may call: the SCIM API of its organization, or the admin API (every organization). */
-  readonly scope: 'scim' | 'admin';
+  readonly scope: TokenScope;
   readonly created: string;
   readonly lastUsed?: string;
   readonly revoked?: string;
+}
+
+/** What an admin may see and change: every organization (the server's operator) or one (its admin). */
+export type AdminScope = { readonly all: true } | { readonly orgId: string };
+
+/** What an organization holds, counted (what deleting it deletes). */
+export interface OrganizationContents {
+  /** Resources by resource type. */
+  readonly resources: Readonly<Record<string, number>>;
+  readonly tokens: number;
+  readonly auditEntries: number;
 }
 
 export interface StoredResource {

@@ -10,7 +10,7 @@
  */
 import type { AuditEntry, AuditQuery, AuditRecord } from './audit.js';
 import type {
-  ChangeRecord, CreateManyOptions, Organization, OutboxEvent, PatchChange, ResourcePage, ResourceQuery, ResourceRef, ResourceWrite,
+  ChangeRecord, CreateManyOptions, Organization, OrganizationContents, OutboxEvent, PatchChange, ResourcePage, ResourceQuery, ResourceRef, ResourceWrite,
   SnapshotRecord, StoredResource, TokenRecord,
 } from './model.js';
 import type { UniquenessViolation, UnknownMembers } from './errors.js';
@@ -72,6 +72,17 @@ export interface OrganizationStore {
   /** The organization of that name, made if there is none (concurrent first calls all get the one made). */
   ensureOrganization(name: string): Promise<Organization>;
   organizations(): Promise<Organization[]>;
+  /** False (nothing written) when another organization has the name. */
+  createOrganization(org: Organization): Promise<boolean>;
+  /** False when there is no such organization; 'taken' (nothing written) when another has the name. */
+  renameOrganization(id: string, name: string): Promise<boolean | 'taken'>;
+  organizationContents(id: string): Promise<OrganizationContents>;
+  /**
+   * Deletes the organization with everything of it, in one transaction: its resources (with their index rows,
+   * unique values and memberships), tokens and audit entries. What it deleted; undefined when there is none.
+   * Events already in the outbox stay, to be delivered.
+   */
+  deleteOrganization(id: string): Promise<OrganizationContents | undefined>;
 }
 
 export interface TokenStore {

@@ -1,10 +1,11 @@
 /**
- * Bearer tokens (RFC 6750) bound to one organization. A token carries at least 256 random bits, is shown once, and
- * only its SHA-256 digest is stored: a digest of a 256-bit secret reveals nothing usable, so looking it up by
- * digest is safe, and the match is then confirmed with a constant-time comparison.
+ * Bearer tokens (RFC 6750). A token carries at least 256 random bits, is shown once, and only its SHA-256 digest is
+ * stored: a digest of a 256-bit secret reveals nothing usable, so looking it up by digest is safe, and the match is
+ * then confirmed with a constant-time comparison. A SCIM token calls the SCIM API of its organization; an admin
+ * token the admin API of its organization; an operator token the admin API of every organization.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { TokenRecord } from './model.js';
+import type { AdminScope, TokenRecord, TokenScope } from './model.js';
 import type { AuditLog, OrganizationStore, TokenStore } from './ports.js';
 import { scimErrors, type ScimError } from './errors.js';
 import { auditEntry, type AuditCaller } from './audit.js';
@@ -14,6 +15,11 @@ export type Dialect = (typeof DIALECTS)[number];
 
 export const DEFAULT_ORGANIZATION = 'default';
 
+/** The name of the token SCIMD_BOOTSTRAP_TOKEN makes; no other token may take it. */
+export const BOOTSTRAP_TOKEN_NAME = 'SCIMD_BOOTSTRAP_TOKEN';
+/** A bootstrap token is a secret someone chose: at least this long, so that it cannot be guessed. */
+export const BOOTSTRAP_TOKEN_MIN_LENGTH = 32;
+
 /** Who is calling: resolved from the bearer token on every SCIM request. */
 export interface RequestContext {
   readonly orgId: string;
@@ -22,11 +28,23 @@ export interface RequestContext {
   readonly dialect: Dialect;
 }
 
+/** Who is calling the admin API, and what they may see. */
+export interface AdminContext {
+  readonly scope: AdminScope;
+  readonly tokenId: string;
+  readonly tokenName: string;
+}
+
 /** Writes of last-used times are spread out so that reads stay reads. */
 const TOUCH_INTERVAL_MS = 60_000;
 
-function digest(token: string): string {
+export function tokenDigest(token: string): string {
   return createHash('sha256').update(token, 'utf8').digest('hex');
+}
+
+/** Whether `text` has the form of a secret scimd draws (not of a token id). */
+export function looksLikeToken(text: string): boolean {
+  return /^scimd_[A-Za-z0-9_-]{43}$/.test(text);
 }
 
 export function isDialect(name: string): name is Dialect {
@@ -34,44 +52,58 @@ export function isDialect(name: string): name is Dialect {
 }
 
 export interface NewToken {
-  readonly organization?: string;
+  /** The organization's id; none for an operator token. */
+  readonly orgId?: string;
   readonly name?: string;
   readonly dialect?: string;
   /** A caller-chosen secret (SCIMD_BOOTSTRAP_TOKEN); by default 256 random bits are drawn. */
   readonly secret?: string;
-  /** `admin`: the admin API (every organization) instead of the SCIM API. */
-  readonly scope?: TokenRecord['scope'];
+  readonly scope?: TokenScope;
 }
 
-export async function createToken(store: TokenStore & OrganizationStore, input: NewToken = {}): Promise<{ token: string; record: TokenRecord }> {
+export async function createToken(store: TokenStore, input: NewToken): Promise<{ token: string; record: TokenRecord }> {
   const dialect = input.dialect ?? 'rfc';
-  if (!isDialect(dialect)) throw new Error(`unknown dialect "${dialect}"; use one of ${DIALECTS.join(', ')}`);
-  const org = await store.ensureOrganization(input.organization ?? DEFAULT_ORGANIZATION);
+  if (!isDialect(dialect)) throw scimErrors.invalidValue(`unknown dialect "${dialect}"; use one of ${DIALECTS.join(', ')}`);
+  const scope = input.scope ?? 'scim';
+  if ((scope === 'operator') !== (input.orgId === undefined)) throw new Error('an operator token belongs to no organization; every other token to one');
   const token = input.secret ?? `scimd_${randomBytes(32).toString('base64url')}`;
   const record: TokenRecord = {
     id: randomBytes(8).toString('hex'),
-    orgId: org.id,
+    ...(input.orgId !== undefined ? { orgId: input.orgId } : {}),
     name: input.name ?? 'token',
     dialect,
-    scope: input.scope ?? 'scim',
-    hash: digest(token),
+    scope,
+    hash: tokenDigest(token),
     created: new Date().toISOString(),
   };
   await store.createToken(record);
   return { token, record };
 }
 
-/** Makes sure `secret` is an active token of the default organization (for automation: SCIMD_BOOTSTRAP_TOKEN). */
-export async function ensureBootstrapToken(store: TokenStore & OrganizationStore, secret: string): Promise<void> {
-  const found = await store.findTokenByHash(digest(secret));
-  if (found && !found.revoked) return;
-  if (found) throw new Error('SCIMD_BOOTSTRAP_TOKEN names a revoked token; choose a new one.');
-  await createToken(store, { secret, name: 'bootstrap' });
+/**
+ * Makes sure `secret` is an active SCIM token of the default organization (for automation: SCIMD_BOOTSTRAP_TOKEN),
+ * and that no other bootstrap token is: a changed value revokes the one before. Returns the ids it revoked.
+ */
+export async function ensureBootstrapToken(store: TokenStore & OrganizationStore, secret: string): Promise<string[]> {
+  if (secret.length < BOOTSTRAP_TOKEN_MIN_LENGTH) {
+    throw scimErrors.invalidValue(`SCIMD_BOOTSTRAP_TOKEN must be at least ${BOOTSTRAP_TOKEN_MIN_LENGTH} characters (it is ${secret.length}): a short secret can be guessed. Make one with: openssl rand -base64 32`);
+  }
+  const hash = tokenDigest(secret);
+  const found = await store.findTokenByHash(hash);
+  if (found?.revoked) throw scimErrors.invalidValue('SCIMD_BOOTSTRAP_TOKEN names a revoked token; choose a new one.');
+  const now = new Date().toISOString();
+  const revoked: string[] = [];
+  for (const t of await store.listTokens()) {
+    if (t.name === BOOTSTRAP_TOKEN_NAME && !t.revoked && t.hash !== hash && (await store.revokeToken(t.id, now))) revoked.push(t.id);
+  }
+  if (!found) {
+    const org = await store.ensureOrganization(DEFAULT_ORGANIZATION);
+    await createToken(store, { orgId: org.id, secret, name: BOOTSTRAP_TOKEN_NAME });
+  }
+  return revoked;
 }
 
 export interface AuthenticateOptions {
-  /** The API being called: a token of the other scope is refused with 403. */
-  readonly scope?: TokenRecord['scope'];
   readonly now?: Date;
   /** When given, a refusal is recorded in the audit log with these details of the request. */
   readonly audit?: AuditCaller;
@@ -82,13 +114,20 @@ export interface AuthenticateOptions {
   readonly throttleRefusal?: () => number | undefined;
 }
 
-export async function authenticate(store: TokenStore & AuditLog, authorization: string | undefined, options: AuthenticateOptions = {}): Promise<RequestContext> {
+/** The bearer token of a request, checked: known, not revoked, and of a scope the API being called takes. */
+async function verify(
+  store: TokenStore & AuditLog,
+  authorization: string | undefined,
+  accepts: (scope: TokenScope) => boolean,
+  wrongScope: string,
+  options: AuthenticateOptions,
+): Promise<TokenRecord> {
   const now = options.now ?? new Date();
   const refuse = async (e: ScimError, record?: TokenRecord): Promise<never> => {
     const wait = options.throttleRefusal?.();
     if (wait !== undefined) throw scimErrors.tooManyRequests(`This client has been refused too often this second; retry after ${wait} s.`, wait);
     if (options.audit) {
-      const caller = record ? { ...options.audit, orgId: record.orgId, tokenId: record.id, tokenName: record.name } : options.audit;
+      const caller = record ? { ...options.audit, ...(record.orgId ? { orgId: record.orgId } : {}), tokenId: record.id, tokenName: record.name } : options.audit;
       await store.appendAudit([auditEntry(caller, now.toISOString(), 'authenticate', {}, e)]);
     }
     throw e;
@@ -96,17 +135,29 @@ export async function authenticate(store: TokenStore & AuditLog, authorization: 
   if (!authorization) return refuse(scimErrors.unauthorized('This endpoint needs an "Authorization: Bearer <token>" header.'));
   const m = /^Bearer +([\x21-\x7e]+) *$/i.exec(authorization);
   if (!m) return refuse(scimErrors.unauthorized('Use the Bearer scheme: "Authorization: Bearer <token>".'));
-  const hash = digest(m[1]!);
+  const hash = tokenDigest(m[1]!);
   const record = await store.findTokenByHash(hash);
   if (!record || record.revoked || !timingSafeEqual(Buffer.from(record.hash, 'hex'), Buffer.from(hash, 'hex'))) {
     return refuse(scimErrors.unauthorized('The bearer token is not valid: unknown or revoked.'));
   }
-  const scope = options.scope ?? 'scim';
-  if (record.scope !== scope) {
-    return refuse(scimErrors.forbidden(scope === 'admin' ? 'This token is for the SCIM API; the admin API needs an admin token (scimd token create --admin).' : 'This is an admin token; SCIM requests need a SCIM token of an organization.'), record);
-  }
+  if (!accepts(record.scope)) return refuse(scimErrors.forbidden(wrongScope), record);
   if (!record.lastUsed || now.getTime() - Date.parse(record.lastUsed) > TOUCH_INTERVAL_MS) {
     await store.touchToken(record.id, now.toISOString());
   }
-  return { orgId: record.orgId, tokenId: record.id, tokenName: record.name, dialect: record.dialect as Dialect };
+  return record;
+}
+
+/** A SCIM request's caller, from its SCIM token. */
+export async function authenticate(store: TokenStore & AuditLog, authorization: string | undefined, options: AuthenticateOptions = {}): Promise<RequestContext> {
+  const record = await verify(store, authorization, (s) => s === 'scim', 'This is an admin token; SCIM requests need a SCIM token of an organization.', options);
+  return { orgId: record.orgId!, tokenId: record.id, tokenName: record.name, dialect: record.dialect as Dialect };
+}
+
+/** An admin API request's caller, from its admin token (one organization) or operator token (every one). */
+export async function authenticateAdmin(store: TokenStore & AuditLog, authorization: string | undefined, options: AuthenticateOptions = {}): Promise<AdminContext> {
+  const record = await verify(
+    store, authorization, (s) => s !== 'scim',
+    'This token is for the SCIM API; the admin API needs an admin token (scimd token create --admin).', options,
+  );
+  return { scope: record.scope === 'operator' ? { all: true } : { orgId: record.orgId! }, tokenId: record.id, tokenName: record.name };
 }

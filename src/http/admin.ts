@@ -1,11 +1,12 @@
 /**
- * The admin HTTP API (`/admin/api`), for admin tokens (`scimd token create --admin`), which see every organization.
- * Today: the audit log. The admin console issue builds on it.
+ * The admin HTTP API (`/admin/api`): the admin services (core/admin.ts) for admin tokens, each of which sees its own
+ * organization, and operator tokens, which see every one. Today: the audit log.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { auditPage, type AuditParams } from '../core/audit-query.js';
-import { authenticate, type AuthenticateOptions } from '../core/tokens.js';
-import type { Store } from '../core/ports.js';
+import { createAdmin, type AdminStore } from '../core/admin.js';
+import type { AuditParams } from '../core/audit-query.js';
+import type { SchemaRegistry } from '../core/schema/registry.js';
+import { authenticateAdmin, type AuthenticateOptions } from '../core/tokens.js';
 
 export const ADMIN_PREFIX = '/admin/api';
 
@@ -15,14 +16,13 @@ function firstValues(query: unknown): AuditParams {
   return Object.fromEntries(entries) as AuditParams;
 }
 
-/** `authOptions`: what authenticating a request is told besides its scope (audit caller, refusal throttle). */
-export function registerAdminApi(app: FastifyInstance, store: Store, authOptions: (req: FastifyRequest) => AuthenticateOptions): void {
+/** `authOptions`: what authenticating a request is told (audit caller, refusal throttle). */
+export function registerAdminApi(app: FastifyInstance, store: AdminStore, authOptions: (req: FastifyRequest) => AuthenticateOptions, registry?: SchemaRegistry): void {
+  const admin = createAdmin(store, registry ? { registry } : {});
   void app.register(
-    async (admin) => {
-      admin.addHook('onRequest', async (req) => {
-        await authenticate(store, req.headers.authorization, { ...authOptions(req), scope: 'admin' });
-      });
-      admin.get('/audit', async (req: FastifyRequest) => auditPage(store, firstValues(req.query)));
+    async (api) => {
+      const caller = (req: FastifyRequest) => authenticateAdmin(store, req.headers.authorization, authOptions(req));
+      api.get('/audit', async (req: FastifyRequest) => admin.auditPage((await caller(req)).scope, firstValues(req.query)));
     },
     { prefix: ADMIN_PREFIX },
   );

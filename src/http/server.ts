@@ -16,6 +16,8 @@ import type { RateLimiter } from './rate-limit.js';
 
 export const SCIM_JSON = 'application/scim+json; charset=utf-8';
 export const SCIM_PREFIX = '/scim/v2';
+/** How long an idle connection is kept open: longer than load balancers keep theirs (60 s on AWS), as Fastify's default. */
+const KEEP_ALIVE_MS = 72_000;
 
 export interface ServerOptions {
   readonly scim: Scim;
@@ -109,7 +111,9 @@ export function buildServer(options: ServerOptions): FastifyInstance {
     // Node checks these limits only every connectionsCheckingInterval (30 s by default): check every second
     serverFactory: (handler) => {
       const requestTimeout = options.requestTimeoutMs ?? 60_000;
-      return createServer({ requestTimeout, headersTimeout: Math.min(requestTimeout, 60_000), connectionsCheckingInterval: 1000 }, handler);
+      // Fastify's own keep-alive (72 s) is not applied to a server made here: without it Node closes an idle
+      // connection after 5 s, under a client or load balancer that may be sending its next request on it
+      return createServer({ requestTimeout, headersTimeout: Math.min(requestTimeout, 60_000), connectionsCheckingInterval: 1000, keepAliveTimeout: KEEP_ALIVE_MS }, handler);
     },
     // `/users` and `/Users` are the same endpoint (parameters keep their case); `/Users/` is `/Users`.
     routerOptions: { caseSensitive: false, ignoreTrailingSlash: true },
@@ -192,13 +196,13 @@ export function buildServer(options: ServerOptions): FastifyInstance {
     ...(options.audit !== false ? { audit: { requestId: req.id, clientAddress: req.ip } } : {}),
     ...(options.refusalLimit ? { throttleRefusal: () => options.refusalLimit!.take(`refused ${req.ip}`) } : {}),
   });
-  registerAdminApi(app, store, authOptions);
+  registerAdminApi(app, store, authOptions, scim.registry);
 
   void app.register(
     async (scimApp) => {
       scimApp.addHook('onRequest', async (req) => {
         const caller = { requestId: req.id, clientAddress: req.ip };
-        const who = await authenticate(store, req.headers.authorization, { ...authOptions(req), scope: 'scim' });
+        const who = await authenticate(store, req.headers.authorization, authOptions(req));
         const wait = options.rateLimit?.take(who.tokenId);
         if (wait !== undefined) throw scimErrors.tooManyRequests(`This token has made more requests this second than the limit allows; retry after ${wait} s.`, wait);
         const base = options.publicUrl ? options.publicUrl.replace(/\/+$/, '') : `${req.protocol}://${req.host}`;

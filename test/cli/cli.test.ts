@@ -14,6 +14,8 @@ const BIN = fileURLToPath(new URL('../../bin/scimd.js', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'scimd-cli-'));
 const DB = join(dir, 'nested', 'scimd.db');
 const env = { ...process.env, SCIMD_DATABASE: DB, SCIMD_LOG_LEVEL: 'warn' };
+/** SCIMD_BOOTSTRAP_TOKEN (at least 32 characters). */
+const BOOT = 'bootstrap-secret-of-at-least-32-characters';
 
 function cli(...args: string[]) {
   const r = spawnSync(process.execPath, [BIN, ...args], { env, encoding: 'utf8' });
@@ -44,7 +46,7 @@ const get = (token: string) => fetch(`${base}/Users`, { headers: { authorization
 beforeAll(async () => {
   const port = await freePort();
   base = `http://127.0.0.1:${port}/scim/v2`;
-  server = await startServer(port, { SCIMD_BOOTSTRAP_TOKEN: 'bootstrap-secret' });
+  server = await startServer(port, { SCIMD_BOOTSTRAP_TOKEN: BOOT });
 });
 afterAll(() => {
   server.kill('SIGKILL');
@@ -52,11 +54,12 @@ afterAll(() => {
 
 describe('scimd CLI', () => {
   it('serve: SCIMD_BOOTSTRAP_TOKEN is accepted; anything else is 401', async () => {
-    expect((await get('bootstrap-secret')).status).toBe(200);
+    expect((await get(BOOT)).status).toBe(200);
     expect((await get('other')).status).toBe(401);
   });
 
   it('token create prints only the token, works while the server runs, and the server accepts it at once', async () => {
+    expect(cli('org', 'create', 'acme').code).toBe(0);
     const r = cli('token', 'create', '--org', 'acme', '--name', 'entra-prod', '--dialect', 'entra');
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^scimd_[A-Za-z0-9_-]{43}\n$/);
@@ -85,6 +88,7 @@ describe('scimd CLI', () => {
   });
 
   it('organizations made by the CLI are isolated from each other', async () => {
+    expect([cli('org', 'create', 'org-a').code, cli('org', 'create', 'org-b').code]).toEqual([0, 0]);
     const a = cli('token', 'create', '--org', 'org-a').stdout.trim();
     const b = cli('token', 'create', '--org', 'org-b').stdout.trim();
     const created = await fetch(`${base}/Users`, {
@@ -97,25 +101,25 @@ describe('scimd CLI', () => {
     expect(fromB.status).toBe(404);
   });
 
-  it('token create --admin makes an admin token: the admin API takes it, the SCIM API does not', async () => {
+  it('token create --admin (no --org) makes an operator token: the admin API takes it, the SCIM API does not', async () => {
     const admin = cli('token', 'create', '--admin', '--name', 'ops').stdout.trim();
     const audit = await fetch(`${base.replace('/scim/v2', '')}/admin/api/audit?limit=1`, { headers: { authorization: `Bearer ${admin}` } });
     expect(audit.status).toBe(200);
     expect((await get(admin)).status).toBe(403);
-    expect(JSON.parse(cli('token', 'list', '--json').stdout).find((t: any) => t.name === 'ops')).toMatchObject({ scope: 'admin' });
+    expect(JSON.parse(cli('token', 'list', '--json').stdout).find((t: any) => t.name === 'ops')).toMatchObject({ scope: 'operator', organization: null });
   });
 
   it('audit prints the log as NDJSON, filters it, and --follow prints new entries as they are written', async () => {
     const post = (userName: string) =>
       fetch(`${base}/Users`, {
         method: 'POST',
-        headers: { authorization: 'Bearer bootstrap-secret', 'content-type': 'application/scim+json' },
+        headers: { authorization: `Bearer ${BOOT}`, 'content-type': 'application/scim+json' },
         body: JSON.stringify({ schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'], userName }),
       });
     expect((await post('audited')).status).toBe(201);
     expect((await post('audited')).status).toBe(409);
     const lines = cli('audit', '--resource-type', 'User').stdout.trim().split('\n').map((l) => JSON.parse(l));
-    const mine = lines.filter((e) => e.tokenName === 'bootstrap' && e.operation === 'create');
+    const mine = lines.filter((e) => e.tokenName === 'SCIMD_BOOTSTRAP_TOKEN' && e.operation === 'create');
     expect(mine.slice(-2).map((e) => [e.status, e.organization])).toEqual([[201, 'default'], [409, 'default']]);
     const failures = cli('audit', '--outcome', 'failure', '--since', '1h').stdout.trim().split('\n').map((l) => JSON.parse(l));
     expect(failures.every((e) => e.status >= 400)).toBe(true);
@@ -195,18 +199,18 @@ describe('scimd CLI', () => {
     const listed = spawnSync(process.execPath, [BIN, 'events', 'dead', '--json'], { env: { ...env, SCIMD_DATABASE: db }, encoding: 'utf8' });
     expect(JSON.parse(listed.stdout)).toEqual([expect.objectContaining({ id: 'evt-1', type: 'user.created', attempts: 1, lastError: 'the webhook answered HTTP 500' })]);
     const retry = spawnSync(process.execPath, [BIN, 'events', 'retry', 'evt-1'], { env: { ...env, SCIMD_DATABASE: db }, encoding: 'utf8' });
-    expect([retry.status, retry.stderr]).toEqual([0, 'scimd: 1 dead-lettered event queued for delivery again\n']);
+    expect([retry.status, retry.stderr.split('\n').at(-2)]).toEqual([0, 'scimd: 1 dead-lettered event queued for delivery again']);
     expect(spawnSync(process.execPath, [BIN, 'events', 'retry', 'evt-1'], { env: { ...env, SCIMD_DATABASE: db } }).status).toBe(1);
     expect(spawnSync(process.execPath, [BIN, 'events', 'dead'], { env: { ...env, SCIMD_DATABASE: db }, encoding: 'utf8' }).stdout).toBe('');
   });
 
   it('SIGTERM drains an in-flight request, then exits 0', async () => {
     const port = await freePort();
-    const child = await startServer(port, { SCIMD_BOOTSTRAP_TOKEN: 'bootstrap-secret' });
+    const child = await startServer(port, { SCIMD_BOOTSTRAP_TOKEN: BOOT });
     const body = JSON.stringify({ schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'], userName: 'in-flight' });
     const response = new Promise<number>((resolve, reject) => {
       const req = request(
-        { host: '127.0.0.1', port, method: 'POST', path: '/scim/v2/Users', headers: { authorization: 'Bearer bootstrap-secret', 'content-type': 'application/scim+json', 'content-length': Buffer.byteLength(body) } },
+        { host: '127.0.0.1', port, method: 'POST', path: '/scim/v2/Users', headers: { authorization: `Bearer ${BOOT}`, 'content-type': 'application/scim+json', 'content-length': Buffer.byteLength(body) } },
         (res) => {
           res.resume();
           resolve(res.statusCode ?? 0);
@@ -229,11 +233,11 @@ describe('slow clients', () => {
   it('a request not sent in full within SCIMD_REQUEST_TIMEOUT is answered 408 and its connection closed', async () => {
     const { connect } = await import('node:net');
     const port = 20000 + Math.floor(Math.random() * 20000);
-    const child = await startServer(port, { SCIMD_REQUEST_TIMEOUT: '1', SCIMD_DATABASE: join(dir, 'slow.db'), SCIMD_BOOTSTRAP_TOKEN: 'slow-token' });
+    const child = await startServer(port, { SCIMD_REQUEST_TIMEOUT: '1', SCIMD_DATABASE: join(dir, 'slow.db'), SCIMD_BOOTSTRAP_TOKEN: BOOT });
     try {
       const started = Date.now();
       const answer = await new Promise<string>((resolve) => {
-        const socket = connect(port, '127.0.0.1', () => socket.write('POST /scim/v2/Users HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer slow-token\r\nContent-Type: application/scim+json\r\nContent-Length: 100\r\n\r\n{"user'));
+        const socket = connect(port, '127.0.0.1', () => socket.write(`POST /scim/v2/Users HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${BOOT}\r\nContent-Type: application/scim+json\r\nContent-Length: 100\r\n\r\n{"user`));
         let got = '';
         socket.on('data', (d) => (got += d));
         socket.on('close', () => resolve(got));
@@ -243,5 +247,115 @@ describe('slow clients', () => {
     } finally {
       child.kill('SIGKILL');
     }
+  });
+});
+
+describe('operator safety on the command line', () => {
+  /** A command on a database of its own. */
+  const on = (db: string) => (...args: string[]) => {
+    const r = spawnSync(process.execPath, [BIN, ...args], { env: { ...env, SCIMD_DATABASE: db }, encoding: 'utf8' });
+    return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+  };
+
+  it('organizations are made, listed, renamed and deleted on purpose; a typo in --org makes nothing', () => {
+    const db = join(dir, 'orgs.db');
+    const run = on(db);
+    expect(run('org', 'create', 'acme').code).toBe(0);
+    expect(run('org', 'create', 'Acme')).toMatchObject({ code: 1, stderr: expect.stringMatching(/named "acme" exists already/) });
+    const typo = run('token', 'create', '--org', 'ACME');
+    expect([typo.code, typo.stdout]).toEqual([1, '']);
+    expect(typo.stderr).toMatch(/There is no organization "ACME"\. Did you mean "acme"\?/);
+    expect(run('token', 'create', '--org', 'acme', '--name', 'idp').code).toBe(0);
+    expect(run('token', 'create', '--name', 'elsewhere').code).toBe(0); // the default organization, made on first use
+    expect(JSON.parse(run('token', 'list', '--org', 'acme', '--json').stdout).map((t: { name: string }) => t.name)).toEqual(['idp']);
+    const listed = JSON.parse(run('org', 'list', '--json').stdout);
+    expect(listed.map((o: { name: string; tokens: number }) => [o.name, o.tokens])).toEqual([['acme', 1], ['default', 1]]);
+
+    expect(run('org', 'rename', 'acme', 'acme-corp').code).toBe(0);
+    // not on a terminal, delete says what it would delete and wants --confirm
+    const asked = run('org', 'delete', 'acme-corp');
+    expect([asked.code, asked.stderr]).toEqual([2, expect.stringMatching(/everything in it: no resources, 1 token, \d+ audit entries.*\n.*--confirm "acme-corp"/)]);
+    expect(run('org', 'delete', 'acme-corp', '--confirm', 'acme')).toMatchObject({ code: 1, stderr: expect.stringMatching(/confirm by typing its name exactly/) });
+    expect(JSON.parse(run('org', 'list', '--json').stdout)).toHaveLength(2);
+    expect(run('org', 'delete', 'acme-corp', '--confirm', 'acme-corp')).toMatchObject({ code: 0, stderr: expect.stringMatching(/deleted the organization acme-corp: no resources, 1 token/) });
+    expect(JSON.parse(run('org', 'list', '--json').stdout).map((o: { name: string }) => o.name)).toEqual(['default']);
+  });
+
+  it('token create --admin --org makes an admin token that sees only its organization', async () => {
+    const db = join(dir, 'scoped-admin.db');
+    const run = on(db);
+    run('org', 'create', 'acme');
+    run('org', 'create', 'globex');
+    const acmeAdmin = run('token', 'create', '--admin', '--org', 'acme').stdout.trim();
+    expect(JSON.parse(run('token', 'list', '--json').stdout).find((t: { scope: string }) => t.scope === 'admin')).toMatchObject({ organization: 'acme' });
+    const port = await freePort();
+    const child = await startServer(port, { SCIMD_DATABASE: db, SCIMD_BOOTSTRAP_TOKEN: BOOT });
+    try {
+      const audit = (query: string) => fetch(`http://127.0.0.1:${port}/admin/api/audit${query}`, { headers: { authorization: `Bearer ${acmeAdmin}` } });
+      const own = (await (await audit('')).json()) as { entries: { organization?: string }[] };
+      expect(own.entries.length).toBeGreaterThan(0);
+      expect(own.entries.every((e) => e.organization === 'acme')).toBe(true);
+      expect((await audit('?organization=globex')).status).toBe(404);
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+
+  it('revoke given a token itself never prints it', () => {
+    const run = on(join(dir, 'revoke.db'));
+    const secret = run('token', 'create').stdout.trim();
+    const r = run('token', 'revoke', secret);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/That is a token, not a token id/);
+    expect(r.stderr + r.stdout).not.toContain(secret);
+  });
+
+  it('every command that opens a database says which, on stderr; a new one is said to be new', () => {
+    const db = join(dir, 'which.db');
+    const first = on(db)('token', 'list');
+    expect(first.stderr.split('\n')[0]).toBe(`scimd: database: SQLite file ${db} (new: it did not exist, and is created empty)`);
+    for (const args of [['token', 'list'], ['org', 'list'], ['audit'], ['events', 'dead'], ['migrate']]) {
+      expect(on(db)(...args).stderr.split('\n')[0]).toBe(`scimd: database: SQLite file ${db}`);
+    }
+  });
+
+  it('help and usage: --help, help COMMAND, COMMAND --help; unknown options and stray arguments are refused with the usage', () => {
+    const run = on(join(dir, 'help.db'));
+    expect(run('--help')).toMatchObject({ code: 0, stderr: expect.stringMatching(/usage:\n {2}scimd serve/) });
+    expect(run('help', 'token')).toMatchObject({ code: 0, stderr: expect.stringMatching(/^usage:\n {2}scimd token create/) });
+    expect(run('token', '--help')).toMatchObject({ code: 0, stderr: expect.stringMatching(/^usage:\n {2}scimd token create/) });
+    expect(run('org', 'delete', '--help')).toMatchObject({ code: 0, stderr: expect.stringMatching(/scimd org delete NAME \[--confirm NAME\]/) });
+    expect(run('help', 'frobnicate')).toMatchObject({ code: 2, stderr: expect.stringMatching(/unknown command "frobnicate"/) });
+    expect(run('token', 'list', '--bogus')).toMatchObject({ code: 2, stderr: expect.stringMatching(/^scimd: Unknown option '--bogus'.*\nusage:\n {2}scimd token create/s) });
+    expect(run('migrate', 'extra')).toMatchObject({ code: 2, stderr: expect.stringMatching(/^scimd: unexpected argument "extra"\nusage:\n {2}scimd migrate/) });
+    expect(run('token', 'revoke')).toMatchObject({ code: 2, stderr: expect.stringMatching(/token revoke needs the token ID/) });
+    expect(run('org')).toMatchObject({ code: 2, stderr: expect.stringMatching(/org needs more arguments\nusage:/) });
+  });
+
+  it('audit --resource-type in any case, singular or plural; events dead says when there are none; events retry of an unknown id says so', () => {
+    const run = on(join(dir, 'words.db'));
+    run('token', 'create', '--name', 'made'); // a Token create entry
+    for (const given of ['Token', 'tokens', 'TOKEN']) expect(run('audit', '--resource-type', given).stdout.trim().split('\n')).toHaveLength(1);
+    const dead = run('events', 'dead');
+    expect([dead.code, dead.stdout, dead.stderr.split('\n')[1]]).toEqual([0, '', 'scimd: no dead-lettered events']);
+    expect(run('events', 'retry', 'evt-nope')).toMatchObject({ code: 1, stderr: expect.stringMatching(/There is no dead-lettered event with id evt-nope/) });
+  });
+
+  it('a short SCIMD_BOOTSTRAP_TOKEN is refused at start without being printed; a changed one revokes the one it replaces', async () => {
+    const db = join(dir, 'bootstrap.db');
+    const short = spawnSync(process.execPath, [BIN, 'serve'], { env: { ...env, SCIMD_DATABASE: db, SCIMD_BOOTSTRAP_TOKEN: 'abc123' }, encoding: 'utf8' });
+    expect(short.status).toBe(1);
+    expect(short.stderr).toMatch(/SCIMD_BOOTSTRAP_TOKEN must be at least 32 characters \(it has 6\)/);
+    expect(short.stderr).not.toContain('abc123');
+    const first = 'the-first-bootstrap-token-of-32-characters';
+    const second = 'the-second-bootstrap-token-of-32-characters';
+    for (const secret of [first, second]) {
+      const port = await freePort();
+      const child = await startServer(port, { SCIMD_DATABASE: db, SCIMD_BOOTSTRAP_TOKEN: secret });
+      child.kill('SIGKILL');
+    }
+    const active = JSON.parse(on(db)('token', 'list', '--json').stdout).filter((t: { revoked: string | null }) => t.revoked === null);
+    expect(active.map((t: { name: string }) => t.name)).toEqual(['SCIMD_BOOTSTRAP_TOKEN']);
+    expect(JSON.parse(on(db)('token', 'list', '--json').stdout)).toHaveLength(2);
   });
 });

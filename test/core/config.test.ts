@@ -33,10 +33,10 @@ describe('loadConfig', () => {
 
   it('reads SCIMD_* variables, and flags win over them', () => {
     const c = loadConfig(
-      { SCIMD_PORT: '9000', SCIMD_HOST: '0.0.0.0', SCIMD_DATABASE: 'sqlite:/tmp/x.db', SCIMD_PUBLIC_URL: 'https://scim.example.com', SCIMD_SCHEMAS: 'a.json, b.json', SCIMD_MAX_RESULTS: '50', SCIMD_CURSOR_TIMEOUT: '60', SCIMD_BOOTSTRAP_TOKEN: 'tok' },
+      { SCIMD_PORT: '9000', SCIMD_HOST: '0.0.0.0', SCIMD_DATABASE: 'sqlite:/tmp/x.db', SCIMD_PUBLIC_URL: 'https://scim.example.com', SCIMD_SCHEMAS: 'a.json, b.json', SCIMD_MAX_RESULTS: '50', SCIMD_CURSOR_TIMEOUT: '60', SCIMD_BOOTSTRAP_TOKEN: 'tok-of-at-least-32-characters-long' },
       { port: '9001' },
     );
-    expect(c).toMatchObject({ port: 9001, host: '0.0.0.0', database: '/tmp/x.db', publicUrl: 'https://scim.example.com', schemaFiles: ['a.json', 'b.json'], maxResults: 50, cursorTimeoutSeconds: 60, bootstrapToken: 'tok' });
+    expect(c).toMatchObject({ port: 9001, host: '0.0.0.0', database: '/tmp/x.db', publicUrl: 'https://scim.example.com', schemaFiles: ['a.json', 'b.json'], maxResults: 50, cursorTimeoutSeconds: 60, bootstrapToken: 'tok-of-at-least-32-characters-long' });
   });
 
   it('SCIMD_DB_CONNECT_TIMEOUT: seconds to wait for a PostgreSQL connection, 5 by default', () => {

@@ -14,11 +14,10 @@
  * ("2819c223...", "08e1d05d...") stand for the users babs and james.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createToken } from '../../src/core/tokens.js';
 import { verifySecret } from '../../src/core/resource/secrets.js';
 import {
   ENTERPRISE as E, GROUP, STUDENT as S, STUDENT_BUNDLE, USER, haveRfcSamples, rfcSample, testServer,
-  type Response, type TestServer,
+  type Response, type TestServer, testToken,
 } from '../helpers.js';
 
 const PATCH_OP = 'urn:ietf:params:scim:api:messages:2.0:PatchOp';
@@ -967,7 +966,7 @@ const fixtures: Record<string, string> = {};
 beforeAll(async () => {
   s = await testServer({ schemaFiles: [STUDENT_BUNDLE] });
   orgId = (await s.store.organizations()).find((o) => o.name === 'default')!.id;
-  entraToken = (await createToken(s.store, { name: 'entra', dialect: 'entra' })).token;
+  entraToken = (await testToken(s.store, { name: 'entra', dialect: 'entra' })).token;
   const make = async (key: string, endpoint: string, body: Json, headers: Record<string, string> = {}) => {
     const r = await s.request('POST', endpoint, body, headers);
     if (r.status !== 201) throw new Error(`fixture ${key}: ${r.status} ${r.text}`);
@@ -981,7 +980,7 @@ beforeAll(async () => {
   await make('james', '/Users', { schemas: [USER], userName: 'jsmith', displayName: 'James Smith' });
   await make('taken', '/Users', { schemas: [USER, S], userName: 'taken', [S]: { studentNumber: 'S-TAKEN' } });
   await make('team', '/Groups', { schemas: [GROUP], displayName: 'Team' });
-  const other = await createToken(s.store, { organization: 'other', name: 'other' });
+  const other = await testToken(s.store, { organization: 'other', name: 'other' });
   await make('outsider', '/Users', { schemas: [USER], userName: 'outsider' }, { authorization: `Bearer ${other.token}` });
   fixtures.missing = '00000000-0000-4000-8000-000000000000';
 });

@@ -1,4 +1,4 @@
-/** The README's webhook example, run as documented: scimd serve delivering to examples/webhook-receiver. */
+/** The webhook example of docs/events.md, run as documented: scimd serve delivering to examples/webhook-receiver. */
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { expect, it } from 'vitest';
@@ -14,7 +14,7 @@ it('deactivating a user makes the example application revoke their sessions; a f
   let out = '';
   app.stdout!.on('data', (d) => (out += d));
   const db = await testDatabase('example');
-  const scimd = await serveProcess(db, 'token', { SCIMD_WEBHOOK_URL: `http://127.0.0.1:${port}/scim-events`, SCIMD_WEBHOOK_SECRET: SECRET });
+  const scimd = await serveProcess(db, 'webhook-token-of-at-least-32-characters', { SCIMD_WEBHOOK_URL: `http://127.0.0.1:${port}/scim-events`, SCIMD_WEBHOOK_SECRET: SECRET });
   try {
     for (let i = 0; i < 100 && !out.includes('listening'); i++) await new Promise((r) => setTimeout(r, 20));
     const forged = await fetch(`http://127.0.0.1:${port}/scim-events`, { method: 'POST', headers: { 'scimd-signature': `t=${Math.floor(Date.now() / 1000)},v1=${'0'.repeat(64)}` }, body: '{"id":"x","type":"user.deleted","resource":{"id":"victim"}}' });

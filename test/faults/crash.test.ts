@@ -10,7 +10,7 @@ import { expectAcknowledgedWrites, startWriteLoad } from './write-load.js';
 
 it('SIGKILL during a sustained write load loses no acknowledged write and leaves nothing half-applied', async () => {
   const db = await testDatabase('crash');
-  const token = 'crash-token';
+  const token = 'crash-token-of-at-least-32-characters';
   let server: ServerProcess = await serveProcess(db, token);
   const load = await startWriteLoad(server);
   await new Promise((r) => setTimeout(r, 1500));

@@ -26,7 +26,7 @@ describe.skipIf(!runHere)('PostgreSQL outage (runs in the postgres project only:
   let server: ServerProcess;
   let root: string;
   let receiver: Receiver;
-  const token = 'outage-token';
+  const token = 'outage-token-of-at-least-32-characters';
   const SECRET = 'outage-test-secret-0123456789';
 
   beforeAll(async () => {

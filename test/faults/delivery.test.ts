@@ -7,6 +7,9 @@ import { user, testDatabase } from '../helpers.js';
 import { serveProcess, type ServerProcess } from '../process.js';
 import { startReceiver, type Receiver } from '../webhook-receiver.js';
 
+/** SCIMD_BOOTSTRAP_TOKEN: at least 32 characters. */
+const TOKEN = 'delivery-token-of-at-least-32-characters';
+
 const SECRET = 'delivery-test-secret-0123456789';
 let receiver: Receiver;
 const servers: ServerProcess[] = [];
@@ -24,7 +27,7 @@ const database = () => testDatabase('delivery');
 it('SIGKILL while deliveries are in flight loses nothing: after a restart every event arrives', async () => {
   const db = await database();
   const env = hook({ SCIMD_EVENT_LEASE_SECONDS: '1' });
-  let server = await serveProcess(db, 'token', env);
+  let server = await serveProcess(db, TOKEN, env);
   servers.push(server);
   receiver.holdMs = 400; // deliveries stay in flight
   const ids: string[] = [];
@@ -35,7 +38,7 @@ it('SIGKILL while deliveries are in flight loses nothing: after a restart every 
   const before = new Set(receiver.received.map((e) => e.id)).size;
   expect(before).toBeLessThan(20); // the kill really cut deliveries short
   receiver.holdMs = 0;
-  server = await serveProcess(db, 'token', env);
+  server = await serveProcess(db, TOKEN, env);
   servers.push(server);
   await receiver.waitFor(20);
   expect(new Set(receiver.received.map((e) => e.resource.id))).toEqual(new Set(ids));
@@ -43,9 +46,9 @@ it('SIGKILL while deliveries are in flight loses nothing: after a restart every 
 
 it('two servers on one database deliver each event exactly once when nothing fails', async () => {
   const db = await database();
-  const a = await serveProcess(db, 'token', hook());
+  const a = await serveProcess(db, TOKEN, hook());
   servers.push(a);
-  const b = await serveProcess(db, 'token', hook());
+  const b = await serveProcess(db, TOKEN, hook());
   servers.push(b);
   await Promise.all(Array.from({ length: 60 }, (_, i) => (i % 2 ? a : b).request('POST', '/Users', user(`twin-${i}`))));
   await receiver.waitFor(60);
@@ -58,7 +61,7 @@ it('two webhook endpoints are delivered on their own: one being down holds back 
   const second = await startReceiver(SECRET);
   try {
     second.down = true;
-    const server = await serveProcess(await database(), 'token', { SCIMD_WEBHOOK_URL: `${receiver.url},${second.url}`, SCIMD_WEBHOOK_SECRET: SECRET });
+    const server = await serveProcess(await database(), TOKEN, { SCIMD_WEBHOOK_URL: `${receiver.url},${second.url}`, SCIMD_WEBHOOK_SECRET: SECRET });
     servers.push(server);
     for (let i = 0; i < 5; i++) await server.request('POST', '/Users', user(`both-${i}`));
     await receiver.waitFor(5);

@@ -1,7 +1,6 @@
 /** The audit log (issue #7): exactly the expected entry for every SCIM operation, failures, refused tokens; the admin API. */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createToken } from '../../src/core/tokens.js';
-import { group, testServer, user, type TestServer } from '../helpers.js';
+import { group, testServer, user, type TestServer, testToken } from '../helpers.js';
 
 const PATCH_OP = 'urn:ietf:params:scim:api:messages:2.0:PatchOp';
 const BULK = 'urn:ietf:params:scim:api:messages:2.0:BulkRequest';
@@ -10,7 +9,7 @@ let s: TestServer;
 let admin: string;
 beforeEach(async () => {
   s = await testServer();
-  admin = (await createToken(s.store, { name: 'ops', scope: 'admin' })).token;
+  admin = (await testToken(s.store, { name: 'ops', scope: 'operator' })).token;
 });
 afterEach(() => s.close());
 
@@ -133,7 +132,7 @@ describe('refused authentication', () => {
 
 describe('GET /admin/api/audit', () => {
   it('filters by organization, resource, token, outcome and time; pages with after/next', async () => {
-    const other = await createToken(s.store, { organization: 'globex', name: 'globex-idp' });
+    const other = await testToken(s.store, { organization: 'globex', name: 'globex-idp' });
     const id = (await s.request('POST', '/Users', user('a1'))).body.id;
     await s.request('POST', '/Users', user('a2'));
     await s.request('POST', '/Users', user('g1'), { authorization: `Bearer ${other.token}` });
@@ -170,7 +169,7 @@ describe('behind a proxy', () => {
   it('with trustProxy the audit log names the client from X-Forwarded-For; without it, the proxy', async () => {
     const proxied = await testServer({ trustProxy: '127.0.0.1' });
     try {
-      const ops = (await createToken(proxied.store, { name: 'ops', scope: 'admin' })).token;
+      const ops = (await testToken(proxied.store, { name: 'ops', scope: 'operator' })).token;
       await proxied.request('POST', '/Users', user('via-proxy'), { 'x-forwarded-for': '203.0.113.7' });
       const [entry] = (await proxied.request('GET', '/admin/api/audit', undefined, { authorization: `Bearer ${ops}` })).body.entries;
       expect(entry.clientAddress).toBe('203.0.113.7');

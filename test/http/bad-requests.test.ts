@@ -5,9 +5,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ScimType } from '../../src/core/errors.js';
-import { createToken } from '../../src/core/tokens.js';
 import {
-  ENTERPRISE, GROUP, STUDENT, STUDENT_BUNDLE, USER, group, testServer, user, type Response, type TestServer,
+  ENTERPRISE, GROUP, STUDENT, STUDENT_BUNDLE, USER, group, testServer, user, type Response, type TestServer, testToken,
 } from '../helpers.js';
 
 const ERROR_SCHEMA = 'urn:ietf:params:scim:api:messages:2.0:Error';
@@ -275,10 +274,10 @@ describe('bad requests: core schemas', () => {
     ids.alice = await seed(s, '/Users', user('alice'));
     ids.admins = await seed(s, '/Groups', group('Admins', [ids.bjensen]));
 
-    const other = await createToken(s.store, { organization: 'other', name: 'other' });
+    const other = await testToken(s.store, { organization: 'other', name: 'other' });
     ids.otherUser = await seed(s, '/Users', user('olivia'), bearer(other.token));
 
-    const revoked = await createToken(s.store, { name: 'revoked' });
+    const revoked = await testToken(s.store, { name: 'revoked' });
     if (!(await s.store.revokeToken(revoked.record.id, new Date().toISOString()))) throw new Error('could not revoke the token');
 
     f = { s, ids, tokens: { other: other.token, revoked: revoked.token } };

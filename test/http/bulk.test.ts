@@ -1,7 +1,6 @@
 /** Bulk (RFC 7644 §3.7): bulkId references in any order, cycles, failOnErrors, limits, every operation's errors. */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createToken } from '../../src/core/tokens.js';
-import { GROUP, USER, ENTERPRISE, group, testServer, user, type TestServer } from '../helpers.js';
+import { GROUP, USER, ENTERPRISE, group, testServer, user, type TestServer, testToken } from '../helpers.js';
 
 const BULK_REQUEST = 'urn:ietf:params:scim:api:messages:2.0:BulkRequest';
 const BULK_RESPONSE = 'urn:ietf:params:scim:api:messages:2.0:BulkResponse';
@@ -93,7 +92,7 @@ describe('bulkId references (§3.7.2)', () => {
     const again = await send(bulk([u(20), post('/Users', 'dup', user('BATCH3')), u(21), post('/Users', 'dup2', user('batch21'))]));
     expect(again.body.Operations.map((o: { status: string }) => o.status)).toEqual(['201', '409', '201', '409']);
     expect((await s.request('GET', '/Users?count=0')).body.totalResults).toBe(22);
-    const admin = (await createToken(s.store, { name: 'admin', scope: 'admin' })).token;
+    const admin = (await testToken(s.store, { name: 'admin', scope: 'operator' })).token;
     const log = (await s.request('GET', '/admin/api/audit?limit=100', undefined, { authorization: `Bearer ${admin}` })).body.entries;
     expect(log.filter((e: { operation: string; status: number }) => e.operation === 'create' && e.status === 201)).toHaveLength(22);
   });

@@ -96,7 +96,7 @@ races('one process', async () => {
 
 races('three scimd processes on one database', async () => {
   const db = await testDatabase('race');
-  const token = 'race-token';
+  const token = 'race-token-of-at-least-32-characters';
   // one after the other: the first makes the database and the bootstrap token, the others find them
   const servers = [await serveProcess(db, token)];
   servers.push(await serveProcess(db, token), await serveProcess(db, token));

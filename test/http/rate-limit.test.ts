@@ -1,9 +1,8 @@
 /** Per-token rate limiting (issue #8): 429 with Retry-After, per token, one limit across the nodes of a database. */
 import { afterEach, describe, expect, it } from 'vitest';
-import { createToken } from '../../src/core/tokens.js';
 import { rateLimiter, type RateLimiter } from '../../src/http/rate-limit.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
-import { testServer, user, type TestServer, testDatabase } from '../helpers.js';
+import { testServer, user, type TestServer, testDatabase, testToken } from '../helpers.js';
 import { serveProcess, type ServerProcess } from '../process.js';
 
 describe('rateLimiter', () => {
@@ -68,7 +67,7 @@ describe('over HTTP', () => {
   it('past the limit a token gets 429 with Retry-After and a SCIM error, and its writes change nothing; another token is not affected', async () => {
     // one fixed second, so every request falls in the same window
     s = await testServer({ rateLimit: (store) => rateLimiter({ store, perSecond: 3, now: () => 5_000_000 }) });
-    const other = (await createToken(s.store, { name: 'other' })).token;
+    const other = (await testToken(s.store, { name: 'other' })).token;
     const statuses = [];
     for (let i = 0; i < 5; i++) statuses.push(await s.request('GET', '/Users'));
     expect(statuses.map((r) => r.status)).toEqual([200, 200, 200, 429, 429]);
@@ -95,7 +94,7 @@ describe('refused authentications', () => {
     expect(statuses[3]!.body).toMatchObject({ status: '429', detail: expect.stringContaining('refused too often') });
     // the admin API shares the count: a bad admin token is refused the same way
     expect((await s.request('GET', '/admin/api/audit', undefined, bad)).status).toBe(429);
-    const admin = (await createToken(s.store, { name: 'admin', scope: 'admin' })).token;
+    const admin = (await testToken(s.store, { name: 'admin', scope: 'operator' })).token;
     const log = (await s.request('GET', '/admin/api/audit?limit=100', undefined, { authorization: `Bearer ${admin}` })).body.entries;
     expect(log.filter((e: { operation: string }) => e.operation === 'authenticate')).toHaveLength(3);
     expect((await s.request('GET', '/Users')).status).toBe(200);
@@ -109,8 +108,8 @@ describe('across processes', () => {
   it('a token that used up its limit on one node is refused on the other within the same second', async () => {
     const db = await testDatabase('rate');
     const env = { SCIMD_RATE_LIMIT: '20' };
-    servers.push(await serveProcess(db, 'token', env));
-    servers.push(await serveProcess(db, 'token', env));
+    servers.push(await serveProcess(db, 'rate-limit-token-of-at-least-32-characters', env));
+    servers.push(await serveProcess(db, 'rate-limit-token-of-at-least-32-characters', env));
     const [a, b] = servers as [ServerProcess, ServerProcess];
     // start at the beginning of a second, so the whole exchange falls in one window
     await new Promise((r) => setTimeout(r, 1000 - (Date.now() % 1000) + 5));

@@ -1,7 +1,6 @@
 /** RFC 7644 §3: create, read, replace, delete, list, projection, and organization isolation over HTTP. */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createToken } from '../../src/core/tokens.js';
-import { ENTERPRISE, GROUP, USER, group, testServer, user, type TestServer } from '../helpers.js';
+import { ENTERPRISE, GROUP, USER, group, testServer, user, type TestServer, testToken } from '../helpers.js';
 
 let s: TestServer;
 beforeEach(async () => {
@@ -145,7 +144,7 @@ describe('projection (RFC 7644 §3.4.2.5, §3.9)', () => {
 describe('organizations and tokens', () => {
   it('one organization cannot see or touch another\'s resources through any endpoint', async () => {
     const mine = (await s.request('POST', '/Users', user('shared-name'))).body.id;
-    const { token } = await createToken(s.store, { organization: 'acme' });
+    const { token } = await testToken(s.store, { organization: 'acme' });
     const as = { authorization: `Bearer ${token}` };
     // the same userName is free in another organization
     const theirs = await s.request('POST', '/Users', user('shared-name'), as);
@@ -159,7 +158,7 @@ describe('organizations and tokens', () => {
   });
 
   it('a revoked token fails on its very next request', async () => {
-    const { token, record } = await createToken(s.store, { name: 'to-revoke' });
+    const { token, record } = await testToken(s.store, { name: 'to-revoke' });
     const as = { authorization: `Bearer ${token}` };
     expect((await s.request('GET', '/Users', undefined, as)).status).toBe(200);
     await s.store.revokeToken(record.id, new Date().toISOString());
@@ -169,14 +168,14 @@ describe('organizations and tokens', () => {
   });
 
   it('records when a token was last used', async () => {
-    const { token, record } = await createToken(s.store, { name: 'used' });
+    const { token, record } = await testToken(s.store, { name: 'used' });
     expect((await s.store.findTokenByHash(record.hash))!.lastUsed).toBeUndefined();
     await s.request('GET', '/Users', undefined, { authorization: `Bearer ${token}` });
     expect((await s.store.findTokenByHash(record.hash))!.lastUsed).toBeDefined();
   });
 
   it('tokens carry 256 random bits and are stored only as a digest', async () => {
-    const { token, record } = await createToken(s.store);
+    const { token, record } = await testToken(s.store);
     expect(token).toMatch(/^scimd_[A-Za-z0-9_-]{43}$/);
     const all = JSON.stringify(await s.store.listTokens());
     expect(all).not.toContain(token);

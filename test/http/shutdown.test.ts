@@ -51,3 +51,13 @@ it('drain() gives up after its limit, so a request Fastify dropped cannot hold a
   await pending;
   await s.close();
 });
+
+it('keeps an idle connection open longer than load balancers keep theirs, so none sends a request on one closing', async () => {
+  const s = await testServer();
+  try {
+    // Node's own default is 5 s; an AWS load balancer keeps an idle connection 60 s
+    expect(s.app.server.keepAliveTimeout).toBeGreaterThan(60_000);
+  } finally {
+    await s.close();
+  }
+});

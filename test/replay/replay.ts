@@ -6,8 +6,8 @@
  * `Authorization: <credentials>`. Where a page shows no `Content-Type` for a request with a body, none is sent:
  * scimd reads such a body as JSON.
  */
-import { createToken, type Dialect } from '../../src/core/tokens.js';
-import { testServer, type Response, type TestServer } from '../helpers.js';
+import type { Dialect } from '../../src/core/tokens.js';
+import { testServer, type Response, type TestServer, testToken } from '../helpers.js';
 
 export interface Step {
   /** The documentation page and section the request is copied from. */
@@ -34,7 +34,7 @@ function url(path: string): string {
 
 export async function replay(dialect: Dialect): Promise<Replay> {
   const server = await testServer();
-  const { token } = await createToken(server.store, { name: dialect, dialect });
+  const { token } = await testToken(server.store, { name: dialect, dialect });
   const authorization = `Bearer ${token}`;
   const send = async (step: Step): Promise<Response> => {
     const payload = step.body === undefined ? undefined : JSON.stringify(step.body);

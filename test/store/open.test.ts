@@ -72,13 +72,13 @@ describe.skipIf(!admin)('scimd on PostgreSQL (SCIMD_DATABASE=postgres://…)', (
     const cli = (...args: string[]) => spawnSync(process.execPath, [BIN, ...args], { env, encoding: 'utf8' });
     expect(cli('migrate').status).toBe(0);
     const port = await freePort();
-    const server = spawn(process.execPath, [BIN, 'serve'], { env: { ...env, SCIMD_PORT: String(port), SCIMD_BOOTSTRAP_TOKEN: 'boot' }, stdio: 'ignore' });
+    const server = spawn(process.execPath, [BIN, 'serve'], { env: { ...env, SCIMD_PORT: String(port), SCIMD_BOOTSTRAP_TOKEN: 'boot-token-of-at-least-32-characters' }, stdio: 'ignore' });
     try {
       const base = `http://127.0.0.1:${port}/scim/v2`;
       for (let i = 0; i < 200 && !(await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.ok, () => false)); i++) await new Promise((r) => setTimeout(r, 50));
       const created = await fetch(`${base}/Users`, {
         method: 'POST',
-        headers: { authorization: 'Bearer boot', 'content-type': 'application/scim+json' },
+        headers: { authorization: 'Bearer boot-token-of-at-least-32-characters', 'content-type': 'application/scim+json' },
         body: JSON.stringify({ schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'], userName: 'bjensen' }),
       });
       expect(created.status).toBe(201);

@@ -146,7 +146,7 @@ describe.skipIf(!admin)('PostgresStore when the connection is lost at COMMIT', (
     await expect(cutting.createResource(orgId, 'User', 'u1', at, write)).rejects.toBeInstanceOf(StoreUnavailable);
     // the server commits when it gets to the COMMIT, which may be just after the client gave up
     await expect.poll(async () => (await direct.getResource(orgId, 'User', 'u1'))?.attributes, { timeout: 5000 }).toEqual({ userName: 'a' });
-    // what a client retrying the create meets (409 uniqueness): documented in the README
+    // what a client retrying the create meets (409 uniqueness): documented in docs/deployment.md, "Database outages"
     await expect(cutting.createResource(orgId, 'User', 'u2', at, write)).rejects.toBeInstanceOf(UniquenessViolation);
   });
 });

@@ -283,7 +283,7 @@ export async function applyPatch(ctx: PatchContext, stored: Attributes, operatio
 
 /**
  * The attributes of a path-less value (RFC 7644 §3.5.2.1, §3.5.2.3): attribute names, and extension objects under
- * their URN. Unknown attributes are ignored as in a POST (README: schema choices); `id` and `meta` are the server's
+ * their URN. Unknown attributes are ignored as in a POST (docs/behaviour.md); `id` and `meta` are the server's
  * (mutability).
  */
 function pathlessTargets(ctx: PatchContext, value: Attributes): [Target, unknown][] {

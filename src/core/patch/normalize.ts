@@ -3,7 +3,7 @@
  * forms RFC 7644 does not define into the explicit RFC form the engine (apply.ts) reads, so the engine itself stays
  * pure RFC. Every rewrite here is always on: each accepts a form a valid RFC request never takes, so no valid request
  * changes meaning. Where an IdP contradicts the RFC instead, the token's dialect decides (dialects.ts), not this file.
- * The README's "What scimd accepts beyond the RFC" lists each rewrite.
+ * docs/behaviour.md, "What scimd accepts beyond the RFC", lists each rewrite.
  */
 import type { Filter, FilterValue } from '../filter/ast.js';
 import type { ResourceType } from '../schema/registry.js';

@@ -38,7 +38,7 @@ export function checkResource(rt: ResourceType, body: unknown, options: CheckOpt
       continue;
     }
     const resolved = rt.resolve(key);
-    if (!resolved || resolved.subAttribute) continue; // unknown attribute: ignored (README: schema choices)
+    if (!resolved || resolved.subAttribute) continue; // unknown attribute: ignored (docs/behaviour.md)
     put(out, resolved.inExtension ? resolved.schema : undefined, resolved.attribute, value, key);
   }
   if (options.existing) keepUnwritable(rt, out, options.existing);

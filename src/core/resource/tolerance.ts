@@ -1,5 +1,5 @@
 /**
- * The tolerances real identity providers need, all in this one file (README: "What scimd accepts beyond the RFC").
+ * The tolerances real identity providers need, all in this one file (docs/behaviour.md, "What scimd accepts beyond the RFC").
  * Each accepts a form that cannot mean anything else, so a strict RFC client sees no difference.
  */
 import type { AttributeDefinition } from '../schema/attribute.js';

@@ -232,4 +232,15 @@ export const MIGRATIONS: readonly { readonly version: number; readonly name: str
       CREATE INDEX attribute_num_resource ON attribute_num (resource_seq, path, ordinal);
     `,
   },
+  {
+    version: 4,
+    name: 'operator tokens belong to no organization',
+    sql: `
+      -- As in SQLite's migration 11: admin tokens belong to one organization; a token for every organization is an
+      -- operator token and belongs to none, as the admin tokens made before were in all but name.
+      ALTER TABLE tokens ALTER COLUMN org_id DROP NOT NULL;
+      UPDATE tokens SET scope = 'operator', org_id = NULL WHERE scope = 'admin';
+      CREATE INDEX tokens_organization ON tokens (org_id);
+    `,
+  },
 ];

@@ -28,4 +28,5 @@ export const POSTGRES: SqlDialect = {
   ],
   uniqueValuesBetween: `SELECT r.seq, u.attribute, u.value FROM resources r JOIN unique_values u ON u.org_id = r.org_id AND u.resource_id = r.id
     WHERE r.seq > ? AND r.seq <= ? ORDER BY r.seq, u.attribute, u.value`,
+  deleteUniqueValuesOf: 'DELETE FROM unique_values WHERE org_id = ?',
 };

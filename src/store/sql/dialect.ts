@@ -48,6 +48,8 @@ export interface SqlDialect {
    * keep them differently (SQLite keyed by integers, PostgreSQL by name with a digest of the value).
    */
   readonly uniqueValuesBetween: string;
+  /** Deletes the unique values of one organization's resources (its id the one parameter). */
+  readonly deleteUniqueValuesOf: string;
 }
 
 /** `?` → `$1`, `$2`, … in order, outside string literals (PostgreSQL's positional parameters). */

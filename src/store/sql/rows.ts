@@ -17,7 +17,7 @@ export interface ResourceRow {
 
 export interface TokenRow {
   id: string;
-  org_id: string;
+  org_id: string | null;
   name: string;
   dialect: string;
   scope: string;
@@ -42,10 +42,10 @@ export function toResource(row: ResourceRow): StoredResource {
 export function toToken(row: TokenRow): TokenRecord {
   return {
     id: row.id,
-    orgId: row.org_id,
+    ...(row.org_id !== null ? { orgId: row.org_id } : {}),
     name: row.name,
     dialect: row.dialect,
-    scope: row.scope === 'admin' ? 'admin' : 'scim',
+    scope: row.scope === 'admin' || row.scope === 'operator' ? row.scope : 'scim',
     hash: row.hash,
     created: row.created,
     ...(row.last_used ? { lastUsed: row.last_used } : {}),

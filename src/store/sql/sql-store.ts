@@ -8,7 +8,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import type { AuditEntry, AuditQuery, AuditRecord } from '../../core/audit.js';
 import { StoreNotEmpty } from '../../core/errors.js';
 import type {
-  IndexEntry, Keyset, Organization, OutboxEvent, ResourcePage, ResourceQuery, ResourceRef, SnapshotRecord, StoredResource, TokenRecord, UniqueKey,
+  IndexEntry, Keyset, Organization, OrganizationContents, OutboxEvent, ResourcePage, ResourceQuery, ResourceRef, SnapshotRecord, StoredResource, TokenRecord, UniqueKey,
 } from '../../core/model.js';
 import type { Store } from '../../core/ports.js';
 import { auditValues, insertAuditValues, listAudit } from './audit.js';
@@ -25,6 +25,15 @@ export interface Migration {
 }
 
 const scopeKey = (orgId: string, resourceType: string) => `${orgId}\u0000${resourceType}`;
+
+/** What an organization holds, counted. */
+function* contentsOf(orgId: string): Program<OrganizationContents> {
+  const resources = (yield* statement<{ resource_type: string; n: number }>('SELECT resource_type, n FROM resource_counts WHERE org_id = ? AND n > 0 ORDER BY resource_type', orgId)).rows;
+  const count = function* (table: string) {
+    return Number((yield* statement<{ n: number }>(`SELECT count(*) AS n FROM ${table} WHERE org_id = ?`, orgId)).rows[0]!.n);
+  };
+  return { resources: Object.fromEntries(resources.map((r) => [r.resource_type, Number(r.n)])), tokens: yield* count('tokens'), auditEntries: yield* count('audit_log') };
+}
 
 /** Ids per statement where a list of them is bound one parameter each (SQLite's limit is 32,766). */
 const CHUNK = 500;
@@ -83,6 +92,48 @@ export abstract class SqlStore implements Omit<Store, WritePath> {
 
   organizations(): Promise<Organization[]> {
     return this.x.read(rowsOf<Organization>('SELECT id, name, created FROM organizations ORDER BY created, name'));
+  }
+
+  async createOrganization(org: Organization): Promise<boolean> {
+    const { changes } = await this.x.write(statement(
+      'INSERT INTO organizations (id, name, created) VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING', org.id, org.name, org.created,
+    ));
+    return changes > 0;
+  }
+
+  async renameOrganization(id: string, name: string): Promise<boolean | 'taken'> {
+    return this.x.write((function* () {
+      if ((yield* statement('SELECT 1 FROM organizations WHERE name = ? AND id <> ?', name, id)).rows.length > 0) return 'taken' as const;
+      return (yield* statement('UPDATE organizations SET name = ? WHERE id = ?', name, id)).changes > 0;
+    })());
+  }
+
+  organizationContents(id: string): Promise<OrganizationContents> {
+    return this.x.snapshot(contentsOf(id));
+  }
+
+  async deleteOrganization(id: string): Promise<OrganizationContents | undefined> {
+    const { dialect } = this.x;
+    const deleted = await this.x.write((function* () {
+      if ((yield* statement('SELECT 1 FROM organizations WHERE id = ?', id)).rows.length === 0) return undefined;
+      const contents = yield* contentsOf(id);
+      const scopes = 'scope IN (SELECT id FROM index_scopes WHERE org_id = ?)';
+      for (const sql of [
+        'DELETE FROM group_members WHERE org_id = ?',
+        `DELETE FROM attribute_str WHERE ${scopes}`,
+        `DELETE FROM attribute_num WHERE ${scopes}`,
+        dialect.deleteUniqueValuesOf,
+        'DELETE FROM resources WHERE org_id = ?',
+        'DELETE FROM resource_counts WHERE org_id = ?',
+        'DELETE FROM index_scopes WHERE org_id = ?',
+        'DELETE FROM tokens WHERE org_id = ?',
+        'DELETE FROM audit_log WHERE org_id = ?',
+        'DELETE FROM organizations WHERE id = ?',
+      ]) yield* statement(sql, id);
+      return contents;
+    })());
+    for (const key of this.scopes.keys()) if (key.startsWith(scopeKey(id, ''))) this.scopes.delete(key);
+    return deleted;
   }
 
   async createToken(t: TokenRecord): Promise<void> {

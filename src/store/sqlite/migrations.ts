@@ -309,4 +309,31 @@ export const MIGRATIONS: readonly { readonly version: number; readonly name: str
       DROP TABLE unique_values;
     `,
   },
+  {
+    version: 11,
+    name: 'operator tokens belong to no organization',
+    sql: `
+      -- An admin token saw every organization while it was listed under one. Admin tokens now belong to one
+      -- organization and see only it; a token for every organization is an operator token and belongs to none.
+      -- The admin tokens made before were operator tokens in all but name, and become that.
+      CREATE TABLE tokens_v11 (
+        id        TEXT PRIMARY KEY,
+        org_id    TEXT REFERENCES organizations(id),
+        name      TEXT NOT NULL,
+        dialect   TEXT NOT NULL,
+        hash      TEXT NOT NULL UNIQUE,
+        created   TEXT NOT NULL,
+        last_used TEXT,
+        revoked   TEXT,
+        scope     TEXT NOT NULL DEFAULT 'scim'
+      );
+      INSERT INTO tokens_v11 (id, org_id, name, dialect, hash, created, last_used, revoked, scope)
+        SELECT id, CASE WHEN scope = 'admin' THEN NULL ELSE org_id END, name, dialect, hash, created, last_used, revoked,
+          CASE WHEN scope = 'admin' THEN 'operator' ELSE scope END
+        FROM tokens;
+      DROP TABLE tokens;
+      ALTER TABLE tokens_v11 RENAME TO tokens;
+      CREATE INDEX tokens_organization ON tokens (org_id);
+    `,
+  },
 ];

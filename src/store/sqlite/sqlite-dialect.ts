@@ -19,4 +19,5 @@ export const SQLITE: SqlDialect = {
   beforeMigrations: [],
   uniqueValuesBetween: `SELECT u.resource_seq AS seq, p.path AS attribute, u.value FROM unique_claims u JOIN index_paths p ON p.id = u.attribute
     WHERE u.resource_seq > ? AND u.resource_seq <= ? ORDER BY u.resource_seq, p.path, u.value`,
+  deleteUniqueValuesOf: 'DELETE FROM unique_claims WHERE scope IN (SELECT id FROM index_scopes WHERE org_id = ?)',
 };

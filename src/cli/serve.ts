@@ -1,0 +1,94 @@
+/**
+ * `scimd serve`: the SCIM server on the configured database, with event delivery, rate limits and retention, until
+ * SIGTERM or SIGINT lets the requests and deliveries in flight finish.
+ */
+import { loadConfig, SETTINGS, type Flags } from '../config.js';
+import { ensureBootstrapToken } from '../core/tokens.js';
+import { createScim } from '../core/scim.js';
+import { buildServer } from '../http/server.js';
+import { rateLimiter } from '../http/rate-limit.js';
+import { registryFromFiles } from '../schema-files.js';
+import { startDelivery } from '../events/dispatcher.js';
+import { webhookDeliverer } from '../events/webhook.js';
+import { parse, type Io } from './args.js';
+import { openDatabase } from './database.js';
+
+/** The flags of serve: those of the settings (config.ts) that have one. */
+const SERVER_FLAGS = Object.fromEntries(SETTINGS.flatMap((s) => (s.flag ? [[s.flag, { type: 'string' }]] : []))) as Record<keyof Flags, { type: 'string' }>;
+
+export async function serve(args: string[], io: Io): Promise<number> {
+  const parsed = parse('serve', args, SERVER_FLAGS, { min: 0, max: 0 }, io);
+  if (!parsed) return 0;
+  const config = loadConfig(process.env, parsed.values as Flags);
+  const registry = registryFromFiles(config.schemaFiles);
+  const store = await openDatabase(config, io);
+  const revoked = config.bootstrapToken ? await ensureBootstrapToken(store, config.bootstrapToken) : [];
+  const scim = createScim({
+    store,
+    registry,
+    maxResults: config.maxResults,
+    cursorTimeoutSeconds: config.cursorTimeoutSeconds,
+    bulk: { maxOperations: config.bulkMaxOperations, maxPayloadSize: config.bulkMaxPayloadBytes },
+    audit: config.audit,
+    // one outbox channel per endpoint: each is delivered on its own, so one receiver being down holds back no other
+    events: config.webhooks.map((w) => w.url),
+  });
+  const rateLimit = config.rateLimit > 0 ? rateLimiter({ store, perSecond: config.rateLimit }) : undefined;
+  const refusalLimit = config.authFailureLimit > 0 ? rateLimiter({ store, perSecond: config.authFailureLimit }) : undefined;
+  const app = buildServer({
+    scim,
+    store,
+    audit: config.audit,
+    bodyLimit: config.maxBodyBytes,
+    requestTimeoutMs: config.requestTimeoutSeconds * 1000,
+    ...(rateLimit ? { rateLimit } : {}),
+    ...(refusalLimit ? { refusalLimit } : {}),
+    ...(config.trustProxy !== undefined ? { trustProxy: config.trustProxy } : {}),
+    ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}),
+    logger: { level: config.logLevel, redact: ['req.headers.authorization'] },
+  });
+
+  for (const id of revoked) app.log.warn({ token: id }, 'SCIMD_BOOTSTRAP_TOKEN changed: the bootstrap token it replaced is revoked');
+
+  const deliveries = config.webhooks.map((hook) =>
+    startDelivery({
+      store,
+      channel: hook.url,
+      deliver: webhookDeliverer(hook),
+      maxAttempts: config.eventMaxAttempts,
+      leaseSeconds: config.eventLeaseSeconds,
+      onFailure: (err, event, dead) => app.log.warn({ err, event: event?.id, webhook: hook.url, dead }, dead ? 'event dead-lettered' : 'event delivery failed'),
+    }),
+  );
+
+  let closing = false;
+  const shutdown = async (signal: string) => {
+    if (closing) return;
+    closing = true;
+    app.log.info({ signal }, 'shutting down: finishing in-flight requests');
+    await app.close(); // stops accepting, waits for in-flight requests
+    await app.drain(); // and for those whose client has gone away
+    await Promise.all(deliveries.map((d) => d.stop())); // lets deliveries in flight finish; the rest stay in the outbox
+    await rateLimit?.stop();
+    await refusalLimit?.stop();
+    await store.close();
+    process.exit(0);
+  };
+  process.once('SIGTERM', () => void shutdown('SIGTERM'));
+  process.once('SIGINT', () => void shutdown('SIGINT'));
+
+  // retention: audit entries and delivered events past their age go, at start and every hour (any node may do it)
+  const ago = (days: number) => new Date(Date.now() - days * 86_400_000).toISOString();
+  const prune = async () => {
+    try {
+      if (config.auditRetentionDays > 0) await store.pruneAudit(ago(config.auditRetentionDays));
+      if (config.eventRetentionDays > 0) await store.pruneEvents(ago(config.eventRetentionDays));
+    } catch (err) {
+      app.log.warn({ err }, 'retention failed');
+    }
+  };
+  await prune();
+  setInterval(() => void prune(), 3_600_000).unref();
+  await app.listen({ port: config.port, host: config.host });
+  return new Promise<number>(() => {}); // runs until a signal ends the process
+}

@@ -1,0 +1,251 @@
+/**
+ * The admin services: organizations, tokens, the audit log and dead-lettered events, for whoever administers a
+ * server — the command line, the admin API, the console — so that each of them only translates. Every operation is
+ * given the caller's scope (every organization, or one) and sees nothing outside it; every change is recorded in
+ * the audit log with who made it. Failures are ScimErrors, rendered by each caller in its own way.
+ */
+import { distance } from 'fastest-levenshtein';
+import { auditEntry, type AttributeChange, type AuditCaller, type AuditOperation, type AuditRecord } from './audit.js';
+import { parseAuditQuery, type AuditParams } from './audit-query.js';
+import { scimErrors } from './errors.js';
+import type { AdminScope, Organization, OrganizationContents, OutboxEvent, TokenRecord, TokenScope } from './model.js';
+import type { AuditLog, OrganizationStore, Outbox, TokenStore } from './ports.js';
+import { timeOrderedId } from './resource/ids.js';
+import type { SchemaRegistry } from './schema/registry.js';
+import { BOOTSTRAP_TOKEN_NAME, createToken, DEFAULT_ORGANIZATION, looksLikeToken, tokenDigest } from './tokens.js';
+
+export type AdminStore = OrganizationStore & TokenStore & AuditLog & Outbox;
+
+/** Who acts, for the audit log: an admin token, the command line, a console user. */
+export type AdminActor = Omit<AuditCaller, 'orgId'>;
+
+export const EVERY_ORGANIZATION: AdminScope = { all: true };
+
+/** A token as admins see it: never its secret, nor its digest. */
+export interface TokenView {
+  readonly id: string;
+  /** Its organization's name; null for an operator token. */
+  readonly organization: string | null;
+  readonly name: string;
+  readonly dialect: string;
+  readonly scope: TokenScope;
+  readonly created: string;
+  readonly lastUsed: string | null;
+  readonly revoked: string | null;
+}
+
+export interface NewTokenRequest {
+  /** The organization's name; by default the caller's own, or (for the operator) `default`. */
+  readonly organization?: string;
+  readonly name?: string;
+  readonly dialect?: string;
+  /** An admin token: of the organization if one is named (or the caller's own), else an operator token. */
+  readonly admin?: boolean;
+}
+
+export interface AuditPage {
+  /** Each entry with its organization's name beside its id. */
+  readonly entries: (AuditRecord & { organization?: string })[];
+  /** Pass as `after` for the entries that follow; absent when this page is the last so far. */
+  readonly next?: number;
+}
+
+const NAME = /^[^\p{Cc}\s](?:[^\p{Cc}]{0,98}[^\p{Cc}\s])?$/u;
+
+export type Admin = ReturnType<typeof createAdmin>;
+
+export function createAdmin(store: AdminStore, options: { readonly registry?: SchemaRegistry; readonly audit?: boolean; readonly now?: () => Date } = {}) {
+  const now = options.now ?? (() => new Date());
+  const auditing = options.audit ?? true;
+
+  async function record(actor: AdminActor, orgId: string | undefined, operation: AuditOperation, target: { type: 'Organization' | 'Token'; id: string }, status: number, changes: AttributeChange[]) {
+    if (!auditing) return;
+    const caller: AuditCaller = { ...actor, ...(orgId ? { orgId } : {}) };
+    await store.appendAudit([auditEntry(caller, now().toISOString(), operation, { resourceType: target.type, resourceId: target.id }, { status, changes })]);
+  }
+
+  const operatorOnly = (scope: AdminScope, what: string) => {
+    if (!('all' in scope)) throw scimErrors.forbidden(`Only the server's operator may ${what}; this admin token is for one organization.`);
+  };
+
+  const checkName = (name: string) => {
+    if (!NAME.test(name)) throw scimErrors.invalidValue(`An organization's name is 1 to 100 characters, with no control characters and no space at either end; got ${JSON.stringify(name)}.`);
+  };
+
+  /** The organizations the scope sees. */
+  async function visible(scope: AdminScope): Promise<Organization[]> {
+    const all = await store.organizations();
+    return 'all' in scope ? all : all.filter((o) => o.id === scope.orgId);
+  }
+
+  /** The organization of that name in the scope; else 404, naming the close ones the scope sees. */
+  async function organizationNamed(scope: AdminScope, name: string): Promise<Organization> {
+    const orgs = await visible(scope);
+    const found = orgs.find((o) => o.name === name);
+    if (found) return found;
+    const close = orgs
+      .map((o) => ({ o, d: o.name.toLowerCase() === name.toLowerCase() ? 0 : distance(o.name.toLowerCase(), name.toLowerCase()) }))
+      .filter(({ o, d }) => d <= Math.max(1, Math.floor(Math.max(o.name.length, name.length) / 3)))
+      .sort((a, b) => a.d - b.d)
+      .slice(0, 3)
+      .map(({ o }) => `"${o.name}"`);
+    const hint = close.length > 0 ? ` Did you mean ${close.join(' or ')}?` : ' Create it first (scimd org create NAME).';
+    throw scimErrors.notFound(`There is no organization "${name}".${hint}`);
+  }
+
+  async function names(): Promise<Map<string, string>> {
+    return new Map((await store.organizations()).map((o) => [o.id, o.name]));
+  }
+
+  const view = (t: TokenRecord, orgNames: ReadonlyMap<string, string>): TokenView => ({
+    id: t.id,
+    organization: t.orgId ? orgNames.get(t.orgId) ?? t.orgId : null,
+    name: t.name,
+    dialect: t.dialect,
+    scope: t.scope,
+    created: t.created,
+    lastUsed: t.lastUsed ?? null,
+    revoked: t.revoked ?? null,
+  });
+
+  const inScope = (scope: AdminScope, orgId: string | undefined) => 'all' in scope || orgId === scope.orgId;
+
+  /** The dead-lettered events of the scope's organizations (an event names its organization). */
+  const deadOf = async (scope: AdminScope, limit: number): Promise<OutboxEvent[]> =>
+    (await store.deadEvents(limit)).filter((d) => inScope(scope, d.event.organization));
+
+  return {
+    organizations: visible,
+    organization: organizationNamed,
+
+    async createOrganization(actor: AdminActor, scope: AdminScope, name: string): Promise<Organization> {
+      operatorOnly(scope, 'create organizations');
+      checkName(name);
+      const same = (await store.organizations()).find((o) => o.name.toLowerCase() === name.toLowerCase());
+      if (same) throw scimErrors.uniqueness(`An organization named "${same.name}" exists already.`);
+      const org: Organization = { id: timeOrderedId(), name, created: now().toISOString() };
+      if (!(await store.createOrganization(org))) throw scimErrors.uniqueness(`An organization named "${name}" exists already.`);
+      await record(actor, org.id, 'create', { type: 'Organization', id: org.id }, 201, [{ attribute: 'name', after: name }]);
+      return org;
+    },
+
+    async renameOrganization(actor: AdminActor, scope: AdminScope, name: string, newName: string): Promise<Organization> {
+      operatorOnly(scope, 'rename organizations');
+      const org = await organizationNamed(scope, name);
+      checkName(newName);
+      const same = (await store.organizations()).find((o) => o.id !== org.id && o.name.toLowerCase() === newName.toLowerCase());
+      if (same) throw scimErrors.uniqueness(`An organization named "${same.name}" exists already.`);
+      const renamed = await store.renameOrganization(org.id, newName);
+      if (renamed === 'taken') throw scimErrors.uniqueness(`An organization named "${newName}" exists already.`);
+      if (!renamed) throw scimErrors.notFound(`There is no organization "${name}".`);
+      await record(actor, org.id, 'replace', { type: 'Organization', id: org.id }, 200, [{ attribute: 'name', before: name, after: newName }]);
+      return { ...org, name: newName };
+    },
+
+    /** What deleting the organization would delete. */
+    async organizationContents(scope: AdminScope, name: string): Promise<{ organization: Organization; contents: OrganizationContents }> {
+      const organization = await organizationNamed(scope, name);
+      return { organization, contents: await store.organizationContents(organization.id) };
+    },
+
+    /** Deletes the organization and everything of it; `confirmation` must repeat its name. */
+    async deleteOrganization(actor: AdminActor, scope: AdminScope, name: string, confirmation: string): Promise<OrganizationContents> {
+      operatorOnly(scope, 'delete organizations');
+      const org = await organizationNamed(scope, name);
+      if (confirmation !== name) throw scimErrors.invalidValue(`To delete an organization and everything in it, confirm by typing its name exactly ("${name}").`);
+      const deleted = await store.deleteOrganization(org.id);
+      if (!deleted) throw scimErrors.notFound(`There is no organization "${name}".`);
+      await record(actor, org.id, 'delete', { type: 'Organization', id: org.id }, 204, [{ attribute: 'name', before: name }]);
+      return deleted;
+    },
+
+    /**
+     * A new token, whose secret is returned once here and never again. The operator names any organization (by
+     * default `default`, made on first use); an organization's admin only its own.
+     */
+    async createToken(actor: AdminActor, scope: AdminScope, request: NewTokenRequest): Promise<{ token: string; view: TokenView }> {
+      if (request.name === BOOTSTRAP_TOKEN_NAME) throw scimErrors.invalidValue(`The name ${BOOTSTRAP_TOKEN_NAME} is kept for the token SCIMD_BOOTSTRAP_TOKEN makes; choose another.`);
+      if (request.admin && request.dialect !== undefined) throw scimErrors.invalidValue('A dialect names the IdP a SCIM token serves; an admin token has none.');
+      let org: Organization | undefined;
+      if (request.organization !== undefined) org = await organizationNamed(scope, request.organization);
+      else if (!('all' in scope)) org = (await visible(scope))[0];
+      else if (!request.admin) org = await store.ensureOrganization(DEFAULT_ORGANIZATION);
+      const tokenScope: TokenScope = !request.admin ? 'scim' : org ? 'admin' : 'operator';
+      const { token, record: made } = await createToken(store, {
+        ...(org ? { orgId: org.id } : {}),
+        ...(request.name !== undefined ? { name: request.name } : {}),
+        ...(request.dialect !== undefined ? { dialect: request.dialect } : {}),
+        scope: tokenScope,
+      });
+      await record(actor, org?.id, 'create', { type: 'Token', id: made.id }, 201, [
+        { attribute: 'name', after: made.name }, { attribute: 'scope', after: made.scope }, { attribute: 'dialect', after: made.dialect },
+      ]);
+      return { token, view: view(made, new Map(org ? [[org.id, org.name]] : [])) };
+    },
+
+    /** The tokens the scope sees, of one organization when named, oldest first. */
+    async tokens(scope: AdminScope, filter: { organization?: string } = {}): Promise<TokenView[]> {
+      const org = filter.organization !== undefined ? await organizationNamed(scope, filter.organization) : undefined;
+      const orgNames = await names();
+      return (await store.listTokens())
+        .filter((t) => (org ? t.orgId === org.id : inScope(scope, t.orgId)))
+        .map((t) => view(t, orgNames));
+    },
+
+    /**
+     * Revokes a token by its id; its very next request is refused. Given a token's secret instead of its id, it
+     * refuses and never repeats what it was given.
+     */
+    async revokeToken(actor: AdminActor, scope: AdminScope, id: string): Promise<TokenView> {
+      if (looksLikeToken(id) || (await store.findTokenByHash(tokenDigest(id)))) {
+        throw scimErrors.invalidValue('That is a token, not a token id: give the id that `scimd token list` shows (and treat that token as exposed).');
+      }
+      if (!/^[0-9a-f]{16}$/.test(id)) throw scimErrors.invalidValue('That is not a token id: ids are 16 hexadecimal characters (see `scimd token list`).');
+      const token = (await store.listTokens()).find((t) => t.id === id && inScope(scope, t.orgId));
+      if (!token || token.revoked) throw scimErrors.notFound(`There is no active token with id ${id}.`);
+      if (!(await store.revokeToken(id, now().toISOString()))) throw scimErrors.notFound(`There is no active token with id ${id}.`);
+      await record(actor, token.orgId, 'delete', { type: 'Token', id }, 204, [{ attribute: 'name', before: token.name }]);
+      return view({ ...token, revoked: now().toISOString() }, await names());
+    },
+
+    /** One page of the audit log matching the parameters (see parseAuditQuery), within the scope. */
+    async auditPage(scope: AdminScope, params: AuditParams): Promise<AuditPage> {
+      const { organization, resourceType, ...query } = parseAuditQuery(params, now());
+      const orgId = organization !== undefined ? (await organizationNamed(scope, organization)).id : 'all' in scope ? undefined : scope.orgId;
+      const type = resourceType === undefined ? undefined : resourceTypeNamed(resourceType);
+      const records = await store.listAudit({ ...query, ...(orgId ? { orgId } : {}), ...(type ? { resourceType: type } : {}) });
+      const orgNames = await names();
+      const entries = records.map((r) => (r.orgId && orgNames.has(r.orgId) ? { ...r, organization: orgNames.get(r.orgId)! } : r));
+      const last = records[records.length - 1];
+      return { entries, ...(records.length === query.limit && last ? { next: last.seq } : {}) };
+    },
+
+    /** The dead-lettered events the scope sees, oldest first. */
+    deadEvents: (scope: AdminScope, limit = MAX_DEAD_EVENTS) => deadOf(scope, limit),
+
+    /** Puts dead-lettered events back for delivery: one by its event id (404 when there is no such one), or all. */
+    async retryEvents(scope: AdminScope, eventId?: string): Promise<number> {
+      if (eventId !== undefined) {
+        if (!(await deadOf(scope, MAX_DEAD_EVENTS)).some((d) => d.event.id === eventId)) throw scimErrors.notFound(`There is no dead-lettered event with id ${eventId}.`);
+        return store.retryDeadEvents(eventId);
+      }
+      if ('all' in scope) return store.retryDeadEvents();
+      let n = 0;
+      for (const d of await deadOf(scope, MAX_DEAD_EVENTS)) n += await store.retryDeadEvents(d.event.id);
+      return n;
+    },
+  };
+
+  /** A resource type as the audit log names it (`User`), from its name or endpoint in any case, singular or plural. */
+  function resourceTypeNamed(given: string): string {
+    const types = options.registry?.resourceTypes() ?? [];
+    const lower = given.toLowerCase();
+    const found = types.find((t) => t.name.toLowerCase() === lower || t.endpoint.slice(1).toLowerCase() === lower);
+    // the log also names Organization and Token (admin actions), and types a registry no longer has
+    return found?.name ?? ['Organization', 'Token'].find((t) => t.toLowerCase() === lower || `${t}s`.toLowerCase() === lower) ?? given;
+  }
+}
+
+/** The most dead-lettered events one answer lists. */
+export const MAX_DEAD_EVENTS = 10_000;
+
