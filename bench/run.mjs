@@ -44,7 +44,8 @@ const loadSize = values.quick ? 10_000 : Number(values.load);
 const sizes = (values.quick ? '10000' : values.sizes).split(',').filter(Boolean).map(Number); // --sizes= : the load alone
 const duration = values.quick ? 2 : Number(values.duration);
 const connections = Number(values.connections);
-const TOKEN = 'bench-token';
+// SCIMD_BOOTSTRAP_TOKEN wants 32 characters or more
+const TOKEN = 'bench-token-of-at-least-32-characters';
 const USER = 'urn:ietf:params:scim:schemas:core:2.0:User';
 const GROUP = 'urn:ietf:params:scim:schemas:core:2.0:Group';
 const STUDENT = 'urn:example:params:scim:schemas:extension:university:2.0:Student';

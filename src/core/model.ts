@@ -125,6 +125,12 @@ export interface PatchChange {
   readonly record?: ChangeRecord;
 }
 
+/** A change planned from a resource as it stands (ResourceStore.modifyResource). */
+export type Modification =
+  | { readonly kind: 'replace'; readonly at: string; readonly write: ResourceWrite }
+  | { readonly kind: 'patch'; readonly at: string; readonly change: PatchChange }
+  | { readonly kind: 'delete'; readonly record?: ChangeRecord };
+
 /** What a write records beside the change, in the same transaction: its audit entry and lifecycle events. */
 export interface ChangeRecord {
   readonly audit?: AuditEntry;

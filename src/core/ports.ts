@@ -10,7 +10,7 @@
  */
 import type { AuditEntry, AuditQuery, AuditRecord } from './audit.js';
 import type {
-  ChangeRecord, CreateManyOptions, Organization, OrganizationContents, OutboxEvent, PatchChange, ResourcePage, ResourceQuery, ResourceRef, ResourceWrite,
+  ChangeRecord, CreateManyOptions, Modification, Organization, OrganizationContents, OutboxEvent, PatchChange, ResourcePage, ResourceQuery, ResourceRef, ResourceWrite,
   SnapshotRecord, StoredResource, TokenRecord,
 } from './model.js';
 import type { UniquenessViolation, UnknownMembers } from './errors.js';
@@ -60,6 +60,20 @@ export interface ResourceStore {
    * 'conflict' (nothing deleted) when `expectedVersion` is given and the stored version differs.
    */
   deleteResource(orgId: string, resourceType: string, id: string, expectedVersion?: number, record?: ChangeRecord): Promise<boolean | 'conflict'>;
+  /**
+   * Changes a resource from its state as it stands, with no other write to it coming between, so that concurrent
+   * writers queue instead of failing and each leaves the state it planned: `plan` is given the resource (and its
+   * members, read in the same transaction) and returns the change, or throws to write nothing. PostgreSQL holds the
+   * resource's row lock from the read to the commit; SQLite runs one plan a resource at a time in this process and
+   * plans again if another process wrote in between. The resource as the change left it (for a delete, as it was);
+   * undefined when there is none; 'conflict' only when other processes kept changing it (SQLite). Throws as create.
+   */
+  modifyResource(
+    orgId: string,
+    resourceType: string,
+    id: string,
+    plan: (current: StoredResource, members: () => Promise<ResourceRef[]>) => Promise<Modification>,
+  ): Promise<StoredResource | 'conflict' | undefined>;
   /** The page of matching resources in a stable order, and how many match in all. */
   listResources(orgId: string, resourceType: string, query: ResourceQuery): Promise<ResourcePage>;
   /** The members of a group, in the order they were added. */

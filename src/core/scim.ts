@@ -15,7 +15,7 @@ import { compareSortKeys, descending, integerParam, searchRequest, type ListPara
 export type { ListParams, ProjectionParams } from './list-params.js';
 import { isReturned, parseProjection, type Projection } from './resource/projection.js';
 import { referenceValue, renderResource, type DerivedAttributes, type RenderContext } from './resource/render.js';
-import { etagOf, expectedVersion, namesVersion, stale, type Preconditions } from './etag.js';
+import { etagOf, expectedVersion, namesVersion, type Preconditions } from './etag.js';
 import { indexEntries, lastModifiedEntry, type IndexedMeta } from './filter/index-entries.js';
 import { parseFilter } from './filter/parser.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
@@ -29,7 +29,7 @@ import { runBulk, type BulkLimits, type BulkResponse, type Created } from './bul
 import type { RequestContext } from './tokens.js';
 import { auditEntry, changesOf, type AttributeChange, type AuditEntry, type AuditOperation } from './audit.js';
 import { eventsOf } from './events.js';
-import type { Attributes, ChangeRecord, CreateManyOptions, Keyset, ListResponse, Membership, ResourceRef, ResourceWrite, StoredResource } from './model.js';
+import type { Attributes, ChangeRecord, CreateManyOptions, Keyset, ListResponse, Membership, Modification, ResourceRef, ResourceWrite, StoredResource } from './model.js';
 import type { AuditLog, ResourceStore, SecretStore } from './ports.js';
 import { hasMembers, memberTypes, relationOf } from './resource/relations.js';
 
@@ -181,28 +181,27 @@ export function createScim(options: ScimOptions) {
   }
 
   /**
-   * Reads the resource and runs a write computed from that version, which the store applies only onto it: a
-   * concurrent change makes it start over from the new version (no change is lost), or, when the client sent
-   * If-Match, fail with 412. `required` is the version If-Match demands, if any.
+   * Plans a change from the resource as it stands and has the store apply it with no other write to the resource
+   * coming between (ResourceStore.modifyResource): concurrent writers queue rather than fail, and each answer shows
+   * the state its own request left. An If-Match is checked against that state, so of two writers from one version
+   * exactly one succeeds and the other gets 412.
    */
-  async function onCurrentVersion<T>(
+  async function modify(
     ctx: CallContext,
     rt: ResourceType,
     id: string,
     conditions: Preconditions,
-    run: (existing: StoredResource, required: number | undefined) => Promise<T | 'conflict' | undefined>,
-  ): Promise<T> {
+    plan: (existing: StoredResource, members: () => Promise<ResourceRef[]>) => Promise<Modification>,
+  ): Promise<StoredResource> {
     const what = `${rt.name} "${id}"`;
-    for (let attempt = 0; attempt < WRITE_ATTEMPTS; attempt++) {
-      const existing = await store.getResource(ctx.orgId, rt.name, id);
-      if (!existing) throw scimErrors.notFound(`${what} not found.`);
-      const required = expectedVersion(conditions, existing.version, what);
-      const result = await run(existing, required);
-      if (result === undefined) throw scimErrors.notFound(`${what} not found.`);
-      if (result !== 'conflict') return result;
-      if (required !== undefined) throw stale(what);
-    }
-    throw scimErrors.conflict(`${what} kept changing while this request was applied; send it again.`);
+    const result = await write(rt, () => store.modifyResource(ctx.orgId, rt.name, id, async (existing, members) => {
+      expectedVersion(conditions, existing.version, what);
+      return plan(existing, members);
+    }));
+    if (result === undefined) throw scimErrors.notFound(`${what} not found.`);
+    // only when other processes on the same SQLite file kept changing it
+    if (result === 'conflict') throw scimErrors.conflict(`${what} kept changing while this request was applied; send it again.`);
+    return result;
   }
 
   const auditing = options.audit ?? true;
@@ -361,12 +360,12 @@ export function createScim(options: ScimOptions) {
       conditions: Preconditions = {},
     ): Promise<ResourceResponse> {
       return recorded(ctx, 'replace', endpoint, id, async (rt, record) => {
-        const stored = await onCurrentVersion(ctx, rt, id, conditions, async (existing) => {
+        const stored = await modify(ctx, rt, id, conditions, async (existing) => {
           const attrs = checkResource(rt, body, { existing: existing.attributes });
           await protectSecrets(rt, attrs, existing.attributes);
           const at = now().toISOString();
           const plan = planWrite(rt, attrs, { id, created: existing.created, lastModified: at }, (doc) => record(200, changesOf(rt, existing.attributes, doc), doc));
-          return write(rt, () => store.replaceResource(ctx.orgId, rt.name, id, at, plan, existing.version));
+          return { kind: 'replace', at, write: plan };
         });
         return respond(ctx, rt, stored, parseProjection(rt, params.attributes, params.excludedAttributes));
       });
@@ -390,13 +389,13 @@ export function createScim(options: ScimOptions) {
         const rules = DIALECT_RULES[ctx.dialect] ?? DIALECT_RULES.rfc;
         const asked = params.attributes !== undefined || params.excludedAttributes !== undefined;
         const noContent = rules.patchResponse === 'noContent' && !asked;
-        const result = await onCurrentVersion(ctx, rt, id, conditions, async (existing, required) => {
+        const result = await modify(ctx, rt, id, conditions, async (existing, currentMembers) => {
           const { document, members, removedSecrets } = await applyPatch(
             {
               rt,
               id,
               rules: rules.patch,
-              loadMembers: async () => (await store.members(ctx.orgId, id)).map((m) => referenceValue(m, m.resourceType, renderContext(ctx))),
+              loadMembers: async () => (await currentMembers()).map((m) => referenceValue(m, m.resourceType, renderContext(ctx))),
             },
             withoutSecrets(rt, existing.attributes),
             operations,
@@ -406,16 +405,16 @@ export function createScim(options: ScimOptions) {
           const at = now().toISOString();
           const changed = !sameJson(attrs, existing.attributes);
           const recorded = record(noContent ? 204 : 200, changed ? changesOf(rt, existing.attributes, attrs) : [], attrs);
-          return write(rt, () =>
-            store.patchResource(ctx.orgId, rt.name, id, at, {
-              // a new document was computed from this version; a membership delta alone holds on any version
-              ...(changed || required !== undefined ? { expectedVersion: existing.version } : {}),
+          return {
+            kind: 'patch',
+            at,
+            change: {
               ...(changed ? { write: planWrite(rt, attrs, { id, created: existing.created, lastModified: at }) } : {}),
               ...(members ? { members: { clear: members.clear, add: [...members.add], remove: [...members.remove], allowedTypes: memberTypes(rt) } } : {}),
               touch: [lastModifiedEntry(at)],
               ...(recorded ? { record: recorded } : {}),
-            }),
-          );
+            },
+          };
         });
         if (noContent) return { resource: {}, location: renderContext(ctx).location(rt.name, id), etag: etagOf(result.version), noContent };
         return { ...(await respond(ctx, rt, result, parseProjection(rt, params.attributes, params.excludedAttributes))), noContent };
@@ -425,9 +424,9 @@ export function createScim(options: ScimOptions) {
     /** DELETE: the audit entry shows what was deleted, so the version read is the one deleted. */
     async delete(ctx: CallContext, endpoint: string, id: string, conditions: Preconditions = {}): Promise<void> {
       return recorded(ctx, 'delete', endpoint, id, async (rt, record) => {
-        await onCurrentVersion(ctx, rt, id, conditions, async (existing) => {
-          const gone = await store.deleteResource(ctx.orgId, rt.name, id, existing.version, record(204, changesOf(rt, existing.attributes, undefined), existing.attributes));
-          return gone === true ? existing : gone === 'conflict' ? gone : undefined;
+        await modify(ctx, rt, id, conditions, async (existing) => {
+          const recorded = record(204, changesOf(rt, existing.attributes, undefined), existing.attributes);
+          return { kind: 'delete', ...(recorded ? { record: recorded } : {}) };
         });
       });
     },
@@ -560,9 +559,6 @@ export function createScim(options: ScimOptions) {
     },
   };
 }
-
-/** How often a write without If-Match starts over when another writer changed the resource under it. */
-const WRITE_ATTEMPTS = 5;
 
 function listOf(resources: Attributes[]): ListResponse {
   return { schemas: [SCHEMA_URN.listResponse], totalResults: resources.length, itemsPerPage: resources.length, startIndex: 1, Resources: resources };

@@ -1,6 +1,6 @@
 /**
- * Concurrency (issues #5, #6): uniqueness, If-Match and membership hold when requests race, because the database
- * enforces them inside each write; cursors carry no node state. Run in one process, and across three `scimd serve`
+ * Concurrency (issues #5, #6, #21): uniqueness, If-Match and membership hold when requests race, because the database
+ * enforces them inside each write; writers of one resource queue rather than fail; cursors carry no node state. Run in one process, and across three `scimd serve`
  * processes sharing one database: a SQLite file, or (Vitest project `postgres`) one PostgreSQL database.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -70,6 +70,73 @@ function races(name: string, open: () => Promise<{ send: Send; close: () => Prom
       expect(results.every((r) => r.status === 200)).toBe(true);
       const members = (await send(2, 'GET', `/Groups/${g.id}`)).body.members.map((m: { value: string }) => m.value);
       expect(new Set(members)).toEqual(new Set([...stay, ...join]));
+    });
+
+    // Writers on one resource queue instead of failing (issue 21): none is answered 409 without If-Match, none loses
+    // another's change, and each 2xx answer shows the state its own request left.
+    const patch = (...Operations: unknown[]) => ({ schemas: [PATCH_OP], Operations });
+
+    it('16 writers adding distinct emails to one user, 5 each: no 409, every email there, each answer shows its own', async () => {
+      const u = (await send(0, 'POST', '/Users', user(`emails-${Math.random().toString(36).slice(2)}`))).body;
+      const email = (w: number, k: number) => `w${w}-${k}@example.com`;
+      const results = await Promise.all(Array.from({ length: 16 }, async (_, w) => {
+        const answers = [];
+        for (let k = 0; k < 5; k++) answers.push({ k, r: await send(w, 'PATCH', `/Users/${u.id}`, patch({ op: 'add', path: 'emails', value: [{ value: email(w, k) }] })) });
+        return answers.map(({ k, r }) => ({ w, k, r }));
+      }));
+      const all = results.flat();
+      expect(tally(all.map((a) => a.r.status))).toEqual({ 200: 80 });
+      expect(all.every(({ w, k, r }) => r.body.emails.some((e: { value: string }) => e.value === email(w, k)))).toBe(true);
+      const after = (await send(1, 'GET', `/Users/${u.id}`)).body;
+      expect(new Set(after.emails.map((e: { value: string }) => e.value))).toEqual(new Set(all.map(({ w, k }) => email(w, k))));
+      expect(after.meta.version).toBe('W/"81"');
+    });
+
+    it('PUTs and PATCHes racing on one user (8 + 8, 3 rounds), and active true/false: no 409, each answer its own', async () => {
+      const name = `racing-${Math.random().toString(36).slice(2)}`;
+      const u = (await send(0, 'POST', '/Users', user(name))).body;
+      const results = await Promise.all(Array.from({ length: 16 }, async (_, w) => {
+        const answers = [];
+        for (let round = 0; round < 3; round++) {
+          const title = `w${w}-r${round}`;
+          const r = w % 2
+            ? await send(w, 'PUT', `/Users/${u.id}`, user(name, { title, active: round % 2 === 0 }))
+            : await send(w, 'PATCH', `/Users/${u.id}`, patch({ op: 'replace', path: 'title', value: title }, { op: 'replace', value: { active: round % 2 === 0 } }));
+          answers.push({ title, active: round % 2 === 0, r });
+        }
+        return answers;
+      }));
+      const all = results.flat();
+      expect(tally(all.map((a) => a.r.status))).toEqual({ 200: 48 });
+      expect(all.filter((a) => a.r.body.title !== a.title || a.r.body.active !== a.active).map((a) => a.title)).toEqual([]);
+      // one version each, and no two answers claim the same
+      expect(new Set(all.map((a) => a.r.body.meta.version)).size).toBe(48);
+    });
+
+    it('16 writers on one group: member adds and removes and renames, no 409, each answer its own', async () => {
+      const members = await Promise.all(Array.from({ length: 16 }, async (_, i) => (await send(i, 'POST', '/Users', user(`gm-${i}-${Math.random().toString(36).slice(2)}`))).body.id as string));
+      const g = (await send(0, 'POST', '/Groups', group(`busy-${Math.random().toString(36).slice(2)}`))).body;
+      const results = await Promise.all(members.map(async (id, w) => {
+        const answers = [];
+        for (let round = 0; round < 3; round++) {
+          const name = `busy-w${w}-r${round}`;
+          answers.push({ check: 'add', id, r: await send(w, 'PATCH', `/Groups/${g.id}`, patch({ op: 'add', path: 'members', value: [{ value: id }] })) });
+          answers.push({ check: 'rename', name, r: await send(w, 'PATCH', `/Groups/${g.id}`, patch({ op: 'replace', path: 'displayName', value: name })) });
+          if (round < 2) answers.push({ check: 'remove', id, r: await send(w, 'PATCH', `/Groups/${g.id}`, patch({ op: 'remove', path: `members[value eq "${id}"]` })) });
+        }
+        return answers;
+      }));
+      const all = results.flat();
+      expect(tally(all.map((a) => a.r.status))).toEqual({ 200: 16 * 8 });
+      const own = (a: (typeof all)[number]) => {
+        const body = a.r.body;
+        if (a.check === 'rename') return body.displayName === a.name;
+        const has = (body.members ?? []).some((m: { value: string }) => m.value === a.id);
+        return a.check === 'add' ? has : !has;
+      };
+      expect(all.filter((a) => !own(a)).length).toBe(0);
+      const after = (await send(1, 'GET', `/Groups/${g.id}`)).body;
+      expect(new Set(after.members.map((m: { value: string }) => m.value))).toEqual(new Set(members));
     });
 
     it('a cursor page from one server is continued on the others, and the pages hold every user once', async () => {

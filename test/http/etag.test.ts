@@ -82,3 +82,61 @@ describe('If-None-Match', () => {
     expect((await s.request('GET', `/Users/${id}`, undefined, { 'if-none-match': 'W/"2"' })).status).toBe(200);
   });
 });
+
+describe('a representation that changes through the membership relation has a new version', () => {
+  const patch = (...Operations: unknown[]) => ({ schemas: [PATCH_OP], Operations });
+  /** The user's version, and whether an If-None-Match on the version before is answered 304 (it must not be). */
+  async function changed(userId: string, before: string): Promise<string> {
+    const got = await s.request('GET', `/Users/${userId}`, undefined, { 'if-none-match': before });
+    expect(got.status).toBe(200);
+    expect(got.headers.etag).not.toBe(before);
+    expect(got.body.meta.version).toBe(got.headers.etag);
+    return got.headers.etag as string;
+  }
+  const etag = async (path: string) => (await s.request('GET', path)).headers.etag as string;
+
+  it('a member\'s ETag and lastModified move when it joins or leaves a group, the group is renamed or deleted', async () => {
+    let tag = await etag(`/Users/${id}`);
+    const lastModified = (await s.request('GET', `/Users/${id}`)).body.meta.lastModified;
+    const g = (await s.request('POST', '/Groups', group('Guides', [id]))).body;
+    tag = await changed(id, tag);
+    const joined = (await s.request('GET', `/Users/${id}`)).body;
+    expect(joined.groups.map((x: { display: string }) => x.display)).toEqual(['Guides']);
+    expect(joined.meta.lastModified > lastModified).toBe(true);
+    // the index moved with it: a filter on lastModified finds the user by its new time
+    const since = encodeURIComponent(`meta.lastModified ge "${joined.meta.lastModified}"`);
+    expect((await s.request('GET', `/Users?filter=${since}`)).body.Resources.map((r: { id: string }) => r.id)).toEqual([id]);
+
+    await s.request('PATCH', `/Groups/${g.id}`, patch({ op: 'replace', path: 'displayName', value: 'Tour Guides' }));
+    tag = await changed(id, tag);
+    await s.request('PATCH', `/Groups/${g.id}`, patch({ op: 'remove', path: `members[value eq "${id}"]` }));
+    tag = await changed(id, tag);
+    await s.request('PATCH', `/Groups/${g.id}`, patch({ op: 'add', path: 'members', value: [{ value: id }] }));
+    tag = await changed(id, tag);
+    await s.request('PUT', `/Groups/${g.id}`, group('Tour Guides', []));
+    tag = await changed(id, tag);
+    await s.request('PATCH', `/Groups/${g.id}`, patch({ op: 'add', path: 'members', value: [{ value: id }] }));
+    tag = await changed(id, tag);
+    await s.request('DELETE', `/Groups/${g.id}`);
+    await changed(id, tag);
+  });
+
+  it('a group\'s ETag moves when a member is renamed or deleted; a change that touches no one else moves only its own', async () => {
+    const other = (await s.request('POST', '/Users', user('other'))).body.id;
+    const g = (await s.request('POST', '/Groups', group('Guides', [id, other]))).body;
+    const bystander = (await s.request('POST', '/Groups', group('Bystanders'))).body;
+    let tag = await etag(`/Groups/${g.id}`);
+    const bystanderTag = await etag(`/Groups/${bystander.id}`);
+    await s.request('PATCH', `/Users/${id}`, patch({ op: 'replace', path: 'userName', value: 'babs' }));
+    let now = await etag(`/Groups/${g.id}`);
+    expect(now).not.toBe(tag);
+    expect((await s.request('GET', `/Groups/${g.id}`)).body.members.find((m: { value: string }) => m.value === id).display).toBe('babs');
+    tag = now;
+    await s.request('PATCH', `/Users/${id}`, replaceTitle('not a label'));
+    expect(await etag(`/Groups/${g.id}`)).toBe(tag);
+    await s.request('DELETE', `/Users/${other}`);
+    now = await etag(`/Groups/${g.id}`);
+    expect(now).not.toBe(tag);
+    expect(await etag(`/Groups/${bystander.id}`)).toBe(bystanderTag);
+  });
+});

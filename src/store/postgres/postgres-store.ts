@@ -5,9 +5,10 @@
  * commit or roll back), versions by the `WHERE version = …` of the UPDATE itself, and membership references by
  * foreign keys plus a `FOR KEY SHARE` lock on each member, so a member cannot be deleted while it is being added.
  */
-import type { ChangeRecord, CreateManyOptions, IndexEntry, Membership, PatchChange, ResourceWrite, StoredResource, UniqueKey } from '../../core/model.js';
+import type { ChangeRecord, CreateManyOptions, IndexEntry, Membership, Modification, PatchChange, ResourceRef, ResourceWrite, StoredResource, UniqueKey } from '../../core/model.js';
 import { UniquenessViolation, UnknownMembers } from '../../core/errors.js';
 import { recordChanges } from '../sql/outbox.js';
+import { touchRelated } from '../sql/relations.js';
 import { indexRows, toResource, type ResourceRow } from '../sql/rows.js';
 import { created, resourceWrite, type ImportItem, type ResourceMeta } from '../sql/snapshot.js';
 import { SqlStore } from '../sql/sql-store.js';
@@ -156,26 +157,27 @@ export class PostgresStore extends SqlStore implements Store {
     await this.insertIndex(c, scope, [{ seq: rows[0]!.seq, entries: write.index }]);
     await this.insertUniqueKeys(c, orgId, resourceType, id, write.uniqueKeys);
     const added = write.membership ? await this.addMembers(c, orgId, id, write.membership) : [];
+    if (added.length > 0) await this.touchRelated(c, orgId, id, { added, removed: [], related: false }, meta.lastModified);
     await this.insertRecords(c, [{ record: write.record, version: meta.version, added, removed: [] }]);
     return { orgId, resourceType, id, version: meta.version, created: meta.created, lastModified: meta.lastModified, attributes: write.attributes };
+  }
+
+  /**
+   * The resource's row, locked until the transaction ends: writers of one resource queue here. NO KEY: a group adding
+   * it as a member (FOR KEY SHARE) need not wait; a delete takes the stronger lock itself.
+   */
+  private async lockRow(c: Client, orgId: string, resourceType: string, id: string): Promise<ResourceRow | undefined> {
+    return (await c.query<ResourceRow>('SELECT * FROM resources WHERE org_id = $1 AND resource_type = $2 AND id = $3 FOR NO KEY UPDATE', [orgId, resourceType, id])).rows[0];
   }
 
   async replaceResource(orgId: string, resourceType: string, id: string, at: string, write: ResourceWrite, expectedVersion?: number) {
     const scope = await this.scopeOf(orgId, resourceType);
     await this.knowPaths([write]);
     return this.transaction(async (c) => {
-      // the version is checked by the UPDATE itself: a concurrent write holds the row until it commits, and then
-      // the condition is evaluated against its result
-      const row = (await c.query<ResourceRow>(
-        `UPDATE resources SET version = version + 1, last_modified = $4, display = $5, data = $6
-         WHERE org_id = $1 AND resource_type = $2 AND id = $3 AND ($7::integer IS NULL OR version = $7) RETURNING *`,
-        [orgId, resourceType, id, at, write.display ?? null, JSON.stringify(write.attributes), expectedVersion ?? null],
-      )).rows[0];
-      if (!row) return expectedVersion !== undefined && (await this.exists(c, orgId, resourceType, id)) ? 'conflict' : undefined;
-      await this.rewriteIndexAndKeys(c, row.seq, orgId, resourceType, scope, id, write);
-      const members = write.membership ? await this.replaceMembers(c, orgId, id, write.membership) : { added: [], removed: [] };
-      await this.insertRecords(c, [{ record: write.record, version: row.version, added: members.added, removed: members.removed }]);
-      return toResource(row);
+      const row = await this.lockRow(c, orgId, resourceType, id);
+      if (!row) return undefined;
+      if (expectedVersion !== undefined && row.version !== expectedVersion) return 'conflict';
+      return this.replaceRow(c, row, scope, at, write);
     });
   }
 
@@ -183,48 +185,94 @@ export class PostgresStore extends SqlStore implements Store {
     const scope = await this.scopeOf(orgId, resourceType);
     await this.knowPaths([change.write ?? {}, { index: change.touch }]);
     return this.transaction(async (c) => {
-      let seq: number;
-      let changed = false;
-      const expected = change.expectedVersion;
-      if (change.write) {
-        const w = change.write;
-        // the version is checked by the UPDATE itself, as in replaceResource
-        const row = (await c.query<{ seq: number }>(
-          `UPDATE resources SET display = $4, data = $5
-           WHERE org_id = $1 AND resource_type = $2 AND id = $3 AND ($6::integer IS NULL OR version = $6) RETURNING seq`,
-          [orgId, resourceType, id, w.display ?? null, JSON.stringify(w.attributes), expected ?? null],
-        )).rows[0];
-        if (!row) return expected !== undefined && (await this.exists(c, orgId, resourceType, id)) ? 'conflict' : undefined;
-        seq = row.seq;
-        await this.rewriteIndexAndKeys(c, seq, orgId, resourceType, scope, id, w);
-        changed = true;
-      } else {
-        // a membership-only change: the row lock orders it with concurrent writes to the same group, so the version
-        // read here stays the stored one until this transaction ends
-        const row = (await c.query<{ seq: number; version: number }>(
-          'SELECT seq, version FROM resources WHERE org_id = $1 AND resource_type = $2 AND id = $3 FOR UPDATE', [orgId, resourceType, id],
-        )).rows[0];
-        if (!row) return undefined;
-        if (expected !== undefined && row.version !== expected) return 'conflict';
-        seq = row.seq;
-      }
-      const m = change.members;
-      let added: string[] = [];
-      let removed: string[] = [];
-      if (m) {
-        // clearing before adding removes only those not added back, so replacing the members by the same set is no change
-        removed = (m.clear
-          ? await c.query<{ member_id: string }>('DELETE FROM group_members WHERE org_id = $1 AND group_id = $2 AND NOT (member_id = ANY($3::text[])) RETURNING member_id', [orgId, id, m.add])
-          : await c.query<{ member_id: string }>('DELETE FROM group_members WHERE org_id = $1 AND group_id = $2 AND member_id = ANY($3::text[]) RETURNING member_id', [orgId, id, m.remove])
-        ).rows.map((r) => r.member_id);
-        if (m.add.length > 0) added = await this.addMembers(c, orgId, id, { ids: m.add, allowedTypes: m.allowedTypes });
-        changed = changed || added.length > 0 || removed.length > 0;
-      }
-      const result = changed ? await this.bumpVersion(c, seq, scope, at, change) : (await c.query<ResourceRow>('SELECT * FROM resources WHERE seq = $1', [seq])).rows[0]!;
-      // recorded even when nothing changed (the request was made), with the version it left
-      await this.insertRecords(c, [{ record: change.record, version: result.version, added, removed }]);
-      return toResource(result);
+      const row = await this.lockRow(c, orgId, resourceType, id);
+      if (!row) return undefined;
+      if (change.expectedVersion !== undefined && row.version !== change.expectedVersion) return 'conflict';
+      return this.patchRow(c, row, scope, at, change);
     });
+  }
+
+  async deleteResource(orgId: string, resourceType: string, id: string, expectedVersion?: number, record?: ChangeRecord): Promise<boolean | 'conflict'> {
+    return this.transaction(async (c) => {
+      const row = await this.lockRow(c, orgId, resourceType, id);
+      if (!row) return false;
+      if (expectedVersion !== undefined && row.version !== expectedVersion) return 'conflict';
+      await this.deleteRow(c, row, record);
+      return true;
+    });
+  }
+
+  /**
+   * The plan runs in the write's transaction, holding the resource's row lock from the read to the commit: a
+   * concurrent writer of the resource (on any node) waits for it, then plans from what it left. Paths the plan's
+   * write needs that are not known yet are added in a transaction of their own, the lock given up meanwhile, and
+   * the plan made again: at most once for each new path in a process's life.
+   */
+  async modifyResource(
+    orgId: string,
+    resourceType: string,
+    id: string,
+    plan: (current: StoredResource, members: () => Promise<ResourceRef[]>) => Promise<Modification>,
+  ): Promise<StoredResource | undefined> {
+    const scope = await this.scopeOf(orgId, resourceType);
+    for (;;) {
+      let missing: string[] = [];
+      const done = await this.transaction(async (c) => {
+        const row = await this.lockRow(c, orgId, resourceType, id);
+        if (!row) return undefined;
+        const m = await plan(toResource(row), () => this.pg.runOn(c, this.membersIn(orgId, id)));
+        if (m.kind === 'delete') {
+          await this.deleteRow(c, row, m.record);
+          return toResource(row);
+        }
+        missing = this.unknownPaths(m.kind === 'replace' ? [m.write] : [m.change.write ?? {}, { index: m.change.touch }]);
+        if (missing.length > 0) return 'paths unknown' as const;
+        return m.kind === 'replace' ? this.replaceRow(c, row, scope, m.at, m.write) : this.patchRow(c, row, scope, m.at, m.change);
+      });
+      if (done !== 'paths unknown') return done;
+      await this.knowPaths([{ index: missing.map((path) => ({ path, ordinal: 0 })) }]);
+    }
+  }
+
+  private async replaceRow(c: Client, current: ResourceRow, scope: number, at: string, write: ResourceWrite): Promise<StoredResource> {
+    const { org_id: orgId, resource_type: resourceType, id } = current;
+    const row = (await c.query<ResourceRow>(
+      'UPDATE resources SET version = version + 1, last_modified = $2, display = $3, data = $4 WHERE seq = $1 RETURNING *',
+      [current.seq, at, write.display ?? null, JSON.stringify(write.attributes)],
+    )).rows[0]!;
+    await this.rewriteIndexAndKeys(c, row.seq, orgId, resourceType, scope, id, write);
+    const members = write.membership ? await this.replaceMembers(c, orgId, id, write.membership) : { added: [], removed: [] };
+    await this.touchRelated(c, orgId, id, { ...members, related: (write.display ?? null) !== current.display }, at);
+    await this.insertRecords(c, [{ record: write.record, version: row.version, added: members.added, removed: members.removed }]);
+    return toResource(row);
+  }
+
+  private async patchRow(c: Client, current: ResourceRow, scope: number, at: string, change: PatchChange): Promise<StoredResource> {
+    const { org_id: orgId, resource_type: resourceType, id, seq } = current;
+    let changed = false;
+    if (change.write) {
+      const w = change.write;
+      await c.query('UPDATE resources SET display = $2, data = $3 WHERE seq = $1', [seq, w.display ?? null, JSON.stringify(w.attributes)]);
+      await this.rewriteIndexAndKeys(c, seq, orgId, resourceType, scope, id, w);
+      changed = true;
+    }
+    const m = change.members;
+    let added: string[] = [];
+    let removed: string[] = [];
+    if (m) {
+      // clearing before adding removes only those not added back, so replacing the members by the same set is no change
+      removed = (m.clear
+        ? await c.query<{ member_id: string }>('DELETE FROM group_members WHERE org_id = $1 AND group_id = $2 AND NOT (member_id = ANY($3::text[])) RETURNING member_id', [orgId, id, m.add])
+        : await c.query<{ member_id: string }>('DELETE FROM group_members WHERE org_id = $1 AND group_id = $2 AND member_id = ANY($3::text[]) RETURNING member_id', [orgId, id, m.remove])
+      ).rows.map((r) => r.member_id);
+      if (m.add.length > 0) added = await this.addMembers(c, orgId, id, { ids: m.add, allowedTypes: m.allowedTypes });
+      changed = changed || added.length > 0 || removed.length > 0;
+    }
+    const result = changed ? await this.bumpVersion(c, seq, scope, at, change) : current;
+    await this.touchRelated(c, orgId, id, { added, removed, related: change.write !== undefined && (change.write.display ?? null) !== current.display }, at);
+    // recorded even when nothing changed (the request was made), with the version it left
+    await this.insertRecords(c, [{ record: change.record, version: result.version, added, removed }]);
+    return toResource(result);
   }
 
   /** A changed resource's new version (and, for a membership-only change, its index entries such as lastModified). */
@@ -239,18 +287,18 @@ export class PostgresStore extends SqlStore implements Store {
     return (await c.query<ResourceRow>('UPDATE resources SET version = version + 1, last_modified = $2 WHERE seq = $1 RETURNING *', [seq, at])).rows[0]!;
   }
 
-  async deleteResource(orgId: string, resourceType: string, id: string, expectedVersion?: number, record?: ChangeRecord): Promise<boolean | 'conflict'> {
-    return this.transaction(async (c) => {
-      // the foreign keys cascade to the resource's index rows, unique values and memberships (both sides)
-      const gone = (await c.query<{ version: number }>(
-        'DELETE FROM resources WHERE org_id = $1 AND resource_type = $2 AND id = $3 AND ($4::integer IS NULL OR version = $4) RETURNING version',
-        [orgId, resourceType, id, expectedVersion ?? null],
-      )).rows[0];
-      if (!gone) return expectedVersion !== undefined && (await this.exists(c, orgId, resourceType, id)) ? 'conflict' : false;
-      await this.insertRecords(c, [{ record, version: gone.version, added: [], removed: [] }]);
-      await this.count(c, orgId, resourceType, -1);
-      return true;
-    });
+  private async deleteRow(c: Client, row: ResourceRow, record: ChangeRecord | undefined): Promise<void> {
+    // its members no longer show it in their groups, nor its groups it in their members
+    await this.touchRelated(c, row.org_id, row.id, { added: [], removed: [], related: true }, new Date().toISOString());
+    // the foreign keys cascade to the resource's index rows, unique values and memberships (both sides)
+    await c.query('DELETE FROM resources WHERE seq = $1', [row.seq]);
+    await this.insertRecords(c, [{ record, version: row.version, added: [], removed: [] }]);
+    await this.count(c, row.org_id, row.resource_type, -1);
+  }
+
+  /** Touches the resources on the other side of a write's membership changes (sql/relations.ts). */
+  private async touchRelated(c: Client, orgId: string, id: string, change: { added: readonly string[]; removed: readonly string[]; related: boolean }, at: string): Promise<void> {
+    await this.pg.runOn(c, touchRelated(orgId, id, change, at, POSTGRES));
   }
 
   /** Adds to the number of resources of the type; the last statement of a write (see createResources). */
@@ -261,10 +309,6 @@ export class PostgresStore extends SqlStore implements Store {
        ON CONFLICT (org_id, resource_type) DO UPDATE SET n = resource_counts.n + $3`,
       [orgId, resourceType, delta],
     );
-  }
-
-  private async exists(c: Client, orgId: string, resourceType: string, id: string): Promise<boolean> {
-    return ((await c.query('SELECT 1 FROM resources WHERE org_id = $1 AND resource_type = $2 AND id = $3', [orgId, resourceType, id])).rowCount ?? 0) > 0;
   }
 
   /** A changed document's index rows and unique values, replaced (a clash throws and rolls the write back). */

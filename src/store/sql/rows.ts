@@ -12,6 +12,8 @@ export interface ResourceRow {
   version: number;
   created: string;
   last_modified: string;
+  /** The label other resources show for it (ResourceWrite.display). */
+  display: string | null;
   data: string;
 }
 

@@ -45,7 +45,7 @@ export function* snapshotSteps(dialect: SqlDialect, batch = SNAPSHOT_BATCH): Gen
   yield { records: tokens.map((t) => ({ kind: 'token', ...toToken(t) })) };
 
   for (let after = 0; ;) {
-    const rows = yield* run<ResourceRow & { display: string | null }>('SELECT * FROM resources WHERE seq > ? ORDER BY seq LIMIT ?', after, batch);
+    const rows = yield* run<ResourceRow>('SELECT * FROM resources WHERE seq > ? ORDER BY seq LIMIT ?', after, batch);
     if (rows.length === 0) break;
     const last = rows[rows.length - 1]!.seq;
     // the two index tables as one list of entries (a complex value's marker is its '' string row: see indexRows)
@@ -93,7 +93,7 @@ interface EventRow {
   dead: string | null;
 }
 
-function resourceRecords(rows: readonly (ResourceRow & { display: string | null })[], index: readonly IndexRow[], keys: readonly ({ seq: number } & UniqueKey)[]): SnapshotRecord[] {
+function resourceRecords(rows: readonly (ResourceRow)[], index: readonly IndexRow[], keys: readonly ({ seq: number } & UniqueKey)[]): SnapshotRecord[] {
   const entries = groupBy(index, (e) => e.resource_seq, (e): IndexEntry => ({
     path: e.path, ordinal: e.ordinal, ...(e.str !== null ? { str: e.str } : {}), ...(e.num !== null ? { num: e.num } : {}),
   }));

@@ -39,7 +39,7 @@ function* contentsOf(orgId: string): Program<OrganizationContents> {
 const CHUNK = 500;
 
 /** The writes of resources: each store's own (they are where the databases differ most). */
-type WritePath = 'createResource' | 'createResources' | 'replaceResource' | 'patchResource' | 'deleteResource';
+type WritePath = 'createResource' | 'createResources' | 'replaceResource' | 'patchResource' | 'deleteResource' | 'modifyResource';
 
 export abstract class SqlStore implements Omit<Store, WritePath> {
   /** Index scopes ((organization, resource type) as a small integer) and index paths, as committed: never deleted. */
@@ -176,15 +176,22 @@ export abstract class SqlStore implements Omit<Store, WritePath> {
     })());
   }
 
-  // The membership relation is read from outermost (the dialect's membershipJoin): the relation by index, then each
-  // resource by id (else SQLite may walk every resource of the organization, which made creating a user O(users)).
-  async members(orgId: string, groupId: string): Promise<ResourceRef[]> {
-    const rows = await this.x.read(rowsOf<{ value: string; resourceType: string; display: string | null }>(
+  members(orgId: string, groupId: string): Promise<ResourceRef[]> {
+    return this.x.read(this.membersIn(orgId, groupId));
+  }
+
+  /**
+   * A group's members, in the order they were added; a program, so that a write can read them in its own
+   * transaction. The relation is read from outermost (the dialect's membershipJoin): by index, then each resource by
+   * id (else SQLite may walk every resource of the organization, which made creating a user O(users)).
+   */
+  protected *membersIn(orgId: string, groupId: string): Program<ResourceRef[]> {
+    const rows = yield* rowsOf<{ value: string; resourceType: string; display: string | null }>(
       `SELECT m.member_id AS "value", m.member_type AS "resourceType", r.display AS display
        FROM group_members m ${this.x.dialect.membershipJoin} resources r ON r.org_id = m.org_id AND r.resource_type = m.member_type AND r.id = m.member_id
        WHERE m.org_id = ? AND m.group_id = ? ORDER BY m.${this.x.dialect.memberPosition}`,
       orgId, groupId,
-    ));
+    );
     return rows.map(toRef);
   }
 
@@ -371,14 +378,8 @@ export abstract class SqlStore implements Omit<Store, WritePath> {
    * that needs them, and remembered once committed, as scopes are.
    */
   protected async knowPaths(writes: readonly { readonly index?: readonly IndexEntry[]; readonly uniqueKeys?: readonly UniqueKey[] }[]): Promise<void> {
-    const missing = new Set<string>();
-    for (const w of writes) {
-      for (const e of w.index ?? []) if (!this.paths.has(e.path)) missing.add(e.path);
-      if (this.uniqueKeysByPath) for (const k of w.uniqueKeys ?? []) if (!this.paths.has(k.attribute)) missing.add(k.attribute);
-    }
-    if (missing.size === 0) return;
-    // in one order everywhere, so that two processes adding the same paths cannot deadlock
-    const unknown = [...missing].sort();
+    const unknown = this.unknownPaths(writes);
+    if (unknown.length === 0) return;
     const { dialect } = this.x;
     const rows = await this.x.write((function* () {
       yield* statement(`INSERT INTO index_paths (path) VALUES ${unknown.map(() => '(?)').join(', ')} ON CONFLICT DO NOTHING`, ...unknown);
@@ -386,6 +387,16 @@ export abstract class SqlStore implements Omit<Store, WritePath> {
       return yield* rowsOf<{ id: number; path: string }>(`SELECT id, path FROM index_paths WHERE ${which.sql}`, ...which.params);
     })());
     for (const r of rows) this.paths.set(r.path, Number(r.id));
+  }
+
+  /** The paths of the writes that knowPaths has not made sure of yet, in one order everywhere (no deadlock between two processes adding them). */
+  protected unknownPaths(writes: readonly { readonly index?: readonly IndexEntry[]; readonly uniqueKeys?: readonly UniqueKey[] }[]): string[] {
+    const missing = new Set<string>();
+    for (const w of writes) {
+      for (const e of w.index ?? []) if (!this.paths.has(e.path)) missing.add(e.path);
+      if (this.uniqueKeysByPath) for (const k of w.uniqueKeys ?? []) if (!this.paths.has(k.attribute)) missing.add(k.attribute);
+    }
+    return [...missing].sort();
   }
 
   /** The known index paths, with those of `paths` that another process has added since looked up. */

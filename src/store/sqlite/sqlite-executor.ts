@@ -36,7 +36,10 @@ export class SqliteExecutor implements SqlExecutor {
     this.commits = new GroupCommit(this.db);
   }
 
-  /** A prepared statement from the cache (the one used last moves to its end). */
+  /**
+   * A prepared statement from the cache (the one used last moves to its end). Shared by every caller with the same
+   * text: none may change its mode (pluck, raw, expand), or the next caller would read rows of another shape.
+   */
   statement(sql: string): Database.Statement {
     let s = this.statements.get(sql);
     if (s) this.statements.delete(sql);

@@ -3,11 +3,12 @@
  * sql/sql-store.ts; this file is SQLite's write path. SQLite has one writer at a time, so a write reads and checks
  * inside its transaction (the group commit's); a large batch of creates is written on the writer thread.
  */
-import type { ChangeRecord, CreateManyOptions, IndexEntry, Membership, PatchChange, ResourceWrite, StoredResource } from '../../core/model.js';
+import type { ChangeRecord, CreateManyOptions, IndexEntry, Membership, Modification, PatchChange, ResourceRef, ResourceWrite, StoredResource } from '../../core/model.js';
 import { UniquenessViolation, UnknownMembers } from '../../core/errors.js';
 import { auditValues, insertAuditValues } from '../sql/audit.js';
 import { insertFlat } from '../sql/executor.js';
 import { insertOutboxValues, outboxValues, recordChanges } from '../sql/outbox.js';
+import { membersOf, touchRelated } from '../sql/relations.js';
 import { indexRows, toResource, type IndexRow, type ResourceRow } from '../sql/rows.js';
 import { created, resourceWrite, type ImportItem, type ResourceMeta } from '../sql/snapshot.js';
 import { SqlStore } from '../sql/sql-store.js';
@@ -16,10 +17,13 @@ import { MIGRATIONS } from './migrations.js';
 import { SQLITE } from './sqlite-dialect.js';
 import { SqliteExecutor } from './sqlite-executor.js';
 import { WriterThread } from './writer-thread.js';
+import { KeyedLock } from './keyed-lock.js';
 import type { CreateBatch, CreateOutcome, CreateRow } from './create-batch.js';
 
 /** SQLite's default limit on bound parameters is 32766; chunks of 500 stay far below it. */
 const CHUNK = 500;
+/** How often a modification is planned again when another process wrote the resource meanwhile. */
+const MODIFY_ATTEMPTS = 20;
 
 /** What the creates of one transaction leave for createdWith to write at its end (flat rows, as CreateRow's). */
 interface CreatedRows {
@@ -61,6 +65,8 @@ export class SqliteStore extends SqlStore implements Store {
   private readonly sqlite: SqliteExecutor;
   private readonly writer: WriterThread | undefined;
   private readonly writerMinItems: number;
+  /** The modifications of one resource, one at a time (modifyResource). */
+  private readonly modifying = new KeyedLock();
 
   constructor(filename: string, options: SqliteStoreOptions = {}) {
     const executor = new SqliteExecutor(filename);
@@ -202,7 +208,10 @@ export class SqliteStore extends SqlStore implements Store {
     for (let i = 0; i < row.strs.length; i += 3) rows.str.push(scope, row.strs[i], row.strs[i + 1], seq, row.strs[i + 2]);
     for (let i = 0; i < row.nums.length; i += 3) rows.num.push(scope, row.nums[i], row.nums[i + 1], seq, row.nums[i + 2]);
     for (let i = 0; i < row.unique.length; i += 2) rows.unique.push(scope, row.unique[i], row.unique[i + 1], seq);
-    if (row.membership) this.addMembers(orgId, r.id, row.membership);
+    if (row.membership) {
+      const added = this.addMembers(orgId, r.id, row.membership);
+      this.touchRelated(orgId, r.id, { added, removed: [], related: false }, r.lastModified);
+    }
     const counted = rows.counts.get(scope);
     if (counted) counted.n++;
     else rows.counts.set(scope, { orgId, resourceType, n: 1 });
@@ -221,6 +230,7 @@ export class SqliteStore extends SqlStore implements Store {
         .get(at, write.display ?? null, JSON.stringify(write.attributes), current.seq) as ResourceRow;
       this.rewriteIndexAndKeys(row.seq, scope, write);
       const members = write.membership ? this.replaceMembers(orgId, id, write.membership) : { added: [], removed: [] };
+      this.touchRelated(orgId, id, { ...members, related: (write.display ?? null) !== current.display }, at);
       this.insertRecord(write.record, row.version, members.added, members.removed);
       return toResource(row);
     });
@@ -234,6 +244,7 @@ export class SqliteStore extends SqlStore implements Store {
       if (!row) return undefined;
       if (change.expectedVersion !== undefined && row.version !== change.expectedVersion) return 'conflict';
       let changed = false;
+      const relabelled = change.write !== undefined && (change.write.display ?? null) !== row.display;
       if (change.write) {
         const w = change.write;
         this.sql('UPDATE resources SET display = ?, data = ? WHERE seq = ?').run(w.display ?? null, JSON.stringify(w.attributes), row.seq);
@@ -247,7 +258,7 @@ export class SqliteStore extends SqlStore implements Store {
         const remove = this.sql('DELETE FROM group_members WHERE org_id = ? AND group_id = ? AND member_id = ?');
         // clearing before adding removes only those not added back, so replacing the members by the same set is no change
         const kept = new Set(m.add);
-        const leaving = m.clear ? (this.sql('SELECT member_id FROM group_members WHERE org_id = ? AND group_id = ?').pluck().all(orgId, id) as string[]).filter((x) => !kept.has(x)) : m.remove;
+        const leaving = m.clear ? this.memberIds(orgId, id).filter((x) => !kept.has(x)) : m.remove;
         for (const member of leaving) if (remove.run(orgId, id, member).changes > 0) removed.push(member);
         if (m.add.length > 0) added.push(...this.addMembers(orgId, id, { ids: m.add, allowedTypes: m.allowedTypes }));
         changed = changed || added.length > 0 || removed.length > 0;
@@ -259,6 +270,7 @@ export class SqliteStore extends SqlStore implements Store {
         if (!change.write) this.replaceIndexEntries(row.seq, scope, change.touch);
         result = this.sql('UPDATE resources SET version = version + 1, last_modified = ? WHERE seq = ? RETURNING *').get(at, row.seq) as ResourceRow;
       }
+      this.touchRelated(orgId, id, { added, removed, related: relabelled }, at);
       this.insertRecord(change.record, result.version, added, removed);
       return toResource(result);
     });
@@ -269,6 +281,8 @@ export class SqliteStore extends SqlStore implements Store {
       const gone = this.versionOf(orgId, resourceType, id);
       if (!gone) return false;
       if (expectedVersion !== undefined && gone.version !== expectedVersion) return 'conflict';
+      // its members no longer show it in their groups, nor its groups it in their members
+      this.touchRelated(orgId, id, { added: [], removed: [], related: true }, new Date().toISOString());
       this.sql('DELETE FROM resources WHERE seq = ?').run(gone.seq);
       this.sql('UPDATE resource_counts SET n = n - 1 WHERE org_id = ? AND resource_type = ?').run(orgId, resourceType);
       this.sql('DELETE FROM attribute_str WHERE resource_seq = ?').run(gone.seq);
@@ -282,10 +296,45 @@ export class SqliteStore extends SqlStore implements Store {
   }
 
   /** Read inside the write transaction (BEGIN IMMEDIATE holds the write lock), so no other writer comes between. */
-  private versionOf(orgId: string, resourceType: string, id: string): { seq: number; version: number } | undefined {
-    return this.sql('SELECT seq, version FROM resources WHERE org_id = ? AND resource_type = ? AND id = ?').get(orgId, resourceType, id) as
-      | { seq: number; version: number }
+  private versionOf(orgId: string, resourceType: string, id: string): { seq: number; version: number; display: string | null } | undefined {
+    return this.sql('SELECT seq, version, display FROM resources WHERE org_id = ? AND resource_type = ? AND id = ?').get(orgId, resourceType, id) as
+      | { seq: number; version: number; display: string | null }
       | undefined;
+  }
+
+  private memberIds(orgId: string, groupId: string): string[] {
+    return this.sqlite.runSync(membersOf(orgId, groupId)).map((m) => m.member_id);
+  }
+
+  /** Touches the resources on the other side of a write's membership changes (sql/relations.ts). */
+  private touchRelated(orgId: string, id: string, change: { added: readonly string[]; removed: readonly string[]; related: boolean }, at: string): void {
+    this.sqlite.runSync(touchRelated(orgId, id, change, at, SQLITE));
+  }
+
+  /**
+   * One plan a resource at a time in this process, from the resource as it then stands, written only onto that
+   * version: a write of another process in between (several servers on one file) makes it plan again.
+   */
+  async modifyResource(
+    orgId: string,
+    resourceType: string,
+    id: string,
+    plan: (current: StoredResource, members: () => Promise<ResourceRef[]>) => Promise<Modification>,
+  ): Promise<StoredResource | 'conflict' | undefined> {
+    return this.modifying.run(`${orgId}\u0000${resourceType}\u0000${id}`, async () => {
+      for (let attempt = 0; attempt < MODIFY_ATTEMPTS; attempt++) {
+        const current = await this.getResource(orgId, resourceType, id);
+        if (!current) return undefined;
+        const m = await plan(current, () => this.members(orgId, id));
+        const done = m.kind === 'replace'
+          ? await this.replaceResource(orgId, resourceType, id, m.at, m.write, current.version)
+          : m.kind === 'patch'
+            ? await this.patchResource(orgId, resourceType, id, m.at, { ...m.change, expectedVersion: current.version })
+            : await this.deleteResource(orgId, resourceType, id, current.version, m.record);
+        if (done !== 'conflict') return done === true ? current : done === false ? undefined : done;
+      }
+      return 'conflict';
+    });
   }
 
   /**
@@ -349,11 +398,11 @@ export class SqliteStore extends SqlStore implements Store {
   private claimUniqueValues(flat: readonly unknown[]): void {
     const claimed = this.insertFlat('INSERT INTO unique_claims (scope, attribute, value, resource_seq)', 4, flat, ' ON CONFLICT DO NOTHING');
     if (claimed === flat.length / 4) return;
-    const holder = this.sql('SELECT resource_seq FROM unique_claims WHERE scope = ? AND attribute = ? AND value = ?').pluck();
+    const holder = this.sql('SELECT resource_seq FROM unique_claims WHERE scope = ? AND attribute = ? AND value = ?');
     for (let i = 0; i < flat.length; i += 4) {
       const [scope, attribute, value, seq] = flat.slice(i, i + 4) as [number, number, string, number];
-      if (holder.get(scope, attribute, value) !== seq) {
-        throw new UniquenessViolation(this.sql('SELECT path FROM index_paths WHERE id = ?').pluck().get(attribute) as string);
+      if ((holder.get(scope, attribute, value) as { resource_seq: number }).resource_seq !== seq) {
+        throw new UniquenessViolation((this.sql('SELECT path FROM index_paths WHERE id = ?').get(attribute) as { path: string }).path);
       }
     }
     throw new Error('unique values: fewer claimed than given, yet every one is held by its own resource');
@@ -388,7 +437,7 @@ export class SqliteStore extends SqlStore implements Store {
 
   private replaceMembers(orgId: string, groupId: string, membership: Membership): { added: string[]; removed: string[] } {
     const wanted = new Set(membership.ids);
-    const current = this.sql('SELECT member_id FROM group_members WHERE org_id = ? AND group_id = ?').pluck().all(orgId, groupId) as string[];
+    const current = this.memberIds(orgId, groupId);
     const remove = this.sql('DELETE FROM group_members WHERE org_id = ? AND group_id = ? AND member_id = ?');
     const removed = current.filter((m) => !wanted.has(m));
     for (const m of removed) remove.run(orgId, groupId, m);
