@@ -12,6 +12,15 @@ interface FastifyLikeError {
   message?: string;
 }
 
+/** The refusals of a request body, worded once for the handler, the Node body reader and Fastify's own errors. */
+export const bodyErrors = {
+  tooLarge: (limit: number) => scimErrors.tooLarge(`The request body is larger than the limit of ${limit} bytes.`),
+  unsupportedMediaType: () => scimErrors.unsupportedMediaType('Send the body as "application/scim+json" or "application/json".'),
+  contentLengthMismatch: () => scimErrors.badRequest('The Content-Length header does not match the body.'),
+  // Fastify's wording, whatever the media type was: clients have seen it since the first release
+  invalidJson: () => scimErrors.invalidSyntax("The request body is not valid JSON: Body is not valid JSON but content-type is set to 'application/json'."),
+} as const;
+
 export function toScimError(err: unknown, bodyLimit: number): ScimError {
   if (err instanceof ScimError) return err;
   // not a ScimError before here, so the core records no failure audit entry in a database that is away
@@ -21,13 +30,13 @@ export function toScimError(err: unknown, bodyLimit: number): ScimError {
   const e = (err ?? {}) as FastifyLikeError;
   switch (e.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return scimErrors.tooLarge(`The request body is larger than the limit of ${bodyLimit} bytes.`);
+      return bodyErrors.tooLarge(bodyLimit);
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return scimErrors.unsupportedMediaType('Send the body as "application/scim+json" or "application/json".');
+      return bodyErrors.unsupportedMediaType();
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
       return scimErrors.invalidSyntax('The request body is empty; a JSON object is expected.');
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
-      return scimErrors.badRequest('The Content-Length header does not match the body.');
+      return bodyErrors.contentLengthMismatch();
   }
   if (err instanceof SyntaxError || e.code === 'FST_ERR_CTP_INVALID_JSON_BODY') {
     return scimErrors.invalidSyntax(`The request body is not valid JSON: ${e.message ?? 'parse error'}.`);
