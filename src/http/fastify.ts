@@ -18,49 +18,66 @@ export function passBodiesThrough(instance: FastifyInstance): void {
   instance.addContentTypeParser('*', (_req, payload, done) => done(null, payload));
 }
 
-/** A Fastify request as the handler's plain request, with the path below the first `depth` segments of its URL. */
-export function httpRequest(req: FastifyRequest, prefix: string, depth: number): HttpRequest {
-  const { path, query } = splitTarget(req.url, depth);
-  const body = req.body as { readonly on?: unknown } | undefined;
-  const stream = typeof body?.on === 'function' ? (body as FastifyRequest['raw']) : req.raw;
-  return {
-    method: req.method,
-    path,
-    query,
-    headers: req.headers,
-    readBody: (limit) => readNodeBody(stream, req.headers, limit),
-    // Fastify's reading of the Host (or, behind a trusted proxy, X-Forwarded-*) headers, only when it is used
-    get origin() {
-      return `${req.protocol}://${req.host}`;
-    },
-    prefix,
-    requestId: req.id,
-    clientAddress: req.ip,
-    url: req.url,
-  };
+/**
+ * A Fastify request as the handler's plain request, with the path below the first `depth` segments of its URL.
+ * A class rather than an object literal: the handler reads it on every request, and the Fastify request stays
+ * at hand for logging.
+ */
+export class FastifyHttpRequest implements HttpRequest {
+  readonly method: string;
+  readonly path: string;
+  readonly query: string;
+  readonly headers: FastifyRequest['headers'];
+  readonly requestId: string;
+  readonly clientAddress: string;
+  readonly url: string;
+
+  constructor(
+    readonly fastify: FastifyRequest,
+    readonly prefix: string,
+    depth: number,
+  ) {
+    const { path, query } = splitTarget(fastify.url, depth);
+    this.method = fastify.method;
+    this.path = path;
+    this.query = query;
+    this.headers = fastify.headers;
+    this.requestId = fastify.id;
+    this.clientAddress = fastify.ip;
+    this.url = fastify.url;
+  }
+
+  /** Fastify's reading of the Host (or, behind a trusted proxy, X-Forwarded-*) headers, only when it is used. */
+  get origin(): string {
+    return `${this.fastify.protocol}://${this.fastify.host}`;
+  }
+
+  /** The stream as the plugin's parser handed it through (after any preParsing hook), else the request's own. */
+  readBody(limit: number): Promise<string> {
+    const body = this.fastify.body as { readonly on?: unknown } | undefined;
+    const stream = typeof body?.on === 'function' ? (body as FastifyRequest['raw']) : this.fastify.raw;
+    return readNodeBody(stream, this.headers, limit);
+  }
 }
 
 export function sendHttpResponse(reply: FastifyReply, response: HttpResponse): FastifyReply {
-  return reply.code(response.status).headers(response.headers).send(response.body);
+  reply.code(response.status);
+  for (const name in response.headers) reply.header(name, response.headers[name]);
+  return reply.send(response.body);
 }
 
 /** Fastify refuses these before any handler runs; the SCIM handler decides them itself, after authentication. */
 const HANDED_OVER = new Set(['FST_ERR_CTP_INVALID_MEDIA_TYPE', 'FST_ERR_ROUTE_MISSING_CONTENT_TYPE']);
 
 export const scimPlugin: FastifyPluginAsync<ScimPluginOptions> = async (instance, options) => {
-  // a failure answered with 500 is logged, by default, by the logger of the request it failed
-  const fastifyRequests = new WeakMap<HttpRequest, FastifyRequest>();
   const handler = createScimHandler({
     ...options,
-    onError: options.onError ?? ((err, request) => (fastifyRequests.get(request)?.log ?? instance.log).error({ err }, 'request failed')),
+    // by default, a failure answered with 500 is logged by the logger of the request it failed
+    onError: options.onError ?? ((err, request) => (request instanceof FastifyHttpRequest ? request.fastify.log : instance.log).error({ err }, 'request failed')),
   });
   const prefix = instance.prefix.replace(/\/+$/, '');
   const depth = prefix.split('/').filter(Boolean).length;
-  const serve = async (req: FastifyRequest, reply: FastifyReply) => {
-    const request = httpRequest(req, prefix, depth);
-    fastifyRequests.set(request, req);
-    return sendHttpResponse(reply, await handler(request));
-  };
+  const serve = async (req: FastifyRequest, reply: FastifyReply) => sendHttpResponse(reply, await handler(new FastifyHttpRequest(req, prefix, depth)));
 
   passBodiesThrough(instance);
   instance.setErrorHandler(async (err: { code?: string }, req, reply) => {

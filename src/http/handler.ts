@@ -28,7 +28,7 @@ export interface HttpRequest {
    * The body as UTF-8 text ('' when there is none), read only when a route needs it, with the limit the route
    * allows; rejects past `limit` bytes (readNodeBody in node.ts does all this for a Node stream).
    */
-  readonly readBody: (limit: number) => Promise<string>;
+  readBody(limit: number): Promise<string>;
   /** `scheme://host` as the client reached this server; the base of every URL rendered unless `publicUrl` is set. */
   readonly origin: string;
   /** Where the SCIM root is mounted, e.g. '/scim/v2': the path of every URL rendered. */
@@ -69,15 +69,20 @@ export interface ScimHandlerOptions {
 
 export type ScimHandler = (request: HttpRequest) => Promise<HttpResponse>;
 
-/** What authenticating one request is told besides its scope: whom to record a refusal against, and when to stop. */
+/**
+ * What authenticating one request is told: the API it calls, whom to record a refusal against (unless `audit` is
+ * false), and when to stop recording (`refusalLimit`).
+ */
 export function authenticateOptions(
-  options: { readonly audit?: boolean; readonly refusalLimit?: RateLimiter | undefined },
+  options: { readonly audit?: boolean | undefined; readonly refusalLimit?: RateLimiter | undefined },
   caller: { readonly requestId: string; readonly clientAddress?: string | undefined },
+  scope?: AuthenticateOptions['scope'],
 ): AuthenticateOptions {
   const { refusalLimit } = options;
   return {
-    ...(options.audit !== false ? { audit: { requestId: caller.requestId, clientAddress: caller.clientAddress } } : {}),
-    ...(refusalLimit ? { throttleRefusal: () => refusalLimit.take(`refused ${caller.clientAddress}`) } : {}),
+    scope,
+    audit: options.audit !== false ? { requestId: caller.requestId, clientAddress: caller.clientAddress } : undefined,
+    throttleRefusal: refusalLimit ? () => refusalLimit.take(`refused ${caller.clientAddress}`) : undefined,
   };
 }
 
@@ -96,6 +101,7 @@ type Route =
 const MAX_PARAM_LENGTH = 100;
 
 const ME: Route = { op: 'me' };
+const NONE: readonly string[] = [];
 /** The one-segment routes named by a fixed (lower-cased) name, which win over `/:endpoint`. */
 const GET_ROUTES: ReadonlyMap<string, Route> = new Map([
   ['serviceproviderconfig', { op: 'serviceProviderConfig' }],
@@ -113,22 +119,22 @@ function routeOf(method: string, request: HttpRequest): Route | undefined {
   if (path.endsWith('/')) path = path.slice(0, -1);
   if (path === '') return method === 'GET' || method === 'HEAD' ? { op: 'listAll' } : undefined;
   const segments = (path.charCodeAt(0) === 47 ? path.slice(1) : path).split('/');
-  for (let i = 0; i < segments.length; i++) {
-    const s = segments[i]!;
-    if (s.includes('%')) {
+  if (path.includes('%')) {
+    for (let i = 0; i < segments.length; i++) {
       try {
-        segments[i] = decodeURIComponent(s);
+        segments[i] = decodeURIComponent(segments[i]!);
       } catch {
         throw new ScimError(400, undefined, `'${targetOf(request, true)}' is not a valid url component`);
       }
     }
   }
   const n = segments.length;
-  const [first = '', second = ''] = segments;
+  const first = segments[0]!;
+  const second = n > 1 ? segments[1]! : '';
   const name = first.toLowerCase();
   // the route, if any, and the parameters the router tried on the way for this method and number of segments
   let route: Route | undefined;
-  let params: string[] = [];
+  let params: readonly string[] = NONE;
   switch (method) {
     case 'GET':
     case 'HEAD':
@@ -168,7 +174,7 @@ function routeOf(method: string, request: HttpRequest): Route | undefined {
       break;
   }
   // a parameter over the limit matches no route, and the request is then too long (414) rather than unknown (404)
-  if (params.some((p) => p.length > MAX_PARAM_LENGTH)) throw new ScimError(414, undefined, `'${routerPath(request)}' is exceeding the max param length`);
+  if (params.length > 0 && (params[0]!.length > MAX_PARAM_LENGTH || (params.length > 1 && params[1]!.length > MAX_PARAM_LENGTH))) throw new ScimError(414, undefined, `'${routerPath(request)}' is exceeding the max param length`);
   return route;
 }
 
@@ -219,22 +225,23 @@ function decodeQueryPart(s: string): string {
   }
 }
 
-function projectionParams(query: Map<string, string>): ProjectionParams {
-  const attributes = query.get('attributes');
-  const excludedAttributes = query.get('excludedattributes');
-  return { ...(attributes !== undefined ? { attributes } : {}), ...(excludedAttributes !== undefined ? { excludedAttributes } : {}) };
-}
+// (Objects built by assignment, not `{ ...spread, more }`: on Node 20 that form costs microseconds an object.)
 
-const LIST_PARAMS = ['filter', 'startIndex', 'count', 'sortBy', 'sortOrder', 'cursor'] as const;
+const PROJECTION_PARAMS = ['attributes', 'excludedAttributes'].map((name) => [name, name.toLowerCase()] as const);
+const LIST_PARAMS = [...PROJECTION_PARAMS, ...['filter', 'startIndex', 'count', 'sortBy', 'sortOrder', 'cursor'].map((name) => [name, name.toLowerCase()] as const)];
 
-function listParams(query: Map<string, string>): ListParams {
-  const out: Record<string, string> = { ...projectionParams(query) };
-  for (const name of LIST_PARAMS) {
-    const v = query.get(name.toLowerCase());
+function paramsOf(query: Map<string, string>, names: typeof LIST_PARAMS): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (query.size === 0) return out;
+  for (const [name, lower] of names) {
+    const v = query.get(lower);
     if (v !== undefined) out[name] = v;
   }
   return out;
 }
+
+const projectionParams = (query: Map<string, string>): ProjectionParams => paramsOf(query, PROJECTION_PARAMS);
+const listParams = (query: Map<string, string>): ListParams => paramsOf(query, LIST_PARAMS);
 
 // ————————————————————————————————————————————————————————————————————————————————————————————————————————————————
 // Headers and bodies
@@ -246,9 +253,12 @@ function single(value: string | string[] | undefined): string | undefined {
 /** The conditional-request headers (RFC 7232) as the core reads them. */
 function preconditions(headers: HttpRequest['headers']): Preconditions {
   const joined = (v: string | string[] | undefined) => (Array.isArray(v) ? v.join(', ') : v);
+  const out: { ifMatch?: string; ifNoneMatch?: string } = {};
   const ifMatch = joined(headers['if-match']);
   const ifNoneMatch = joined(headers['if-none-match']);
-  return { ...(ifMatch !== undefined ? { ifMatch } : {}), ...(ifNoneMatch !== undefined ? { ifNoneMatch } : {}) };
+  if (ifMatch !== undefined) out.ifMatch = ifMatch;
+  if (ifNoneMatch !== undefined) out.ifNoneMatch = ifNoneMatch;
+  return out;
 }
 
 const TYPE = /^[\w!#$%&'*+.^`|~-]+$/;
@@ -266,7 +276,7 @@ function mediaTypeOf(header: string): string | undefined {
 }
 
 const JSON_TYPES = new Set(['application/scim+json', 'application/json']);
-const NO_BODY = new Set(['GET', 'HEAD', 'TRACE']);
+/** The methods whose body is read (Fastify's); GET, HEAD, TRACE and any other have none. */
 const BODY = new Set(['POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'QUERY']);
 const PARSE_OPTIONS = { protoAction: 'error', constructorAction: 'error' } as const;
 
@@ -285,7 +295,7 @@ class BodyRefused extends Error {
  * JSON with `__proto__` or `constructor.prototype` keys is refused (prototype poisoning).
  */
 async function bodyOf(method: string, request: HttpRequest, limit: number): Promise<unknown> {
-  if (NO_BODY.has(method) || !BODY.has(method)) return undefined;
+  if (!BODY.has(method)) return undefined;
   const { headers } = request;
   const contentType = single(headers['content-type']);
   let json = true;
@@ -316,11 +326,11 @@ async function bodyOf(method: string, request: HttpRequest, limit: number): Prom
 // ————————————————————————————————————————————————————————————————————————————————————————————————————————————————
 // Responses
 
-const json = (status: number, body: unknown, headers: Record<string, string> = {}): HttpResponse => ({
-  status,
-  headers: { ...headers, 'content-type': SCIM_JSON },
-  body: JSON.stringify(body),
-});
+/** A JSON response; `headers` (a fresh object) gets the content type. */
+function json(status: number, body: unknown, headers: Record<string, string> = {}): HttpResponse {
+  headers['content-type'] = SCIM_JSON;
+  return { status, headers, body: JSON.stringify(body) };
+}
 
 function errorResponse(e: ScimError, closeConnection: boolean): HttpResponse {
   const headers: Record<string, string> = closeConnection ? { connection: 'close' } : {};
@@ -331,8 +341,8 @@ function errorResponse(e: ScimError, closeConnection: boolean): HttpResponse {
 /** HEAD answers what GET would, without the body (its length stays in `content-length`). */
 function forMethod(method: string, response: HttpResponse): HttpResponse {
   if (method !== 'HEAD') return response;
-  const length = response.body === undefined ? 0 : Buffer.byteLength(response.body);
-  return { status: response.status, headers: { ...response.headers, 'content-length': String(length) } };
+  const headers = Object.assign({}, response.headers, { 'content-length': String(response.body === undefined ? 0 : Buffer.byteLength(response.body)) });
+  return { status: response.status, headers };
 }
 
 /**
@@ -366,16 +376,20 @@ export function createScimHandler(options: ScimHandlerOptions): ScimHandler {
   if (!options.authenticate && !store) throw new Error('createScimHandler needs `store` (for bearer tokens) or `authenticate`');
   const who =
     options.authenticate ??
-    ((request: HttpRequest) => authenticate(store!, single(request.headers.authorization), { ...authenticateOptions(options, request), scope: 'scim' }));
+    ((request: HttpRequest) => authenticate(store!, single(request.headers.authorization), authenticateOptions(options, request, 'scim')));
 
   const contextOf = async (request: HttpRequest): Promise<CallContext> => {
     const caller = await who(request);
     const wait = rateLimit?.take(caller.tokenId);
     if (wait !== undefined) throw scimErrors.tooManyRequests(`This token has made more requests this second than the limit allows; retry after ${wait} s.`, wait);
+    // what the core reads of a call, field by field
     return {
-      ...caller,
+      orgId: caller.orgId,
+      tokenId: caller.tokenId,
+      tokenName: caller.tokenName,
+      dialect: caller.dialect,
       requestId: request.requestId,
-      ...(request.clientAddress !== undefined ? { clientAddress: request.clientAddress } : {}),
+      clientAddress: request.clientAddress,
       baseUrl: (publicBase ?? request.origin) + request.prefix,
     };
   };
@@ -443,7 +457,7 @@ export function createScimHandler(options: ScimHandlerOptions): ScimHandler {
     const limit = route.op === 'bulk' ? bulkLimit : bodyLimit;
     try {
       const ctx = await contextOf(request);
-      const body = await bodyOf(method, request, limit);
+      const body = BODY.has(method) ? await bodyOf(method, request, limit) : undefined;
       return forMethod(method, await call(route, ctx, body, request));
     } catch (e) {
       return forMethod(method, failure(e, limit, request, onError));

@@ -13,7 +13,7 @@ import { toScimError } from './errors.js';
 import { registerAdminApi } from './admin.js';
 import type { RateLimiter } from './rate-limit.js';
 import { SCIM_JSON, answerNotFound, authenticateOptions } from './handler.js';
-import { httpRequest, passBodiesThrough, scimPlugin, sendHttpResponse } from './fastify.js';
+import { FastifyHttpRequest, passBodiesThrough, scimPlugin, sendHttpResponse } from './fastify.js';
 
 export { SCIM_JSON } from './handler.js';
 export const SCIM_PREFIX = '/scim/v2';
@@ -120,7 +120,7 @@ export function buildServer(options: ServerOptions): FastifyInstance {
   });
 
   app.setNotFoundHandler(async (req, reply) => {
-    const answer = await answerNotFound(httpRequest(req, '', 0), bodyLimit, (err) => req.log.error({ err }, 'request failed'));
+    const answer = await answerNotFound(new FastifyHttpRequest(req, '', 0), bodyLimit, (err) => req.log.error({ err }, 'request failed'));
     return sendHttpResponse(reply, answer);
   });
 
