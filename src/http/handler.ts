@@ -140,7 +140,10 @@ function routeOf(method: string, request: HttpRequest): Route | undefined {
     case 'HEAD':
       if (n === 1) {
         route = GET_ROUTES.get(name);
-        if (!route) [route, params] = [{ op: 'list', endpoint: first }, [first]];
+        if (!route) {
+          route = { op: 'list', endpoint: first };
+          params = [first];
+        }
       } else {
         params = [first, second];
         if (n === 2) {
@@ -151,7 +154,10 @@ function routeOf(method: string, request: HttpRequest): Route | undefined {
     case 'POST':
       if (n === 1) {
         route = POST_ROUTES.get(name);
-        if (!route) [route, params] = [{ op: 'create', endpoint: first }, [first]];
+        if (!route) {
+          route = { op: 'create', endpoint: first };
+          params = [first];
+        }
       } else {
         params = [first];
         if (n === 2 && second.toLowerCase() === '.search') route = { op: 'search', endpoint: first };
@@ -174,7 +180,7 @@ function routeOf(method: string, request: HttpRequest): Route | undefined {
       break;
   }
   // a parameter over the limit matches no route, and the request is then too long (414) rather than unknown (404)
-  if (params.length > 0 && (params[0]!.length > MAX_PARAM_LENGTH || (params.length > 1 && params[1]!.length > MAX_PARAM_LENGTH))) throw new ScimError(414, undefined, `'${routerPath(request)}' is exceeding the max param length`);
+  if (params.some((p) => p.length > MAX_PARAM_LENGTH)) throw new ScimError(414, undefined, `'${routerPath(request)}' is exceeding the max param length`);
   return route;
 }
 
