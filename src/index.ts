@@ -14,6 +14,7 @@ export { buildServer, type ServerOptions } from './http/server.js';
 export { createScimHandler, type ScimHandler, type ScimHandlerOptions, type HttpRequest, type HttpResponse } from './http/handler.js';
 export { scimPlugin, type ScimPluginOptions } from './http/fastify.js';
 export { readNodeBody, splitTarget } from './http/node.js';
+export { bodyErrors } from './http/errors.js';
 export type { RateLimiter } from './http/rate-limit.js';
 export { loadSchemaBundle, registryFromFiles } from './schema-files.js';
 export type { LifecycleEvent, LifecycleEventType, EventResource } from './core/events.js';

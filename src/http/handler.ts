@@ -26,7 +26,8 @@ export interface HttpRequest {
   readonly headers: Readonly<Record<string, string | string[] | undefined>>;
   /**
    * The body as UTF-8 text ('' when there is none), read only when a route needs it, with the limit the route
-   * allows; rejects past `limit` bytes (readNodeBody in node.ts does all this for a Node stream).
+   * allows; past `limit` bytes it rejects with `bodyErrors.tooLarge(limit)` (readNodeBody in node.ts does all this
+   * for a Node stream).
    */
   readBody(limit: number): Promise<string>;
   /** `scheme://host` as the client reached this server; the base of every URL rendered unless `publicUrl` is set. */
