@@ -102,7 +102,6 @@ type Route =
 const MAX_PARAM_LENGTH = 100;
 
 const ME: Route = { op: 'me' };
-const NONE: readonly string[] = [];
 /** The one-segment routes named by a fixed (lower-cased) name, which win over `/:endpoint`. */
 const GET_ROUTES: ReadonlyMap<string, Route> = new Map([
   ['serviceproviderconfig', { op: 'serviceProviderConfig' }],
@@ -133,54 +132,34 @@ function routeOf(method: string, request: HttpRequest): Route | undefined {
   const first = segments[0]!;
   const second = n > 1 ? segments[1]! : '';
   const name = first.toLowerCase();
-  // the route, if any, and the parameters the router tried on the way for this method and number of segments
-  let route: Route | undefined;
-  let params: readonly string[] = NONE;
   switch (method) {
     case 'GET':
     case 'HEAD':
-      if (n === 1) {
-        route = GET_ROUTES.get(name);
-        if (!route) {
-          route = { op: 'list', endpoint: first };
-          params = [first];
-        }
-      } else {
-        params = [first, second];
-        if (n === 2) {
-          route = name === 'schemas' ? { op: 'schema', id: second } : name === 'resourcetypes' ? { op: 'resourceType', id: second } : { op: 'get', endpoint: first, id: second };
-        }
-      }
-      break;
+      if (n === 1) return GET_ROUTES.get(name) ?? tried(request, [first], { op: 'list', endpoint: first });
+      if (n > 2) return tried(request, [first, second], undefined);
+      return tried(request, [first, second], name === 'schemas' ? { op: 'schema', id: second } : name === 'resourcetypes' ? { op: 'resourceType', id: second } : { op: 'get', endpoint: first, id: second });
     case 'POST':
-      if (n === 1) {
-        route = POST_ROUTES.get(name);
-        if (!route) {
-          route = { op: 'create', endpoint: first };
-          params = [first];
-        }
-      } else {
-        params = [first];
-        if (n === 2 && second.toLowerCase() === '.search') route = { op: 'search', endpoint: first };
-      }
-      break;
+      if (n === 1) return POST_ROUTES.get(name) ?? tried(request, [first], { op: 'create', endpoint: first });
+      return tried(request, [first], n === 2 && second.toLowerCase() === '.search' ? { op: 'search', endpoint: first } : undefined);
     case 'PUT':
     case 'PATCH':
     case 'DELETE':
-      if (n === 1 && name === 'me') {
-        route = ME;
-      } else {
-        params = n === 1 ? [first] : [first, second];
-        if (n === 2) route = { op: method === 'PUT' ? 'replace' : method === 'PATCH' ? 'patch' : 'delete', endpoint: first, id: second };
-      }
-      break;
+      if (n === 1) return name === 'me' ? ME : tried(request, [first], undefined);
+      return tried(request, [first, second], n === 2 ? { op: method === 'PUT' ? 'replace' : method === 'PATCH' ? 'patch' : 'delete', endpoint: first, id: second } : undefined);
     case 'OPTIONS':
     case 'TRACE':
     case 'QUERY':
-      if (n === 1 && name === 'me') route = ME;
-      break;
+      return n === 1 && name === 'me' ? ME : undefined;
+    default:
+      return undefined;
   }
-  // a parameter over the limit matches no route, and the request is then too long (414) rather than unknown (404)
+}
+
+/**
+ * `route` (or none) once the router has tried `params` on the way to it: a parameter over the limit matches no
+ * route, and the request is then too long (414) rather than unknown (404).
+ */
+function tried(request: HttpRequest, params: readonly string[], route: Route | undefined): Route | undefined {
   if (params.some((p) => p.length > MAX_PARAM_LENGTH)) throw new ScimError(414, undefined, `'${routerPath(request)}' is exceeding the max param length`);
   return route;
 }
