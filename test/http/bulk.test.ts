@@ -122,8 +122,10 @@ describe('circular references (§3.7.1)', () => {
     const [a, b] = r.body.Operations.map((o: { location: string }) => idOf(o.location));
     expect(await members(a)).toEqual([b]);
     expect(await members(b)).toEqual([a]);
-    // A was created without B, then given it: its answer carries the version after that
-    expect(r.body.Operations[0].version).toBe('W/"2"');
+    // A was created without B (1), became B's member when B was created (2: its groups changed), then was given B
+    // as its member (3): its answer carries the version after all that, the one a GET shows
+    expect(r.body.Operations[0].version).toBe('W/"3"');
+    expect((await s.request('GET', `/Groups/${a}`)).headers.etag).toBe('W/"3"');
   });
 
   it('a cycle of three, with plain members beside the references, resolves', async () => {

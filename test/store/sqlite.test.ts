@@ -1,7 +1,9 @@
 /** The store contract on SQLite, plus what only the embedded file store has to guarantee. */
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
@@ -186,6 +188,11 @@ describe('SqliteStore on a file', () => {
       const seq = (id: string) => (raw().prepare('SELECT seq FROM resources WHERE id = ?').get(id) as { seq: number }).seq;
       expect(seq('late')).toBeGreaterThan(seq('u1999')); // in the order asked
       expect(await store.findTokenByHash('f'.repeat(64))).toMatchObject({ id: 't1' });
+    });
+
+    it('close() keeps the process alive until the thread has closed (a program that ends with close() goes on after it)', () => {
+      const r = spawnSync(process.execPath, [fileURLToPath(new URL('./writer-close.mjs', import.meta.url)), join(writerFiles, 'close.db')], { encoding: 'utf8' });
+      expect([r.status, r.stdout, r.stderr]).toEqual([0, 'closed\n', '']);
     });
 
     it('close() lets the batch in hand finish first', async () => {

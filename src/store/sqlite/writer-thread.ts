@@ -58,6 +58,9 @@ export class WriterThread {
     await Promise.allSettled(this.inFlight);
     if (!worker) return;
     const exited = new Promise((done) => worker.once('exit', done));
+    // an idle thread is unref'd: waiting for it must keep the process alive, or a program whose last step is
+    // close() ends (with an unsettled await) before the thread has closed its connection
+    worker.ref();
     worker.postMessage('close');
     await exited;
   }

@@ -1,0 +1,90 @@
+/**
+ * The SCIM API as a Fastify plugin: `app.register(scimPlugin, { prefix: '/scim/v2', scim, store, bodyLimit })`.
+ * It only translates between Fastify and the framework-neutral handler (handler.ts), which decides everything.
+ */
+import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import { createScimHandler, type HttpRequest, type HttpResponse, type ScimHandlerOptions } from './handler.js';
+import { readNodeBody, splitTarget } from './node.js';
+
+export type ScimPluginOptions = ScimHandlerOptions;
+
+/**
+ * Leaves request bodies to the handler: Fastify neither reads nor limits them, and hands the stream through (after
+ * any preParsing hook) as `request.body`. A body never read is discarded by Node once the reply is sent, so the
+ * connection is kept alive. Encapsulated: it applies to the instance given and what it registers.
+ */
+export function passBodiesThrough(instance: FastifyInstance): void {
+  instance.removeAllContentTypeParsers();
+  instance.addContentTypeParser('*', (_req, payload, done) => done(null, payload));
+}
+
+/**
+ * A Fastify request as the handler's plain request, with the path below the first `depth` segments of its URL.
+ * A class rather than an object literal: the handler reads it on every request, and the Fastify request stays
+ * at hand for logging.
+ */
+export class FastifyHttpRequest implements HttpRequest {
+  readonly method: string;
+  readonly path: string;
+  readonly query: string;
+  readonly headers: FastifyRequest['headers'];
+  readonly requestId: string;
+  readonly clientAddress: string;
+  readonly url: string;
+
+  constructor(
+    readonly fastify: FastifyRequest,
+    readonly prefix: string,
+    depth: number,
+  ) {
+    const { path, query } = splitTarget(fastify.url, depth);
+    this.method = fastify.method;
+    this.path = path;
+    this.query = query;
+    this.headers = fastify.headers;
+    this.requestId = fastify.id;
+    this.clientAddress = fastify.ip;
+    this.url = fastify.url;
+  }
+
+  /** Fastify's reading of the Host (or, behind a trusted proxy, X-Forwarded-*) headers, only when it is used. */
+  get origin(): string {
+    return `${this.fastify.protocol}://${this.fastify.host}`;
+  }
+
+  /** The stream as the plugin's parser handed it through (after any preParsing hook), else the request's own. */
+  readBody(limit: number): Promise<string> {
+    const body = this.fastify.body as { readonly on?: unknown } | undefined;
+    const stream = typeof body?.on === 'function' ? (body as FastifyRequest['raw']) : this.fastify.raw;
+    return readNodeBody(stream, this.headers, limit);
+  }
+}
+
+export function sendHttpResponse(reply: FastifyReply, response: HttpResponse): FastifyReply {
+  reply.code(response.status);
+  for (const name in response.headers) reply.header(name, response.headers[name]);
+  return reply.send(response.body);
+}
+
+/** Fastify refuses these before any handler runs; the SCIM handler decides them itself, after authentication. */
+const HANDED_OVER = new Set(['FST_ERR_CTP_INVALID_MEDIA_TYPE', 'FST_ERR_ROUTE_MISSING_CONTENT_TYPE']);
+
+export const scimPlugin: FastifyPluginAsync<ScimPluginOptions> = async (instance, options) => {
+  const handler = createScimHandler({
+    ...options,
+    // by default, a failure answered with 500 is logged by the logger of the request it failed
+    onError: options.onError ?? ((err, request) => (request instanceof FastifyHttpRequest ? request.fastify.log : instance.log).error({ err }, 'request failed')),
+  });
+  const prefix = instance.prefix.replace(/\/+$/, '');
+  const depth = prefix.split('/').filter(Boolean).length;
+  const serve = async (req: FastifyRequest, reply: FastifyReply) => sendHttpResponse(reply, await handler(new FastifyHttpRequest(req, prefix, depth)));
+
+  passBodiesThrough(instance);
+  instance.setErrorHandler(async (err: { code?: string }, req, reply) => {
+    if (err.code !== undefined && HANDED_OVER.has(err.code)) return serve(req, reply);
+    throw err;
+  });
+  // every method and path under the prefix: the handler routes, and answers 404 where nothing matches
+  instance.all('/', serve);
+  instance.all('/*', serve);
+};
