@@ -388,7 +388,10 @@ export function createScim(options: ScimOptions) {
         const operations = parsePatchRequest(body);
         const rules = DIALECT_RULES[ctx.dialect] ?? DIALECT_RULES.rfc;
         const asked = params.attributes !== undefined || params.excludedAttributes !== undefined;
-        const noContent = rules.patchResponse === 'noContent' && !asked;
+        // A group's representation carries every member: answering a member change with it would cost O(members)
+        // whatever the change, so a group's PATCH answers 204 (RFC 7644 §3.5.2 allows it; Entra asks for it, Okta
+        // takes either) unless attributes were asked for, as the dialect's PATCHes do.
+        const noContent = !asked && (rules.patchResponse === 'noContent' || hasMembers(rt));
         const result = await modify(ctx, rt, id, conditions, async (existing, currentMembers) => {
           const { document, members, removedSecrets } = await applyPatch(
             {

@@ -123,6 +123,31 @@ describe('projection (RFC 7644 §3.4.2.5, §3.9)', () => {
     expect(Object.keys(created.body).sort()).toEqual(['id', 'schemas', 'userName']);
   });
 
+  it('a group PATCH as IdPs send it (no parameters) answers 204 with the ETag and reads no member, whatever the dialect', async () => {
+    const u = (await s.request('POST', '/Users', user('joiner'))).body.id;
+    const g = (await s.request('POST', '/Groups', group('big'))).body.id;
+    const original = s.store.members.bind(s.store);
+    let loads = 0;
+    s.store.members = async (...args) => {
+      loads++;
+      return original(...args);
+    };
+    const add = { schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'], Operations: [{ op: 'add', path: 'members', value: [{ value: u }] }] };
+    for (const dialect of ['rfc', 'okta', 'entra', 'google', 'onelogin', 'jumpcloud', 'ping'] as const) {
+      const { token } = await testToken(s.store, { name: dialect, dialect });
+      const r = await s.request('PATCH', `/Groups/${g}`, add, { authorization: `Bearer ${token}` });
+      expect([dialect, r.status, r.text]).toEqual([dialect, 204, '']);
+      expect(r.headers.etag).toBe((await s.request('GET', `/Groups/${g}?excludedAttributes=members`)).headers.etag);
+    }
+    expect(loads).toBe(0);
+    // asked for, the group comes back (and its members are read)
+    const asked = await s.request('PATCH', `/Groups/${g}?attributes=members`, add);
+    expect([asked.status, asked.body.members.map((m: { value: string }) => m.value)]).toEqual([200, [u]]);
+    expect(loads).toBe(1);
+    // a user's PATCH still answers with the user
+    expect((await s.request('PATCH', `/Users/${u}`, { schemas: add.schemas, Operations: [{ op: 'replace', path: 'title', value: 't' }] })).body.title).toBe('t');
+  });
+
   it('excludedAttributes=members does not load the members', async () => {
     const u = (await s.request('POST', '/Users', user('m'))).body.id;
     const g = (await s.request('POST', '/Groups', group('g', [u]))).body.id;
