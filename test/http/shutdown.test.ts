@@ -1,5 +1,8 @@
 /** Graceful shutdown (issue #8): close() then drain() waits for every started request, even one whose client left. */
 import { expect, it } from 'vitest';
+import { Writable } from 'node:stream';
+import { createScim } from '../../src/core/scim.js';
+import { buildServer } from '../../src/http/server.js';
 import { testServer, user } from '../helpers.js';
 
 it('drain() waits for a request whose client went away before its reply, so the store is not closed under it', async () => {
@@ -58,6 +61,25 @@ it('keeps an idle connection open longer than load balancers keep theirs, so non
     // Node's own default is 5 s; an AWS load balancer keeps an idle connection 60 s
     expect(s.app.server.keepAliveTimeout).toBeGreaterThan(60_000);
   } finally {
+    await s.close();
+  }
+});
+
+it('logs one line a request, when it is answered: its id, method, URL, status and time, never the token', async () => {
+  const lines: Record<string, unknown>[] = [];
+  const stream = new Writable({ write: (chunk, _enc, done) => (lines.push(JSON.parse(String(chunk))), done()) });
+  const s = await testServer();
+  const app = buildServer({ scim: createScim({ store: s.store }), store: s.store, bodyLimit: 1 << 20, logger: { level: 'info', stream } });
+  try {
+    const r = await app.inject({ method: 'GET', url: '/scim/v2/Users?count=1', headers: { authorization: `Bearer ${s.token}`, 'x-request-id': 'req-42' } });
+    expect(r.statusCode).toBe(200);
+    const mine = lines.filter((l) => l.reqId === 'req-42');
+    expect(mine).toHaveLength(1);
+    expect(mine[0]).toMatchObject({ msg: 'request', method: 'GET', url: '/scim/v2/Users?count=1', status: 200 });
+    expect(typeof mine[0]!.ms).toBe('number');
+    expect(JSON.stringify(lines)).not.toContain(s.token);
+  } finally {
+    await app.close();
     await s.close();
   }
 });

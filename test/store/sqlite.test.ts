@@ -150,6 +150,21 @@ describe('SqliteStore on a file', () => {
     expect((await collect(store.exportSnapshot())).filter((r) => r.kind === 'resource')).toHaveLength(1501);
   });
 
+  it('a token read before is read again once another process has written: its revocation holds on the next lookup', async () => {
+    const server = open();
+    await server.migrate();
+    const org = await server.ensureOrganization('acme');
+    await server.createToken({ id: 't1', orgId: org.id, name: 'idp', dialect: 'rfc', scope: 'scim', hash: 'a'.repeat(64), created: '2024-01-01T00:00:00.000Z' });
+    expect((await server.findTokenByHash('a'.repeat(64)))?.revoked).toBeUndefined();
+    expect((await server.findTokenByHash('a'.repeat(64)))?.revoked).toBeUndefined(); // kept
+    const cli = open();
+    expect(await cli.revokeToken('t1', '2024-02-01T00:00:00.000Z')).toBe(true);
+    expect((await server.findTokenByHash('a'.repeat(64)))?.revoked).toBe('2024-02-01T00:00:00.000Z');
+    // and its own writes to a token are read back at once
+    await server.touchToken('t1', '2024-03-01T00:00:00.000Z');
+    expect((await server.findTokenByHash('a'.repeat(64)))?.lastUsed).toBe('2024-03-01T00:00:00.000Z');
+  });
+
   describe('the writer thread', () => {
     const write = (userName: string) => ({ attributes: { userName }, index: [], uniqueKeys: [{ attribute: 'userName', value: userName }] });
     const batch = (from: number, n: number) => Array.from({ length: n }, (_, j) => ({ id: `u${from + j}`, write: write(`user${from + j}`) }));

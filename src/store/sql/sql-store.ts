@@ -164,15 +164,24 @@ export abstract class SqlStore implements Omit<Store, WritePath> {
 
   async listResources(orgId: string, resourceType: string, query: ResourceQuery): Promise<ResourcePage> {
     const { count, page } = listQueries(orgId, resourceType, query, this.x.dialect, await this.lookUpPaths(queryPaths(query)));
-    // one snapshot for the total and the page
-    return this.x.snapshot((function* () {
-      const total = Number((yield* run<{ total: number }>(count)).rows[0]!.total);
-      if (query.limit === 0) return { total, resources: [], keysets: [] };
-      const rows = (yield* run<ResourceRow & { sort_key?: string | number | null }>(page)).rows;
+    const pageOf = (rows: (ResourceRow & { sort_key?: string | number | null })[], total: number): ResourcePage => {
       // a `before` page is read backwards from its anchor; give it back in the query's order
       if (query.before) rows.reverse();
       const keysets: Keyset[] = rows.map((r) => (query.sort ? { key: r.sort_key ?? null, position: r.seq } : { position: r.seq }));
       return { total, resources: rows.map(toResource), keysets };
+    };
+    // A filtered first page (the lookups IdPs send, by userName or externalId: 0 or 1 match) is read alone, one
+    // statement: when it has room to spare it holds every match, and its length is the total.
+    const first = query.offset === 0 && !query.after && !query.before && query.limit > 0;
+    if (first && query.filter) {
+      const rows = await this.x.read(run<ResourceRow & { sort_key?: string | number | null }>(page));
+      if (rows.rows.length < query.limit) return pageOf(rows.rows, rows.rows.length);
+    }
+    // else the total and the page in one snapshot
+    return this.x.snapshot((function* () {
+      const total = Number((yield* run<{ total: number }>(count)).rows[0]!.total);
+      if (query.limit === 0) return { total, resources: [], keysets: [] };
+      return pageOf((yield* run<ResourceRow & { sort_key?: string | number | null }>(page)).rows, total);
     })());
   }
 

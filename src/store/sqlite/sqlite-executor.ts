@@ -34,6 +34,7 @@ export class SqliteExecutor implements SqlExecutor {
     this.db.pragma('busy_timeout = 5000');
     this.db.pragma('foreign_keys = ON');
     this.commits = new GroupCommit(this.db);
+    this.dataVersionStatement = this.db.prepare('PRAGMA data_version');
   }
 
   /**
@@ -59,6 +60,16 @@ export class SqliteExecutor implements SqlExecutor {
     const prepared = this.statement(s.sql);
     return prepared.reader ? { rows: prepared.all(...s.params) as Row[], changes: 0 } : { rows: [], changes: prepared.run(...s.params).changes };
   }
+
+  /**
+   * A number that changes whenever another connection (another process, the writer thread) has committed to the
+   * file since it was last read (PRAGMA data_version); this connection's own commits leave it as it is.
+   */
+  dataVersion(): number {
+    return (this.dataVersionStatement.get() as { data_version: number }).data_version;
+  }
+
+  private readonly dataVersionStatement: Database.Statement;
 
   /** Runs a program here and now, synchronously: inside a transaction the caller holds. */
   runSync<T>(program: Program<T>): T {

@@ -3,7 +3,7 @@
  * sql/sql-store.ts; this file is SQLite's write path. SQLite has one writer at a time, so a write reads and checks
  * inside its transaction (the group commit's); a large batch of creates is written on the writer thread.
  */
-import type { ChangeRecord, CreateManyOptions, IndexEntry, Membership, Modification, PatchChange, ResourceRef, ResourceWrite, StoredResource } from '../../core/model.js';
+import type { ChangeRecord, CreateManyOptions, IndexEntry, Membership, Modification, PatchChange, ResourceRef, ResourceWrite, StoredResource, TokenRecord } from '../../core/model.js';
 import { UniquenessViolation, UnknownMembers } from '../../core/errors.js';
 import { auditValues, insertAuditValues } from '../sql/audit.js';
 import { insertFlat } from '../sql/executor.js';
@@ -22,6 +22,8 @@ import type { CreateBatch, CreateOutcome, CreateRow } from './create-batch.js';
 
 /** SQLite's default limit on bound parameters is 32766; chunks of 500 stay far below it. */
 const CHUNK = 500;
+/** Tokens kept read (findTokenByHash): more than any one server's clients use. */
+const TOKENS_KEPT = 10_000;
 /** How often a modification is planned again when another process wrote the resource meanwhile. */
 const MODIFY_ATTEMPTS = 20;
 
@@ -85,6 +87,57 @@ export class SqliteStore extends SqlStore implements Store {
   /** Rows given flat (`width` values each) in multi-row INSERTs; how many went in. */
   private insertFlat(insert: string, width: number, flat: readonly unknown[], onConflict = ''): number {
     return this.sqlite.runSync(insertFlat(insert, width, flat, SQLITE.rowsPerInsert, onConflict));
+  }
+
+  /**
+   * Tokens as last read, by digest: every request looks its token up, and a token changes only by a write to the
+   * tokens. Valid while this connection has written none and no other connection (a `scimd token revoke` in another
+   * process) has committed anything since: so a revocation still takes effect on the very next request.
+   */
+  private readonly tokens = new Map<string, TokenRecord>();
+  private tokensRead = -1;
+
+  override async findTokenByHash(hash: string): Promise<TokenRecord | undefined> {
+    const version = this.sqlite.dataVersion();
+    if (version !== this.tokensRead) {
+      this.tokens.clear();
+      this.tokensRead = version;
+    }
+    const known = this.tokens.get(hash);
+    if (known) return known;
+    const found = await super.findTokenByHash(hash);
+    // only tokens that exist: a flood of made-up ones must not fill it
+    if (found && this.tokens.size < TOKENS_KEPT) this.tokens.set(hash, found);
+    return found;
+  }
+
+  override async createToken(token: TokenRecord): Promise<void> {
+    this.tokens.clear();
+    await super.createToken(token);
+  }
+
+  override async revokeToken(id: string, at: string): Promise<boolean> {
+    try {
+      return await super.revokeToken(id, at);
+    } finally {
+      this.tokens.clear();
+    }
+  }
+
+  override async touchToken(id: string, at: string): Promise<void> {
+    try {
+      await super.touchToken(id, at);
+    } finally {
+      this.tokens.clear();
+    }
+  }
+
+  override async deleteOrganization(id: string) {
+    try {
+      return await super.deleteOrganization(id);
+    } finally {
+      this.tokens.clear();
+    }
   }
 
   override async close(): Promise<void> {
