@@ -397,7 +397,7 @@ export function createScimHandler(options: ScimHandlerOptions): ScimHandler {
     const wait = rateLimit?.take(caller.tokenId);
     if (wait !== undefined) throw scimErrors.tooManyRequests(`This token has made more requests this second than the limit allows; retry after ${wait} s.`, wait);
     // what the core reads of a call, field by field
-    return {
+    const ctx: { -readonly [K in keyof CallContext]: CallContext[K] } = {
       orgId: caller.orgId,
       tokenId: caller.tokenId,
       tokenName: caller.tokenName,
@@ -406,6 +406,8 @@ export function createScimHandler(options: ScimHandlerOptions): ScimHandler {
       clientAddress: request.clientAddress,
       baseUrl: (publicBase ?? request.origin) + request.prefix,
     };
+    if (caller.orgName !== undefined) ctx.orgName = caller.orgName;
+    return ctx;
   };
 
   const call = async (route: Route, ctx: CallContext, body: unknown, request: HttpRequest): Promise<HttpResponse> => {
