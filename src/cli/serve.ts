@@ -2,7 +2,7 @@
  * `scimd serve`: the SCIM server on the configured database, with event delivery, rate limits and retention, until
  * SIGTERM or SIGINT lets the requests and deliveries in flight finish.
  */
-import { loadConfig, SETTINGS, type Flags } from '../config.js';
+import { ConfigError, loadConfig, SETTINGS, type Config, type Flags } from '../config.js';
 import { ensureBootstrapToken } from '../core/tokens.js';
 import { createScim } from '../core/scim.js';
 import { buildServer } from '../http/server.js';
@@ -20,7 +20,12 @@ export async function serve(args: string[], io: Io): Promise<number> {
   const parsed = parse('serve', args, SERVER_FLAGS, { min: 0, max: 0 }, io);
   if (!parsed) return 0;
   const config = loadConfig(process.env, parsed.values as Flags);
-  const registry = registryFromFiles(config.schemaFiles);
+  let registry;
+  try {
+    registry = registryFromFiles(config.schemaFiles);
+  } catch (e) {
+    throw new ConfigError(`SCIMD_SCHEMAS (or --schemas): ${(e as Error).message}`);
+  }
   const store = await openDatabase(config, io);
   const revoked = config.bootstrapToken ? await ensureBootstrapToken(store, config.bootstrapToken) : [];
   const scim = createScim({
@@ -89,6 +94,28 @@ export async function serve(args: string[], io: Io): Promise<number> {
   };
   await prune();
   setInterval(() => void prune(), 3_600_000).unref();
-  await app.listen({ port: config.port, host: config.host });
+  try {
+    await app.listen({ port: config.port, host: config.host });
+  } catch (e) {
+    throw listenRefusal(config, e);
+  }
   return new Promise<number>(() => {}); // runs until a signal ends the process
+}
+
+/** Why the server could not listen, said of the setting that decides it. */
+function listenRefusal(config: Pick<Config, 'port' | 'host'>, error: unknown): Error {
+  const code = (error as { code?: unknown } | null)?.code;
+  const said = error instanceof Error ? error.message : String(error);
+  switch (code) {
+    case 'EADDRINUSE':
+      return new ConfigError(`SCIMD_PORT (or --port) is ${config.port}, on which another process already listens at ${config.host} (${code}); stop it or choose another port`);
+    case 'EACCES':
+      return new ConfigError(`SCIMD_PORT (or --port) is ${config.port}, which this user may not listen on (${code}; ports below 1024 need privileges)`);
+    case 'EADDRNOTAVAIL':
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return new ConfigError(`SCIMD_HOST (or --host) is ${config.host}, which is no address of this machine (${said}); 127.0.0.1 or 0.0.0.0 always are`);
+    default:
+      return new ConfigError(`cannot listen on SCIMD_HOST ${config.host}, SCIMD_PORT ${config.port}: ${said}`);
+  }
 }

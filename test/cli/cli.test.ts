@@ -1,7 +1,7 @@
 /** The `scimd` command line and the automation contract (issue: foundation), run as a real process. */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { request } from 'node:http';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -357,5 +357,67 @@ describe('operator safety on the command line', () => {
     const active = JSON.parse(on(db)('token', 'list', '--json').stdout).filter((t: { revoked: string | null }) => t.revoked === null);
     expect(active.map((t: { name: string }) => t.name)).toEqual(['SCIMD_BOOTSTRAP_TOKEN']);
     expect(JSON.parse(on(db)('token', 'list', '--json').stdout)).toHaveLength(2);
+  });
+});
+
+describe('startup and command errors name the setting and its value, and never a secret', () => {
+  const BOOTSTRAP = 'a-bootstrap-token-never-to-be-printed-0123';
+  const WEBHOOK_SECRET = 'a-webhook-secret-never-printed';
+  /** `scimd ARGS` with these settings (and the secrets set, to check none is printed): exit code and last line. */
+  const run = (settings: Record<string, string>, ...args: string[]) => {
+    const r = spawnSync(process.execPath, [BIN, ...args], {
+      env: { ...env, SCIMD_BOOTSTRAP_TOKEN: BOOTSTRAP, SCIMD_WEBHOOK_URL: 'http://127.0.0.1:9/hook', SCIMD_WEBHOOK_SECRET: WEBHOOK_SECRET, SCIMD_PORT: '0', ...settings },
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
+    const output = r.stdout + r.stderr;
+    for (const secret of [BOOTSTRAP, WEBHOOK_SECRET, 'hunter2']) expect(output).not.toContain(secret);
+    return { code: r.status, last: r.stderr.trimEnd().split('\n').at(-1) };
+  };
+
+  it('SCIMD_DATABASE: a directory, not a database, a place it cannot be written or made, an unreachable PostgreSQL', () => {
+    const directory = mkdtempSync(join(dir, 'a-directory-'));
+    expect(run({ SCIMD_DATABASE: directory }, 'serve')).toEqual({ code: 1, last: `scimd: SCIMD_DATABASE (or --database) is ${directory}, a directory: name a SQLite file, such as ${join(directory, 'scimd.db')}` });
+    const text = join(dir, 'notes.txt');
+    writeFileSync(text, 'these are notes, not a database\n'.repeat(10));
+    expect(run({ SCIMD_DATABASE: text }, 'migrate')).toEqual({ code: 1, last: expect.stringMatching(new RegExp(`^scimd: SCIMD_DATABASE \\(or --database\\) is ${text}, which is not a SQLite database \\(SQLite says: file is not a database`)) });
+    const underFile = join(text, 'sub', 'scimd.db');
+    expect(run({ SCIMD_DATABASE: underFile }, 'token', 'list')).toEqual({ code: 1, last: expect.stringMatching(new RegExp(`^scimd: SCIMD_DATABASE \\(or --database\\) is ${underFile}, but ${text} is a file, not a directory`)) });
+    // a place even root cannot create a file in
+    if (process.platform === 'linux') {
+      expect(run({ SCIMD_DATABASE: '/proc/scimd-test.db' }, 'serve')).toEqual({ code: 1, last: expect.stringMatching(/^scimd: SCIMD_DATABASE \(or --database\) is \/proc\/scimd-test\.db, which cannot be opened for writing \(.*\): the user scimd runs as \(uid \d+\) must be able to write the file and its directory \/proc$/) });
+    }
+    expect(run({ SCIMD_DATABASE: 'postgres://scimd:hunter2@127.0.0.1:1/scimd', SCIMD_DB_CONNECT_TIMEOUT: '2' }, 'migrate')).toEqual({ code: 1, last: expect.stringMatching(/^scimd: SCIMD_DATABASE \(or --database\) names the PostgreSQL database scimd on 127\.0\.0\.1:1 as scimd, which cannot be opened: .*ECONNREFUSED/) });
+  });
+
+  it('SCIMD_PORT, SCIMD_LOG_LEVEL, SCIMD_TRUST_PROXY: refused before anything starts, in scimd\'s words', () => {
+    const db = join(dir, 'settings.db');
+    expect(run({ SCIMD_DATABASE: db, SCIMD_PORT: '99999' }, 'serve')).toEqual({ code: 1, last: 'scimd: SCIMD_PORT must be an integer from 0 to 65535; got "99999"' });
+    expect(run({ SCIMD_DATABASE: db }, 'serve', '--port', '70000')).toEqual({ code: 1, last: 'scimd: --port must be an integer from 0 to 65535; got "70000"' });
+    expect(run({ SCIMD_DATABASE: db, SCIMD_LOG_LEVEL: 'verbose' }, 'serve')).toEqual({ code: 1, last: 'scimd: SCIMD_LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent; got "verbose"' });
+    expect(run({ SCIMD_DATABASE: db, SCIMD_TRUST_PROXY: 'nonsense' }, 'serve')).toEqual({ code: 1, last: expect.stringMatching(/^scimd: SCIMD_TRUST_PROXY must be true, false, or the proxies' addresses or CIDRs .*; got "nonsense"$/) });
+    expect(run({ SCIMD_DATABASE: db, SCIMD_WEBHOOK_URL: 'ftp://hook:hunter2@example.com' }, 'serve')).toEqual({ code: 1, last: 'scimd: SCIMD_WEBHOOK_URL must list http(s) URLs; got "ftp://hook:***@example.com"' });
+    // nothing was opened: the settings are checked first
+    expect(existsSync(db)).toBe(false);
+  });
+
+  it('a port in use names SCIMD_PORT; a host that is not this machine\'s names SCIMD_HOST', async () => {
+    const db = join(dir, 'listen.db');
+    const port = await freePort();
+    const blocker = createServer().listen(port, '127.0.0.1');
+    await new Promise((resolve) => blocker.once('listening', resolve));
+    try {
+      expect(run({ SCIMD_DATABASE: db, SCIMD_PORT: String(port) }, 'serve')).toEqual({ code: 1, last: `scimd: SCIMD_PORT (or --port) is ${port}, on which another process already listens at 127.0.0.1 (EADDRINUSE); stop it or choose another port` });
+    } finally {
+      blocker.close();
+    }
+    expect(run({ SCIMD_DATABASE: db, SCIMD_HOST: '192.0.2.1' }, 'serve')).toEqual({ code: 1, last: expect.stringMatching(/^scimd: SCIMD_HOST \(or --host\) is 192\.0\.2\.1, which is no address of this machine \(.*EADDRNOTAVAIL/) });
+  });
+
+  it('a backup into a directory that does not exist names the backup file, not a temporary one', () => {
+    const db = join(dir, 'backup-errors.db');
+    const missing = join(dir, 'no-such-directory', 'scimd.ndjson');
+    expect(run({ SCIMD_DATABASE: db }, 'backup', missing)).toEqual({ code: 1, last: `scimd: cannot write the backup to ${missing}: the directory ${join(dir, 'no-such-directory')} does not exist (make it first)` });
+    expect(run({ SCIMD_DATABASE: db }, 'backup', dir)).toEqual({ code: 1, last: `scimd: cannot write the backup to ${dir}: it is a directory; name a file in it` });
   });
 });
