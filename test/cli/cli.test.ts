@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { freePort } from '../process.js';
+import { freshPostgresDatabase, postgresUrl } from '../postgres.js';
 
 const BIN = fileURLToPath(new URL('../../bin/scimd.js', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'scimd-cli-'));
@@ -419,5 +420,76 @@ describe('startup and command errors name the setting and its value, and never a
     const missing = join(dir, 'no-such-directory', 'scimd.ndjson');
     expect(run({ SCIMD_DATABASE: db }, 'backup', missing)).toEqual({ code: 1, last: `scimd: cannot write the backup to ${missing}: the directory ${join(dir, 'no-such-directory')} does not exist (make it first)` });
     expect(run({ SCIMD_DATABASE: db }, 'backup', dir)).toEqual({ code: 1, last: `scimd: cannot write the backup to ${dir}: it is a directory; name a file in it` });
+  });
+});
+
+describe('serve says at start what it serves, on which store, and how to make a token; and when it has stopped', () => {
+  interface LogLine { level: number; msg: string; [field: string]: unknown }
+  /** `scimd serve` on port 0 at log level info; resolves once it has logged what it serves (and any warning after). */
+  async function started(settings: Record<string, string>) {
+    const child = spawn(process.execPath, [BIN, 'serve'], { env: { ...env, SCIMD_PORT: '0', SCIMD_LOG_LEVEL: 'info', ...settings }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout!.on('data', (d) => (out += d));
+    child.stderr!.on('data', (d) => (err += d));
+    const lines = () => out.split('\n').filter(Boolean).map((l) => JSON.parse(l) as LogLine);
+    for (let i = 0; i < 400 && !lines().some((l) => l.msg.startsWith('scimd serving')); i++) {
+      if (child.exitCode !== null) throw new Error(`scimd serve exited ${child.exitCode}: ${err}`);
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    await new Promise((r) => setTimeout(r, 100)); // the warning, if any, is written right after
+    const stopped = async () => {
+      child.kill('SIGTERM');
+      const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+      return { code, lines: lines(), output: out + err };
+    };
+    return { child, lines, stderr: () => err, stopped };
+  }
+
+  it('a new SQLite database: the SCIM URL, the file, no organizations nor tokens, and the command that makes a token, which works', async () => {
+    const db = join(dir, 'announce.db');
+    const s = await started({ SCIMD_DATABASE: db });
+    const serving = s.lines().find((l) => l.msg.startsWith('scimd serving'))!;
+    expect(serving).toMatchObject({ level: 30, scimUrl: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+\/scim\/v2$/), database: `SQLite file ${db}`, organizations: 0, tokens: { scim: 0, admin: 0 } });
+    expect(serving.msg).toBe(`scimd serving SCIM at ${serving.scimUrl} on the SQLite file ${db}: 0 organizations, 0 active SCIM tokens, 0 admin tokens`);
+    const warning = s.lines().find((l) => l.level === 40)!;
+    expect(warning).toMatchObject({ command: `scimd token create --database ${db}`, msg: expect.stringContaining('no active SCIM token') });
+    // the command as printed makes a token the running server accepts
+    const [, ...args] = (warning.command as string).split(' ');
+    const made = spawnSync(process.execPath, [BIN, ...args], { env: { ...env, SCIMD_DATABASE: join(dir, 'elsewhere.db') }, encoding: 'utf8' });
+    expect(made.status, made.stderr).toBe(0);
+    expect((await fetch(`${serving.scimUrl}/Users`, { headers: { authorization: `Bearer ${made.stdout.trim()}` } })).status).toBe(200);
+    const end = await s.stopped();
+    expect(end.code).toBe(0);
+    expect(end.lines.at(-1)).toMatchObject({ level: 30, msg: 'scimd stopped', signal: 'SIGTERM' });
+  });
+
+  it('with a bootstrap token and organizations: their counts, no warning, and never the token', async () => {
+    const db = join(dir, 'announce-boot.db');
+    const store = new SqliteStore(db);
+    await store.migrate();
+    await store.ensureOrganization('acme');
+    await store.close();
+    expect(spawnSync(process.execPath, [BIN, 'token', 'create', '--org', 'acme', '--admin'], { env: { ...env, SCIMD_DATABASE: db } }).status).toBe(0);
+    const s = await started({ SCIMD_DATABASE: db, SCIMD_BOOTSTRAP_TOKEN: BOOT, SCIMD_PUBLIC_URL: 'https://scim.example.com/' });
+    const serving = s.lines().find((l) => l.msg.startsWith('scimd serving'))!;
+    expect(serving).toMatchObject({ scimUrl: 'https://scim.example.com/scim/v2', listening: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/), organizations: 2, tokens: { scim: 1, admin: 1 } });
+    expect(serving.msg).toMatch(/: 2 organizations, 1 active SCIM token, 1 admin token$/);
+    expect(s.lines().filter((l) => l.level >= 40)).toEqual([]);
+    const end = await s.stopped();
+    expect(end.code).toBe(0);
+    expect(end.output).not.toContain(BOOT);
+  });
+
+  it.skipIf(!postgresUrl())('PostgreSQL: its host, port, database and user, never the password', async () => {
+    const url = new URL(await freshPostgresDatabase(postgresUrl()!));
+    url.password = 'hunter2'; // the test cluster trusts local connections: any password is accepted
+    const s = await started({ SCIMD_DATABASE: url.toString() });
+    const serving = s.lines().find((l) => l.msg.startsWith('scimd serving'))!;
+    expect(serving.database).toBe(`PostgreSQL database ${url.pathname.slice(1)} on ${url.hostname}:${url.port} as ${url.username}`);
+    expect(s.lines().find((l) => l.level === 40)).toMatchObject({ command: 'scimd token create', msg: expect.stringContaining("with the server's SCIMD_DATABASE") });
+    const end = await s.stopped();
+    expect(end.code).toBe(0);
+    expect(end.output).not.toContain('hunter2');
   });
 });
