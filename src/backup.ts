@@ -6,7 +6,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { open, rename, rm } from 'node:fs/promises';
+import { open, rename, rm, stat } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip, createGzip } from 'node:zlib';
@@ -105,6 +106,7 @@ export async function writeBackup(file: string, records: AsyncIterable<SnapshotR
     return counts;
   }
   const partial = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.partial`;
+  await writable(file);
   try {
     // readable by its owner only: it holds the directory's personal data and the server's signing secrets
     const to = createWriteStream(partial, { flags: 'wx', mode: 0o600 });
@@ -114,9 +116,27 @@ export async function writeBackup(file: string, records: AsyncIterable<SnapshotR
     await rename(partial, file);
   } catch (error) {
     await rm(partial, { force: true });
+    // a file system's refusal (EACCES, ENOSPC, …), said of `file`: the temporary file's name means nothing to the caller
+    if (typeof (error as { syscall?: unknown }).syscall === 'string') {
+      const said = (error as Error).message.replace(/, \w+ '[^']*'$/, '');
+      throw new Error(`cannot write the backup to ${file}: ${said} (writing in ${dirname(file)})`);
+    }
     throw error;
   }
   return counts;
+}
+
+/**
+ * Refuses, naming the backup file, a place no backup can be written to: a missing directory, a file standing where
+ * the directory should be, the name of a directory. (Writing would fail anyway, but naming the temporary file the
+ * backup is written to first.)
+ */
+async function writable(file: string): Promise<void> {
+  const dir = dirname(file);
+  const at = await stat(dir).catch(() => undefined);
+  if (!at) throw new Error(`cannot write the backup to ${file}: the directory ${dir} does not exist (make it first)`);
+  if (!at.isDirectory()) throw new Error(`cannot write the backup to ${file}: ${dir} is not a directory`);
+  if ((await stat(file).catch(() => undefined))?.isDirectory()) throw new Error(`cannot write the backup to ${file}: it is a directory; name a file in it`);
 }
 
 /**

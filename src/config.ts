@@ -4,6 +4,7 @@
  * (`npm run docs:config`; test/docs.test.ts fails when the two differ).
  */
 import { BOOTSTRAP_TOKEN_MIN_LENGTH } from './core/tokens.js';
+import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 
 export interface Config {
@@ -52,11 +53,18 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-function integer(name: string, raw: string | undefined, fallback: number, min: number): number {
+function integer(name: string, raw: string | undefined, fallback: number, min: number, max?: number): number {
   if (raw === undefined || raw === '') return fallback;
   const n = Number(raw);
-  if (!Number.isInteger(n) || n < min) throw new ConfigError(`${name} must be an integer ≥ ${min}; got "${raw}"`);
+  if (!Number.isInteger(n) || n < min || (max !== undefined && n > max)) {
+    throw new ConfigError(`${name} must be an integer ${max === undefined ? `≥ ${min}` : `from ${min} to ${max}`}; got "${raw}"`);
+  }
   return n;
+}
+
+/** A value as an error message may show it: a URL's password (`//user:password@`) hidden. */
+function shown(raw: string): string {
+  return raw.replace(/(\/\/[^/@\s:]*:)[^@/\s]*@/g, '$1***@');
 }
 
 function toggle(name: string, raw: string | undefined, fallback: boolean): boolean {
@@ -97,9 +105,50 @@ export type Setting = {
   };
 }[keyof Fields];
 
-/** An integer of at least `min`; `fallback` when unset or empty. */
-function whole(fallback: number, min: number) {
-  return { default: `\`${fallback}\``, parse: (raw: string | undefined, variable: string) => integer(variable, raw, fallback, min) };
+/** An integer of at least `min` (and at most `max`); `fallback` when unset or empty. */
+function whole(fallback: number, min: number, max?: number) {
+  return { default: `\`${fallback}\``, parse: (raw: string | undefined, variable: string) => integer(variable, raw, fallback, min, max) };
+}
+
+/** The levels pino knows (Fastify's logger); another is refused at start rather than by pino, in its words. */
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/** The proxy names Fastify's trustProxy (proxy-addr) takes for ranges of addresses. */
+const PROXY_RANGES = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
+/** Whether `entry` is an address, a CIDR (`10.0.0.0/8`, `fd00::/8`), an address with a netmask, or a range's name. */
+function isProxy(entry: string): boolean {
+  if (PROXY_RANGES.has(entry)) return true;
+  const slash = entry.indexOf('/');
+  const address = slash === -1 ? entry : entry.slice(0, slash);
+  const version = isIP(address);
+  if (version === 0) return false;
+  if (slash === -1) return true;
+  const mask = entry.slice(slash + 1);
+  if (/^\d{1,3}$/.test(mask)) return Number(mask) <= (version === 4 ? 32 : 128);
+  return version === 4 && isIP(mask) === 4;
+}
+
+/**
+ * SCIMD_TRUST_PROXY as Fastify's trustProxy takes it, checked here rather than by Fastify at the first request: on or
+ * off, or the proxies. Not a hop count: Fastify 5 trusts no proxy for one (it cannot check the nearest), so a count
+ * would silently believe nothing.
+ */
+function trustProxy(raw: string | undefined, variable: string): boolean | string | undefined {
+  const value = raw?.trim() ?? '';
+  if (value === '' || /^(false|off|no|0)$/i.test(value)) return undefined;
+  if (/^(true|on|yes|1)$/i.test(value)) return true;
+  const proxies = list(value);
+  const wrong = proxies.find((entry) => !isProxy(entry));
+  if (/^\d+$/.test(value)) {
+    throw new ConfigError(`${variable} is "${raw}", a hop count, which Fastify does not honour (it trusts no proxy for one); give true, or the proxies' addresses or CIDRs`);
+  }
+  if (wrong !== undefined || proxies.length === 0) {
+    throw new ConfigError(
+      `${variable} must be true, false, or the proxies' addresses or CIDRs separated by commas (10.0.0.0/8, 127.0.0.1, loopback); got "${raw}"${wrong !== undefined && wrong !== value ? `, in which "${wrong}" is none of these` : ''}`,
+    );
+  }
+  return proxies.join(',');
 }
 
 /** `on` or `off` (also true/false, 1/0, yes/no); `fallback` when unset or empty. */
@@ -120,8 +169,8 @@ function list(raw: string | undefined): string[] {
 /** Every setting, in the order the docs list them. */
 export const SETTINGS: readonly Setting[] = [
   {
-    variable: 'SCIMD_PORT', flag: 'port', key: 'port', ...whole(8080, 0),
-    meaning: 'TCP port',
+    variable: 'SCIMD_PORT', flag: 'port', key: 'port', ...whole(8080, 0, 65_535),
+    meaning: 'TCP port (`0`: any free one; the log says which)',
   },
   {
     variable: 'SCIMD_HOST', flag: 'host', key: 'host', ...text('127.0.0.1'),
@@ -154,7 +203,7 @@ export const SETTINGS: readonly Setting[] = [
     variable: 'SCIMD_PUBLIC_URL', flag: 'public-url', key: 'publicUrl', default: "derived from each request's `Host`",
     parse: (raw, variable) => {
       if (raw && !/^https?:\/\/[^/\s]+(\/\S*)?$/i.test(raw)) {
-        throw new ConfigError(`${variable} must be an absolute http(s) URL such as https://scim.example.com; got "${raw}"`);
+        throw new ConfigError(`${variable} must be an absolute http(s) URL such as https://scim.example.com; got "${shown(raw)}"`);
       }
       return raw || undefined;
     },
@@ -233,7 +282,7 @@ export const SETTINGS: readonly Setting[] = [
     variable: 'SCIMD_WEBHOOK_URL', key: 'webhookUrls', default: 'none',
     parse: (raw, variable) => {
       const urls = list(raw);
-      for (const url of urls) if (!/^https?:\/\/\S+$/i.test(url)) throw new ConfigError(`${variable} must list http(s) URLs; got "${url}"`);
+      for (const url of urls) if (!/^https?:\/\/\S+$/i.test(url)) throw new ConfigError(`${variable} must list http(s) URLs; got "${shown(url)}"`);
       return urls;
     },
     meaning:
@@ -260,15 +309,20 @@ export const SETTINGS: readonly Setting[] = [
     meaning: 'delivered events are deleted after this many days (`0`: kept)',
   },
   {
-    variable: 'SCIMD_TRUST_PROXY', key: 'trustProxy', default: 'none',
-    parse: (raw) => (raw ? (/^(true|on|yes|1)$/i.test(raw) ? true : raw) : undefined),
+    variable: 'SCIMD_TRUST_PROXY', key: 'trustProxy', default: 'none', parse: trustProxy,
     meaning:
-      "behind a proxy or load balancer: `true`, or the proxies' addresses/CIDRs (`10.0.0.0/8`), whose " +
-      '`X-Forwarded-For`/`-Proto` are believed for the client address (audit log) and scheme',
+      "behind a proxy or load balancer: `true`, or the proxies' addresses/CIDRs separated by commas (`10.0.0.0/8,127.0.0.1`; " +
+      'also `loopback`, `linklocal`, `uniquelocal`), whose `X-Forwarded-For`/`-Proto` are believed for the client address ' +
+      '(audit log) and scheme; anything else (a hop count too: Fastify would believe no proxy) is refused at start',
   },
   {
-    variable: 'SCIMD_LOG_LEVEL', flag: 'log-level', key: 'logLevel', ...text('info'),
-    meaning: 'pino level: `fatal`, `error`, `warn`, `info`, `debug`, `trace`, `silent`',
+    variable: 'SCIMD_LOG_LEVEL', flag: 'log-level', key: 'logLevel', default: '`info`',
+    parse: (raw, variable) => {
+      const level = (raw || 'info').toLowerCase();
+      if (!(LOG_LEVELS as readonly string[]).includes(level)) throw new ConfigError(`${variable} must be one of ${LOG_LEVELS.join(', ')}; got "${raw}"`);
+      return level;
+    },
+    meaning: `pino level: ${LOG_LEVELS.map((l) => `\`${l}\``).join(', ')} (any case)`,
   },
 ];
 
@@ -279,7 +333,9 @@ export const SETTINGS: readonly Setting[] = [
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, flags: Flags = {}): Config {
   const fields: Partial<Record<keyof Fields, unknown>> = {};
   for (const setting of SETTINGS) {
-    const value = setting.parse((setting.flag === undefined ? undefined : flags[setting.flag]) ?? env[setting.variable], setting.variable);
+    const flag = setting.flag === undefined ? undefined : flags[setting.flag];
+    // a refusal names what was set: the flag when it was given, else the variable
+    const value = setting.parse(flag ?? env[setting.variable], flag !== undefined ? `--${setting.flag}` : setting.variable);
     if (value !== undefined) fields[setting.key] = value;
   }
   const { webhookUrls, webhookSecret, ...config } = fields as Fields;

@@ -2,16 +2,17 @@
  * `scimd serve`: the SCIM server on the configured database, with event delivery, rate limits and retention, until
  * SIGTERM or SIGINT lets the requests and deliveries in flight finish.
  */
-import { loadConfig, SETTINGS, type Flags } from '../config.js';
+import { ConfigError, isPostgresUrl, loadConfig, SETTINGS, type Config, type Flags } from '../config.js';
+import type { Store } from '../core/ports.js';
 import { ensureBootstrapToken } from '../core/tokens.js';
 import { createScim } from '../core/scim.js';
-import { buildServer } from '../http/server.js';
+import { buildServer, SCIM_PREFIX } from '../http/server.js';
 import { rateLimiter } from '../http/rate-limit.js';
 import { registryFromFiles } from '../schema-files.js';
 import { startDelivery } from '../events/dispatcher.js';
 import { webhookDeliverer } from '../events/webhook.js';
 import { parse, type Io } from './args.js';
-import { openDatabase } from './database.js';
+import { describeDatabase, openDatabase } from './database.js';
 
 /** The flags of serve: those of the settings (config.ts) that have one. */
 const SERVER_FLAGS = Object.fromEntries(SETTINGS.flatMap((s) => (s.flag ? [[s.flag, { type: 'string' }]] : []))) as Record<keyof Flags, { type: 'string' }>;
@@ -20,7 +21,12 @@ export async function serve(args: string[], io: Io): Promise<number> {
   const parsed = parse('serve', args, SERVER_FLAGS, { min: 0, max: 0 }, io);
   if (!parsed) return 0;
   const config = loadConfig(process.env, parsed.values as Flags);
-  const registry = registryFromFiles(config.schemaFiles);
+  let registry;
+  try {
+    registry = registryFromFiles(config.schemaFiles);
+  } catch (e) {
+    throw new ConfigError(`SCIMD_SCHEMAS (or --schemas): ${(e as Error).message}`);
+  }
   const store = await openDatabase(config, io);
   const revoked = config.bootstrapToken ? await ensureBootstrapToken(store, config.bootstrapToken) : [];
   const scim = createScim({
@@ -72,6 +78,7 @@ export async function serve(args: string[], io: Io): Promise<number> {
     await rateLimit?.stop();
     await refusalLimit?.stop();
     await store.close();
+    app.log.info({ signal }, 'scimd stopped');
     process.exit(0);
   };
   process.once('SIGTERM', () => void shutdown('SIGTERM'));
@@ -89,6 +96,62 @@ export async function serve(args: string[], io: Io): Promise<number> {
   };
   await prune();
   setInterval(() => void prune(), 3_600_000).unref();
-  await app.listen({ port: config.port, host: config.host });
+  let address: string;
+  try {
+    address = await app.listen({ port: config.port, host: config.host });
+  } catch (e) {
+    throw listenRefusal(config, e);
+  }
+  await announce(app.log, store, config, address);
   return new Promise<number>(() => {}); // runs until a signal ends the process
+}
+
+/**
+ * What an operator needs to see at start, in the log: where SCIM is served, on which store (never a password), how
+ * many organizations and tokens it holds, and, with no active SCIM token, how to make one.
+ */
+async function announce(log: { info(o: object, msg: string): void; warn(o: object, msg: string): void }, store: Store, config: Config, address: string): Promise<void> {
+  const scimUrl = `${config.publicUrl ? config.publicUrl.replace(/\/+$/, '') : address}${SCIM_PREFIX}`;
+  const database = describeDatabase(config.database);
+  const organizations = await store.organizations();
+  const active = (await store.listTokens()).filter((t) => !t.revoked);
+  const tokens = { scim: active.filter((t) => t.scope === 'scim').length, admin: active.filter((t) => t.scope !== 'scim').length };
+  const listening = config.publicUrl ? { listening: address } : {};
+  log.info(
+    { scimUrl, ...listening, database, organizations: organizations.length, tokens },
+    `scimd serving SCIM at ${scimUrl} on the ${database}: ${plural(organizations.length, 'organization')}, ${plural(tokens.scim, 'active SCIM token')}, ${plural(tokens.admin, 'admin token')}`,
+  );
+  if (tokens.scim > 0) return;
+  // the command, runnable as printed: the SQLite file by its path; a PostgreSQL URL (it may hold a password) not at all
+  const org = organizations.length === 1 && organizations[0]!.name !== 'default' ? ` --org ${shellWord(organizations[0]!.name)}` : organizations.length > 1 ? ' --org NAME' : '';
+  const command = isPostgresUrl(config.database) ? `scimd token create${org}` : `scimd token create${org} --database ${shellWord(config.database)}`;
+  const where = isPostgresUrl(config.database) ? ' (with the server\'s SCIMD_DATABASE)' : '';
+  log.warn({ command }, `no active SCIM token: every SCIM request will be refused until one is made with: ${command}${where}`);
+}
+
+/** A word as a shell reads it back: as is when it is plain, else in single quotes. */
+function shellWord(word: string): string {
+  return /^[\w./@:+-]+$/.test(word) ? word : `'${word.replaceAll("'", "'\\''")}'`;
+}
+
+function plural(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`;
+}
+
+/** Why the server could not listen, said of the setting that decides it. */
+function listenRefusal(config: Pick<Config, 'port' | 'host'>, error: unknown): Error {
+  const code = (error as { code?: unknown } | null)?.code;
+  const said = error instanceof Error ? error.message : String(error);
+  switch (code) {
+    case 'EADDRINUSE':
+      return new ConfigError(`SCIMD_PORT (or --port) is ${config.port}, on which another process already listens at ${config.host} (${code}); stop it or choose another port`);
+    case 'EACCES':
+      return new ConfigError(`SCIMD_PORT (or --port) is ${config.port}, which this user may not listen on (${code}; ports below 1024 need privileges)`);
+    case 'EADDRNOTAVAIL':
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return new ConfigError(`SCIMD_HOST (or --host) is ${config.host}, which is no address of this machine (${said}); 127.0.0.1 or 0.0.0.0 always are`);
+    default:
+      return new ConfigError(`cannot listen on SCIMD_HOST ${config.host}, SCIMD_PORT ${config.port}: ${said}`);
+  }
 }

@@ -6,6 +6,7 @@
  * to one endpoint are written in one store transaction, which is what makes a bulk load fast.
  */
 import { ScimError, scimErrors } from './errors.js';
+import { MAX_DEPTH, shown } from './json.js';
 import { SCHEMA_URN } from './schema/registry.js';
 import type { Preconditions } from './etag.js';
 import type { Attributes } from './model.js';
@@ -76,14 +77,24 @@ function member(o: Attributes, name: string): unknown {
   return key === undefined ? undefined : o[key];
 }
 
-/** Every bulkId named by a string value anywhere in a JSON value. */
-function bulkIdsIn(value: unknown, into: Set<string>): Set<string> {
-  if (typeof value === 'string') {
-    if (value.startsWith(BULK_ID)) into.add(value.slice(BULK_ID.length));
-  } else if (Array.isArray(value)) {
-    for (const v of value) bulkIdsIn(v, into);
-  } else if (typeof value === 'object' && value !== null) {
-    for (const v of Object.values(value)) bulkIdsIn(v, into);
+/**
+ * Every bulkId named by a string value anywhere in a JSON value, walked without recursion; undefined when it nests
+ * deeper than MAX_DEPTH (the data then fails alone, and `resolved` and `withoutUnresolved` below, which recurse,
+ * only ever see data within it).
+ */
+function bulkIdsIn(value: unknown): Set<string> | undefined {
+  const into = new Set<string>();
+  const stack: [unknown, number][] = [[value, 0]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!;
+    if (typeof v === 'string') {
+      if (v.startsWith(BULK_ID)) into.add(v.slice(BULK_ID.length));
+    } else if (typeof v === 'object' && v !== null) {
+      if (depth === MAX_DEPTH) return undefined;
+      // last first, so that the ids are met in the order they are written
+      const members: unknown[] = Array.isArray(v) ? v : Object.values(v);
+      for (let i = members.length - 1; i >= 0; i--) stack.push([members[i], depth + 1]);
+    }
   }
   return into;
 }
@@ -131,7 +142,7 @@ export function parseBulkRequest(body: unknown, limits: BulkLimits): BulkRequest
   }
   const fail = member(o, 'failOnErrors');
   if (fail !== undefined && fail !== null && !(Number.isInteger(fail) && (fail as number) >= 1)) {
-    throw scimErrors.invalidValue(`"failOnErrors" must be an integer of at least 1; got ${JSON.stringify(fail)}.`);
+    throw scimErrors.invalidValue(`"failOnErrors" must be an integer of at least 1; got ${shown(fail)}.`);
   }
   const operations = raw.map((op, index) => parseOperation(op, index));
   const definedAt = new Map<string, number>();
@@ -155,7 +166,7 @@ function parseOperation(raw: unknown, index: number): BulkOperation {
   const method = typeof given === 'string' ? (given.toUpperCase() as Method) : undefined;
   const bulkId = member(o, 'bulkId');
   if (!method || !METHODS.includes(method)) {
-    return failed(typeof given === 'string' ? given : '', scimErrors.invalidSyntax(`${at}.method must be POST, PUT, PATCH or DELETE; got ${JSON.stringify(given)}.`), bulkId);
+    return failed(typeof given === 'string' ? given : '', scimErrors.invalidSyntax(`${at}.method must be POST, PUT, PATCH or DELETE; got ${shown(given)}.`), bulkId);
   }
   if (bulkId !== undefined && (typeof bulkId !== 'string' || bulkId === '')) {
     return failed(method, scimErrors.invalidSyntax(`${at}.bulkId must be a non-empty string.`));
@@ -167,7 +178,7 @@ function parseOperation(raw: unknown, index: number): BulkOperation {
   const wanted = method === 'POST' ? 1 : 2;
   if (segments.length !== wanted || segments.some((s) => s === '')) {
     const shape = method === 'POST' ? 'a resource endpoint such as "/Users"' : 'one resource such as "/Users/2819c223-…"';
-    return failed(method, scimErrors.invalidSyntax(`${at}.path must name ${shape}; got ${JSON.stringify(path)}.`), bulkId);
+    return failed(method, scimErrors.invalidSyntax(`${at}.path must name ${shape}; got ${shown(path)}.`), bulkId);
   }
   let data = member(o, 'data');
   // RFC 7644 §3.7.3's own example sends a PATCH's operations as a bare array: read it as the PatchOp it stands for
@@ -176,7 +187,8 @@ function parseOperation(raw: unknown, index: number): BulkOperation {
     return failed(method, scimErrors.invalidSyntax(`${at}.data must be the ${method === 'PATCH' ? 'PatchOp' : 'resource'} object.`), bulkId);
   }
   const id = segments[1];
-  const refs = bulkIdsIn(data, new Set());
+  const refs = bulkIdsIn(data);
+  if (!refs) return failed(method, scimErrors.invalidSyntax(`${at}.data nests deeper than ${MAX_DEPTH} levels; no SCIM resource or PatchOp does.`), bulkId);
   if (id?.startsWith(BULK_ID)) refs.add(id.slice(BULK_ID.length));
   return {
     index, method, endpoint: segments[0]!, refs,

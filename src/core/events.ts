@@ -29,7 +29,10 @@ export interface LifecycleEvent {
   readonly id: string;
   readonly type: LifecycleEventType;
   readonly at: string;
+  /** The organization's id. */
   readonly organization: string;
+  /** The organization's name (as the audit log shows it), when the caller's context had it: see RequestContext. */
+  readonly organizationName?: string;
   readonly resource: EventResource;
   /** What changed (as in the audit log: before/after, secrets redacted); empty for member events. */
   readonly changes: readonly AttributeChange[];
@@ -41,6 +44,7 @@ export interface LifecycleEvent {
 export interface MemberEventBase {
   readonly at: string;
   readonly organization: string;
+  readonly organizationName?: string;
   readonly resource: EventResource;
 }
 

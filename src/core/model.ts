@@ -40,6 +40,12 @@ export interface TokenRecord {
   readonly revoked?: string;
 }
 
+/** A token as authentication finds it: with its organization's name, which the store reads in the same query. */
+export interface FoundToken extends TokenRecord {
+  /** Absent for an operator token (it has no organization), and from a store that does not read it. */
+  readonly orgName?: string;
+}
+
 /** What an admin may see and change: every organization (the server's operator) or one (its admin). */
 export type AdminScope = { readonly all: true } | { readonly orgId: string };
 

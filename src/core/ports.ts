@@ -11,7 +11,7 @@
 import type { AuditEntry, AuditQuery, AuditRecord } from './audit.js';
 import type {
   ChangeRecord, CreateManyOptions, Modification, Organization, OrganizationContents, OutboxEvent, PatchChange, ResourcePage, ResourceQuery, ResourceRef, ResourceWrite,
-  SnapshotRecord, StoredResource, TokenRecord,
+  SnapshotRecord, StoredResource, TokenRecord, FoundToken,
 } from './model.js';
 import type { UniquenessViolation, UnknownMembers } from './errors.js';
 
@@ -101,7 +101,8 @@ export interface OrganizationStore {
 
 export interface TokenStore {
   createToken(token: TokenRecord): Promise<void>;
-  findTokenByHash(hash: string): Promise<TokenRecord | undefined>;
+  /** The token with that digest, with its organization's name (`orgName`, for the caller's context and events). */
+  findTokenByHash(hash: string): Promise<FoundToken | undefined>;
   listTokens(): Promise<TokenRecord[]>;
   /** Returns false when no active token has that id. */
   revokeToken(id: string, at: string): Promise<boolean>;

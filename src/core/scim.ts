@@ -218,7 +218,8 @@ export function createScim(options: ScimOptions) {
       if (!auditing && !eventing) return undefined;
       const at = now().toISOString();
       const externalId = typeof document?.externalId === 'string' ? { externalId: document.externalId } : {};
-      const base = { at, organization: ctx.orgId, resource: { type: rt.name, id, ...externalId } };
+      const organizationName = ctx.orgName !== undefined ? { organizationName: ctx.orgName } : {};
+      const base = { at, organization: ctx.orgId, ...organizationName, resource: { type: rt.name, id, ...externalId } };
       const members = hasMembers(rt) && operation !== 'delete';
       return {
         ...(auditing ? { audit: auditEntry(ctx, at, operation, { resourceType: rt.name, resourceId: id }, { status, changes }) } : {}),

@@ -5,7 +5,7 @@
  * token the admin API of its organization; an operator token the admin API of every organization.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { AdminScope, TokenRecord, TokenScope } from './model.js';
+import type { AdminScope, FoundToken, TokenRecord, TokenScope } from './model.js';
 import type { AuditLog, OrganizationStore, TokenStore } from './ports.js';
 import { scimErrors, type ScimError } from './errors.js';
 import { auditEntry, type AuditCaller } from './audit.js';
@@ -23,6 +23,11 @@ export const BOOTSTRAP_TOKEN_MIN_LENGTH = 32;
 /** Who is calling: resolved from the bearer token on every SCIM request. */
 export interface RequestContext {
   readonly orgId: string;
+  /**
+   * The organization's name, as the token's store found it: events carry it beside the id. Optional, so that a
+   * context built by hand without it still works (its events then name the organization by id alone).
+   */
+  readonly orgName?: string;
   readonly tokenId: string;
   readonly tokenName: string;
   readonly dialect: Dialect;
@@ -121,7 +126,7 @@ async function verify(
   accepts: (scope: TokenScope) => boolean,
   wrongScope: string,
   options: AuthenticateOptions,
-): Promise<TokenRecord> {
+): Promise<FoundToken> {
   const now = options.now ?? new Date();
   const refuse = async (e: ScimError, record?: TokenRecord): Promise<never> => {
     const wait = options.throttleRefusal?.();
@@ -150,7 +155,13 @@ async function verify(
 /** A SCIM request's caller, from its SCIM token. */
 export async function authenticate(store: TokenStore & AuditLog, authorization: string | undefined, options: AuthenticateOptions = {}): Promise<RequestContext> {
   const record = await verify(store, authorization, (s) => s === 'scim', 'This is an admin token; SCIM requests need a SCIM token of an organization.', options);
-  return { orgId: record.orgId!, tokenId: record.id, tokenName: record.name, dialect: record.dialect as Dialect };
+  return {
+    orgId: record.orgId!,
+    ...(record.orgName !== undefined ? { orgName: record.orgName } : {}),
+    tokenId: record.id,
+    tokenName: record.name,
+    dialect: record.dialect as Dialect,
+  };
 }
 
 /** An admin API request's caller, from its admin token (one organization) or operator token (every one). */

@@ -31,6 +31,36 @@ export interface Delivery {
   stop(): Promise<void>;
 }
 
+/** The longest failure text recorded (the outbox's `lastError`). */
+const MAX_FAILURE_TEXT = 500;
+
+/** One error of a chain in a line: its code where its message does not already say it, whitespace collapsed. */
+function errorText(e: unknown): string {
+  if (!(e instanceof Error)) return String(e).replace(/\s+/g, ' ').trim();
+  const code = (e as { code?: unknown }).code;
+  // an AggregateError (a connection refused on each address of a name) has its story in its errors
+  const message = (e instanceof AggregateError && e.errors.length > 0 ? e.errors.map(errorText).join('; ') : e.message).replace(/\s+/g, ' ').trim();
+  if (typeof code !== 'string' || message.includes(code)) return message || e.name;
+  return message ? `${code}: ${message}` : code;
+}
+
+/**
+ * What an attempt failed with, in a line, for the outbox's `lastError` and the logs: the error and its causes, so that
+ * fetch's "fetch failed" says why ("fetch failed: connect ECONNREFUSED 127.0.0.1:9999", a TLS error's code and
+ * message, "getaddrinfo ENOTFOUND …").
+ */
+export function failureText(error: unknown): string {
+  const parts: string[] = [];
+  let e: unknown = error;
+  for (let i = 0; i < 5 && e !== undefined && e !== null; i++) {
+    const text = errorText(e);
+    if (text !== '' && !parts.includes(text)) parts.push(text);
+    e = e instanceof Error ? e.cause : undefined;
+  }
+  const text = parts.join(': ') || 'unknown failure';
+  return text.length > MAX_FAILURE_TEXT ? `${text.slice(0, MAX_FAILURE_TEXT - 1)}…` : text;
+}
+
 export function backoffWithJitter(attempts: number): number {
   const ceiling = Math.min(3_600_000, 1000 * 2 ** Math.max(0, attempts - 1));
   return ceiling / 2 + Math.random() * (ceiling / 2);
@@ -55,7 +85,7 @@ export function startDelivery(options: DeliveryOptions): Delivery {
       const dead = o.attempts + 1 >= maxAttempts;
       options.onFailure?.(error, o.event, dead);
       const retryAt = dead ? undefined : new Date(Date.now() + backoff(o.attempts + 1)).toISOString();
-      await store.failEvent(o.seq, error instanceof Error ? error.message : String(error), retryAt);
+      await store.failEvent(o.seq, failureText(error), retryAt);
       return false;
     }
   };

@@ -32,22 +32,61 @@ export interface Webhook {
   readonly timeoutMs?: number;
 }
 
-/** A deliver function for the dispatcher: resolves on a 2xx answer, rejects on anything else. */
+/** How much of a refusing answer's body a failure quotes. */
+const ANSWER_SHOWN_BYTES = 200;
+
+/** The first `max` bytes of an answer's body as one line of text (control characters as spaces); the rest unread. */
+async function firstBytes(res: Response, max: number): Promise<string> {
+  if (!res.body) return '';
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let length = 0;
+  try {
+    while (length < max) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      chunks.push(value);
+      length += value.length;
+    }
+  } catch {
+    // the answer broke off: what came is what there is to show
+  } finally {
+    await reader.cancel().catch(() => {});
+  }
+  return Buffer.concat(chunks).subarray(0, max).toString('utf8').replace(/[\u0000-\u001f\u007f]+/g, ' ').trim();
+}
+
+/**
+ * A deliver function for the dispatcher: resolves on a 2xx answer, rejects on anything else with why, for the
+ * event's `lastError`: `HTTP 500: <the first 200 bytes of the answer>`, no answer within the timeout, or fetch's
+ * failure with its cause (the dispatcher's failureText writes out "connect ECONNREFUSED 127.0.0.1:9999").
+ */
 export function webhookDeliverer(hook: Webhook): (event: LifecycleEvent) => Promise<void> {
+  const timeoutMs = hook.timeoutMs ?? 10_000;
   return async (event) => {
     const body = JSON.stringify(event);
-    const res = await fetch(hook.url, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        'scimd-event-id': event.id,
-        'scimd-event-type': event.type,
-        [SIGNATURE_HEADER]: sign(hook.secret, Math.floor(Date.now() / 1000), body),
-      },
-      body,
-      signal: AbortSignal.timeout(hook.timeoutMs ?? 10_000),
-    });
-    await res.body?.cancel();
-    if (res.status < 200 || res.status > 299) throw new Error(`the webhook answered HTTP ${res.status}`);
+    let res: Response;
+    try {
+      res = await fetch(hook.url, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          'scimd-event-id': event.id,
+          'scimd-event-type': event.type,
+          [SIGNATURE_HEADER]: sign(hook.secret, Math.floor(Date.now() / 1000), body),
+        },
+        body,
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+    } catch (e) {
+      if (e instanceof Error && e.name === 'TimeoutError') throw new Error(`no answer within ${timeoutMs} ms`);
+      throw e;
+    }
+    if (res.status >= 200 && res.status <= 299) {
+      await res.body?.cancel();
+      return;
+    }
+    const shown = await firstBytes(res, ANSWER_SHOWN_BYTES);
+    throw new Error(`HTTP ${res.status}${shown ? `: ${shown}` : ''}`);
   };
 }

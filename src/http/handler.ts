@@ -9,6 +9,7 @@ import type { CallContext, ListParams, ProjectionParams, Scim } from '../core/sc
 import { authenticate, type AuthenticateOptions, type RequestContext } from '../core/tokens.js';
 import { ScimError, scimErrors } from '../core/errors.js';
 import type { Preconditions } from '../core/etag.js';
+import { MAX_DEPTH } from '../core/json.js';
 import type { AuditLog, TokenStore } from '../core/ports.js';
 import { bodyErrors, toScimError } from './errors.js';
 import type { RateLimiter } from './rate-limit.js';
@@ -264,6 +265,31 @@ const JSON_TYPES = new Set(['application/scim+json', 'application/json']);
 const BODY = new Set(['POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'QUERY']);
 const PARSE_OPTIONS = { protoAction: 'error', constructorAction: 'error' } as const;
 
+/**
+ * Where the text's arrays and objects first nest deeper than `max` (a 1-based character position), or 0 when they
+ * never do: one pass over the text counting the brackets outside strings, cheaper than the parse it goes before.
+ * Malformed JSON may be counted wrongly, and is refused either way.
+ */
+function tooDeepAt(text: string, max: number): number {
+  let depth = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22) {
+      // a string: to its closing quote, over escapes
+      for (i++; i < text.length; i++) {
+        const d = text.charCodeAt(i);
+        if (d === 0x5c) i++;
+        else if (d === 0x22) break;
+      }
+    } else if (c === 0x5b || c === 0x7b) {
+      if (++depth > max) return i + 1;
+    } else if (c === 0x5d || c === 0x7d) {
+      depth--;
+    }
+  }
+  return 0;
+}
+
 /** A body refused once reading it had begun: the answer closes the connection, the client may still be sending. */
 class BodyRefused extends Error {
   constructor(readonly refusal: unknown) {
@@ -276,7 +302,8 @@ class BodyRefused extends Error {
  * JSON under either SCIM media type (RFC 7644 §3.1) or with no Content-Type at all (Okta's SCIM reference shows its
  * requests without one), any other type is 415 (text/plain included), and an empty body is no body: clients send
  * Content-Type on DELETE too. Without a Content-Type, Content-Length or Transfer-Encoding nothing is read.
- * JSON with `__proto__` or `constructor.prototype` keys is refused (prototype poisoning).
+ * JSON with `__proto__` or `constructor.prototype` keys is refused (prototype poisoning), and so is JSON nested deeper
+ * than MAX_DEPTH (400 invalidSyntax).
  */
 async function bodyOf(method: string, request: HttpRequest, limit: number): Promise<unknown> {
   if (!BODY.has(method)) return undefined;
@@ -297,6 +324,9 @@ async function bodyOf(method: string, request: HttpRequest, limit: number): Prom
     const text = await request.readBody(limit);
     if (!json) throw bodyErrors.unsupportedMediaType();
     if (text === '') return undefined;
+    // Before the parse: the core walks what it is given, and no SCIM request nests anywhere near this deep.
+    const deep = tooDeepAt(text, MAX_DEPTH);
+    if (deep > 0) throw bodyErrors.tooDeep(MAX_DEPTH, deep);
     try {
       return parseJson(text, PARSE_OPTIONS);
     } catch {
@@ -367,7 +397,7 @@ export function createScimHandler(options: ScimHandlerOptions): ScimHandler {
     const wait = rateLimit?.take(caller.tokenId);
     if (wait !== undefined) throw scimErrors.tooManyRequests(`This token has made more requests this second than the limit allows; retry after ${wait} s.`, wait);
     // what the core reads of a call, field by field
-    return {
+    const ctx: { -readonly [K in keyof CallContext]: CallContext[K] } = {
       orgId: caller.orgId,
       tokenId: caller.tokenId,
       tokenName: caller.tokenName,
@@ -376,6 +406,8 @@ export function createScimHandler(options: ScimHandlerOptions): ScimHandler {
       clientAddress: request.clientAddress,
       baseUrl: (publicBase ?? request.origin) + request.prefix,
     };
+    if (caller.orgName !== undefined) ctx.orgName = caller.orgName;
+    return ctx;
   };
 
   const call = async (route: Route, ctx: CallContext, body: unknown, request: HttpRequest): Promise<HttpResponse> => {

@@ -1,7 +1,7 @@
 /** The `scimd` command line and the automation contract (issue: foundation), run as a real process. */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { request } from 'node:http';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { freePort } from '../process.js';
+import { freshPostgresDatabase, postgresUrl } from '../postgres.js';
 
 const BIN = fileURLToPath(new URL('../../bin/scimd.js', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'scimd-cli-'));
@@ -357,5 +358,138 @@ describe('operator safety on the command line', () => {
     const active = JSON.parse(on(db)('token', 'list', '--json').stdout).filter((t: { revoked: string | null }) => t.revoked === null);
     expect(active.map((t: { name: string }) => t.name)).toEqual(['SCIMD_BOOTSTRAP_TOKEN']);
     expect(JSON.parse(on(db)('token', 'list', '--json').stdout)).toHaveLength(2);
+  });
+});
+
+describe('startup and command errors name the setting and its value, and never a secret', () => {
+  const BOOTSTRAP = 'a-bootstrap-token-never-to-be-printed-0123';
+  const WEBHOOK_SECRET = 'a-webhook-secret-never-printed';
+  /** `scimd ARGS` with these settings (and the secrets set, to check none is printed): exit code and last line. */
+  const run = (settings: Record<string, string>, ...args: string[]) => {
+    const r = spawnSync(process.execPath, [BIN, ...args], {
+      env: { ...env, SCIMD_BOOTSTRAP_TOKEN: BOOTSTRAP, SCIMD_WEBHOOK_URL: 'http://127.0.0.1:9/hook', SCIMD_WEBHOOK_SECRET: WEBHOOK_SECRET, SCIMD_PORT: '0', ...settings },
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
+    const output = r.stdout + r.stderr;
+    for (const secret of [BOOTSTRAP, WEBHOOK_SECRET, 'hunter2']) expect(output).not.toContain(secret);
+    return { code: r.status, last: r.stderr.trimEnd().split('\n').at(-1) };
+  };
+
+  it('SCIMD_DATABASE: a directory, not a database, a place it cannot be written or made, an unreachable PostgreSQL', () => {
+    const directory = mkdtempSync(join(dir, 'a-directory-'));
+    expect(run({ SCIMD_DATABASE: directory }, 'serve')).toEqual({ code: 1, last: `scimd: SCIMD_DATABASE (or --database) is ${directory}, a directory: name a SQLite file, such as ${join(directory, 'scimd.db')}` });
+    const text = join(dir, 'notes.txt');
+    writeFileSync(text, 'these are notes, not a database\n'.repeat(10));
+    expect(run({ SCIMD_DATABASE: text }, 'migrate')).toEqual({ code: 1, last: expect.stringMatching(new RegExp(`^scimd: SCIMD_DATABASE \\(or --database\\) is ${text}, which is not a SQLite database \\(SQLite says: file is not a database`)) });
+    const underFile = join(text, 'sub', 'scimd.db');
+    expect(run({ SCIMD_DATABASE: underFile }, 'token', 'list')).toEqual({ code: 1, last: expect.stringMatching(new RegExp(`^scimd: SCIMD_DATABASE \\(or --database\\) is ${underFile}, but ${text} is a file, not a directory`)) });
+    // a place even root cannot create a file in
+    if (process.platform === 'linux') {
+      expect(run({ SCIMD_DATABASE: '/proc/scimd-test.db' }, 'serve')).toEqual({ code: 1, last: expect.stringMatching(/^scimd: SCIMD_DATABASE \(or --database\) is \/proc\/scimd-test\.db, which cannot be opened for writing \(.*\): the user scimd runs as \(uid \d+\) must be able to write the file and its directory \/proc$/) });
+    }
+    expect(run({ SCIMD_DATABASE: 'postgres://scimd:hunter2@127.0.0.1:1/scimd', SCIMD_DB_CONNECT_TIMEOUT: '2' }, 'migrate')).toEqual({ code: 1, last: expect.stringMatching(/^scimd: SCIMD_DATABASE \(or --database\) names the PostgreSQL database scimd on 127\.0\.0\.1:1 as scimd, which cannot be opened: .*ECONNREFUSED/) });
+  });
+
+  it('SCIMD_PORT, SCIMD_LOG_LEVEL, SCIMD_TRUST_PROXY: refused before anything starts, in scimd\'s words', () => {
+    const db = join(dir, 'settings.db');
+    expect(run({ SCIMD_DATABASE: db, SCIMD_PORT: '99999' }, 'serve')).toEqual({ code: 1, last: 'scimd: SCIMD_PORT must be an integer from 0 to 65535; got "99999"' });
+    expect(run({ SCIMD_DATABASE: db }, 'serve', '--port', '70000')).toEqual({ code: 1, last: 'scimd: --port must be an integer from 0 to 65535; got "70000"' });
+    expect(run({ SCIMD_DATABASE: db, SCIMD_LOG_LEVEL: 'verbose' }, 'serve')).toEqual({ code: 1, last: 'scimd: SCIMD_LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent; got "verbose"' });
+    expect(run({ SCIMD_DATABASE: db, SCIMD_TRUST_PROXY: 'nonsense' }, 'serve')).toEqual({ code: 1, last: expect.stringMatching(/^scimd: SCIMD_TRUST_PROXY must be true, false, or the proxies' addresses or CIDRs .*; got "nonsense"$/) });
+    expect(run({ SCIMD_DATABASE: db, SCIMD_WEBHOOK_URL: 'ftp://hook:hunter2@example.com' }, 'serve')).toEqual({ code: 1, last: 'scimd: SCIMD_WEBHOOK_URL must list http(s) URLs; got "ftp://hook:***@example.com"' });
+    // nothing was opened: the settings are checked first
+    expect(existsSync(db)).toBe(false);
+  });
+
+  it('a port in use names SCIMD_PORT; a host that is not this machine\'s names SCIMD_HOST', async () => {
+    const db = join(dir, 'listen.db');
+    const port = await freePort();
+    const blocker = createServer().listen(port, '127.0.0.1');
+    await new Promise((resolve) => blocker.once('listening', resolve));
+    try {
+      expect(run({ SCIMD_DATABASE: db, SCIMD_PORT: String(port) }, 'serve')).toEqual({ code: 1, last: `scimd: SCIMD_PORT (or --port) is ${port}, on which another process already listens at 127.0.0.1 (EADDRINUSE); stop it or choose another port` });
+    } finally {
+      blocker.close();
+    }
+    expect(run({ SCIMD_DATABASE: db, SCIMD_HOST: '192.0.2.1' }, 'serve')).toEqual({ code: 1, last: expect.stringMatching(/^scimd: SCIMD_HOST \(or --host\) is 192\.0\.2\.1, which is no address of this machine \(.*EADDRNOTAVAIL/) });
+  });
+
+  it('a backup into a directory that does not exist names the backup file, not a temporary one', () => {
+    const db = join(dir, 'backup-errors.db');
+    const missing = join(dir, 'no-such-directory', 'scimd.ndjson');
+    expect(run({ SCIMD_DATABASE: db }, 'backup', missing)).toEqual({ code: 1, last: `scimd: cannot write the backup to ${missing}: the directory ${join(dir, 'no-such-directory')} does not exist (make it first)` });
+    expect(run({ SCIMD_DATABASE: db }, 'backup', dir)).toEqual({ code: 1, last: `scimd: cannot write the backup to ${dir}: it is a directory; name a file in it` });
+  });
+});
+
+describe('serve says at start what it serves, on which store, and how to make a token; and when it has stopped', () => {
+  interface LogLine { level: number; msg: string; [field: string]: unknown }
+  /** `scimd serve` on port 0 at log level info; resolves once it has logged what it serves (and any warning after). */
+  async function started(settings: Record<string, string>) {
+    const child = spawn(process.execPath, [BIN, 'serve'], { env: { ...env, SCIMD_PORT: '0', SCIMD_LOG_LEVEL: 'info', ...settings }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout!.on('data', (d) => (out += d));
+    child.stderr!.on('data', (d) => (err += d));
+    const lines = () => out.split('\n').filter(Boolean).map((l) => JSON.parse(l) as LogLine);
+    for (let i = 0; i < 400 && !lines().some((l) => l.msg.startsWith('scimd serving')); i++) {
+      if (child.exitCode !== null) throw new Error(`scimd serve exited ${child.exitCode}: ${err}`);
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    await new Promise((r) => setTimeout(r, 100)); // the warning, if any, is written right after
+    const stopped = async () => {
+      child.kill('SIGTERM');
+      const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+      return { code, lines: lines(), output: out + err };
+    };
+    return { child, lines, stderr: () => err, stopped };
+  }
+
+  it('a new SQLite database: the SCIM URL, the file, no organizations nor tokens, and the command that makes a token, which works', async () => {
+    const db = join(dir, 'announce.db');
+    const s = await started({ SCIMD_DATABASE: db });
+    const serving = s.lines().find((l) => l.msg.startsWith('scimd serving'))!;
+    expect(serving).toMatchObject({ level: 30, scimUrl: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+\/scim\/v2$/), database: `SQLite file ${db}`, organizations: 0, tokens: { scim: 0, admin: 0 } });
+    expect(serving.msg).toBe(`scimd serving SCIM at ${serving.scimUrl} on the SQLite file ${db}: 0 organizations, 0 active SCIM tokens, 0 admin tokens`);
+    const warning = s.lines().find((l) => l.level === 40)!;
+    expect(warning).toMatchObject({ command: `scimd token create --database ${db}`, msg: expect.stringContaining('no active SCIM token') });
+    // the command as printed makes a token the running server accepts
+    const [, ...args] = (warning.command as string).split(' ');
+    const made = spawnSync(process.execPath, [BIN, ...args], { env: { ...env, SCIMD_DATABASE: join(dir, 'elsewhere.db') }, encoding: 'utf8' });
+    expect(made.status, made.stderr).toBe(0);
+    expect((await fetch(`${serving.scimUrl}/Users`, { headers: { authorization: `Bearer ${made.stdout.trim()}` } })).status).toBe(200);
+    const end = await s.stopped();
+    expect(end.code).toBe(0);
+    expect(end.lines.at(-1)).toMatchObject({ level: 30, msg: 'scimd stopped', signal: 'SIGTERM' });
+  });
+
+  it('with a bootstrap token and organizations: their counts, no warning, and never the token', async () => {
+    const db = join(dir, 'announce-boot.db');
+    const store = new SqliteStore(db);
+    await store.migrate();
+    await store.ensureOrganization('acme');
+    await store.close();
+    expect(spawnSync(process.execPath, [BIN, 'token', 'create', '--org', 'acme', '--admin'], { env: { ...env, SCIMD_DATABASE: db } }).status).toBe(0);
+    const s = await started({ SCIMD_DATABASE: db, SCIMD_BOOTSTRAP_TOKEN: BOOT, SCIMD_PUBLIC_URL: 'https://scim.example.com/' });
+    const serving = s.lines().find((l) => l.msg.startsWith('scimd serving'))!;
+    expect(serving).toMatchObject({ scimUrl: 'https://scim.example.com/scim/v2', listening: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/), organizations: 2, tokens: { scim: 1, admin: 1 } });
+    expect(serving.msg).toMatch(/: 2 organizations, 1 active SCIM token, 1 admin token$/);
+    expect(s.lines().filter((l) => l.level >= 40)).toEqual([]);
+    const end = await s.stopped();
+    expect(end.code).toBe(0);
+    expect(end.output).not.toContain(BOOT);
+  });
+
+  it.skipIf(!postgresUrl())('PostgreSQL: its host, port, database and user, never the password', async () => {
+    const url = new URL(await freshPostgresDatabase(postgresUrl()!));
+    url.password = 'hunter2'; // the test cluster trusts local connections: any password is accepted
+    const s = await started({ SCIMD_DATABASE: url.toString() });
+    const serving = s.lines().find((l) => l.msg.startsWith('scimd serving'))!;
+    expect(serving.database).toBe(`PostgreSQL database ${url.pathname.slice(1)} on ${url.hostname}:${url.port} as ${url.username}`);
+    expect(s.lines().find((l) => l.level === 40)).toMatchObject({ command: 'scimd token create', msg: expect.stringContaining("with the server's SCIMD_DATABASE") });
+    const end = await s.stopped();
+    expect(end.code).toBe(0);
+    expect(end.output).not.toContain('hunter2');
   });
 });

@@ -19,7 +19,38 @@ describe('loadConfig', () => {
   it('SCIMD_TRUST_PROXY: true, or the proxies to believe', () => {
     expect(loadConfig({}).trustProxy).toBeUndefined();
     expect(loadConfig({ SCIMD_TRUST_PROXY: 'true' }).trustProxy).toBe(true);
+    expect(loadConfig({ SCIMD_TRUST_PROXY: '1' }).trustProxy).toBe(true);
+    expect(loadConfig({ SCIMD_TRUST_PROXY: 'false' }).trustProxy).toBeUndefined();
+    expect(loadConfig({ SCIMD_TRUST_PROXY: 'off' }).trustProxy).toBeUndefined();
     expect(loadConfig({ SCIMD_TRUST_PROXY: '10.0.0.0/8,127.0.0.1' }).trustProxy).toBe('10.0.0.0/8,127.0.0.1');
+    expect(loadConfig({ SCIMD_TRUST_PROXY: ' loopback, fd00::/8, 192.168.0.0/255.255.0.0 ,::1' }).trustProxy).toBe('loopback,fd00::/8,192.168.0.0/255.255.0.0,::1');
+  });
+
+  it('SCIMD_PORT is 0 to 65535; SCIMD_LOG_LEVEL a level pino knows, in any case', () => {
+    expect(loadConfig({ SCIMD_PORT: '65535' }).port).toBe(65535);
+    expect(loadConfig({ SCIMD_PORT: '0' }).port).toBe(0);
+    expect(loadConfig({ SCIMD_LOG_LEVEL: 'DEBUG' }).logLevel).toBe('debug');
+    expect(loadConfig({ SCIMD_LOG_LEVEL: 'silent' }).logLevel).toBe('silent');
+  });
+
+  it('a refusal names what was set: the flag when the value came from it', () => {
+    expect(() => loadConfig({ SCIMD_PORT: '8080' }, { port: '99999' })).toThrow('--port must be an integer from 0 to 65535; got "99999"');
+    expect(() => loadConfig({}, { 'log-level': 'loud' })).toThrow('--log-level must be one of fatal, error, warn, info, debug, trace, silent; got "loud"');
+  });
+
+  it('never shows a password or secret in a refusal', () => {
+    const refusal = (env: Record<string, string>) => {
+      try {
+        loadConfig(env);
+      } catch (e) {
+        return (e as Error).message;
+      }
+      throw new Error('not refused');
+    };
+    expect(refusal({ SCIMD_WEBHOOK_URL: 'ftp://hook:hunter2@app.example.com/x' })).not.toContain('hunter2');
+    expect(refusal({ SCIMD_PUBLIC_URL: 'scim://admin:hunter2@scim.example.com' })).not.toContain('hunter2');
+    expect(refusal({ SCIMD_WEBHOOK_URL: 'https://app.example.com/hook', SCIMD_WEBHOOK_SECRET: 'hunter2' })).not.toContain('hunter2');
+    expect(refusal({ SCIMD_BOOTSTRAP_TOKEN: 'hunter2-hunter2' })).not.toContain('hunter2');
   });
 
   it('reads the webhook and event settings; without a webhook there is none', () => {
@@ -62,6 +93,12 @@ describe('loadConfig', () => {
 
   it.each([
     [{ SCIMD_PORT: 'eighty' }, /SCIMD_PORT/],
+    [{ SCIMD_PORT: '99999' }, 'SCIMD_PORT must be an integer from 0 to 65535; got "99999"'],
+    [{ SCIMD_PORT: '-1' }, 'SCIMD_PORT must be an integer from 0 to 65535; got "-1"'],
+    [{ SCIMD_LOG_LEVEL: 'verbose' }, 'SCIMD_LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent; got "verbose"'],
+    [{ SCIMD_TRUST_PROXY: 'nonsense' }, /^SCIMD_TRUST_PROXY must be true, false, or the proxies' addresses or CIDRs .*; got "nonsense"$/],
+    [{ SCIMD_TRUST_PROXY: '10.0.0.0/8,10.0.0.0/33' }, /SCIMD_TRUST_PROXY .*got "10.0.0.0\/8,10.0.0.0\/33", in which "10.0.0.0\/33" is none of these/],
+    [{ SCIMD_TRUST_PROXY: '2' }, /SCIMD_TRUST_PROXY is "2", a hop count, which Fastify does not honour/],
     [{ SCIMD_MAX_RESULTS: '0' }, /SCIMD_MAX_RESULTS/],
     [{ SCIMD_PUBLIC_URL: 'scim.example.com' }, /SCIMD_PUBLIC_URL/],
     [{ SCIMD_DB_POOL_SIZE: '0' }, /SCIMD_DB_POOL_SIZE/],

@@ -31,6 +31,13 @@ describe('eventsOf', () => {
     expect(a).toMatchObject({ organization: 'org-1', resource: { type: 'User', id: 'u1', externalId: 'e1' }, at: base.at });
     expect(memberEvent({ ...base, resource: { type: 'Group', id: 'g1' } }, false, 'u9')).toMatchObject({ type: 'group.member_removed', member: { id: 'u9' }, changes: [] });
   });
+
+  it('carry the organization\'s name when the base has it (a context built by hand may not: then none)', () => {
+    expect(eventsOf('create', base, [])[0]).not.toHaveProperty('organizationName');
+    const named = { ...base, organizationName: 'acme' };
+    expect(eventsOf('create', named, [])[0]).toMatchObject({ organization: 'org-1', organizationName: 'acme' });
+    expect(memberEvent({ ...named, resource: { type: 'Group', id: 'g1' } }, true, 'u9')).toMatchObject({ organizationName: 'acme' });
+  });
 });
 
 describe('webhook signatures', () => {

@@ -411,6 +411,13 @@ const EXTENSION_CASES: Case[] = [
   { name: 'remove enterprise manager, Microsoft collection shape ("Remove")', start: ENT, ops: [{ op: 'Remove', path: `${E}:manager` }], expect: { ...ENT, [E]: omit(ENT_VALUES, 'manager') } },
   { name: 'replace enterprise employeeNumber 12345 (a number) → invalidValue', start: ENT, ops: [replace(`${E}:employeeNumber`, 12345)], error: err(400, 'invalidValue') },
   { name: 'an unknown enterprise attribute in a path → invalidPath', start: ENT, ops: [replace(`${E}:nosuch`, 'x')], error: err(400, 'invalidPath') },
+  // a path that is an extension's URN alone (python's scim2-tester sends it; Apache SCIMple accepts it)
+  { name: 'replace with the bare enterprise URN as path merges the object\'s attributes (tolerance)', start: ENT, ops: [replace(E, { department: 'Sales' })], expect: { ...ENT, [E]: { ...ENT_VALUES, department: 'Sales' } } },
+  { name: 'add with the bare enterprise URN as path, to a user without the extension (tolerance)', start: BABS, ops: [add(E, { department: 'Sales', manager: { value: 'MGR-11' } })], expect: { ...BABS, [E]: { department: 'Sales', manager: { value: 'MGR-11' } } } },
+  { name: 'replace with the bare URN as path, in another case, null clearing one attribute (tolerance)', start: ENT, ops: [replace(E.toLowerCase(), { department: null, costCenter: '4130' })], expect: { ...ENT, [E]: { ...omit(ENT_VALUES, 'department'), costCenter: '4130' } } },
+  { name: 'replace with the bare URN as path and a string value → invalidValue', start: ENT, ops: [replace(E, 'Sales')], error: err(400, 'invalidValue') },
+  { name: 'remove with the bare enterprise URN as path → invalidPath (the RFC has no remove of an extension whole)', start: ENT, ops: [remove(E)], error: err(400, 'invalidPath') },
+  { name: 'replace with the bare URN as path: a readOnly sub-attribute in it is ignored, as in a path-less value', start: ENT, ops: [replace(E, { manager: { value: 'MGR-1', displayName: 'Boss' }, employeeNumber: '1' })], expect: { ...ENT, [E]: { ...ENT_VALUES, employeeNumber: '1' } } },
   { name: 'an unknown schema URN in a path → invalidPath', start: ENT, ops: [add('urn:example:params:scim:schemas:extension:nosuch:2.0:User:x', 'y')], error: err(400, 'invalidPath') },
   {
     name: 'add (no path) an enterprise extension object merges its attributes',

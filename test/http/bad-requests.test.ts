@@ -100,6 +100,12 @@ function runRows(rows: readonly Row[], fixture: () => Fixture): void {
   }
 }
 
+/** JSON nested `levels` deep: objects (`{"value":…}`) or arrays, around a string. */
+function nested(levels: number, open: '{' | '[' = '{'): string {
+  return open === '{' ? '{"value":'.repeat(levels) + '"x"' + '}'.repeat(levels) : '['.repeat(levels) + '"x"' + ']'.repeat(levels);
+}
+const DEEP = /nests arrays and objects deeper than 64 levels/;
+
 // ————————————————————————————————————————————————————————————————————————————————————————————————————————————————
 // The default schema set: one organization with users and a group, a second organization, a revoked token.
 
@@ -121,6 +127,13 @@ const DEFAULT_ROWS: readonly Row[] = [
     name: '__proto__ member (prototype poisoning)', method: 'POST', path: '/Users',
     body: `{"schemas": ["${USER}"], "userName": "poison", "__proto__": {"admin": true}}`, status: 400, scimType: 'invalidSyntax',
   },
+  // Nesting (issue "Operator safety" 6): refused at parse time, before anything walks it; 10,000 levels were a 500
+  { name: 'a typed attribute nested 10,000 deep', method: 'POST', path: '/Users', body: `{"schemas":["${USER}"],"userName":"deep","title":${nested(10_000)}}`, status: 400, scimType: 'invalidSyntax', detail: DEEP },
+  { name: 'an extension attribute nested 10,000 deep', method: 'POST', path: '/Users', body: `{"schemas":["${USER}","${ENTERPRISE}"],"userName":"deep","${ENTERPRISE}":{"manager":${nested(10_000, '[')}}}`, status: 400, scimType: 'invalidSyntax', detail: DEEP },
+  { name: 'a PATCH value nested 10,000 deep', method: 'PATCH', path: (f) => `/Users/${f.ids.bjensen}`, body: `{"schemas":["${PATCH_OP}"],"Operations":[{"op":"replace","path":"title","value":${nested(10_000)}}]}`, status: 400, scimType: 'invalidSyntax', detail: DEEP },
+  { name: 'a group\'s members nested 10,000 deep', method: 'POST', path: '/Groups', body: `{"schemas":["${GROUP}"],"displayName":"deep","members":${nested(10_000, '[')}}`, status: 400, scimType: 'invalidSyntax', detail: DEEP },
+  { name: 'a Bulk operation\'s data nested 10,000 deep', method: 'POST', path: '/Bulk', body: `{"schemas":["${BULK_REQUEST}"],"Operations":[{"method":"POST","path":"/Users","bulkId":"d","data":${nested(10_000)}}]}`, status: 400, scimType: 'invalidSyntax', detail: DEEP },
+  { name: 'a body nested 65 deep', method: 'POST', path: '/Users', body: `{"schemas":["${USER}"],"userName":"deep","x":${nested(64)}}`, status: 400, scimType: 'invalidSyntax', detail: /deeper than 64 levels \(at character \d+\)/ },
 
   // Media type (RFC 7644 §3.1: application/scim+json, or application/json)
   { name: 'text/plain body', method: 'POST', path: '/Users', body: JSON.stringify(user('plain')), headers: { 'content-type': 'text/plain' }, status: 415, scimType: undefined },
@@ -297,6 +310,12 @@ describe('bad requests: core schemas', () => {
   });
 
   runRows(DEFAULT_ROWS, () => f);
+
+  it('a body nested 64 deep, the bound, is read (an unknown attribute that deep is ignored as any other)', async () => {
+    const res = await f.s.request('POST', '/Users', `{"schemas":["${USER}"],"userName":"nested64","x":${nested(63)}}`);
+    expect(res.status, res.text).toBe(201);
+    await f.s.request('DELETE', `/Users/${res.body.id}`);
+  });
 
   // Not a bad request, but found while probing them: a startIndex beyond 2^63 reaches SQLite as a non-integer
   // OFFSET. RFC 7644 §3.4.2.4 defines no upper bound, so the answer is an empty page, not a 500.

@@ -2,9 +2,11 @@
  * Lifecycle events (issue #7): every SCIM operation produces exactly the expected events, a failing request none, and
  * a webhook receiver that is down for a while then returns gets every event, in order per resource.
  */
+import { createServer as createHttpServer } from 'node:http';
+import { createServer as createTcpServer, type AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { LifecycleEvent } from '../../src/core/events.js';
-import { startDelivery, type Delivery } from '../../src/events/dispatcher.js';
+import { failureText, startDelivery, type Delivery } from '../../src/events/dispatcher.js';
 import { webhookDeliverer } from '../../src/events/webhook.js';
 import { group, testServer, user, type TestServer } from '../helpers.js';
 import { startReceiver, type Receiver } from '../webhook-receiver.js';
@@ -41,8 +43,9 @@ describe('the events of each operation', () => {
     await s.request('DELETE', `/Users/${u.id}`);
     const events = await drain();
     expect(events.map((e) => e.type)).toEqual(['user.created', 'user.updated', 'user.deactivated', 'user.reactivated', 'user.deleted']);
-    const org = (await s.store.organizations())[0]!.id;
-    for (const e of events) expect(e).toMatchObject({ organization: org, resource: { type: 'User', id: u.id, externalId: 'hr-1' } });
+    const [org] = await s.store.organizations();
+    // the organization by id and by name, as the audit log names it
+    for (const e of events) expect(e).toMatchObject({ organization: org!.id, organizationName: 'default', resource: { type: 'User', id: u.id, externalId: 'hr-1' } });
     expect(events[1]!.changes).toEqual([{ attribute: 'title', after: 'Lead' }]);
     expect(events[2]!.changes).toEqual([{ attribute: 'active', before: true, after: false }]);
     expect(new Set(events.map((e) => e.id)).size).toBe(5);
@@ -68,7 +71,7 @@ describe('the events of each operation', () => {
       `group.member_removed ${a}`,
       'group.deleted',
     ]);
-    expect(events.every((e) => e.resource.id === g.id && e.resource.externalId === 'grp-1')).toBe(true);
+    expect(events.every((e) => e.resource.id === g.id && e.resource.externalId === 'grp-1' && e.organizationName === 'default')).toBe(true);
   });
 
   it('a failing request produces an audit entry and no event', async () => {
@@ -149,5 +152,53 @@ describe('webhook delivery', () => {
     expect(await s.store.retryDeadEvents()).toBe(1);
     await receiver.waitFor(2);
     expect(receiver.received.map((e) => e.type)).toEqual(['user.deactivated', 'user.created']);
+  });
+
+  it('a dead-lettered event\'s lastError says why: the refused connection, the TLS failure, the answer, the timeout', async () => {
+    const closed = createTcpServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const closedPort = (closed.address() as AddressInfo).port;
+    await new Promise((resolve) => closed.close(resolve));
+    const body = `<html>\n<h1>Internal error</h1>\n${'é'.repeat(150)}</html>`;
+    const failing = createHttpServer((_req, res) => res.writeHead(500, { 'content-type': 'text/html' }).end(body));
+    await new Promise<void>((resolve) => failing.listen(0, '127.0.0.1', resolve));
+    const failingPort = (failing.address() as AddressInfo).port;
+    receiver.holdMs = 2000;
+    const shown = Buffer.from(body.replace(/\n/g, ' ')).subarray(0, 200).toString('utf8');
+    const cases: [string, { url: string; timeoutMs?: number }, string | RegExp][] = [
+      ['refused', { url: `http://127.0.0.1:${closedPort}/hook` }, `fetch failed: connect ECONNREFUSED 127.0.0.1:${closedPort}`],
+      ['tls', { url: `https://127.0.0.1:${failingPort}/hook` }, /^fetch failed: ERR_SSL_WRONG_VERSION_NUMBER: .*wrong version number/],
+      ['answer', { url: `http://127.0.0.1:${failingPort}/hook` }, `HTTP 500: ${shown}`],
+      ['slow', { url: receiver.url, timeoutMs: 100 }, 'no answer within 100 ms'],
+    ];
+    try {
+      for (const [name, hook, expected] of cases) {
+        const id = (await s.request('POST', '/Users', user(name))).body.id;
+        delivery = startDelivery({ store: s.store, deliver: webhookDeliverer({ ...hook, secret: SECRET }), maxAttempts: 1, pollMs: 10 });
+        let dead: Awaited<ReturnType<typeof s.store.deadEvents>>[number] | undefined;
+        for (let i = 0; i < 300 && !dead; i++) {
+          await new Promise((r) => setTimeout(r, 20));
+          dead = (await s.store.deadEvents(10)).find((d) => d.event.resource.id === id);
+        }
+        await delivery.stop();
+        expect(dead?.lastError, name).toMatch(expected);
+      }
+    } finally {
+      failing.close();
+    }
+  });
+});
+
+describe('failureText', () => {
+  it('writes out an error\'s causes, with their codes, and the errors of an AggregateError', () => {
+    const refused = Object.assign(new Error('connect ECONNREFUSED ::1:9999'), { code: 'ECONNREFUSED' });
+    const refused4 = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:9999'), { code: 'ECONNREFUSED' });
+    const both = Object.assign(new AggregateError([refused, refused4], ''), { code: 'ECONNREFUSED' });
+    expect(failureText(new TypeError('fetch failed', { cause: both }))).toBe('fetch failed: connect ECONNREFUSED ::1:9999; connect ECONNREFUSED 127.0.0.1:9999');
+    const tls = Object.assign(new Error('self-signed certificate'), { code: 'DEPTH_ZERO_SELF_SIGNED_CERT' });
+    expect(failureText(new TypeError('fetch failed', { cause: tls }))).toBe('fetch failed: DEPTH_ZERO_SELF_SIGNED_CERT: self-signed certificate');
+    expect(failureText(new Error('receiver rejects it'))).toBe('receiver rejects it');
+    expect(failureText('a string')).toBe('a string');
+    expect(failureText(new Error('x'.repeat(1000)))).toHaveLength(500);
   });
 });

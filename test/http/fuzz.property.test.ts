@@ -57,6 +57,28 @@ const filterText = fc.oneof(
 );
 const searchBody = fc.record({ schemas: fc.constantFrom([SEARCH], []), filter: filterText, startIndex: scalar, count: scalar, sortBy: attrName, sortOrder: scalar, attributes: fc.oneof(fc.array(attrName, { maxLength: 2 }), scalar), excludedAttributes: scalar, cursor: scalar }, { requiredKeys: [] });
 const deep = fc.integer({ min: 100, max: 5000 }).map((n) => '['.repeat(n) + ']'.repeat(n));
+/** A value nested up to 12,000 deep, as text (JSON.stringify would overflow on it): arrays, objects, or both. */
+const deepValue = fc.tuple(fc.integer({ min: 1, max: 12_000 }), fc.constantFrom(['[', ']'], ['{"value":', '}'], ['[{"a":', '}]'], ['{"x":[', ']}']), fc.constantFrom('"x"', '1', 'null', '"bulkId:a"', '{}'))
+  .map(([n, [open, close], inner]) => open!.repeat(n) + inner + close!.repeat(n));
+/** Bodies whose deep value sits where the core walks one: a typed attribute, a PATCH value, members, Bulk data. */
+const deepTarget = fc.tuple(deepValue, fc.constantFrom(
+  ['POST', '/Users', `{"schemas":["${USER}"],"userName":"deep","title":$}`],
+  ['POST', '/Users', `{"schemas":["${USER}"],"userName":"deep","emails":$}`],
+  ['POST', '/Users', `{"schemas":["${USER}","${ENTERPRISE}"],"userName":"deep","${ENTERPRISE}":{"manager":$}}`],
+  ['PATCH', '/Users/0', `{"schemas":["${PATCH_OP}"],"Operations":[{"op":"replace","path":"title","value":$}]}`],
+  ['PATCH', '/Users/0', `{"schemas":["${PATCH_OP}"],"Operations":[{"op":"add","value":{"name":$}}]}`],
+  ['PATCH', '/Users/0', `{"schemas":["${PATCH_OP}"],"Operations":[{"op":$,"path":"title","value":"x"}]}`],
+  ['POST', '/Groups', `{"schemas":["${GROUP}"],"displayName":"deep","members":$}`],
+  ['PATCH', '/Groups/2', `{"schemas":["${PATCH_OP}"],"Operations":[{"op":"add","path":"members","value":$}]}`],
+  ['POST', '/Bulk', `{"schemas":["${BULK}"],"Operations":[{"method":"POST","path":"/Users","bulkId":"a","data":$}]}`],
+  ['POST', '/Bulk', `{"schemas":["${BULK}"],"Operations":[{"method":"PATCH","path":"/Users/bulkId:a","data":$},{"method":"POST","path":"/Users","bulkId":"a","data":{"schemas":["${USER}"],"userName":"deep"}}]}`],
+  ['POST', '/Bulk', `{"schemas":["${BULK}"],"failOnErrors":$,"Operations":[]}`],
+)).map(([value, [method, path, template]]) => ({
+  method: method!,
+  // '/Users/0' and '/Groups/2' name the fixtures (ids[0], ids[2])
+  path: path!.replace(/\/(\d)$/, (_m, i: string) => `/${ids[Number(i)]}`),
+  body: template!.replace('$', value),
+}));
 const anyJson = fc.oneof(fc.json({ maxDepth: 4 }), deep, fc.constantFrom('', '{', '{"schemas":', 'null', '[]', '"x"', '{"a":1}{"b":2}', '{"__proto__":{"x":1}}', '{"constructor":{"prototype":{}}}'));
 
 const body = fc.oneof(
@@ -88,6 +110,7 @@ const target = fc.oneof(
   fc.record({ method: fc.constant('PATCH'), path: resourcePath, body: patchBody.map((b) => JSON.stringify(b)) }),
   fc.record({ method: fc.constant('POST'), path: fc.constant('/Bulk'), body: bulkBody.map((b) => JSON.stringify(b)) }),
   fc.record({ method: fc.constant('POST'), path: fc.constantFrom('/Users/.search', '/Groups/.search', '/.search'), body: searchBody.map((b) => JSON.stringify(b)) }),
+  deepTarget,
   fc.record({ method: fc.constantFrom('GET', 'DELETE'), path: fc.oneof(resourcePath, fc.constantFrom('/', '/Schemas', '/ResourceTypes/User', '/Me')), body: fc.constant(undefined) }),
   fc.record({
     method: fc.constantFrom('GET', 'POST', 'PUT', 'PATCH', 'DELETE'),

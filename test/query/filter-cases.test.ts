@@ -396,6 +396,8 @@ const STRINGS: readonly Case[] = [
   { filter: 'locale pr', expect: ['bjensen'] },
   // unquoted values are strings (tolerance)
   { filter: 'userName sw O', expect: ['omalley'] },
+  // an apostrophe inside a bareword is part of it; only one in front makes a foreign quote (see the invalid cases)
+  { filter: "name.familyName eq O'Malley", expect: ['omalley'] },
   { filter: 'userName eq minimal', expect: ['minimal'] },
   { filter: 'userType eq Employee', expect: EMPLOYEES },
   { filter: 'name.familyName co sen', expect: ['bjensen', 'ajensen', 'grad'] },
@@ -861,6 +863,13 @@ const INVALID: readonly InvalidCase[] = [
   P('name..familyName eq "a"', 1),
   P('name.familyName.x eq "a"', 1),
   P('userName eq "a" and 9lives pr', 21),
+  // quotes other than " are no SCIM string (a bareword would silently match nobody)
+  P("userName eq 'bjensen'", 13),
+  P("userName eq 'Barbara Jensen'", 13),
+  P('title pr and userName eq `bjensen`', 26),
+  P('userName eq \u2018bjensen\u2019', 13),
+  P('userName eq \u201cbjensen\u201d', 13),
+  P("emails[type eq 'work']", 16),
   { name: `(×33 userName pr )×33 (deeper than 32)`, filter: TOO_DEEP, error: 'invalidFilter', at: 33 },
   { name: 'userName eq "x…" (8,194 characters)', filter: TOO_LONG, error: 'invalidFilter', at: 1 },
   // unknown or unfilterable attributes

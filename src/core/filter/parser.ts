@@ -66,6 +66,13 @@ function tokenize(text: string): Token[] {
   return tokens;
 }
 
+/**
+ * Quotes that are not a SCIM string's: the apostrophe (SQL and LDAP habits), the backtick, and the typographic quotes
+ * a filter copied from a document brings. A bareword is only tolerated as a string when it cannot be meant as one of
+ * these: read as a bareword, `'bjensen'` matches nobody, silently.
+ */
+const FOREIGN_QUOTES = /^['`\u2018\u2019\u201a\u201b\u201c\u201d\u201e\u201f\u00b4]/;
+
 const ATTRIBUTE_PATH = /^(?:urn:[^\s[\]()"]+:)?[A-Za-z$][\w$-]*(?:\.[A-Za-z$][\w$-]*)?$/i;
 const NUMBER = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$/;
 
@@ -180,6 +187,7 @@ class Parser {
     if (lower === 'false') return false;
     if (lower === 'null') return null;
     if (NUMBER.test(t.text)) return Number(t.text);
+    if (FOREIGN_QUOTES.test(t.text)) fail(t.position, `a string is quoted with double quotes ("…"), not ${t.text[0]}; found ${describe(t)}`);
     // Tolerance: an unquoted value (`userName sw O`, sent by Microsoft's test collection) is the string it spells.
     return t.text;
   }

@@ -5,6 +5,7 @@
  * changes meaning. Where an IdP contradicts the RFC instead, the token's dialect decides (dialects.ts), not this file.
  * docs/behaviour.md, "What scimd accepts beyond the RFC", lists each rewrite.
  */
+import { scimErrors } from '../errors.js';
 import type { Filter, FilterValue } from '../filter/ast.js';
 import type { ResourceType } from '../schema/registry.js';
 import type { Attributes } from '../model.js';
@@ -113,9 +114,34 @@ function splitPathless(rt: ResourceType, id: string, operation: PatchOperation):
   return out;
 }
 
+/**
+ * Tolerance: a path that is an extension's schema URN alone, with an object value (python's scim2-tester sends
+ * `{"op": "replace", "path": "urn:…:enterprise:2.0:User", "value": {"department": "x"}}`; Apache SCIMple accepts it),
+ * is that object's attributes under the extension: the RFC's own path-less form `"value": {"urn:…:User": {…}}`
+ * (§3.5.2.1, §3.5.2.3), which add and replace merge attribute by attribute. RFC 7644 §3.10 has a path name an
+ * attribute, and a schema URN names none, so this is no valid request's meaning. `remove` with it stays 400
+ * invalidPath: the RFC's path-less remove is refused (noTarget, §3.5.2.2) and no RFC form removes an extension
+ * whole; a client removes its attributes by their paths, or PUTs the resource without it.
+ */
+function extensionPath(rt: ResourceType, operation: PatchOperation): PatchOperation[] | undefined {
+  const path = operation.path!;
+  const extension = path.filter || path.subAttribute ? undefined : rt.extension(path.attribute.text);
+  if (!extension || rt.resolve(path.attribute.text)) return undefined;
+  const urn = extension.schema.id;
+  if (operation.op === 'remove') {
+    throw scimErrors.invalidPath(`"${path.text}" names a schema extension, not an attribute: remove its attributes by their paths ("${urn}:<attribute>"), or replace the resource without it.`);
+  }
+  if (!isObject(operation.value)) {
+    throw scimErrors.invalidValue(`"${operation.op}" with the path "${path.text}" needs an object "value" holding the extension's attributes.`);
+  }
+  return [{ op: operation.op, value: { [urn]: operation.value }, hasValue: true }];
+}
+
 /** The operation in RFC form: zero, one or more operations the engine applies in its place, in order. */
 export function normalizeOperation(rt: ResourceType, id: string, operation: PatchOperation, doc: Attributes): PatchOperation[] {
   if (!operation.path) return splitPathless(rt, id, operation);
+  const whole = extensionPath(rt, operation);
+  if (whole) return whole;
   const { path } = operation;
   const attribute = qualifiedPath(rt, path.attribute.text);
   const value = operation.hasValue ? singleValue(rt, operation, attribute) : operation.value;

@@ -4,6 +4,7 @@
  * members in an operation object (Microsoft's "name": "addMember"), an operation list under "operations".
  */
 import { scimErrors } from '../errors.js';
+import { shown } from '../json.js';
 import { SCHEMA_URN } from '../schema/registry.js';
 import { parsePath, type PatchPath } from '../filter/parser.js';
 
@@ -42,7 +43,7 @@ export function parsePatchRequest(body: unknown): PatchOperation[] {
     const op = member(raw as Record<string, unknown>, 'op');
     const name = typeof op === 'string' ? op.toLowerCase() : '';
     if (name !== 'add' && name !== 'remove' && name !== 'replace') {
-      throw scimErrors.invalidSyntax(`Operations[${i}].op must be "add", "remove" or "replace"; got ${JSON.stringify(op)}.`);
+      throw scimErrors.invalidSyntax(`Operations[${i}].op must be "add", "remove" or "replace"; got ${shown(op)}.`);
     }
     const path = member(raw as Record<string, unknown>, 'path');
     if (path !== undefined && path !== null && typeof path !== 'string') throw scimErrors.invalidPath(`Operations[${i}].path must be a string.`);

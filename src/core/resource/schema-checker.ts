@@ -8,6 +8,7 @@ import type { AttributeDefinition } from '../schema/attribute.js';
 import { subAttribute } from '../schema/attribute.js';
 import type { ResourceType } from '../schema/registry.js';
 import { scimErrors } from '../errors.js';
+import { shown } from '../json.js';
 import type { Attributes } from '../model.js';
 import { asArray, booleanFromString, complexFromBareValue, fromLegacyEnterprise, isLegacyCoreSchema } from './tolerance.js';
 
@@ -54,7 +55,7 @@ function checkSchemas(rt: ResourceType, body: Record<string, unknown>): void {
   }
   const core = rt.schema.id.toLowerCase();
   if (!schemas.some((s: string) => s.toLowerCase() === core || isLegacyCoreSchema(s))) {
-    throw scimErrors.invalidSyntax(`"schemas" must include "${rt.schema.id}" for a ${rt.name}; got ${JSON.stringify(schemas)}.`);
+    throw scimErrors.invalidSyntax(`"schemas" must include "${rt.schema.id}" for a ${rt.name}; got ${shown(schemas)}.`);
   }
 }
 
@@ -88,7 +89,7 @@ const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$
 
 function checkSingle(def: AttributeDefinition, raw: unknown, path: string): unknown {
   if (raw === null) return undefined;
-  const wrong = (what: string) => scimErrors.invalidValue(`"${path}" must be ${what}; got ${JSON.stringify(raw)?.slice(0, 100)}.`);
+  const wrong = (what: string) => scimErrors.invalidValue(`"${path}" must be ${what}; got ${shown(raw)}.`);
   switch (def.type) {
     case 'string':
     case 'reference':
@@ -124,7 +125,7 @@ function checkComplex(def: AttributeDefinition, raw: unknown, path: string): Att
   if (!isObject(value)) {
     const tolerated = complexFromBareValue(def, value);
     if (tolerated === null) return undefined;
-    if (tolerated === undefined) throw scimErrors.invalidValue(`"${path}" must be a JSON object; got ${JSON.stringify(raw)?.slice(0, 100)}.`);
+    if (tolerated === undefined) throw scimErrors.invalidValue(`"${path}" must be a JSON object; got ${shown(raw)}.`);
     value = tolerated;
   }
   const out: Attributes = {};

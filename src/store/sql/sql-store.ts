@@ -8,7 +8,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import type { AuditEntry, AuditQuery, AuditRecord } from '../../core/audit.js';
 import { StoreNotEmpty } from '../../core/errors.js';
 import type {
-  IndexEntry, Keyset, Organization, OrganizationContents, OutboxEvent, ResourcePage, ResourceQuery, ResourceRef, SnapshotRecord, StoredResource, TokenRecord, UniqueKey,
+  IndexEntry, Keyset, Organization, OrganizationContents, OutboxEvent, ResourcePage, ResourceQuery, ResourceRef, SnapshotRecord, StoredResource, TokenRecord, FoundToken, UniqueKey,
 } from '../../core/model.js';
 import type { Store } from '../../core/ports.js';
 import { auditValues, insertAuditValues, listAudit } from './audit.js';
@@ -140,9 +140,11 @@ export abstract class SqlStore implements Omit<Store, WritePath> {
     await this.x.write(run(rowInsert({ kind: 'token', ...t }, this.x.dialect)));
   }
 
-  async findTokenByHash(hash: string): Promise<TokenRecord | undefined> {
-    const [row] = await this.x.read(rowsOf<TokenRow>('SELECT * FROM tokens WHERE hash = ?', hash));
-    return row && toToken(row);
+  async findTokenByHash(hash: string): Promise<FoundToken | undefined> {
+    // the organization's name in the same read: authentication puts it in the caller's context, for events
+    const sql = 'SELECT tokens.*, organizations.name AS org_name FROM tokens LEFT JOIN organizations ON organizations.id = tokens.org_id WHERE tokens.hash = ?';
+    const [row] = await this.x.read(rowsOf<TokenRow & { org_name: string | null }>(sql, hash));
+    return row && (row.org_name !== null ? { ...toToken(row), orgName: row.org_name } : toToken(row));
   }
 
   async listTokens(): Promise<TokenRecord[]> {
