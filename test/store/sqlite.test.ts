@@ -163,6 +163,9 @@ describe('SqliteStore on a file', () => {
     // and its own writes to a token are read back at once
     await server.touchToken('t1', '2024-03-01T00:00:00.000Z');
     expect((await server.findTokenByHash('a'.repeat(64)))?.lastUsed).toBe('2024-03-01T00:00:00.000Z');
+    // and the name of its organization, renamed
+    await server.renameOrganization(org.id, 'acme-corp');
+    expect((await server.findTokenByHash('a'.repeat(64)))?.orgName).toBe('acme-corp');
   });
 
   describe('the writer thread', () => {

@@ -3,7 +3,7 @@
  * sql/sql-store.ts; this file is SQLite's write path. SQLite has one writer at a time, so a write reads and checks
  * inside its transaction (the group commit's); a large batch of creates is written on the writer thread.
  */
-import type { ChangeRecord, CreateManyOptions, IndexEntry, Membership, Modification, PatchChange, ResourceRef, ResourceWrite, StoredResource, TokenRecord } from '../../core/model.js';
+import type { ChangeRecord, CreateManyOptions, IndexEntry, Membership, Modification, PatchChange, ResourceRef, ResourceWrite, StoredResource, FoundToken, TokenRecord } from '../../core/model.js';
 import { UniquenessViolation, UnknownMembers } from '../../core/errors.js';
 import { auditValues, insertAuditValues } from '../sql/audit.js';
 import { insertFlat } from '../sql/executor.js';
@@ -94,10 +94,10 @@ export class SqliteStore extends SqlStore implements Store {
    * tokens. Valid while this connection has written none and no other connection (a `scimd token revoke` in another
    * process) has committed anything since: so a revocation still takes effect on the very next request.
    */
-  private readonly tokens = new Map<string, TokenRecord>();
+  private readonly tokens = new Map<string, FoundToken>();
   private tokensRead = -1;
 
-  override async findTokenByHash(hash: string): Promise<TokenRecord | undefined> {
+  override async findTokenByHash(hash: string): Promise<FoundToken | undefined> {
     const version = this.sqlite.dataVersion();
     if (version !== this.tokensRead) {
       this.tokens.clear();
@@ -129,6 +129,14 @@ export class SqliteStore extends SqlStore implements Store {
       await super.touchToken(id, at);
     } finally {
       this.tokens.clear();
+    }
+  }
+
+  override async renameOrganization(id: string, name: string) {
+    try {
+      return await super.renameOrganization(id, name);
+    } finally {
+      this.tokens.clear(); // a token read carries its organization's name
     }
   }
 
