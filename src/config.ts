@@ -44,6 +44,7 @@ export interface Config {
   readonly eventMaxAttempts: number;
   readonly eventLeaseSeconds: number;
   readonly eventRetentionDays: number;
+  readonly eventFeed: boolean;
   readonly logLevel: string;
 }
 
@@ -287,12 +288,18 @@ export const SETTINGS: readonly Setting[] = [
     },
     meaning:
       'where lifecycle events are POSTed: one URL, or several separated by commas (each gets every event and is ' +
-      'delivered on its own); without it no events are written',
+      'delivered on its own); without it (or `SCIMD_EVENT_FEED`) no events are written',
   },
   {
     variable: 'SCIMD_WEBHOOK_SECRET', key: 'webhookSecret', default: 'none', parse: (raw) => raw ?? '',
     meaning:
       'the HMAC key deliveries are signed with (at least 16 characters; required with `SCIMD_WEBHOOK_URL`)',
+  },
+  {
+    variable: 'SCIMD_EVENT_FEED', key: 'eventFeed', ...onOff(false),
+    meaning:
+      'keep an events feed that applications read with a cursor (`GET /admin/api/events?after=…`, an admin or ' +
+      'operator token): every event once, in order',
   },
   {
     variable: 'SCIMD_EVENT_MAX_ATTEMPTS', key: 'eventMaxAttempts', ...whole(15, 1),
@@ -306,7 +313,7 @@ export const SETTINGS: readonly Setting[] = [
   },
   {
     variable: 'SCIMD_EVENT_RETENTION_DAYS', key: 'eventRetentionDays', ...whole(7, 0),
-    meaning: 'delivered events are deleted after this many days (`0`: kept)',
+    meaning: 'delivered events, and the feed\'s events, are deleted after this many days (`0`: kept)',
   },
   {
     variable: 'SCIMD_TRUST_PROXY', key: 'trustProxy', default: 'none', parse: trustProxy,

@@ -1,13 +1,16 @@
 /** scimd as a library: mount the SCIM core in any Node application. */
+export { createScimd, HOOKS_CHANNEL, type Scimd, type ScimdOptions, type Directory, type EventHook, type EventHooks, type EventOf } from './library.js';
+export { readFeedPage, type FeedPage, type FeedParams } from './core/feed.js';
 export { createScim, type Scim, type ScimOptions, type CallContext, type ResourceResponse } from './core/scim.js';
 export { SchemaRegistry, ResourceType, SCHEMA_URN } from './core/schema/registry.js';
 export type { AttributeDefinition, SchemaDefinition, ResourceTypeDefinition } from './core/schema/attribute.js';
 export { parseBundle, SchemaDefinitionError, type SchemaBundle } from './core/schema/definitions.js';
 export { ScimError, scimErrors, type ScimType } from './core/errors.js';
-export { createAdmin, EVERY_ORGANIZATION, type Admin, type AdminActor, type TokenView } from './core/admin.js';
+export { createAdmin, EVERY_ORGANIZATION, type Admin, type AdminActor, type AdminOptions, type TokenView } from './core/admin.js';
 export { authenticate, authenticateAdmin, createToken, ensureBootstrapToken, DIALECTS, type Dialect, type RequestContext } from './core/tokens.js';
 export { verifySecret } from './core/resource/secrets.js';
-export type { StoredResource, TokenRecord, Organization, SnapshotRecord, ListResponse } from './core/model.js';
+export { FEED_CHANNEL } from './core/model.js';
+export type { StoredResource, TokenRecord, Organization, SnapshotRecord, ListResponse, FeedEvent, FeedSlice } from './core/model.js';
 export type { Store, ResourceStore, OrganizationStore, TokenStore, AuditLog, Outbox, RequestCounter, SecretStore, SnapshotStore } from './core/ports.js';
 export { SqliteStore } from './store/sqlite/sqlite-store.js';
 export { PostgresStore, type PostgresStoreOptions } from './store/postgres/postgres-store.js';

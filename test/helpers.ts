@@ -70,7 +70,7 @@ export async function testDatabase(name: string): Promise<string> {
 
 /** `store` defaults to SCIMD_TEST_STORE (e.g. `SCIMD_TEST_STORE=postgres npx vitest run test/http`), else SQLite. */
 export async function testServer(
-  options: { schemaFiles?: string[]; maxResults?: number; bodyLimit?: number; bulk?: Partial<BulkLimits>; events?: boolean; rateLimit?: (store: Store) => RateLimiter; refusalLimit?: (store: Store) => RateLimiter; trustProxy?: boolean | string; store?: StoreKind } = {},
+  options: { schemaFiles?: string[]; maxResults?: number; bodyLimit?: number; bulk?: Partial<BulkLimits>; events?: boolean | readonly string[]; rateLimit?: (store: Store) => RateLimiter; refusalLimit?: (store: Store) => RateLimiter; trustProxy?: boolean | string; store?: StoreKind } = {},
 ): Promise<TestServer> {
   const store = await openTestStore(options.store ?? testStoreKind());
   const registry = SchemaRegistry.create({ bundles: (options.schemaFiles ?? []).map(loadSchemaBundle) });

@@ -3,6 +3,7 @@
  * SIGTERM or SIGINT lets the requests and deliveries in flight finish.
  */
 import { ConfigError, isPostgresUrl, loadConfig, SETTINGS, type Config, type Flags } from '../config.js';
+import { FEED_CHANNEL } from '../core/model.js';
 import type { Store } from '../core/ports.js';
 import { ensureBootstrapToken } from '../core/tokens.js';
 import { createScim } from '../core/scim.js';
@@ -37,7 +38,7 @@ export async function serve(args: string[], io: Io): Promise<number> {
     bulk: { maxOperations: config.bulkMaxOperations, maxPayloadSize: config.bulkMaxPayloadBytes },
     audit: config.audit,
     // one outbox channel per endpoint: each is delivered on its own, so one receiver being down holds back no other
-    events: config.webhooks.map((w) => w.url),
+    events: [...config.webhooks.map((w) => w.url), ...(config.eventFeed ? [FEED_CHANNEL] : [])],
   });
   const rateLimit = config.rateLimit > 0 ? rateLimiter({ store, perSecond: config.rateLimit }) : undefined;
   const refusalLimit = config.authFailureLimit > 0 ? rateLimiter({ store, perSecond: config.authFailureLimit }) : undefined;

@@ -8,6 +8,7 @@ import { distance } from 'fastest-levenshtein';
 import { auditEntry, type AttributeChange, type AuditCaller, type AuditOperation, type AuditRecord } from './audit.js';
 import { parseAuditQuery, type AuditParams } from './audit-query.js';
 import { scimErrors } from './errors.js';
+import { readFeedPage, type FeedPage, type FeedParams } from './feed.js';
 import type { AdminScope, Organization, OrganizationContents, OutboxEvent, TokenRecord, TokenScope } from './model.js';
 import type { AuditLog, OrganizationStore, Outbox, TokenStore } from './ports.js';
 import { timeOrderedId } from './resource/ids.js';
@@ -54,7 +55,15 @@ const NAME = /^[^\p{Cc}\s](?:[^\p{Cc}]{0,98}[^\p{Cc}\s])?$/u;
 
 export type Admin = ReturnType<typeof createAdmin>;
 
-export function createAdmin(store: AdminStore, options: { readonly registry?: SchemaRegistry; readonly audit?: boolean; readonly now?: () => Date } = {}) {
+export interface AdminOptions {
+  readonly registry?: SchemaRegistry;
+  readonly audit?: boolean;
+  /** The store keeps an events feed (createScim writes to FEED_CHANNEL). */
+  readonly feed?: boolean;
+  readonly now?: () => Date;
+}
+
+export function createAdmin(store: AdminStore, options: AdminOptions = {}) {
   const now = options.now ?? (() => new Date());
   const auditing = options.audit ?? true;
 
@@ -222,6 +231,16 @@ export function createAdmin(store: AdminStore, options: { readonly registry?: Sc
 
     /** The dead-lettered events the scope sees, oldest first. */
     deadEvents: (scope: AdminScope, limit = MAX_DEAD_EVENTS) => deadOf(scope, limit),
+
+    /**
+     * A page of the events feed: an organization admin reads its own organization's; the operator every
+     * organization's, or one's by `organization` (its name). 404 when the server writes no feed.
+     */
+    async eventFeed(scope: AdminScope, params: FeedParams & { readonly organization?: string | undefined }): Promise<FeedPage> {
+      if (!options.feed) throw scimErrors.notFound('This server keeps no events feed: start it with SCIMD_EVENT_FEED=true.');
+      const orgId = 'all' in scope ? (params.organization ? (await organizationNamed(scope, params.organization)).id : undefined) : scope.orgId;
+      return readFeedPage(store, orgId, params);
+    },
 
     /** Puts dead-lettered events back for delivery: one by its event id (404 when there is no such one), or all. */
     async retryEvents(scope: AdminScope, eventId?: string): Promise<number> {

@@ -151,6 +151,27 @@ export interface ChangeRecord {
   readonly channels?: readonly string[];
 }
 
+/**
+ * The outbox channel of the events feed: an event of it is not delivered but given a place in the feed, one
+ * sequence for every organization (Outbox.readFeed).
+ */
+export const FEED_CHANNEL = '#feed';
+
+/** An event of the feed, at its place. */
+export interface FeedEvent {
+  readonly position: number;
+  readonly event: LifecycleEvent;
+}
+
+/** What Outbox.readFeed read. */
+export interface FeedSlice {
+  readonly events: readonly FeedEvent[];
+  /** The feed's highest place when the read began (0: none yet). */
+  readonly top: number;
+  /** The lowest place the feed still holds (top + 1 when it holds none): a place below `oldest - 1` was pruned. */
+  readonly oldest: number;
+}
+
 /** An event in the outbox, with how often its delivery was tried. */
 export interface OutboxEvent {
   readonly seq: number;

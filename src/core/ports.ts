@@ -10,7 +10,7 @@
  */
 import type { AuditEntry, AuditQuery, AuditRecord } from './audit.js';
 import type {
-  ChangeRecord, CreateManyOptions, Modification, Organization, OrganizationContents, OutboxEvent, PatchChange, ResourcePage, ResourceQuery, ResourceRef, ResourceWrite,
+  ChangeRecord, CreateManyOptions, FeedSlice, Modification, Organization, OrganizationContents, OutboxEvent, PatchChange, ResourcePage, ResourceQuery, ResourceRef, ResourceWrite,
   SnapshotRecord, StoredResource, TokenRecord, FoundToken,
 } from './model.js';
 import type { UniquenessViolation, UnknownMembers } from './errors.js';
@@ -134,8 +134,17 @@ export interface Outbox {
   deadEvents(limit: number): Promise<OutboxEvent[]>;
   /** Puts dead-lettered events (one, by event id, or all) back for delivery; returns how many. */
   retryDeadEvents(eventId?: string): Promise<number>;
-  /** Deletes events delivered before `before`; returns how many. */
+  /**
+   * Deletes events delivered before `before`, and the feed's events placed before then but for the newest (so the
+   * feed's places stay one unbroken run from `oldest` to `top`); returns how many.
+   */
   pruneEvents(before: string): Promise<number>;
+  /**
+   * The events feed (FEED_CHANNEL). First places the feed's events committed since the last call, after every place
+   * given before (one placer at a time), so no event becomes readable at a place below one already readable; then
+   * reads up to `limit` events of `orgId` (of every organization when undefined) placed in (after, top], oldest first.
+   */
+  readFeed(orgId: string | undefined, after: number, limit: number): Promise<FeedSlice>;
 }
 
 export interface RequestCounter {

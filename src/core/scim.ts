@@ -30,6 +30,7 @@ import type { RequestContext } from './tokens.js';
 import { auditEntry, changesOf, type AttributeChange, type AuditEntry, type AuditOperation } from './audit.js';
 import { eventsOf } from './events.js';
 import type { Attributes, ChangeRecord, CreateManyOptions, Keyset, ListResponse, Membership, Modification, ResourceRef, ResourceWrite, StoredResource } from './model.js';
+import { FEED_CHANNEL } from './model.js';
 import type { AuditLog, ResourceStore, SecretStore } from './ports.js';
 import { hasMembers, memberTypes, relationOf } from './resource/relations.js';
 
@@ -44,7 +45,8 @@ export interface ScimOptions {
   readonly audit?: boolean;
   /**
    * Write lifecycle events to the outbox (default false: turn it on where something delivers them); a list names
-   * the delivery channels (one per webhook endpoint), each of which gets every event.
+   * the delivery channels (one per webhook endpoint), each of which gets every event; FEED_CHANNEL among them
+   * keeps the events feed.
    */
   readonly events?: boolean | readonly string[];
   /** ServiceProviderConfig `bulk.maxOperations` / `maxPayloadSize` (bytes), enforced by the core and the HTTP shell. */
@@ -247,6 +249,8 @@ export function createScim(options: ScimOptions) {
   return {
     registry,
     bulkLimits,
+    /** Whether writes put their events in the events feed (FEED_CHANNEL among the channels). */
+    feed: Array.isArray(options.events) && options.events.includes(FEED_CHANNEL),
 
     async create(ctx: CallContext, endpoint: string, body: unknown, params: ProjectionParams = {}): Promise<ResourceResponse> {
       const id = timeOrderedId();

@@ -145,7 +145,7 @@ export function buildServer(options: ServerOptions): FastifyInstance {
   });
 
   const authOptions = (req: FastifyRequest) => authenticateOptions(options, { requestId: req.id, clientAddress: req.ip });
-  registerAdminApi(app, store, authOptions, scim.registry);
+  registerAdminApi(app, store, authOptions, { registry: scim.registry, feed: scim.feed });
 
   const { publicUrl, audit, rateLimit, refusalLimit } = options;
   void app.register(scimPlugin, { prefix: SCIM_PREFIX, scim, store, bodyLimit, publicUrl, audit, rateLimit, refusalLimit });

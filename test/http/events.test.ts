@@ -8,7 +8,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { LifecycleEvent } from '../../src/core/events.js';
 import { failureText, startDelivery, type Delivery } from '../../src/events/dispatcher.js';
 import { webhookDeliverer } from '../../src/events/webhook.js';
-import { group, testServer, user, type TestServer } from '../helpers.js';
+import { FEED_CHANNEL } from '../../src/core/model.js';
+import { group, testServer, testToken, user, type TestServer } from '../helpers.js';
 import { startReceiver, type Receiver } from '../webhook-receiver.js';
 
 const PATCH_OP = 'urn:ietf:params:scim:api:messages:2.0:PatchOp';
@@ -200,5 +201,67 @@ describe('failureText', () => {
     expect(failureText(new Error('receiver rejects it'))).toBe('receiver rejects it');
     expect(failureText('a string')).toBe('a string');
     expect(failureText(new Error('x'.repeat(1000)))).toHaveLength(500);
+  });
+});
+
+describe('the events feed (GET /admin/api/events)', () => {
+  let f: TestServer;
+  afterEach(() => f?.close());
+
+  it('an organization admin reads its own events with a cursor; the operator reads every organization\'s, or one\'s; bad cursors are 400', async () => {
+    await s.close();
+    s = f = await testServer({ events: [FEED_CHANNEL] });
+    const { token: acmeAdmin } = await testToken(f.store, { organization: 'default', scope: 'admin' });
+    const { token: operator } = await testToken(f.store, { scope: 'operator' });
+    const { token: globexScim } = await testToken(f.store, { organization: 'globex' });
+    const { token: globexAdmin } = await testToken(f.store, { organization: 'globex', scope: 'admin' });
+    const feed = (token: string, query = '') => f.request('GET', `/admin/api/events${query}`, undefined, { authorization: `Bearer ${token}` });
+
+    const alice = (await f.request('POST', '/scim/v2/Users', user('alice'))).body.id as string;
+    await f.request('PATCH', `/scim/v2/Users/${alice}`, { schemas: [PATCH_OP], Operations: [{ op: 'replace', path: 'active', value: false }] });
+    await f.request('POST', '/scim/v2/Users', user('gina'), { authorization: `Bearer ${globexScim}` });
+
+    const first = await feed(acmeAdmin, '?limit=1');
+    expect(first.status).toBe(200);
+    expect(first.body.events.map((e: LifecycleEvent) => e.type)).toEqual(['user.created']);
+    expect(first.body.more).toBe(true);
+    const rest = await feed(acmeAdmin, `?after=${first.body.cursor}`);
+    expect(rest.body.events.map((e: LifecycleEvent) => [e.type, e.resource.id])).toEqual([['user.deactivated', alice]]);
+    expect(rest.body.more).toBe(false);
+    // read on from the cursor: nothing new, and the cursor has moved past globex's event too
+    const none = await feed(acmeAdmin, `?after=${rest.body.cursor}`);
+    expect([none.body.events, none.body.cursor]).toEqual([[], '3']);
+
+    expect((await feed(globexAdmin)).body.events.map((e: LifecycleEvent) => e.organizationName)).toEqual(['globex']);
+    expect((await feed(operator)).body.events).toHaveLength(3);
+    expect((await feed(operator, '?organization=globex')).body.events.map((e: LifecycleEvent) => e.type)).toEqual(['user.created']);
+    expect((await feed(operator, '?organization=globx')).status).toBe(404);
+
+    const ahead = await feed(acmeAdmin, '?after=99');
+    expect([ahead.status, ahead.body.scimType]).toEqual([400, 'invalidCursor']);
+    expect((await feed(acmeAdmin, '?after=abc')).body.scimType).toBe('invalidCursor');
+    expect((await feed(acmeAdmin, '?limit=0')).body.scimType).toBe('invalidValue');
+    expect((await feed(acmeAdmin, '?limit=1001')).body.scimType).toBe('invalidValue');
+    expect((await feed(globexScim)).status).toBe(403); // a SCIM token is not an admin token
+  });
+
+  it('a cursor whose next events were pruned is 400 expiredCursor, saying where to read on from', async () => {
+    await s.close();
+    s = f = await testServer({ events: [FEED_CHANNEL] });
+    const { token: admin } = await testToken(f.store, { scope: 'admin' });
+    for (const name of ['a', 'b', 'c']) await f.request('POST', '/scim/v2/Users', user(name));
+    const feed = (query: string) => f.request('GET', `/admin/api/events${query}`, undefined, { authorization: `Bearer ${admin}` });
+    expect((await feed('')).body.cursor).toBe('3');
+    await f.store.pruneEvents('2999-01-01T00:00:00.000Z');
+    const expired = await feed('?after=1');
+    expect([expired.status, expired.body.scimType]).toEqual([400, 'expiredCursor']);
+    expect(expired.body.detail).toMatch(/read on from cursor 2/);
+    expect((await feed('?after=2')).body.events.map((e: LifecycleEvent) => e.type)).toEqual(['user.created']);
+  });
+
+  it('is 404 on a server that keeps no feed', async () => {
+    const { token: admin } = await testToken(s.store, { scope: 'admin' });
+    const r = await s.request('GET', '/admin/api/events', undefined, { authorization: `Bearer ${admin}` });
+    expect([r.status, r.body.detail]).toEqual([404, expect.stringMatching(/SCIMD_EVENT_FEED=true/)]);
   });
 });

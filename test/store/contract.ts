@@ -5,6 +5,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Attributes, Membership, Organization, ResourceQuery, ResourceRef, ResourceWrite, SnapshotRecord, StoredResource, TokenRecord } from '../../src/core/model.js';
+import { FEED_CHANNEL, type FeedSlice } from '../../src/core/model.js';
 import type { Store } from '../../src/core/ports.js';
 import { StoreNotEmpty, UniquenessViolation, UnknownMembers } from '../../src/core/errors.js';
 import type { AuditEntry, AuditQuery } from '../../src/core/audit.js';
@@ -741,6 +742,58 @@ export function describeStoreContract(name: string, open: () => Promise<Store>):
         await store.completeEvents([first!.seq], soon);
         expect(await store.pruneEvents('2999-01-01T00:00:00.000Z')).toBe(1);
         expect(await claimed('2999-01-01T00:00:00.000Z')).toEqual(['user.created-b-2']);
+      });
+    });
+
+    describe('events feed (FEED_CHANNEL)', () => {
+      const feedEvent = (type: string, resourceId: string, orgId: string, n: number): LifecycleEvent => ({
+        id: `${type}-${resourceId}-${n}`, type: type as LifecycleEvent['type'], at: at(n), organization: orgId, resource: { type: 'User', id: resourceId }, changes: [],
+      });
+      const fed = (events: LifecycleEvent[]) => ({ events, channels: [FEED_CHANNEL] });
+      const ids = (slice: FeedSlice) => slice.events.map((e) => e.event.id);
+
+      it('places committed events once, in order, one sequence for every organization; reads one organization or all', async () => {
+        expect(await store.readFeed(undefined, 0, 10)).toEqual({ events: [], top: 0, oldest: 1 });
+        await store.createResource(org.id, 'User', 'a', at(1), { ...userWrite('a'), record: fed([feedEvent('user.created', 'a', org.id, 1)]) });
+        await store.createResource(other.id, 'User', 'x', at(2), { ...userWrite('x'), record: fed([feedEvent('user.created', 'x', other.id, 2)]) });
+        await store.createResources(org.id, 'User', at(3), [
+          { id: 'b', write: { ...userWrite('b'), record: fed([feedEvent('user.created', 'b', org.id, 3)]) } },
+          { id: 'c', write: { ...userWrite('c'), record: fed([feedEvent('user.created', 'c', org.id, 4), feedEvent('user.updated', 'c', org.id, 5)]) } },
+        ]);
+        const all = await store.readFeed(undefined, 0, 10);
+        expect(ids(all)).toEqual(['user.created-a-1', 'user.created-x-2', 'user.created-b-3', 'user.created-c-4', 'user.updated-c-5']);
+        expect(all.events.map((e) => e.position)).toEqual([1, 2, 3, 4, 5]);
+        expect([all.top, all.oldest]).toEqual([5, 1]);
+        // one organization's, after a place, at most `limit`
+        expect(ids(await store.readFeed(org.id, 0, 2))).toEqual(['user.created-a-1', 'user.created-b-3']);
+        expect((await store.readFeed(org.id, 3, 10)).events.map((e) => e.position)).toEqual([4, 5]);
+        expect(ids(await store.readFeed(other.id, 2, 10))).toEqual([]);
+        // places do not move: read again, the same; a later event comes after them
+        await store.deleteResource(org.id, 'User', 'a', undefined, fed([feedEvent('user.deleted', 'a', org.id, 6)]));
+        const again = await store.readFeed(org.id, 0, 10);
+        expect(again.events.map((e) => [e.position, e.event.id])).toEqual([[1, 'user.created-a-1'], [3, 'user.created-b-3'], [4, 'user.created-c-4'], [5, 'user.updated-c-5'], [6, 'user.deleted-a-6']]);
+        // the feed is no delivery channel: nothing of it is claimed, nor dead
+        expect(await store.claimEvents('2999-01-01T00:00:00.000Z', '2999-01-01T00:01:00.000Z', 10)).toEqual([]);
+      });
+
+      it('a refused write places nothing; member events are placed like the rest', async () => {
+        await store.createResource(org.id, 'User', 'u1', at(1), userWrite('alice'));
+        await expectUniquenessViolation(store.createResource(org.id, 'User', 'u2', at(2), { ...userWrite('alice'), record: fed([feedEvent('user.created', 'u2', org.id, 2)]) }), 'userName');
+        const base = { at: at(3), organization: org.id, resource: { type: 'Group', id: 'g1' } };
+        await store.createResource(org.id, 'Group', 'g1', at(3), { ...groupWrite('g', ['u1']), record: { memberEvents: base, channels: [FEED_CHANNEL] } });
+        const slice = await store.readFeed(org.id, 0, 10);
+        expect(slice.events.map((e) => `${e.event.type} ${e.event.member?.id}`)).toEqual(['group.member_added u1']);
+      });
+
+      it('pruning takes the oldest places only, and keeps the newest, so a reader can tell what it missed', async () => {
+        for (let n = 1; n <= 4; n++) await store.createResource(org.id, 'User', `u${n}`, at(n), { ...userWrite(`u${n}`), record: fed([feedEvent('user.created', `u${n}`, org.id, n)]) });
+        expect((await store.readFeed(undefined, 0, 10)).top).toBe(4);
+        await store.pruneEvents('2999-01-01T00:00:00.000Z'); // everything is old: all but the newest go
+        expect(await store.readFeed(undefined, 0, 10)).toMatchObject({ top: 4, oldest: 4 });
+        await store.createResource(org.id, 'User', 'u5', at(5), { ...userWrite('u5'), record: fed([feedEvent('user.created', 'u5', org.id, 5)]) });
+        const slice = await store.readFeed(org.id, 3, 10);
+        expect(slice.events.map((e) => e.position)).toEqual([4, 5]);
+        expect([slice.top, slice.oldest]).toEqual([5, 4]);
       });
     });
 

@@ -243,4 +243,15 @@ export const MIGRATIONS: readonly { readonly version: number; readonly name: str
       CREATE INDEX tokens_organization ON tokens (org_id);
     `,
   },
+  {
+    version: 5,
+    name: 'the event feed',
+    sql: `
+      -- As in SQLite's migration 12: the events feed, an outbox channel whose delivery is a place in one sequence.
+      ALTER TABLE event_outbox ADD COLUMN org_id TEXT;
+      ALTER TABLE event_outbox ADD COLUMN feed_position BIGINT;
+      CREATE UNIQUE INDEX event_outbox_feed_position ON event_outbox (feed_position) WHERE feed_position IS NOT NULL;
+      CREATE INDEX event_outbox_feed ON event_outbox (org_id, feed_position) WHERE feed_position IS NOT NULL;
+    `,
+  },
 ];

@@ -3,6 +3,7 @@ import type { SqlDialect } from '../sql/dialect.js';
 
 /** Any number that names scimd's migrations among other users of pg_advisory_xact_lock on the database. */
 const MIGRATION_LOCK = 0x5c1d_0001;
+const FEED_LOCK = 0x5c1d_0002;
 
 export const POSTGRES: SqlDialect = {
   contains: (haystack, needle) => `strpos(${haystack}, ${needle}) > 0`,
@@ -22,6 +23,7 @@ export const POSTGRES: SqlDialect = {
   // a round trip a statement: as many rows as the 65,535 parameters allow with room
   rowsPerInsert: 1000,
   // nodes starting at once wait for each other; a migration copies whole tables (minutes at a million users)
+  feedLock: [{ sql: 'SELECT pg_advisory_xact_lock(?)', params: [FEED_LOCK] }],
   beforeMigrations: [
     { sql: 'SET LOCAL statement_timeout = 0', params: [] },
     { sql: 'SELECT pg_advisory_xact_lock(?)', params: [MIGRATION_LOCK] },

@@ -41,6 +41,8 @@ export interface SqlDialect {
   readonly skipLocked: string;
   /** The most rows one multi-row INSERT carries. */
   readonly rowsPerInsert: number;
+  /** Statements that make a write the only one placing feed events until it commits (SQLite: it is already). */
+  readonly feedLock: readonly SqlFragment[];
   /** Statements that open the migrations' transaction (PostgreSQL: no statement timeout; one migrator at a time). */
   readonly beforeMigrations: readonly SqlFragment[];
   /**

@@ -22,16 +22,16 @@ export function outboxStream(channel: string, event: LifecycleEvent): string {
   return `${channel}|${streamOf(event)}`;
 }
 
-/** The outbox rows of a record, flat (id, channel, stream, payload, next_attempt, …): each event once per channel. */
+/** The outbox rows of a record, flat (id, channel, stream, payload, next_attempt, org_id, …): each event once per channel. */
 export function outboxValues(record: ChangeRecord | undefined, added: readonly string[], removed: readonly string[]): unknown[] {
   if (!record) return [];
   const events = outboxEvents(record, added, removed);
-  return (record.channels ?? ['']).flatMap((channel) => events.flatMap((e) => [e.id, channel, outboxStream(channel, e), JSON.stringify(e), e.at]));
+  return (record.channels ?? ['']).flatMap((channel) => events.flatMap((e) => [e.id, channel, outboxStream(channel, e), JSON.stringify(e), e.at, e.organization]));
 }
 
 /** event_outbox rows given flat (outboxValues of each record), in multi-row statements. */
 export function insertOutboxValues(flat: readonly unknown[], dialect: SqlDialect): Program<number> {
-  return insertFlat('INSERT INTO event_outbox (id, channel, stream, payload, next_attempt)', 5, flat, dialect.rowsPerInsert);
+  return insertFlat('INSERT INTO event_outbox (id, channel, stream, payload, next_attempt, org_id)', 6, flat, dialect.rowsPerInsert);
 }
 
 /** What writes record in their transaction (see ChangeRecord): the audit entries and the outbox events. */

@@ -8,8 +8,10 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import type { AuditEntry, AuditQuery, AuditRecord } from '../../core/audit.js';
 import { StoreNotEmpty } from '../../core/errors.js';
 import type {
-  IndexEntry, Keyset, Organization, OrganizationContents, OutboxEvent, ResourcePage, ResourceQuery, ResourceRef, SnapshotRecord, StoredResource, TokenRecord, FoundToken, UniqueKey,
+  FeedSlice, IndexEntry, Keyset, Organization, OrganizationContents, OutboxEvent, ResourcePage, ResourceQuery, ResourceRef, SnapshotRecord, StoredResource, TokenRecord, FoundToken, UniqueKey,
 } from '../../core/model.js';
+import { FEED_CHANNEL } from '../../core/model.js';
+import type { LifecycleEvent } from '../../core/events.js';
 import type { Store } from '../../core/ports.js';
 import { auditValues, insertAuditValues, listAudit } from './audit.js';
 import { rowsOf, run, statement, type Program, type SqlExecutor } from './executor.js';
@@ -37,6 +39,8 @@ function* contentsOf(orgId: string): Program<OrganizationContents> {
 
 /** Ids per statement where a list of them is bound one parameter each (SQLite's limit is 32,766). */
 const CHUNK = 500;
+/** The most feed events placed in one write; a reader that finds more placed later reads on. */
+const FEED_PLACING_BATCH = 5000;
 
 /** The writes of resources: each store's own (they are where the databases differ most). */
 type WritePath = 'createResource' | 'createResources' | 'replaceResource' | 'patchResource' | 'deleteResource' | 'modifyResource';
@@ -289,7 +293,53 @@ export abstract class SqlStore implements Omit<Store, WritePath> {
   }
 
   async pruneEvents(before: string): Promise<number> {
-    return (await this.x.write(statement('DELETE FROM event_outbox WHERE delivered IS NOT NULL AND delivered < ?', before))).changes;
+    return this.x.write((function* () {
+      let n = (yield* statement('DELETE FROM event_outbox WHERE delivered IS NOT NULL AND delivered < ? AND feed_position IS NULL', before)).changes;
+      // the feed by place, never by time alone (nodes' clocks differ): its places stay one unbroken run, and the newest
+      // stays, so that a reader can tell that the places after its own were pruned
+      const [edge] = yield* rowsOf<{ upto: number | null; top: number | null }>(
+        `SELECT (SELECT max(feed_position) FROM event_outbox WHERE feed_position IS NOT NULL AND delivered < ?) AS upto,
+                (SELECT max(feed_position) FROM event_outbox WHERE feed_position IS NOT NULL) AS top`,
+        before,
+      );
+      if (edge?.upto != null && edge.top != null) n += (yield* statement('DELETE FROM event_outbox WHERE feed_position <= ?', Math.min(edge.upto, edge.top - 1))).changes;
+      return n;
+    })());
+  }
+
+  async readFeed(orgId: string | undefined, after: number, limit: number): Promise<FeedSlice> {
+    const { x } = this;
+    const pending = await x.read(rowsOf('SELECT 1 FROM event_outbox WHERE channel = ? AND delivered IS NULL LIMIT 1', FEED_CHANNEL));
+    if (pending.length > 0) {
+      await x.write((function* () {
+        // one placer at a time; the highest place is read after the lock, so it includes every earlier placer's
+        for (const s of x.dialect.feedLock) yield s;
+        const [placed] = yield* rowsOf<{ top: number }>('SELECT coalesce(max(feed_position), 0) AS top FROM event_outbox WHERE feed_position IS NOT NULL');
+        yield* statement(
+          `UPDATE event_outbox SET feed_position = p.place, delivered = ?
+           FROM (SELECT seq, ? + row_number() OVER (ORDER BY seq) AS place FROM event_outbox
+                 WHERE channel = ? AND delivered IS NULL ORDER BY seq LIMIT ?) AS p
+           WHERE event_outbox.seq = p.seq`,
+          new Date().toISOString(), placed?.top ?? 0, FEED_CHANNEL, FEED_PLACING_BATCH,
+        );
+      })());
+    }
+    // the bounds first: every place up to `top` is committed when it is read, so the events below it are all there
+    const [bounds] = await x.read(rowsOf<{ top: number | null; oldest: number | null }>(
+      `SELECT (SELECT max(feed_position) FROM event_outbox WHERE feed_position IS NOT NULL) AS top,
+              (SELECT min(feed_position) FROM event_outbox WHERE feed_position IS NOT NULL) AS oldest`,
+    ));
+    const top = bounds?.top ?? 0;
+    const rows = await x.read(rowsOf<{ feed_position: number; payload: string }>(
+      `SELECT feed_position, payload FROM event_outbox
+       WHERE feed_position > ? AND feed_position <= ?${orgId === undefined ? '' : ' AND org_id = ?'} ORDER BY feed_position LIMIT ?`,
+      after, top, ...(orgId === undefined ? [] : [orgId]), limit,
+    ));
+    return {
+      events: rows.map((r) => ({ position: r.feed_position, event: JSON.parse(r.payload) as LifecycleEvent })),
+      top,
+      oldest: bounds?.oldest ?? top + 1,
+    };
   }
 
   async countRequests(key: string, window: number, n: number): Promise<number> {

@@ -18,7 +18,7 @@ export interface CreateRow {
   readonly unique: readonly unknown[];
   /** In the order of AUDIT_COLUMNS. */
   readonly audit?: readonly unknown[];
-  /** Flat (id, channel, stream, payload, next_attempt, …). */
+  /** Flat (id, channel, stream, payload, next_attempt, org_id, …). */
   readonly events: readonly unknown[];
   readonly membership?: Membership;
 }

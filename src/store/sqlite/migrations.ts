@@ -336,4 +336,16 @@ export const MIGRATIONS: readonly { readonly version: number; readonly name: str
       CREATE INDEX tokens_organization ON tokens (org_id);
     `,
   },
+  {
+    version: 12,
+    name: 'the event feed',
+    sql: `
+      -- The events feed is an outbox channel whose delivery is a place in one sequence: a reader asks for the
+      -- events after the place it has read, of one organization (so every row names its organization).
+      ALTER TABLE event_outbox ADD COLUMN org_id TEXT;
+      ALTER TABLE event_outbox ADD COLUMN feed_position INTEGER;
+      CREATE UNIQUE INDEX event_outbox_feed_position ON event_outbox (feed_position) WHERE feed_position IS NOT NULL;
+      CREATE INDEX event_outbox_feed ON event_outbox (org_id, feed_position) WHERE feed_position IS NOT NULL;
+    `,
+  },
 ];

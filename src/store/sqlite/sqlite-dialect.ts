@@ -16,6 +16,7 @@ export const SQLITE: SqlDialect = {
   skipLocked: '',
   // measured: one statement a row cost a third of a Bulk load's index time in binding and stepping
   rowsPerInsert: 64,
+  feedLock: [],
   beforeMigrations: [],
   uniqueValuesBetween: `SELECT u.resource_seq AS seq, p.path AS attribute, u.value FROM unique_claims u JOIN index_paths p ON p.id = u.attribute
     WHERE u.resource_seq > ? AND u.resource_seq <= ? ORDER BY u.resource_seq, p.path, u.value`,
