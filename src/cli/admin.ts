@@ -6,7 +6,10 @@
 import { userInfo } from 'node:os';
 import { createAdmin, EVERY_ORGANIZATION, type Admin, type AdminActor, type AuditPage } from '../core/admin.js';
 import { MAX_AUDIT_PAGE, parseAuditQuery, type AuditParams } from '../core/audit-query.js';
+import { createConsole, SIGN_IN_TTL_SECONDS } from '../core/console.js';
 import type { OrganizationContents } from '../core/model.js';
+import type { Store } from '../core/ports.js';
+import type { Config } from '../config.js';
 import { parse, UsageError, type Io } from './args.js';
 import { configWith, openDatabase } from './database.js';
 
@@ -23,13 +26,38 @@ function actor(): AdminActor {
 }
 
 /** Runs `work` with the admin services over the configured database, closing it after. */
-async function withAdmin<T>(database: string | undefined, io: Io, work: (admin: Admin) => Promise<T>): Promise<T> {
-  const store = await openDatabase(configWith(database), io);
+async function withAdmin<T>(database: string | undefined, io: Io, work: (admin: Admin, store: Store, config: Config) => Promise<T>): Promise<T> {
+  const config = configWith(database);
+  const store = await openDatabase(config, io);
   try {
-    return await work(createAdmin(store));
+    return await work(createAdmin(store), store, config);
   } finally {
     await store.close();
   }
+}
+
+/** "15m", "2h", "3d" or seconds, as seconds. */
+function duration(text: string): number {
+  const m = /^([1-9][0-9]{0,6})([smhd]?)$/.exec(text);
+  if (!m) throw new UsageError(`--ttl takes a duration such as 15m, 2h or 3d; got "${text}"`, 'console');
+  return Number(m[1]) * { '': 1, s: 1, m: 60, h: 3600, d: 86_400 }[m[2] as '' | 's' | 'm' | 'h' | 'd'];
+}
+
+/** Prints a one-time sign-in link to the console: the operator's, or with --org one organization's admin's. */
+export async function consoleCommand(args: string[], io: Io): Promise<number> {
+  const parsed = parse('console', args, { org: { type: 'string' }, ttl: { type: 'string' }, database: { type: 'string' } }, { min: 1, max: 1 }, io);
+  if (!parsed) return 0;
+  const { values, positionals: [sub] } = parsed;
+  if (sub !== 'link') throw new UsageError(`console needs link; got "${sub}"`, 'console');
+  const ttl = values.ttl === undefined ? SIGN_IN_TTL_SECONDS : duration(values.ttl);
+  return withAdmin(values.database, io, async (admin, store, config) => {
+    const org = values.org === undefined ? undefined : await admin.organization(scope, values.org);
+    const { secret, link } = await createConsole(store).signInLink(actor().tokenName!, org, ttl);
+    const base = config.publicUrl?.replace(/\/+$/, '') ?? `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${config.port}`;
+    io.err.write(`scimd: a one-time sign-in link for ${org ? `the admin of ${org.name}` : 'the operator'}, valid until ${link.expires}; shown once, on stdout:\n`);
+    io.out.write(`${base}/console/signin#${secret}\n`);
+    return 0;
+  });
 }
 
 /** "1,234 Users, 5 Groups, 2 tokens, 98 audit entries" */

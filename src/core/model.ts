@@ -269,3 +269,26 @@ export type SnapshotRecord =
   };
 
 export type SnapshotKind = SnapshotRecord['kind'];
+
+/**
+ * A secret that lets someone into the console: a one-time sign-in link, an organization's setup link (for its IT
+ * admin, usable until it expires or is revoked), or a session. Kept by the SHA-256 digest of its secret.
+ */
+export interface ConsoleGrant {
+  readonly id: string;
+  readonly hash: string;
+  readonly kind: 'signin' | 'setup' | 'session';
+  /** The organization it is for; none: the operator's (every organization). */
+  readonly orgId?: string;
+  readonly created: string;
+  readonly expires: string;
+  /** Who made it (the audit log's caller name). */
+  readonly createdBy: string;
+  /** A one-time link: when it was used. */
+  readonly used?: string;
+  /** A session: when it was last seen (its idle timeout runs from here). */
+  readonly lastSeen?: string;
+  readonly revoked?: string;
+  /** A session: the token every state-changing request must carry (CSRF). */
+  readonly csrf?: string;
+}

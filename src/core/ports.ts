@@ -10,7 +10,7 @@
  */
 import type { AuditEntry, AuditQuery, AuditRecord } from './audit.js';
 import type {
-  ChangeRecord, CreateManyOptions, FeedSlice, Modification, Organization, OrganizationContents, OutboxEvent, PatchChange, ResourcePage, ResourceQuery, ResourceRef, ResourceWrite,
+  ChangeRecord, ConsoleGrant, CreateManyOptions, FeedSlice, Modification, Organization, OrganizationContents, OutboxEvent, PatchChange, ResourcePage, ResourceQuery, ResourceRef, ResourceWrite,
   SnapshotRecord, StoredResource, TokenRecord, FoundToken,
 } from './model.js';
 import type { UniquenessViolation, UnknownMembers } from './errors.js';
@@ -160,6 +160,20 @@ export interface SecretStore {
   secret(name: string): Promise<Buffer>;
 }
 
+/** The console's links and sessions (see ConsoleGrant). */
+export interface ConsoleStore {
+  createGrant(grant: ConsoleGrant): Promise<void>;
+  findGrant(hash: string): Promise<ConsoleGrant | undefined>;
+  /** Marks a one-time grant used; false when it was used already (two tabs racing: one wins). */
+  useGrant(id: string, at: string): Promise<boolean>;
+  /** Records that a session was seen. */
+  touchGrant(id: string, at: string): Promise<void>;
+  /** False when there is no such grant not yet revoked. */
+  revokeGrant(id: string, at: string): Promise<boolean>;
+  /** The grants of a kind, of one organization or the operator's (orgId undefined), newest first. */
+  listGrants(kind: ConsoleGrant['kind'], orgId: string | undefined): Promise<ConsoleGrant[]>;
+}
+
 export interface SnapshotStore {
   /**
    * Everything a directory is, as of one moment: every record read in one read snapshot, in batches (never the whole
@@ -176,7 +190,7 @@ export interface SnapshotStore {
 }
 
 /** A database that plays every role. */
-export interface Store extends ResourceStore, OrganizationStore, TokenStore, AuditLog, Outbox, RequestCounter, SecretStore, SnapshotStore {
+export interface Store extends ResourceStore, OrganizationStore, TokenStore, AuditLog, Outbox, RequestCounter, SecretStore, SnapshotStore, ConsoleStore {
   /** Applies pending versioned migrations; safe to call from several processes at once. */
   migrate(): Promise<void>;
   /** Resolves when the database answers. */

@@ -1,12 +1,22 @@
 /**
- * The admin HTTP API (`/admin/api`): the admin services (core/admin.ts) for admin tokens, each of which sees its own
- * organization, and operator tokens, which see every one: the audit log and the events feed.
+ * The admin HTTP API (`/admin/api`): the admin services (core/admin.ts) over JSON, for admin tokens (each sees its
+ * own organization), operator tokens (every one), and the console's sessions (core/console.ts; a session cookie,
+ * and the session's CSRF token on every request that changes something). The console's pages call only this.
  */
-import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { createAdmin, type AdminOptions, type AdminStore } from '../core/admin.js';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { createAdmin, type AdminActor, type AdminOptions, type AdminStore } from '../core/admin.js';
+import { createConsole, quickSearch, type ConsoleSession, type ConsoleStores } from '../core/console.js';
+import { scimErrors } from '../core/errors.js';
+import type { AdminScope } from '../core/model.js';
+import type { Scim } from '../core/scim.js';
 import { authenticateAdmin, type AuthenticateOptions } from '../core/tokens.js';
+import { FastifyHttpRequest } from './fastify.js';
+import { jsonBodyOf } from './handler.js';
 
 export const ADMIN_PREFIX = '/admin/api';
+export const SESSION_COOKIE = 'scimd_console';
+/** Admin requests are small: a name, a dialect, a link. */
+const ADMIN_BODY_LIMIT = 16_384;
 
 /** A repeated query parameter counts once (the first), as on the SCIM endpoints. */
 function firstValues(query: unknown): Record<string, string | undefined> {
@@ -14,15 +24,140 @@ function firstValues(query: unknown): Record<string, string | undefined> {
   return Object.fromEntries(entries) as Record<string, string | undefined>;
 }
 
+export function cookieOf(req: FastifyRequest): string | undefined {
+  const header = req.headers.cookie;
+  return header ? new RegExp(`(?:^|;\\s*)${SESSION_COOKIE}=([\\w-]+)`).exec(header)?.[1] : undefined;
+}
+
+export interface AdminApiOptions extends AdminOptions {
+  readonly scim: Scim;
+  /** Where the SCIM API is reached, for the console's "SCIM base URL"; else from the request. */
+  readonly scimBaseUrl: (req: FastifyRequest) => string;
+}
+
 /** `authOptions`: what authenticating a request is told (audit caller, refusal throttle). */
-export function registerAdminApi(app: FastifyInstance, store: AdminStore, authOptions: (req: FastifyRequest) => AuthenticateOptions, options: AdminOptions): void {
+export function registerAdminApi(app: FastifyInstance, store: AdminStore & ConsoleStores, authOptions: (req: FastifyRequest) => AuthenticateOptions, options: AdminApiOptions): void {
   const admin = createAdmin(store, options);
+  const console = createConsole(store);
+  const { scim } = options;
+
+  /** Who calls: an admin or operator token, else a console session (which must carry its CSRF token to change anything). */
+  async function caller(req: FastifyRequest): Promise<{ scope: AdminScope; actor: AdminActor; session?: ConsoleSession }> {
+    const cookie = cookieOf(req);
+    if (req.headers.authorization !== undefined || cookie === undefined) {
+      const c = await authenticateAdmin(store, req.headers.authorization, authOptions(req));
+      return { scope: c.scope, actor: { tokenId: c.tokenId, tokenName: c.tokenName, clientAddress: req.ip, requestId: req.id } };
+    }
+    const session = await console.session(cookie);
+    if (req.method !== 'GET' && req.method !== 'HEAD') console.checkCsrf(session, req.headers['x-csrf-token'] as string | undefined);
+    return { scope: session.scope, actor: { tokenId: session.id, tokenName: session.actor, clientAddress: req.ip, requestId: req.id }, session };
+  }
+
+  const body = async (req: FastifyRequest) => {
+    const value = await jsonBodyOf(new FastifyHttpRequest(req, ADMIN_PREFIX, 0), ADMIN_BODY_LIMIT);
+    if (value !== undefined && (typeof value !== 'object' || value === null || Array.isArray(value))) throw scimErrors.invalidSyntax('The body must be a JSON object.');
+    return (value ?? {}) as Record<string, unknown>;
+  };
+  const text = (value: unknown, name: string): string | undefined => {
+    if (value === undefined || value === null || value === '') return undefined;
+    if (typeof value !== 'string') throw scimErrors.invalidValue(`${name} must be a string.`);
+    return value;
+  };
+  const param = (req: FastifyRequest, name: string) => decodeURIComponent((req.params as Record<string, string>)[name] ?? '');
+
+  const setCookie = (req: FastifyRequest, reply: FastifyReply, value: string, maxAge: number) => {
+    const secure = req.protocol === 'https' ? '; Secure' : '';
+    reply.header('set-cookie', `${SESSION_COOKIE}=${value}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${maxAge}${secure}`);
+  };
+
+  /** The SCIM reads of one organization's users or groups, for the console's pages (read-only: the IdP is the source of truth). */
+  async function directory(req: FastifyRequest, endpoint: 'Users' | 'Groups') {
+    const { scope } = await caller(req);
+    const org = await admin.organization(scope, param(req, 'org'));
+    const q = firstValues(req.query);
+    const filter = q.q ? quickSearch(endpoint, q.q) : q.filter;
+    return scim.list({ orgId: org.id, tokenId: 'console', tokenName: 'console', dialect: 'rfc', baseUrl: options.scimBaseUrl(req) }, endpoint, {
+      ...(filter ? { filter } : {}),
+      count: q.count ?? '25',
+      cursor: q.cursor ?? '',
+      ...(endpoint === 'Groups' ? { excludedAttributes: 'members' } : {}),
+    });
+  }
+
   void app.register(
     async (api) => {
-      const caller = (req: FastifyRequest) => authenticateAdmin(store, req.headers.authorization, authOptions(req));
-      api.get('/audit', async (req: FastifyRequest) => admin.auditPage((await caller(req)).scope, firstValues(req.query)));
-      api.get('/events', async (req: FastifyRequest) => admin.eventFeed((await caller(req)).scope, firstValues(req.query)));
+      api.post('/signin', async (req, reply) => {
+        const link = text((await body(req)).link, 'link');
+        const { session, csrf, expires } = await console.signIn(link ?? '');
+        setCookie(req, reply, session, Math.floor((Date.parse(expires) - Date.now()) / 1000));
+        return { csrf, expires };
+      });
+      api.post('/signout', async (req, reply) => {
+        await console.signOut(cookieOf(req));
+        setCookie(req, reply, '', 0);
+        return reply.code(204).send();
+      });
+      api.get('/session', async (req) => {
+        const { scope, session } = await caller(req);
+        return {
+          role: 'all' in scope ? 'operator' : 'admin',
+          organization: session?.organization ?? null,
+          csrf: session?.csrf ?? null,
+          scimBaseUrl: options.scimBaseUrl(req),
+        };
+      });
+
+      api.get('/organizations', async (req) => {
+        const { scope } = await caller(req);
+        return Promise.all((await admin.organizations(scope)).map(async (o) => ({ ...o, ...(await admin.organizationContents(scope, o.name)).contents })));
+      });
+      api.post('/organizations', async (req, reply) => {
+        const { scope, actor } = await caller(req);
+        const name = text((await body(req)).name, 'name') ?? '';
+        return reply.code(201).send(await admin.createOrganization(actor, scope, name));
+      });
+
+      api.get('/organizations/:org/tokens', async (req) => admin.tokens((await caller(req)).scope, { organization: param(req, 'org') }));
+      api.post('/organizations/:org/tokens', async (req, reply) => {
+        const { scope, actor } = await caller(req);
+        const b = await body(req);
+        const name = text(b.name, 'name');
+        const dialect = text(b.dialect, 'dialect');
+        const made = await admin.createToken(actor, scope, { organization: param(req, 'org'), ...(name ? { name } : {}), ...(dialect ? { dialect } : {}) });
+        return reply.code(201).header('cache-control', 'no-store').send(made);
+      });
+      api.post('/tokens/:id/revoke', async (req) => {
+        const { scope, actor } = await caller(req);
+        return admin.revokeToken(actor, scope, param(req, 'id'));
+      });
+
+      api.get('/organizations/:org/users', (req) => directory(req, 'Users'));
+      api.get('/organizations/:org/groups', (req) => directory(req, 'Groups'));
+
+      api.get('/organizations/:org/setup-links', async (req) => {
+        const { scope } = await caller(req);
+        return console.setupLinks(await admin.organization(scope, param(req, 'org')));
+      });
+      api.post('/organizations/:org/setup-links', async (req, reply) => {
+        const { scope, actor } = await caller(req);
+        const org = await admin.organization(scope, param(req, 'org'));
+        const hours = (await body(req)).ttlHours;
+        if (hours !== undefined && typeof hours !== 'number') throw scimErrors.invalidValue('ttlHours must be a number.');
+        const { secret, link } = await console.setupLink(actor.tokenName ?? 'admin', scope, org, hours === undefined ? undefined : Math.round(hours * 3600));
+        return reply.code(201).header('cache-control', 'no-store').send({ ...link, url: `${consoleUrl(req)}/signin#${secret}` });
+      });
+      api.post('/organizations/:org/setup-links/:id/revoke', async (req, reply) => {
+        const { scope, actor } = await caller(req);
+        if (!('all' in scope)) throw scimErrors.forbidden('Only the operator revokes setup links.');
+        await console.revokeSetupLink(actor.tokenName ?? 'admin', await admin.organization(scope, param(req, 'org')), param(req, 'id'));
+        return reply.code(204).send();
+      });
+
+      api.get('/audit', async (req) => admin.auditPage((await caller(req)).scope, firstValues(req.query)));
+      api.get('/events', async (req) => admin.eventFeed((await caller(req)).scope, firstValues(req.query)));
     },
     { prefix: ADMIN_PREFIX },
   );
+
+  const consoleUrl = (req: FastifyRequest) => `${options.scimBaseUrl(req).replace(/\/scim\/v2$/, '')}/console`;
 }

@@ -337,6 +337,15 @@ async function bodyOf(method: string, request: HttpRequest, limit: number): Prom
   }
 }
 
+/** The JSON body of a request outside the SCIM API (the admin API), read under the same rules. */
+export async function jsonBodyOf(request: HttpRequest, limit: number): Promise<unknown> {
+  try {
+    return await bodyOf(request.method, request, limit);
+  } catch (e) {
+    throw e instanceof BodyRefused ? e.refusal : e;
+  }
+}
+
 // ————————————————————————————————————————————————————————————————————————————————————————————————————————————————
 // Responses
 

@@ -11,6 +11,7 @@ import type { ScimError } from '../core/errors.js';
 import type { Store } from '../core/ports.js';
 import { toScimError } from './errors.js';
 import { registerAdminApi } from './admin.js';
+import { registerConsole } from '../console/server.js';
 import type { RateLimiter } from './rate-limit.js';
 import { SCIM_JSON, answerNotFound, authenticateOptions } from './handler.js';
 import { FastifyHttpRequest, passBodiesThrough, scimPlugin, sendHttpResponse } from './fastify.js';
@@ -145,7 +146,11 @@ export function buildServer(options: ServerOptions): FastifyInstance {
   });
 
   const authOptions = (req: FastifyRequest) => authenticateOptions(options, { requestId: req.id, clientAddress: req.ip });
-  registerAdminApi(app, store, authOptions, { registry: scim.registry, feed: scim.feed });
+  registerConsole(app);
+  registerAdminApi(app, store, authOptions, {
+    scim, registry: scim.registry, feed: scim.feed,
+    scimBaseUrl: (req) => `${options.publicUrl?.replace(/\/+$/, '') ?? `${req.protocol}://${req.host}`}${SCIM_PREFIX}`,
+  });
 
   const { publicUrl, audit, rateLimit, refusalLimit } = options;
   void app.register(scimPlugin, { prefix: SCIM_PREFIX, scim, store, bodyLimit, publicUrl, audit, rateLimit, refusalLimit });

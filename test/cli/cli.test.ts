@@ -282,6 +282,31 @@ describe('operator safety on the command line', () => {
     expect(JSON.parse(run('org', 'list', '--json').stdout).map((o: { name: string }) => o.name)).toEqual(['default']);
   });
 
+  it('console link prints a one-time sign-in link once, on stdout, for the operator or one organization', async () => {
+    const db = join(dir, 'console.db');
+    const run = on(db);
+    run('org', 'create', 'acme');
+    const link = run('console', 'link', '--org', 'acme', '--ttl', '2h');
+    expect(link.code).toBe(0);
+    expect(link.stdout).toMatch(/^http:\/\/127\.0\.0\.1:8080\/console\/signin#scimd_console_[\w-]{43}\n$/);
+    expect(link.stderr).toMatch(/for the admin of acme, valid until/);
+    const operator = spawnSync(process.execPath, [BIN, 'console', 'link'], { env: { ...env, SCIMD_DATABASE: db, SCIMD_PUBLIC_URL: 'https://scim.example.com/' }, encoding: 'utf8' });
+    expect(operator.stdout).toMatch(/^https:\/\/scim\.example\.com\/console\/signin#/);
+    expect(run('console', 'link', '--org', 'acm')).toMatchObject({ code: 1, stderr: expect.stringMatching(/no organization "acm"\. Did you mean "acme"\?/) });
+    expect(run('console', 'link', '--ttl', 'soon')).toMatchObject({ code: 2, stderr: expect.stringMatching(/--ttl takes a duration/) });
+    expect(run('console', 'open')).toMatchObject({ code: 2 });
+    // the link signs in once, on a server on that database
+    const port = await freePort();
+    const child = await startServer(port, { SCIMD_DATABASE: db, SCIMD_BOOTSTRAP_TOKEN: BOOT });
+    try {
+      const signIn = () => fetch(`http://127.0.0.1:${port}/admin/api/signin`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ link: new URL(link.stdout.trim()).hash.slice(1) }) });
+      expect((await signIn()).status).toBe(200);
+      expect((await signIn()).status).toBe(401);
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+
   it('token create --admin --org makes an admin token that sees only its organization', async () => {
     const db = join(dir, 'scoped-admin.db');
     const run = on(db);

@@ -1,5 +1,5 @@
 /** Rows as the SQL stores keep them (the same tables in SQLite and PostgreSQL), and their contract values. */
-import type { Attributes, OutboxEvent, ResourceRef, StoredResource, TokenRecord } from '../../core/model.js';
+import type { Attributes, ConsoleGrant, OutboxEvent, ResourceRef, StoredResource, TokenRecord } from '../../core/model.js';
 import type { AuditRecord } from '../../core/audit.js';
 import type { LifecycleEvent } from '../../core/events.js';
 import type { IndexEntry } from '../../core/model.js';
@@ -125,4 +125,34 @@ export function indexRows(entries: readonly IndexEntry[]): { strs: IndexRow<stri
     else nums.push({ path, ordinal, value: num });
   }
   return { strs, nums };
+}
+
+export interface GrantRow {
+  id: string;
+  hash: string;
+  kind: string;
+  org_id: string | null;
+  created: string;
+  expires: string;
+  created_by: string;
+  used: string | null;
+  last_seen: string | null;
+  revoked: string | null;
+  csrf: string | null;
+}
+
+export function toGrant(row: GrantRow): ConsoleGrant {
+  return {
+    id: row.id,
+    hash: row.hash,
+    kind: row.kind === 'setup' || row.kind === 'session' ? row.kind : 'signin',
+    ...(row.org_id !== null ? { orgId: row.org_id } : {}),
+    created: row.created,
+    expires: row.expires,
+    createdBy: row.created_by,
+    ...(row.used !== null ? { used: row.used } : {}),
+    ...(row.last_seen !== null ? { lastSeen: row.last_seen } : {}),
+    ...(row.revoked !== null ? { revoked: row.revoked } : {}),
+    ...(row.csrf !== null ? { csrf: row.csrf } : {}),
+  };
 }

@@ -8,7 +8,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import type { AuditEntry, AuditQuery, AuditRecord } from '../../core/audit.js';
 import { StoreNotEmpty } from '../../core/errors.js';
 import type {
-  FeedSlice, IndexEntry, Keyset, Organization, OrganizationContents, OutboxEvent, ResourcePage, ResourceQuery, ResourceRef, SnapshotRecord, StoredResource, TokenRecord, FoundToken, UniqueKey,
+  ConsoleGrant, FeedSlice, IndexEntry, Keyset, Organization, OrganizationContents, OutboxEvent, ResourcePage, ResourceQuery, ResourceRef, SnapshotRecord, StoredResource, TokenRecord, FoundToken, UniqueKey,
 } from '../../core/model.js';
 import { FEED_CHANNEL } from '../../core/model.js';
 import type { LifecycleEvent } from '../../core/events.js';
@@ -16,7 +16,7 @@ import type { Store } from '../../core/ports.js';
 import { auditValues, insertAuditValues, listAudit } from './audit.js';
 import { rowsOf, run, statement, type Program, type SqlExecutor } from './executor.js';
 import { listQueries, queryPaths } from './query-compiler.js';
-import { toAuditRecord, toOutboxEvent, toRef, toResource, toToken, type AuditRow, type OutboxRow, type ResourceRow, type TokenRow } from './rows.js';
+import { toAuditRecord, toGrant, toOutboxEvent, toRef, toResource, toToken, type AuditRow, type GrantRow, type OutboxRow, type ResourceRow, type TokenRow } from './rows.js';
 import { batches, EMPTINESS, importItems, nonEmptyTables, rowInsert, snapshotSteps, type ImportItem } from './snapshot.js';
 
 /** A versioned schema step; a store's list is append only (a released step is never edited). */
@@ -131,6 +131,7 @@ export abstract class SqlStore implements Omit<Store, WritePath> {
         'DELETE FROM resource_counts WHERE org_id = ?',
         'DELETE FROM index_scopes WHERE org_id = ?',
         'DELETE FROM tokens WHERE org_id = ?',
+        'DELETE FROM console_grants WHERE org_id = ?',
         'DELETE FROM audit_log WHERE org_id = ?',
         'DELETE FROM organizations WHERE id = ?',
       ]) yield* statement(sql, id);
@@ -153,6 +154,35 @@ export abstract class SqlStore implements Omit<Store, WritePath> {
 
   async listTokens(): Promise<TokenRecord[]> {
     return (await this.x.read(rowsOf<TokenRow>('SELECT * FROM tokens ORDER BY created, id'))).map(toToken);
+  }
+
+  async createGrant(g: ConsoleGrant): Promise<void> {
+    await this.x.write(statement(
+      'INSERT INTO console_grants (id, hash, kind, org_id, created, expires, created_by, last_seen, csrf) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+      g.id, g.hash, g.kind, g.orgId ?? null, g.created, g.expires, g.createdBy, g.lastSeen ?? null, g.csrf ?? null,
+    ));
+  }
+
+  async findGrant(hash: string): Promise<ConsoleGrant | undefined> {
+    const [row] = await this.x.read(rowsOf<GrantRow>('SELECT * FROM console_grants WHERE hash = ?', hash));
+    return row && toGrant(row);
+  }
+
+  async useGrant(id: string, at: string): Promise<boolean> {
+    return (await this.x.write(statement('UPDATE console_grants SET used = ? WHERE id = ? AND used IS NULL', at, id))).changes > 0;
+  }
+
+  async touchGrant(id: string, at: string): Promise<void> {
+    await this.x.write(statement('UPDATE console_grants SET last_seen = ? WHERE id = ?', at, id));
+  }
+
+  async revokeGrant(id: string, at: string): Promise<boolean> {
+    return (await this.x.write(statement('UPDATE console_grants SET revoked = ? WHERE id = ? AND revoked IS NULL', at, id))).changes > 0;
+  }
+
+  async listGrants(kind: ConsoleGrant['kind'], orgId: string | undefined): Promise<ConsoleGrant[]> {
+    const sql = `SELECT * FROM console_grants WHERE kind = ? AND ${orgId === undefined ? 'org_id IS NULL' : 'org_id = ?'} ORDER BY created DESC, id`;
+    return (await this.x.read(rowsOf<GrantRow>(sql, kind, ...(orgId === undefined ? [] : [orgId])))).map(toGrant);
   }
 
   async revokeToken(id: string, at: string): Promise<boolean> {
@@ -309,7 +339,7 @@ export abstract class SqlStore implements Omit<Store, WritePath> {
 
   async readFeed(orgId: string | undefined, after: number, limit: number): Promise<FeedSlice> {
     const { x } = this;
-    const pending = await x.read(rowsOf('SELECT 1 FROM event_outbox WHERE channel = ? AND delivered IS NULL LIMIT 1', FEED_CHANNEL));
+    const pending = await x.read(rowsOf('SELECT 1 FROM event_outbox WHERE channel = ? AND delivered IS NULL AND dead IS NULL LIMIT 1', FEED_CHANNEL));
     if (pending.length > 0) {
       await x.write((function* () {
         // one placer at a time; the highest place is read after the lock, so it includes every earlier placer's
@@ -318,7 +348,7 @@ export abstract class SqlStore implements Omit<Store, WritePath> {
         yield* statement(
           `UPDATE event_outbox SET feed_position = p.place, delivered = ?
            FROM (SELECT seq, ? + row_number() OVER (ORDER BY seq) AS place FROM event_outbox
-                 WHERE channel = ? AND delivered IS NULL ORDER BY seq LIMIT ?) AS p
+                 WHERE channel = ? AND delivered IS NULL AND dead IS NULL ORDER BY seq LIMIT ?) AS p
            WHERE event_outbox.seq = p.seq`,
           new Date().toISOString(), placed?.top ?? 0, FEED_CHANNEL, FEED_PLACING_BATCH,
         );

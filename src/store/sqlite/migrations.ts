@@ -348,4 +348,26 @@ export const MIGRATIONS: readonly { readonly version: number; readonly name: str
       CREATE INDEX event_outbox_feed ON event_outbox (org_id, feed_position) WHERE feed_position IS NOT NULL;
     `,
   },
+  {
+    version: 13,
+    name: 'console sign-in links, setup links and sessions',
+    sql: `
+      -- The console's sign-in links, setup links and sessions: secrets kept by digest, each with its organization
+      -- (none: the operator's), its expiry and who made it.
+      CREATE TABLE console_grants (
+        id         TEXT PRIMARY KEY,
+        hash       TEXT NOT NULL UNIQUE,
+        kind       TEXT NOT NULL,
+        org_id     TEXT,
+        created    TEXT NOT NULL,
+        expires    TEXT NOT NULL,
+        created_by TEXT NOT NULL,
+        used       TEXT,
+        last_seen  TEXT,
+        revoked    TEXT,
+        csrf       TEXT
+      );
+      CREATE INDEX console_grants_organization ON console_grants (org_id, kind);
+    `,
+  },
 ];

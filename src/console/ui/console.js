@@ -1,0 +1,461 @@
+// The scimd admin console, drawn in the browser from the admin API (/admin/api). Preact and htm, loaded as ES
+// modules from scimd itself; no build step, no inline script or style (the Content-Security-Policy forbids them).
+import { h, render } from 'preact';
+import { useCallback, useEffect, useState } from 'preact/hooks';
+import htm from 'htm';
+
+const html = htm.bind(h);
+const API = '/admin/api';
+const BASE = '/console';
+
+/** The identity providers a token can be made for, as the IdPs name themselves, and scimd's dialect for each. */
+const IDPS = [
+  ['entra', 'Microsoft Entra ID'], ['okta', 'Okta'], ['google', 'Google Workspace'], ['onelogin', 'OneLogin'],
+  ['jumpcloud', 'JumpCloud'], ['ping', 'Ping'], ['rfc', 'Other / RFC'],
+];
+const idpName = (dialect) => (IDPS.find(([d]) => d === dialect) ?? [dialect, dialect])[1];
+
+class ApiError extends Error {
+  constructor(status, detail) {
+    super(detail);
+    this.status = status;
+  }
+}
+
+let csrf = null;
+
+async function api(method, path, body) {
+  const headers = { accept: 'application/json' };
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  if (method !== 'GET' && csrf) headers['x-csrf-token'] = csrf;
+  const r = await fetch(`${API}${path}`, { method, headers, credentials: 'same-origin', ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
+  const text = await r.text();
+  const data = text ? JSON.parse(text) : undefined;
+  if (!r.ok) throw new ApiError(r.status, data?.detail ?? `HTTP ${r.status}`);
+  return data;
+}
+
+const when = (iso) => (iso ? new Date(iso).toLocaleString() : '—');
+const enc = encodeURIComponent;
+
+function navigate(path) {
+  history.pushState(null, '', path);
+  dispatchEvent(new PopStateEvent('popstate'));
+}
+
+function Link({ href, children, current }) {
+  const go = (e) => {
+    if (e.metaKey || e.ctrlKey || e.shiftKey || e.button !== 0) return;
+    e.preventDefault();
+    navigate(href);
+  };
+  return html`<a href=${href} onClick=${go} aria-current=${current ? 'page' : undefined}>${children}</a>`;
+}
+
+function Copy({ value, label }) {
+  const [done, setDone] = useState(false);
+  const copy = async () => {
+    try {
+      await navigator.clipboard.writeText(value);
+      setDone(true);
+      setTimeout(() => setDone(false), 1500);
+    } catch {
+      setDone(false);
+    }
+  };
+  return html`<button type="button" class="secondary" onClick=${copy} aria-label=${label}>${done ? 'Copied' : 'Copy'}</button>`;
+}
+
+function ErrorNote({ error }) {
+  return error ? html`<p class="error" role="alert">${error.message}</p>` : null;
+}
+
+/** Loads `load()` now and whenever `deps` change; `reload` loads again. */
+function useLoad(load, deps) {
+  const [state, setState] = useState({ data: undefined, error: undefined });
+  const reload = useCallback(() => {
+    load().then((data) => setState({ data, error: undefined }), (error) => setState({ data: undefined, error }));
+  }, deps);
+  useEffect(reload, [reload]);
+  return [state.data, state.error, reload];
+}
+
+// ————————————————————————————————————————————————————————————————————————————————————————————————————————————————
+// Sign-in
+
+function SignIn() {
+  const secret = location.hash.slice(1);
+  const [error, setError] = useState();
+  const [busy, setBusy] = useState(false);
+  const signIn = async (e) => {
+    e.preventDefault();
+    setBusy(true);
+    try {
+      await api('POST', '/signin', { link: secret });
+      history.replaceState(null, '', `${BASE}/`); // the link leaves the address bar and the history
+      location.assign(`${BASE}/`);
+    } catch (err) {
+      setError(err);
+      setBusy(false);
+    }
+  };
+  return html`<main class="narrow">
+    <h1>Sign in to scimd</h1>
+    ${secret
+      ? html`<form onSubmit=${signIn}><p>This link signs you in to the scimd console once.</p><button type="submit" disabled=${busy}>Sign in</button></form>`
+      : html`<p>This sign-in link is incomplete: open the whole link you were given.</p>`}
+    <${ErrorNote} error=${error} />
+  </main>`;
+}
+
+function SignedOut({ error }) {
+  return html`<main class="narrow">
+    <h1>Signed out</h1>
+    <p>${error?.message ?? 'Your console session has ended.'}</p>
+    <p>The server's operator makes a sign-in link with <code>scimd console link</code> (or <code>scimd console link --org NAME</code> for an organization's admin).</p>
+  </main>`;
+}
+
+// ————————————————————————————————————————————————————————————————————————————————————————————————————————————————
+// Identity & Provisioning
+
+/** What to enter in each IdP, with its own field names. */
+function SetupGuide({ dialect, baseUrl }) {
+  const guides = {
+    entra: html`<ol>
+      <li>In the Microsoft Entra admin center: Enterprise applications → your application → Provisioning → Provisioning Mode <b>Automatic</b>.</li>
+      <li><b>Tenant URL</b>: <code>${baseUrl}</code></li>
+      <li><b>Secret Token</b>: the token generated here.</li>
+      <li>Select <b>Test Connection</b>, then Save, and start provisioning. Entra matches users by <code>userName</code> (or <code>externalId</code>) and deactivates with <code>active: false</code>.</li>
+    </ol>`,
+    okta: html`<ol>
+      <li>In Okta: Applications → your app → General → App Settings → Provisioning <b>SCIM</b>.</li>
+      <li><b>SCIM connector base URL</b>: <code>${baseUrl}</code></li>
+      <li><b>Unique identifier field for users</b>: <code>userName</code></li>
+      <li><b>Supported provisioning actions</b>: Import New Users and Profile Updates, Push New Users, Push Profile Updates, Push Groups.</li>
+      <li><b>Authentication Mode</b>: HTTP Header; <b>Authorization</b>: the token generated here. Then <b>Test Connector Configuration</b>.</li>
+    </ol>`,
+  };
+  return guides[dialect] ?? html`<ol>
+    <li>SCIM base URL: <code>${baseUrl}</code></li>
+    <li>Authentication: a bearer token (HTTP header <code>Authorization: Bearer …</code>): the token generated here.</li>
+    <li>Users are matched by <code>userName</code>; deactivation is <code>active: false</code>.</li>
+  </ol>`;
+}
+
+function NewToken({ made, onDone }) {
+  return html`<div class="notice" role="status">
+    <p><strong>Copy this token now: it is shown once and never again.</strong> Store it in your identity provider.</p>
+    <p class="secret"><code aria-label="New token">${made.token}</code> <${Copy} value=${made.token} label="Copy token" /></p>
+    <button type="button" class="secondary" onClick=${onDone}>Done</button>
+  </div>`;
+}
+
+function Provisioning({ session, org }) {
+  const [tokens, error, reload] = useLoad(() => api('GET', `/organizations/${enc(org)}/tokens`), [org]);
+  const [name, setName] = useState('');
+  const [dialect, setDialect] = useState('entra');
+  const [made, setMade] = useState();
+  const [actionError, setActionError] = useState();
+  const baseUrl = session.scimBaseUrl;
+
+  const generate = async (e) => {
+    e.preventDefault();
+    setActionError(undefined);
+    try {
+      setMade(await api('POST', `/organizations/${enc(org)}/tokens`, { name: name || `${idpName(dialect)} token`, dialect }));
+      setName('');
+      reload();
+    } catch (err) {
+      setActionError(err);
+    }
+  };
+  const revoke = async (t) => {
+    if (!confirm(`Revoke the token "${t.name}"? An identity provider using it is refused from its next request.`)) return;
+    try {
+      await api('POST', `/tokens/${enc(t.id)}/revoke`);
+      reload();
+    } catch (err) {
+      setActionError(err);
+    }
+  };
+  const scim = (tokens ?? []).filter((t) => t.scope === 'scim');
+  const active = scim.filter((t) => !t.revoked);
+  const lastUsed = active.filter((t) => t.lastUsed).sort((a, b) => (a.lastUsed < b.lastUsed ? 1 : -1))[0];
+
+  return html`<section>
+    <h1>Identity & Provisioning</h1>
+    <p class="lead">Connect ${org}'s identity provider: it creates, updates and deactivates users and groups here. It is the source of truth.</p>
+
+    <h2>SCIM connection</h2>
+    <div class="field">
+      <label for="scim-base-url">SCIM base URL</label>
+      <div class="row"><input id="scim-base-url" readonly value=${baseUrl} /><${Copy} value=${baseUrl} label="Copy SCIM base URL" /></div>
+    </div>
+
+    <h2>Tokens</h2>
+    ${made && html`<${NewToken} made=${made} onDone=${() => setMade(undefined)} />`}
+    <form class="inline" onSubmit=${generate}>
+      <div class="field"><label for="token-name">Token name</label><input id="token-name" value=${name} onInput=${(e) => setName(e.currentTarget.value)} placeholder="e.g. Entra production" /></div>
+      <div class="field"><label for="token-idp">Identity provider</label>
+        <select id="token-idp" value=${dialect} onChange=${(e) => setDialect(e.currentTarget.value)}>
+          ${IDPS.map(([d, label]) => html`<option value=${d}>${label}</option>`)}
+        </select></div>
+      <button type="submit">Generate token</button>
+    </form>
+    <${ErrorNote} error=${actionError ?? error} />
+    <p class="hint">To rotate a token with no interruption: generate a new one, paste it into the identity provider, check below that the new one is used, then revoke the old one.</p>
+    <table>
+      <caption>Tokens of ${org}</caption>
+      <thead><tr><th scope="col">Name</th><th scope="col">Identity provider</th><th scope="col">Created</th><th scope="col">Last used</th><th scope="col">Status</th><th scope="col"><span class="sr-only">Actions</span></th></tr></thead>
+      <tbody>
+        ${scim.length === 0 && html`<tr><td colspan="6">No tokens yet: generate one for your identity provider.</td></tr>`}
+        ${scim.map((t) => html`<tr data-token=${t.id}>
+          <td>${t.name}${lastUsed && lastUsed.id === t.id ? html` <span class="badge">used last</span>` : null}</td>
+          <td>${idpName(t.dialect)}</td><td>${when(t.created)}</td><td>${when(t.lastUsed)}</td>
+          <td>${t.revoked ? `Revoked ${when(t.revoked)}` : 'Active'}</td>
+          <td>${t.revoked ? null : html`<button type="button" class="danger" onClick=${() => revoke(t)} aria-label=${`Revoke ${t.name}`}>Revoke</button>`}</td>
+        </tr>`)}
+      </tbody>
+    </table>
+
+    <h2>Setup guide</h2>
+    <div class="field"><label for="guide-idp">Identity provider</label>
+      <select id="guide-idp" value=${dialect} onChange=${(e) => setDialect(e.currentTarget.value)}>
+        ${IDPS.map(([d, label]) => html`<option value=${d}>${label}</option>`)}
+      </select></div>
+    <${SetupGuide} dialect=${dialect} baseUrl=${baseUrl} />
+    ${session.role === 'operator' && html`<${SetupLinks} org=${org} />`}
+  </section>`;
+}
+
+function SetupLinks({ org }) {
+  const [links, error, reload] = useLoad(() => api('GET', `/organizations/${enc(org)}/setup-links`), [org]);
+  const [made, setMade] = useState();
+  const [actionError, setActionError] = useState();
+  const create = async () => {
+    try {
+      setMade(await api('POST', `/organizations/${enc(org)}/setup-links`, { ttlHours: 72 }));
+      reload();
+    } catch (err) {
+      setActionError(err);
+    }
+  };
+  const revoke = async (id) => {
+    try {
+      await api('POST', `/organizations/${enc(org)}/setup-links/${enc(id)}/revoke`);
+      reload();
+    } catch (err) {
+      setActionError(err);
+    }
+  };
+  return html`<h2>Setup links</h2>
+    <p class="hint">A setup link lets ${org}'s IT admin sign in to this page (and only ${org}'s pages) for 72 hours, to connect their identity provider.</p>
+    ${made && html`<div class="notice" role="status"><p><strong>Send this link to ${org}'s IT admin; it is shown once.</strong></p>
+      <p class="secret"><code aria-label="New setup link">${made.url}</code> <${Copy} value=${made.url} label="Copy setup link" /></p></div>`}
+    <button type="button" onClick=${create}>Create setup link</button>
+    <${ErrorNote} error=${actionError ?? error} />
+    <ul class="plain">${(links ?? []).map((l) => html`<li>Made ${when(l.created)} by ${l.createdBy}, ${l.revoked ? `revoked ${when(l.revoked)}` : `valid until ${when(l.expires)}`}
+      ${!l.revoked && html` <button type="button" class="danger" onClick=${() => revoke(l.id)}>Revoke link</button>`}</li>`)}</ul>`;
+}
+
+// ————————————————————————————————————————————————————————————————————————————————————————————————————————————————
+// Users and Groups
+
+function Directory({ org, kind }) {
+  const [q, setQ] = useState('');
+  const [filter, setFilter] = useState('');
+  const [query, setQuery] = useState({ q: '', filter: '', cursor: '' });
+  const [page, error] = useLoad(() => {
+    const params = new URLSearchParams({ count: '25', cursor: query.cursor });
+    if (query.q) params.set('q', query.q);
+    else if (query.filter) params.set('filter', query.filter);
+    return api('GET', `/organizations/${enc(org)}/${kind === 'Users' ? 'users' : 'groups'}?${params}`);
+  }, [org, kind, query]);
+  const search = (e) => {
+    e.preventDefault();
+    setQuery({ q, filter, cursor: '' });
+  };
+  const rows = page?.Resources ?? [];
+  return html`<section>
+    <h1>${kind}</h1>
+    <p class="lead">Read-only: ${org}'s identity provider is the source of truth for ${kind === 'Users' ? 'users' : 'groups'}.</p>
+    <form class="inline" role="search" onSubmit=${search}>
+      <div class="field"><label for="search">Search</label><input id="search" type="search" value=${q} onInput=${(e) => setQ(e.currentTarget.value)} placeholder=${kind === 'Users' ? 'user name, name or email' : 'group name'} /></div>
+      <div class="field"><label for="filter">SCIM filter</label><input id="filter" value=${filter} onInput=${(e) => setFilter(e.currentTarget.value)} placeholder=${kind === 'Users' ? 'active eq false' : 'displayName sw "Eng"'} /></div>
+      <button type="submit">Search</button>
+    </form>
+    <${ErrorNote} error=${error} />
+    ${page && html`<p class="hint">${page.totalResults} ${kind === 'Users' ? 'users' : 'groups'}</p>`}
+    <table>
+      <caption>${kind} of ${org}</caption>
+      ${kind === 'Users'
+        ? html`<thead><tr><th scope="col">User name</th><th scope="col">Name</th><th scope="col">Email</th><th scope="col">Status</th><th scope="col">Last modified</th></tr></thead>
+          <tbody>${rows.map((u) => html`<tr><td>${u.userName}</td><td>${u.displayName ?? u.name?.formatted ?? ''}</td><td>${(u.emails ?? []).find((m) => m.primary)?.value ?? u.emails?.[0]?.value ?? ''}</td><td>${u.active === false ? 'Deactivated' : 'Active'}</td><td>${when(u.meta?.lastModified)}</td></tr>`)}</tbody>`
+        : html`<thead><tr><th scope="col">Name</th><th scope="col">External id</th><th scope="col">Last modified</th></tr></thead>
+          <tbody>${rows.map((g) => html`<tr><td>${g.displayName}</td><td>${g.externalId ?? ''}</td><td>${when(g.meta?.lastModified)}</td></tr>`)}</tbody>`}
+    </table>
+    <div class="row">
+      ${query.cursor && html`<button type="button" class="secondary" onClick=${() => setQuery({ ...query, cursor: '' })}>First page</button>`}
+      ${page?.nextCursor && html`<button type="button" class="secondary" onClick=${() => setQuery({ ...query, cursor: page.nextCursor })}>Next page</button>`}
+    </div>
+  </section>`;
+}
+
+// ————————————————————————————————————————————————————————————————————————————————————————————————————————————————
+// Activity
+
+function Activity({ org }) {
+  const [entries, setEntries] = useState([]);
+  const [error, setError] = useState();
+  const [outcome, setOutcome] = useState('');
+  useEffect(() => {
+    let stopped = false;
+    let after = 0;
+    let timer;
+    const seen = [];
+    setEntries([]);
+    const poll = async () => {
+      try {
+        for (let pages = 0; pages < 20; pages++) {
+          const params = new URLSearchParams({ organization: org, since: '7d', limit: '200' });
+          if (after) params.set('after', String(after));
+          if (outcome) params.set('outcome', outcome);
+          const page = await api('GET', `/audit?${params}`);
+          if (stopped) return;
+          seen.push(...page.entries);
+          if (page.entries.length) after = page.entries[page.entries.length - 1].seq;
+          if (!page.next) break;
+        }
+        setEntries(seen.slice().reverse());
+        setError(undefined);
+      } catch (err) {
+        if (!stopped) setError(err);
+      }
+      if (!stopped) timer = setTimeout(poll, 3000); // live: new entries appear while the page is open
+    };
+    poll();
+    return () => {
+      stopped = true;
+      clearTimeout(timer);
+    };
+  }, [org, outcome]);
+  return html`<section>
+    <h1>Activity</h1>
+    <p class="lead">Every change the identity provider (or an admin) made in ${org}, newest first, as the audit log records it. New entries appear as they happen.</p>
+    <div class="field inline"><label for="outcome">Outcome</label>
+      <select id="outcome" value=${outcome} onChange=${(e) => setOutcome(e.currentTarget.value)}>
+        <option value="">All</option><option value="success">Succeeded</option><option value="failure">Failed</option>
+      </select></div>
+    <${ErrorNote} error=${error} />
+    <table>
+      <caption>Audit log of ${org}, last 7 days</caption>
+      <thead><tr><th scope="col">Time</th><th scope="col">Operation</th><th scope="col">Resource</th><th scope="col">Status</th><th scope="col">By</th></tr></thead>
+      <tbody>${entries.map((e) => html`<tr>
+        <td>${when(e.at)}</td><td>${e.operation}</td><td>${e.resourceType ?? ''} ${e.resourceId ? html`<code>${e.resourceId}</code>` : ''}</td>
+        <td>${e.status}</td><td>${e.tokenName ?? ''}</td></tr>`)}</tbody>
+    </table>
+  </section>`;
+}
+
+// ————————————————————————————————————————————————————————————————————————————————————————————————————————————————
+// Organizations (the operator)
+
+function Organizations() {
+  const [orgs, error, reload] = useLoad(() => api('GET', '/organizations'), []);
+  const [name, setName] = useState('');
+  const [actionError, setActionError] = useState();
+  const create = async (e) => {
+    e.preventDefault();
+    try {
+      await api('POST', '/organizations', { name });
+      setName('');
+      setActionError(undefined);
+      reload();
+    } catch (err) {
+      setActionError(err);
+    }
+  };
+  return html`<section>
+    <h1>Organizations</h1>
+    <form class="inline" onSubmit=${create}>
+      <div class="field"><label for="org-name">New organization</label><input id="org-name" value=${name} onInput=${(e) => setName(e.currentTarget.value)} required /></div>
+      <button type="submit">Create organization</button>
+    </form>
+    <${ErrorNote} error=${actionError ?? error} />
+    <table>
+      <caption>Every organization on this server</caption>
+      <thead><tr><th scope="col">Name</th><th scope="col">Users</th><th scope="col">Groups</th><th scope="col">Tokens</th><th scope="col">Created</th></tr></thead>
+      <tbody>${(orgs ?? []).map((o) => html`<tr><td><${Link} href=${`${BASE}/o/${enc(o.name)}/provisioning`}>${o.name}</${Link}></td>
+        <td>${o.resources?.User ?? 0}</td><td>${o.resources?.Group ?? 0}</td><td>${o.tokens}</td><td>${when(o.created)}</td></tr>`)}</tbody>
+    </table>
+  </section>`;
+}
+
+// ————————————————————————————————————————————————————————————————————————————————————————————————————————————————
+// The frame
+
+const PAGES = [['provisioning', 'Identity & Provisioning'], ['users', 'Users'], ['groups', 'Groups'], ['activity', 'Activity']];
+
+function route(path, session, orgs) {
+  const m = /^\/console\/o\/([^/]+)\/(\w+)/.exec(path);
+  if (m) return { org: decodeURIComponent(m[1]), page: m[2] };
+  if (/^\/console\/organizations/.test(path) && session.role === 'operator') return { page: 'organizations' };
+  return { org: session.organization ?? orgs?.[0]?.name, page: 'provisioning' };
+}
+
+function Console({ session }) {
+  const [path, setPath] = useState(location.pathname);
+  useEffect(() => {
+    const onPop = () => setPath(location.pathname);
+    addEventListener('popstate', onPop);
+    return () => removeEventListener('popstate', onPop);
+  }, []);
+  const [orgs] = useLoad(() => api('GET', '/organizations'), []);
+  const { org, page } = route(path, session, orgs);
+  const signOut = async () => {
+    await api('POST', '/signout').catch(() => undefined);
+    location.assign(`${BASE}/signed-out`);
+  };
+  const switchOrg = (e) => navigate(`${BASE}/o/${enc(e.currentTarget.value)}/${page === 'organizations' ? 'provisioning' : page}`);
+  let body = html`<p>Loading…</p>`;
+  if (page === 'organizations') body = html`<${Organizations} />`;
+  else if (!org) body = orgs ? html`<p>There is no organization yet: create one under Organizations.</p>` : body;
+  else if (page === 'users') body = html`<${Directory} key=${`users ${org}`} org=${org} kind="Users" />`;
+  else if (page === 'groups') body = html`<${Directory} key=${`groups ${org}`} org=${org} kind="Groups" />`;
+  else if (page === 'activity') body = html`<${Activity} org=${org} />`;
+  else body = html`<${Provisioning} session=${session} org=${org} />`;
+  return html`<div class="frame">
+    <header>
+      <span class="brand">scimd</span>
+      ${session.role === 'operator' && orgs
+        ? html`<label class="org-switch">Organization <select value=${org} onChange=${switchOrg}>${orgs.map((o) => html`<option value=${o.name}>${o.name}</option>`)}</select></label>`
+        : html`<span class="org">${org}</span>`}
+      <button type="button" class="secondary" onClick=${signOut}>Sign out</button>
+    </header>
+    <nav aria-label="Console">
+      ${org && PAGES.map(([p, label]) => html`<${Link} href=${`${BASE}/o/${enc(org)}/${p}`} current=${page === p}>${label}</${Link}>`)}
+      ${session.role === 'operator' && html`<${Link} href=${`${BASE}/organizations`} current=${page === 'organizations'}>Organizations</${Link}>`}
+    </nav>
+    <main>${body}</main>
+  </div>`;
+}
+
+function App() {
+  const [session, setSession] = useState();
+  const [error, setError] = useState();
+  const signingIn = location.pathname === `${BASE}/signin`;
+  useEffect(() => {
+    if (signingIn) return;
+    api('GET', '/session').then((s) => {
+      csrf = s.csrf;
+      setSession(s);
+    }, setError);
+  }, []);
+  if (signingIn) return html`<${SignIn} />`;
+  if (error) return html`<${SignedOut} error=${error.status === 401 ? undefined : error} />`;
+  if (!session) return html`<p class="loading">Loading…</p>`;
+  return html`<${Console} session=${session} />`;
+}
+
+render(html`<${App} />`, document.getElementById('app'));

@@ -1,0 +1,60 @@
+/** Console sessions end when idle or old, whatever the cookie says; links die by their expiry. */
+import { afterEach, expect, it } from 'vitest';
+import { createConsole, quickSearch, SESSION_ABSOLUTE_SECONDS, SESSION_IDLE_SECONDS } from '../../src/core/console.js';
+import { parseFilter } from '../../src/core/filter/parser.js';
+import type { Filter } from '../../src/core/filter/ast.js';
+import type { Store } from '../../src/core/ports.js';
+import { openTestStore } from '../helpers.js';
+
+let store: Store | undefined;
+afterEach(() => store?.close());
+
+function clock() {
+  let t = Date.parse('2026-12-01T09:00:00Z');
+  return { now: () => new Date(t), advance: (seconds: number) => void (t += seconds * 1000) };
+}
+
+it('a session ends after its idle timeout, and after its absolute one however busy it is', async () => {
+  store = await openTestStore();
+  const c = clock();
+  const console = createConsole(store, c);
+  const { secret } = await console.signInLink('test', undefined);
+  const idle = await console.signIn(secret);
+  c.advance(SESSION_IDLE_SECONDS - 5);
+  await expect(console.session(idle.session)).resolves.toMatchObject({ scope: { all: true } }); // seen: idle time starts again
+  c.advance(SESSION_IDLE_SECONDS - 5);
+  await expect(console.session(idle.session)).resolves.toBeDefined();
+  c.advance(SESSION_IDLE_SECONDS + 1);
+  await expect(console.session(idle.session)).rejects.toMatchObject({ status: 401 });
+
+  const { secret: second } = await console.signInLink('test', undefined);
+  const busy = await console.signIn(second);
+  for (let t = 0; t < SESSION_ABSOLUTE_SECONDS; t += SESSION_IDLE_SECONDS / 2) {
+    await expect(console.session(busy.session)).resolves.toBeDefined();
+    c.advance(SESSION_IDLE_SECONDS / 2);
+  }
+  await expect(console.session(busy.session)).rejects.toMatchObject({ status: 401 });
+});
+
+it('a sign-in link dies at its expiry; the organization of a session is its link\'s', async () => {
+  store = await openTestStore();
+  const c = clock();
+  const console = createConsole(store, c);
+  const acme = await store.ensureOrganization('acme');
+  const { secret } = await console.signInLink('test', acme, 600);
+  c.advance(601);
+  await expect(console.signIn(secret)).rejects.toMatchObject({ status: 401 });
+  const { secret: fresh } = await console.signInLink('test', acme, 600);
+  const session = await console.session((await console.signIn(fresh)).session);
+  expect(session).toMatchObject({ scope: { orgId: acme.id }, organization: 'acme' });
+  await expect(console.signInLink('test', acme, 5)).rejects.toMatchObject({ status: 400 });
+});
+
+it('the plain search box is a filter no input can reshape', () => {
+  const leaves = (f: Filter): Filter[] => (f.kind === 'or' || f.kind === 'and' ? [...leaves(f.left), ...leaves(f.right)] : [f]);
+  for (const q of ['ada', '" or userName pr or "', 'a\\"b', ' x ']) {
+    const compared = leaves(parseFilter(quickSearch('Users', q)));
+    expect(compared.map((f) => (f.kind === 'compare' ? [f.op, f.value] : f.kind))).toEqual([['sw', q.trim()], ['sw', q.trim()], ['co', q.trim()]]);
+  }
+  expect(quickSearch('Groups', 'Eng')).toBe('displayName sw "Eng" or externalId eq "Eng"');
+});
