@@ -9,9 +9,10 @@ import { createConsole, quickSearch, type ConsoleSession, type ConsoleStores } f
 import { scimErrors } from '../core/errors.js';
 import type { AdminScope } from '../core/model.js';
 import type { Scim } from '../core/scim.js';
-import { authenticateAdmin, type AuthenticateOptions } from '../core/tokens.js';
+import { connectionTest, stepPath } from '../core/connection-test.js';
+import { authenticateAdmin, type AuthenticateOptions, type Dialect, type RequestContext } from '../core/tokens.js';
 import { FastifyHttpRequest } from './fastify.js';
-import { jsonBodyOf } from './handler.js';
+import { createScimHandler, jsonBodyOf } from './handler.js';
 
 export const ADMIN_PREFIX = '/admin/api';
 export const SESSION_COOKIE = 'scimd_console';
@@ -84,6 +85,35 @@ export function registerAdminApi(app: FastifyInstance, store: AdminStore & Conso
     });
   }
 
+  /**
+   * Runs the token's IdP's connection test through the SCIM handler, in process, as that token (whose secret scimd
+   * does not keep): each request as the IdP sends it, its answer, and whether the IdP would accept it.
+   */
+  async function testConnection(req: FastifyRequest, context: RequestContext) {
+    const handle = createScimHandler({ scim, bodyLimit: ADMIN_BODY_LIMIT, authenticate: async () => context });
+    const base = new URL(options.scimBaseUrl(req));
+    const ids = new Map<string, string>();
+    const steps = [];
+    for (const step of connectionTest(context.dialect)) {
+      const [path, query = ''] = stepPath(step, ids).split('?');
+      const body = step.body === undefined ? '' : JSON.stringify(step.body);
+      const answer = await handle({
+        method: step.method, path: path!, query, prefix: base.pathname, origin: base.origin, requestId: req.id,
+        headers: { accept: 'application/scim+json', ...(body ? { 'content-type': 'application/scim+json', 'content-length': String(Buffer.byteLength(body)) } : {}) },
+        readBody: async () => body,
+      });
+      const parsed = answer.body ? (JSON.parse(answer.body) as Record<string, unknown>) : undefined;
+      const passed = step.check(answer.status, parsed);
+      if (passed && step.keep && typeof parsed?.id === 'string') ids.set(step.keep, parsed.id);
+      steps.push({
+        name: step.name, request: `${step.method} ${base.pathname}${path}${query ? `?${query}` : ''}`, ...(body ? { requestBody: body } : {}),
+        status: answer.status, response: (answer.body ?? '').slice(0, 2000), expected: step.expect, passed,
+      });
+      if (!passed) break; // as the IdP does: its test stops at the first answer it does not accept
+    }
+    return { dialect: context.dialect, passed: steps.every((s) => s.passed), steps };
+  }
+
   void app.register(
     async (api) => {
       api.post('/signin', async (req, reply) => {
@@ -129,6 +159,14 @@ export function registerAdminApi(app: FastifyInstance, store: AdminStore & Conso
       api.post('/tokens/:id/revoke', async (req) => {
         const { scope, actor } = await caller(req);
         return admin.revokeToken(actor, scope, param(req, 'id'));
+      });
+
+      api.post('/tokens/:id/test', async (req) => {
+        const { scope } = await caller(req);
+        const token = (await admin.tokens(scope)).find((t) => t.id === param(req, 'id') && t.scope === 'scim' && !t.revoked);
+        if (!token?.organization) throw scimErrors.notFound(`There is no active SCIM token with id ${param(req, 'id')}.`);
+        const org = await admin.organization(scope, token.organization);
+        return testConnection(req, { orgId: org.id, orgName: org.name, tokenId: token.id, tokenName: `${token.name} (connection test)`, dialect: token.dialect as Dialect });
       });
 
       api.get('/organizations/:org/users', (req) => directory(req, 'Users'));

@@ -54,7 +54,7 @@ describe.skipIf(!CHROMIUM)('the admin console in chromium', () => {
   const scim = (token: string, method: string, path: string, body?: unknown) =>
     fetch(`${base}/scim/v2${path}`, { method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/scim+json' }, ...(body ? { body: JSON.stringify(body) } : {}) });
 
-  it('sign in by link, generate a token, use it, see it used, find the user in Users and Activity, revoke it', async () => {
+  it('sign in by link, generate a token, use it, see it used, find the user in Users and Activity, test the connection, revoke it', async () => {
     await s.store.ensureOrganization('acme');
     const page = await signedIn('acme');
     expect(await page.getByRole('textbox', { name: 'SCIM base URL' }).inputValue()).toBe('https://scim.example.com/scim/v2');
@@ -98,6 +98,13 @@ describe.skipIf(!CHROMIUM)('the admin console in chromium', () => {
     await page.screenshot({ path: join(SHOTS, 'activity.png'), fullPage: true });
 
     await page.getByRole('link', { name: 'Identity & Provisioning' }).click();
+    await page.getByRole('button', { name: 'Test connection with Okta production' }).click();
+    const result = page.getByRole('status', { name: 'Connection test' });
+    await result.getByText('Okta would accept these answers.').waitFor();
+    expect(await result.getByRole('listitem').count()).toBe(3);
+    expect(await result.textContent()).toContain('GET /scim/v2/Users?startIndex=1&count=2');
+    await page.screenshot({ path: join(SHOTS, 'test-connection.png'), fullPage: true });
+
     await page.getByRole('button', { name: 'Revoke Okta production' }).click();
     await page.getByRole('row', { name: /Okta production/ }).getByText(/^Revoked/).waitFor();
     expect((await scim(token, 'GET', '/Users')).status).toBe(401);

@@ -2,6 +2,7 @@
 import { afterEach, expect, it } from 'vitest';
 import { createConsole, quickSearch, SESSION_ABSOLUTE_SECONDS, SESSION_IDLE_SECONDS } from '../../src/core/console.js';
 import { parseFilter } from '../../src/core/filter/parser.js';
+import { connectionTest, stepPath } from '../../src/core/connection-test.js';
 import type { Filter } from '../../src/core/filter/ast.js';
 import type { Store } from '../../src/core/ports.js';
 import { openTestStore } from '../helpers.js';
@@ -57,4 +58,18 @@ it('the plain search box is a filter no input can reshape', () => {
     expect(compared.map((f) => (f.kind === 'compare' ? [f.op, f.value] : f.kind))).toEqual([['sw', q.trim()], ['sw', q.trim()], ['co', q.trim()]]);
   }
   expect(quickSearch('Groups', 'Eng')).toBe('displayName sw "Eng" or externalId eq "Eng"');
+});
+
+it('each IdP\'s connection test accepts only the answers that IdP accepts', () => {
+  const [entra] = connectionTest('entra');
+  expect(entra!.check(200, { schemas: ['urn:ietf:params:scim:api:messages:2.0:ListResponse'], totalResults: 0 })).toBe(true);
+  expect(entra!.check(200, { schemas: ['urn:ietf:params:scim:api:messages:2.0:ListResponse'], totalResults: 1 })).toBe(false); // a probe user found
+  expect(entra!.check(401, {})).toBe(false);
+  expect(entra!.check(200, { Resources: [] })).toBe(false); // not a ListResponse
+  const jumpcloud = connectionTest('jumpcloud');
+  expect(jumpcloud[0]!.check(201, { id: 'u1' })).toBe(true);
+  expect(jumpcloud[0]!.check(200, { id: 'u1' })).toBe(false);
+  expect(stepPath(jumpcloud[2]!, new Map([['user', 'a/b']]))).toBe('/Users/a%2Fb');
+  // each test probes with a name of its own, so it never meets a real user
+  expect(connectionTest('entra')[0]!.path).not.toBe(entra!.path);
 });

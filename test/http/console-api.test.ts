@@ -101,6 +101,36 @@ describe('a console token works, is seen used, and revoked stops at once', () =>
   });
 });
 
+describe('test connection', () => {
+  it('runs each IdP\'s own connection test as the token, shows each request and answer, and leaves nothing behind', async () => {
+    const session = await signIn('acme');
+    const make = async (dialect: string) => (await send('POST', '/admin/api/organizations/acme/tokens', { name: dialect, dialect }, as(session))).body.view.id as string;
+    const entra = await send('POST', `/admin/api/tokens/${await make('entra')}/test`, undefined, as(session));
+    expect(entra.status).toBe(200);
+    expect(entra.body).toMatchObject({ dialect: 'entra', passed: true });
+    expect(entra.body.steps).toEqual([expect.objectContaining({ request: expect.stringMatching(/^GET \/scim\/v2\/Users\?filter=userName%20eq%20%22scimd-connection-test-/), status: 200, passed: true })]);
+    const okta = await send('POST', `/admin/api/tokens/${await make('okta')}/test`, undefined, as(session));
+    expect(okta.body.steps.map((x: { passed: boolean }) => x.passed)).toEqual([true, true, true]);
+    const jumpcloud = await send('POST', `/admin/api/tokens/${await make('jumpcloud')}/test`, undefined, as(session));
+    expect(jumpcloud.body.steps.map((x: { request: string; status: number }) => `${x.request.replace(/[0-9a-f-]{36}$/, 'ID')} ${x.status}`)).toEqual([
+      'POST /scim/v2/Users 201', 'POST /scim/v2/Groups 201', 'DELETE /scim/v2/Users/ID 204', 'DELETE /scim/v2/Groups/ID 204',
+    ]);
+    const users = await send('GET', '/admin/api/organizations/acme/users', undefined, as(session));
+    expect(users.body.totalResults).toBe(0); // its test user and group are gone
+    // the test is recorded as the token's, marked as a connection test
+    const log = await send('GET', '/admin/api/audit?resourceType=User', undefined, as(session));
+    expect(log.body.entries.map((e: { tokenName: string }) => e.tokenName)).toEqual(['jumpcloud (connection test)', 'jumpcloud (connection test)']);
+  });
+
+  it('only an active SCIM token of the caller\'s organization is tested', async () => {
+    const session = await signIn('acme');
+    const { record: other } = await testToken(s.store, { organization: 'globex' });
+    const id = (await send('POST', '/admin/api/organizations/acme/tokens', { name: 'gone', dialect: 'entra' }, as(session))).body.view.id;
+    await send('POST', `/admin/api/tokens/${id}/revoke`, undefined, as(session));
+    for (const token of [other.id, id, '0123456789abcdef']) expect((await send('POST', `/admin/api/tokens/${token}/test`, undefined, as(session))).status).toBe(404);
+  });
+});
+
 describe('an organization admin sees only its organization', () => {
   it('on every endpoint', async () => {
     await s.store.ensureOrganization('globex');

@@ -151,13 +151,34 @@ function NewToken({ made, onDone }) {
   </div>`;
 }
 
+function ConnectionResult({ result, token }) {
+  return html`<div class=${result.passed ? 'notice' : 'notice failed'} role="status" aria-label="Connection test">
+    <p><strong>${result.passed ? `${idpName(result.dialect)} would accept these answers.` : `${idpName(result.dialect)} would stop here.`}</strong> The requests its own connection test sends, run with the token "${token}":</p>
+    <ol class="steps">${result.steps.map((s) => html`<li class=${s.passed ? 'ok' : 'bad'}>
+      <span class="verdict">${s.passed ? '✓' : '✗'}</span> ${s.name}<br />
+      <code>${s.request}</code> → <strong>${s.status}</strong> <span class="hint">(expected: ${s.expected})</span>
+      <details><summary>Answer</summary><pre>${s.response}</pre></details>
+    </li>`)}</ol>
+  </div>`;
+}
+
 function Provisioning({ session, org }) {
   const [tokens, error, reload] = useLoad(() => api('GET', `/organizations/${enc(org)}/tokens`), [org]);
   const [name, setName] = useState('');
   const [dialect, setDialect] = useState('entra');
   const [made, setMade] = useState();
   const [actionError, setActionError] = useState();
+  const [tested, setTested] = useState();
   const baseUrl = session.scimBaseUrl;
+
+  const test = async (t) => {
+    setActionError(undefined);
+    try {
+      setTested({ token: t.name, result: await api('POST', `/tokens/${enc(t.id)}/test`) });
+    } catch (err) {
+      setActionError(err);
+    }
+  };
 
   const generate = async (e) => {
     e.preventDefault();
@@ -214,10 +235,12 @@ function Provisioning({ session, org }) {
           <td>${t.name}${lastUsed && lastUsed.id === t.id ? html` <span class="badge">used last</span>` : null}</td>
           <td>${idpName(t.dialect)}</td><td>${when(t.created)}</td><td>${when(t.lastUsed)}</td>
           <td>${t.revoked ? `Revoked ${when(t.revoked)}` : 'Active'}</td>
-          <td>${t.revoked ? null : html`<button type="button" class="danger" onClick=${() => revoke(t)} aria-label=${`Revoke ${t.name}`}>Revoke</button>`}</td>
+          <td class="actions">${t.revoked ? null : html`<button type="button" class="secondary" onClick=${() => test(t)} aria-label=${`Test connection with ${t.name}`}>Test connection</button>
+            <button type="button" class="danger" onClick=${() => revoke(t)} aria-label=${`Revoke ${t.name}`}>Revoke</button>`}</td>
         </tr>`)}
       </tbody>
     </table>
+    ${tested && html`<${ConnectionResult} result=${tested.result} token=${tested.token} />`}
 
     <h2>Setup guide</h2>
     <div class="field"><label for="guide-idp">Identity provider</label>
