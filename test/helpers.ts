@@ -78,6 +78,8 @@ export async function testServer(
   const app = buildServer({
     scim: createScim({ store, registry, ...(options.maxResults ? { maxResults: options.maxResults } : {}), ...(options.bulk ? { bulk: options.bulk } : {}), events: options.events ?? false }),
     store,
+    // the channels that are URLs are webhook endpoints, as `scimd serve` makes them
+    ...(Array.isArray(options.events) ? { webhooks: options.events.filter((c) => /^https?:/.test(c)) } : {}),
     bodyLimit: options.bodyLimit ?? 1_048_576,
     ...(options.rateLimit ? { rateLimit: options.rateLimit(store) } : {}),
     ...(options.refusalLimit ? { refusalLimit: options.refusalLimit(store) } : {}),

@@ -46,6 +46,7 @@ export async function serve(args: string[], io: Io): Promise<number> {
     scim,
     store,
     audit: config.audit,
+    webhooks: config.webhooks.map((w) => w.url),
     bodyLimit: config.maxBodyBytes,
     requestTimeoutMs: config.requestTimeoutSeconds * 1000,
     ...(rateLimit ? { rateLimit } : {}),

@@ -8,7 +8,7 @@ import { createAdmin, type AdminActor, type AdminOptions, type AdminStore } from
 import { createConsole, quickSearch, type ConsoleSession, type ConsoleStores } from '../core/console.js';
 import { scimErrors } from '../core/errors.js';
 import type { AdminScope } from '../core/model.js';
-import type { Scim } from '../core/scim.js';
+import type { CallContext, Scim } from '../core/scim.js';
 import { connectionTest, stepPath } from '../core/connection-test.js';
 import { authenticateAdmin, type AuthenticateOptions, type Dialect, type RequestContext } from '../core/tokens.js';
 import { FastifyHttpRequest } from './fastify.js';
@@ -32,6 +32,8 @@ export function cookieOf(req: FastifyRequest): string | undefined {
 
 export interface AdminApiOptions extends AdminOptions {
   readonly scim: Scim;
+  /** The webhook endpoints events are delivered to (shown to the operator). */
+  readonly webhooks?: readonly string[];
   /** Where the SCIM API is reached, for the console's "SCIM base URL"; else from the request. */
   readonly scimBaseUrl: (req: FastifyRequest) => string;
 }
@@ -77,7 +79,7 @@ export function registerAdminApi(app: FastifyInstance, store: AdminStore & Conso
     const org = await admin.organization(scope, param(req, 'org'));
     const q = firstValues(req.query);
     const filter = q.q ? quickSearch(endpoint, q.q) : q.filter;
-    return scim.list({ orgId: org.id, tokenId: 'console', tokenName: 'console', dialect: 'rfc', baseUrl: options.scimBaseUrl(req) }, endpoint, {
+    return scim.list(scimContext(req, org.id), endpoint, {
       ...(filter ? { filter } : {}),
       count: q.count ?? '25',
       cursor: q.cursor ?? '',
@@ -114,6 +116,11 @@ export function registerAdminApi(app: FastifyInstance, store: AdminStore & Conso
     return { dialect: context.dialect, passed: steps.every((s) => s.passed), steps };
   }
 
+  /** The SCIM context of the console's reads and writes in an organization, named after who acts. */
+  const scimContext = (req: FastifyRequest, orgId: string, tokenName = 'console'): CallContext => ({
+    orgId, tokenId: 'console', tokenName, dialect: 'rfc', baseUrl: options.scimBaseUrl(req), requestId: req.id, clientAddress: req.ip,
+  });
+
   void app.register(
     async (api) => {
       api.post('/signin', async (req, reply) => {
@@ -147,6 +154,16 @@ export function registerAdminApi(app: FastifyInstance, store: AdminStore & Conso
         return reply.code(201).send(await admin.createOrganization(actor, scope, name));
       });
 
+      api.post('/organizations/:org/rename', async (req) => {
+        const { scope, actor } = await caller(req);
+        return admin.renameOrganization(actor, scope, param(req, 'org'), text((await body(req)).name, 'name') ?? '');
+      });
+      // everything of it goes: the caller repeats its name, as `scimd org delete` asks
+      api.post('/organizations/:org/delete', async (req) => {
+        const { scope, actor } = await caller(req);
+        return { deleted: await admin.deleteOrganization(actor, scope, param(req, 'org'), text((await body(req)).confirm, 'confirm') ?? '') };
+      });
+
       api.get('/organizations/:org/tokens', async (req) => admin.tokens((await caller(req)).scope, { organization: param(req, 'org') }));
       api.post('/organizations/:org/tokens', async (req, reply) => {
         const { scope, actor } = await caller(req);
@@ -170,6 +187,34 @@ export function registerAdminApi(app: FastifyInstance, store: AdminStore & Conso
       });
 
       api.get('/organizations/:org/users', (req) => directory(req, 'Users'));
+      // one user, with its history from the audit log
+      api.get('/organizations/:org/users/:id', async (req) => {
+        const { scope } = await caller(req);
+        const org = await admin.organization(scope, param(req, 'org'));
+        const id = param(req, 'id');
+        const { resource } = await scim.get(scimContext(req, org.id), 'Users', id);
+        const { entries } = await admin.auditPage(scope, { organization: org.name, resourceId: id, limit: '200' });
+        return { user: resource, history: entries.reverse() };
+      });
+      // the IdP is the source of truth; the operator may still cut a user off at once, recorded as such
+      api.post('/organizations/:org/users/:id/deactivate', async (req) => {
+        const { scope, actor } = await caller(req);
+        if (!('all' in scope)) throw scimErrors.forbidden("Only the server's operator deactivates users here; the identity provider is the source of truth.");
+        const org = await admin.organization(scope, param(req, 'org'));
+        const patch = { schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'], Operations: [{ op: 'replace', path: 'active', value: false }] };
+        return (await scim.patch(scimContext(req, org.id, `${actor.tokenName ?? 'operator'} (emergency deactivation)`), 'Users', param(req, 'id'), patch, {})).resource;
+      });
+      // one group without its members, and a page of its users
+      api.get('/organizations/:org/groups/:id', async (req) => {
+        const { scope } = await caller(req);
+        const org = await admin.organization(scope, param(req, 'org'));
+        const ctx = scimContext(req, org.id);
+        const id = param(req, 'id');
+        const { resource } = await scim.get(ctx, 'Groups', id, { excludedAttributes: 'members' });
+        const q = firstValues(req.query);
+        const members = await scim.list(ctx, 'Users', { filter: `groups.value eq ${JSON.stringify(id)}`, count: q.count ?? '25', cursor: q.cursor ?? '', attributes: 'userName,displayName,active' });
+        return { group: resource, members };
+      });
       api.get('/organizations/:org/groups', (req) => directory(req, 'Groups'));
 
       api.get('/organizations/:org/setup-links', async (req) => {
@@ -189,6 +234,25 @@ export function registerAdminApi(app: FastifyInstance, store: AdminStore & Conso
         if (!('all' in scope)) throw scimErrors.forbidden('Only the operator revokes setup links.');
         await console.revokeSetupLink(actor.tokenName ?? 'admin', await admin.organization(scope, param(req, 'org')), param(req, 'id'));
         return reply.code(204).send();
+      });
+
+      // one organization's dead letters (the operator's too, by name), and where events go
+      api.get('/organizations/:org/deliveries', async (req) => {
+        const { scope } = await caller(req);
+        const org = await admin.organization(scope, param(req, 'org'));
+        const dead = await admin.deadEvents({ orgId: org.id });
+        return {
+          // where events go is the operator's business: an organization's admin sees its own events only
+          ...('all' in scope ? { webhooks: options.webhooks ?? [] } : {}),
+          feed: options.feed ?? false,
+          dead: dead.map((d) => ({ ...d.event, webhook: d.channel, attempts: d.attempts, lastError: d.lastError ?? null })),
+        };
+      });
+      api.post('/organizations/:org/deliveries/retry', async (req) => {
+        const { scope } = await caller(req);
+        const org = await admin.organization(scope, param(req, 'org'));
+        const eventId = text((await body(req)).eventId, 'eventId');
+        return { retried: await admin.retryEvents({ orgId: org.id }, eventId) };
       });
 
       api.get('/audit', async (req) => admin.auditPage((await caller(req)).scope, firstValues(req.query)));

@@ -24,6 +24,8 @@ const KEEP_ALIVE_MS = 72_000;
 export interface ServerOptions {
   readonly scim: Scim;
   readonly store: Store;
+  /** The webhook endpoints events are delivered to, for the console (the operator sees them). */
+  readonly webhooks?: readonly string[];
   /** Public base URL (scheme, host, optional path); without it, URLs are derived from each request's Host. */
   readonly publicUrl?: string;
   readonly bodyLimit: number;
@@ -148,7 +150,7 @@ export function buildServer(options: ServerOptions): FastifyInstance {
   const authOptions = (req: FastifyRequest) => authenticateOptions(options, { requestId: req.id, clientAddress: req.ip });
   registerConsole(app);
   registerAdminApi(app, store, authOptions, {
-    scim, registry: scim.registry, feed: scim.feed,
+    scim, registry: scim.registry, feed: scim.feed, ...(options.webhooks ? { webhooks: options.webhooks } : {}),
     scimBaseUrl: (req) => `${options.publicUrl?.replace(/\/+$/, '') ?? `${req.protocol}://${req.host}`}${SCIM_PREFIX}`,
   });
 

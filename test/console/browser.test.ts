@@ -88,6 +88,13 @@ describe.skipIf(!CHROMIUM)('the admin console in chromium', () => {
     await page.getByRole('link', { name: 'Groups' }).click();
     await page.getByRole('cell', { name: 'Engineering' }).waitFor();
     await page.screenshot({ path: join(SHOTS, 'groups.png'), fullPage: true });
+    await page.getByRole('link', { name: 'Engineering' }).click();
+    await page.getByRole('heading', { name: 'Engineering' }).waitFor();
+    await page.getByRole('link', { name: 'ada.lovelace' }).click();
+    await page.getByRole('heading', { name: 'Ada Lovelace' }).waitFor();
+    await page.getByRole('heading', { name: 'History' }).waitFor();
+    expect(await page.getByRole('row', { name: /create/ }).count()).toBe(1);
+    await page.screenshot({ path: join(SHOTS, 'user.png'), fullPage: true });
 
     await page.getByRole('link', { name: 'Activity' }).click();
     await page.getByRole('heading', { name: 'Activity' }).waitFor();
@@ -140,8 +147,23 @@ describe.skipIf(!CHROMIUM)('the admin console in chromium', () => {
     expect((await scim(token, 'POST', '/Users', user('gina.globex'))).status).toBe(201);
     const operator = await signedIn();
     await operator.getByRole('link', { name: 'Organizations' }).click();
-    await operator.getByRole('cell', { name: 'globex' }).waitFor();
+    await operator.getByRole('cell', { name: 'globex', exact: true }).waitFor();
     await operator.screenshot({ path: join(SHOTS, 'organizations.png'), fullPage: true });
+
+    // a dead-lettered event of globex, retried from its Events page
+    const globex = (await s.store.organizations()).find((o) => o.name === 'globex')!;
+    const event = { id: 'evt-1', type: 'user.created' as const, at: new Date().toISOString(), organization: globex.id, resource: { type: 'User', id: 'u-dead' }, changes: [] };
+    await s.store.createResource(globex.id, 'User', 'u-dead', event.at, { attributes: { userName: 'dead.letter' }, index: [], uniqueKeys: [], record: { events: [event], channels: ['https://hooks.example.com/down'] } });
+    const now = new Date().toISOString();
+    const [claimed] = await s.store.claimEvents(now, now, 10, 'https://hooks.example.com/down');
+    await s.store.failEvent(claimed!.seq, 'fetch failed: connect ECONNREFUSED 10.0.0.9:443', undefined);
+    await operator.goto(`${base}/console/o/globex/events`);
+    await operator.getByRole('heading', { name: 'Events and deliveries' }).waitFor();
+    await operator.getByRole('cell', { name: /ECONNREFUSED/ }).waitFor();
+    await operator.screenshot({ path: join(SHOTS, 'events.png'), fullPage: true });
+    await operator.getByRole('button', { name: 'Retry user.created u-dead' }).click();
+    await operator.getByText('1 event queued for delivery again.').waitFor();
+    expect(await s.store.deadEvents(10)).toEqual([]);
     await operator.context().close();
 
     const admin = await signedIn('initech');

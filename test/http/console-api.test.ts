@@ -131,6 +131,78 @@ describe('test connection', () => {
   });
 });
 
+describe('a user\'s and a group\'s pages', () => {
+  it('a user with its groups and history; the operator alone deactivates, recorded as an emergency', async () => {
+    const { token } = await testToken(s.store, { organization: 'acme', name: 'okta' });
+    const bearer = { authorization: `Bearer ${token}` };
+    const ada = (await s.request('POST', '/scim/v2/Users', user('ada', { active: true }), bearer)).body.id;
+    const bob = (await s.request('POST', '/scim/v2/Users', user('bob'), bearer)).body.id;
+    const team = (await s.request('POST', '/scim/v2/Groups', { schemas: ['urn:ietf:params:scim:schemas:core:2.0:Group'], displayName: 'team', members: [{ value: ada }, { value: bob }] }, bearer)).body.id;
+    const admin = await signIn('acme');
+    const page = await send('GET', `/admin/api/organizations/acme/users/${ada}`, undefined, as(admin));
+    expect(page.body.user).toMatchObject({ userName: 'ada', active: true, groups: [{ value: team }] });
+    expect(page.body.history.map((e: { operation: string; tokenName: string }) => [e.operation, e.tokenName])).toEqual([['create', 'okta']]);
+    expect((await send('POST', `/admin/api/organizations/acme/users/${ada}/deactivate`, undefined, as(admin))).status).toBe(403);
+    const operator = await signIn();
+    const off = await send('POST', `/admin/api/organizations/acme/users/${ada}/deactivate`, undefined, as(operator));
+    expect([off.status, off.body.active]).toEqual([200, false]);
+    const after = await send('GET', `/admin/api/organizations/acme/users/${ada}`, undefined, as(operator));
+    expect(after.body.history[0]).toMatchObject({ operation: 'patch', tokenName: 'console (sign-in link by test) (emergency deactivation)', changes: [{ attribute: 'active', before: true, after: false }] });
+    const first = await send('GET', `/admin/api/organizations/acme/groups/${team}?count=1`, undefined, as(admin));
+    expect(first.body.group.members).toBeUndefined();
+    expect(first.body.members).toMatchObject({ totalResults: 2, Resources: [expect.objectContaining({ userName: expect.any(String) })] });
+    const second = await send('GET', `/admin/api/organizations/acme/groups/${team}?count=1&cursor=${first.body.members.nextCursor}`, undefined, as(admin));
+    expect([first.body.members.Resources[0].id, second.body.members.Resources[0].id].sort()).toEqual([ada, bob].sort());
+    const stranger = await signIn('globex');
+    expect((await send('GET', `/admin/api/organizations/acme/users/${ada}`, undefined, as(stranger))).status).toBe(404);
+    expect((await send('GET', `/admin/api/organizations/globex/users/${ada}`, undefined, as(stranger))).status).toBe(404);
+  });
+});
+
+describe('organizations', () => {
+  it('the operator creates, renames and deletes one, confirming by its name; an organization admin none of it', async () => {
+    const operator = await signIn();
+    expect((await send('POST', '/admin/api/organizations', { name: 'initech' }, as(operator))).status).toBe(201);
+    expect((await send('POST', '/admin/api/organizations/initech/rename', { name: 'Initrode' }, as(operator))).body).toMatchObject({ name: 'Initrode' });
+    await testToken(s.store, { organization: 'Initrode' });
+    const admin = await signIn('Initrode');
+    expect((await send('POST', '/admin/api/organizations/Initrode/rename', { name: 'x' }, as(admin))).status).toBe(403);
+    expect((await send('POST', '/admin/api/organizations/Initrode/delete', { confirm: 'Initrode' }, as(admin))).status).toBe(403);
+    const unconfirmed = await send('POST', '/admin/api/organizations/Initrode/delete', { confirm: 'initrode' }, as(operator));
+    expect([unconfirmed.status, unconfirmed.body.scimType]).toEqual([400, 'invalidValue']);
+    const deleted = await send('POST', '/admin/api/organizations/Initrode/delete', { confirm: 'Initrode' }, as(operator));
+    expect(deleted.body.deleted).toMatchObject({ tokens: 1 });
+    expect((await send('GET', '/admin/api/session', undefined, as(admin))).status).toBe(401); // its sessions went with it
+    expect((await s.store.organizations()).map((o) => o.name)).not.toContain('Initrode');
+  });
+});
+
+describe('events and deliveries', () => {
+  it('dead letters of one organization, the webhook endpoints for the operator only, and Retry', async () => {
+    await s.close();
+    s = await testServer({ events: ['https://hooks.example.com/scim'] });
+    const { token } = await testToken(s.store, { organization: 'acme' });
+    await s.request('POST', '/scim/v2/Users', user('ada'), { authorization: `Bearer ${token}` });
+    const now = new Date().toISOString();
+    const [event] = await s.store.claimEvents(now, now, 10, 'https://hooks.example.com/scim');
+    await s.store.failEvent(event!.seq, 'HTTP 500: down', undefined); // dead
+    const operator = await signIn();
+    const seen = await send('GET', '/admin/api/organizations/acme/deliveries', undefined, as(operator));
+    expect(seen.body).toMatchObject({ webhooks: ['https://hooks.example.com/scim'], feed: false, dead: [{ type: 'user.created', webhook: 'https://hooks.example.com/scim', attempts: 1, lastError: 'HTTP 500: down' }] });
+    const admin = await signIn('acme');
+    const own = await send('GET', '/admin/api/organizations/acme/deliveries', undefined, as(admin));
+    expect(own.body.webhooks).toBeUndefined();
+    expect(own.body.dead).toHaveLength(1);
+    const stranger = await signIn('globex');
+    expect((await send('GET', '/admin/api/organizations/acme/deliveries', undefined, as(stranger))).status).toBe(404);
+    expect((await send('GET', '/admin/api/organizations/globex/deliveries', undefined, as(stranger))).body.dead).toEqual([]);
+    expect((await send('POST', '/admin/api/organizations/globex/deliveries/retry', {}, as(stranger))).body).toEqual({ retried: 0 });
+    expect((await send('POST', '/admin/api/organizations/acme/deliveries/retry', { eventId: 'nope' }, as(admin))).status).toBe(404);
+    expect((await send('POST', '/admin/api/organizations/acme/deliveries/retry', { eventId: event!.event.id }, as(admin))).body).toEqual({ retried: 1 });
+    expect(await s.store.deadEvents(10)).toEqual([]);
+  });
+});
+
 describe('an organization admin sees only its organization', () => {
   it('on every endpoint', async () => {
     await s.store.ensureOrganization('globex');

@@ -314,14 +314,73 @@ function Directory({ org, kind }) {
       <caption>${kind} of ${org}</caption>
       ${kind === 'Users'
         ? html`<thead><tr><th scope="col">User name</th><th scope="col">Name</th><th scope="col">Email</th><th scope="col">Status</th><th scope="col">Last modified</th></tr></thead>
-          <tbody>${rows.map((u) => html`<tr><td>${u.userName}</td><td>${u.displayName ?? u.name?.formatted ?? ''}</td><td>${(u.emails ?? []).find((m) => m.primary)?.value ?? u.emails?.[0]?.value ?? ''}</td><td>${u.active === false ? 'Deactivated' : 'Active'}</td><td>${when(u.meta?.lastModified)}</td></tr>`)}</tbody>`
+          <tbody>${rows.map((u) => html`<tr><td><${Link} href=${`${BASE}/o/${enc(org)}/users/${enc(u.id)}`}>${u.userName}</${Link}></td><td>${u.displayName ?? u.name?.formatted ?? ''}</td><td>${(u.emails ?? []).find((m) => m.primary)?.value ?? u.emails?.[0]?.value ?? ''}</td><td>${u.active === false ? 'Deactivated' : 'Active'}</td><td>${when(u.meta?.lastModified)}</td></tr>`)}</tbody>`
         : html`<thead><tr><th scope="col">Name</th><th scope="col">External id</th><th scope="col">Last modified</th></tr></thead>
-          <tbody>${rows.map((g) => html`<tr><td>${g.displayName}</td><td>${g.externalId ?? ''}</td><td>${when(g.meta?.lastModified)}</td></tr>`)}</tbody>`}
+          <tbody>${rows.map((g) => html`<tr><td><${Link} href=${`${BASE}/o/${enc(org)}/groups/${enc(g.id)}`}>${g.displayName}</${Link}></td><td>${g.externalId ?? ''}</td><td>${when(g.meta?.lastModified)}</td></tr>`)}</tbody>`}
     </table>
     <div class="row">
       ${query.cursor && html`<button type="button" class="secondary" onClick=${() => setQuery({ ...query, cursor: '' })}>First page</button>`}
       ${page?.nextCursor && html`<button type="button" class="secondary" onClick=${() => setQuery({ ...query, cursor: page.nextCursor })}>Next page</button>`}
     </div>
+  </section>`;
+}
+
+function UserPage({ session, org, id }) {
+  const [data, error, reload] = useLoad(() => api('GET', `/organizations/${enc(org)}/users/${enc(id)}`), [org, id]);
+  const [actionError, setActionError] = useState();
+  const deactivate = async () => {
+    if (!confirm('Deactivate this user now? Their applications are told at once. The identity provider stays the source of truth: it may reactivate them on its next sync unless it is changed there too.')) return;
+    try {
+      await api('POST', `/organizations/${enc(org)}/users/${enc(id)}/deactivate`);
+      reload();
+    } catch (err) {
+      setActionError(err);
+    }
+  };
+  const u = data?.user;
+  return html`<section>
+    <p><${Link} href=${`${BASE}/o/${enc(org)}/users`}>← Users</${Link}></p>
+    <${ErrorNote} error=${actionError ?? error} />
+    ${u && html`<h1>${u.displayName ?? u.userName}</h1>
+      <dl class="facts">
+        <dt>User name</dt><dd>${u.userName}</dd>
+        <dt>Status</dt><dd>${u.active === false ? 'Deactivated' : 'Active'}</dd>
+        <dt>Email</dt><dd>${(u.emails ?? []).map((m) => m.value).join(', ') || '—'}</dd>
+        <dt>External id</dt><dd>${u.externalId ?? '—'}</dd>
+        <dt>Groups</dt><dd>${(u.groups ?? []).map((g) => html`<${Link} href=${`${BASE}/o/${enc(org)}/groups/${enc(g.value)}`}>${g.display ?? g.value}</${Link}> `)}${(u.groups ?? []).length === 0 ? '—' : ''}</dd>
+        <dt>Last modified</dt><dd>${when(u.meta?.lastModified)}</dd>
+      </dl>
+      ${session.role === 'operator' && u.active !== false && html`<button type="button" class="danger" onClick=${deactivate}>Deactivate in an emergency</button>`}
+      <details><summary>Every attribute</summary><pre>${JSON.stringify(u, null, 2)}</pre></details>
+      <h2>History</h2>
+      <table>
+        <caption>What the audit log holds of this user, newest first</caption>
+        <thead><tr><th scope="col">Time</th><th scope="col">Operation</th><th scope="col">Changes</th><th scope="col">Status</th><th scope="col">By</th></tr></thead>
+        <tbody>${data.history.map((e) => html`<tr><td>${when(e.at)}</td><td>${e.operation}</td>
+          <td>${(e.changes ?? []).map((c) => html`<div><code>${c.attribute}</code> ${'before' in c ? JSON.stringify(c.before) : ''} → ${'after' in c ? JSON.stringify(c.after) : ''}</div>`)}</td>
+          <td>${e.status}</td><td>${e.tokenName ?? ''}</td></tr>`)}</tbody>
+      </table>`}
+  </section>`;
+}
+
+function GroupPage({ org, id }) {
+  const [cursor, setCursor] = useState('');
+  const [data, error] = useLoad(() => api('GET', `/organizations/${enc(org)}/groups/${enc(id)}?count=25&cursor=${enc(cursor)}`), [org, id, cursor]);
+  const g = data?.group;
+  return html`<section>
+    <p><${Link} href=${`${BASE}/o/${enc(org)}/groups`}>← Groups</${Link}></p>
+    <${ErrorNote} error=${error} />
+    ${g && html`<h1>${g.displayName}</h1>
+      <p class="hint">${data.members.totalResults} members${g.externalId ? ` · external id ${g.externalId}` : ''} · last modified ${when(g.meta?.lastModified)}</p>
+      <table>
+        <caption>Members of ${g.displayName}</caption>
+        <thead><tr><th scope="col">User name</th><th scope="col">Name</th><th scope="col">Status</th></tr></thead>
+        <tbody>${data.members.Resources.map((u) => html`<tr><td><${Link} href=${`${BASE}/o/${enc(org)}/users/${enc(u.id)}`}>${u.userName}</${Link}></td><td>${u.displayName ?? ''}</td><td>${u.active === false ? 'Deactivated' : 'Active'}</td></tr>`)}</tbody>
+      </table>
+      <div class="row">
+        ${cursor && html`<button type="button" class="secondary" onClick=${() => setCursor('')}>First page</button>`}
+        ${data.members.nextCursor && html`<button type="button" class="secondary" onClick=${() => setCursor(data.members.nextCursor)}>Next page</button>`}
+      </div>`}
   </section>`;
 }
 
@@ -382,6 +441,43 @@ function Activity({ org }) {
 }
 
 // ————————————————————————————————————————————————————————————————————————————————————————————————————————————————
+// Events and deliveries
+
+function Deliveries({ org }) {
+  const [data, error, reload] = useLoad(() => api('GET', `/organizations/${enc(org)}/deliveries`), [org]);
+  const [actionError, setActionError] = useState();
+  const [note, setNote] = useState();
+  const retry = async (eventId) => {
+    try {
+      const { retried } = await api('POST', `/organizations/${enc(org)}/deliveries/retry`, eventId ? { eventId } : {});
+      setNote(`${retried} event${retried === 1 ? '' : 's'} queued for delivery again.`);
+      reload();
+    } catch (err) {
+      setActionError(err);
+    }
+  };
+  const dead = data?.dead ?? [];
+  return html`<section>
+    <h1>Events and deliveries</h1>
+    <p class="lead">Applications learn of every change through lifecycle events: signed webhooks${data?.feed ? ' and the events feed' : ''}. An event that could not be delivered after every retry is dead-lettered here until you retry it.</p>
+    ${data?.webhooks && html`<h2>Webhook endpoints</h2>
+      ${data.webhooks.length === 0 ? html`<p class="hint">None: set SCIMD_WEBHOOK_URL to deliver events.</p>`
+        : html`<ul class="plain">${data.webhooks.map((url) => html`<li><code>${url}</code></li>`)}</ul>`}`}
+    <h2>Dead letters</h2>
+    ${note && html`<p role="status">${note}</p>`}
+    <${ErrorNote} error=${actionError ?? error} />
+    ${dead.length === 0 ? html`<p>No dead-lettered events.</p>` : html`<button type="button" onClick=${() => retry()}>Retry all</button>
+    <table>
+      <caption>Events that could not be delivered</caption>
+      <thead><tr><th scope="col">Event</th><th scope="col">Resource</th><th scope="col">Endpoint</th><th scope="col">Attempts</th><th scope="col">Last error</th><th scope="col"><span class="sr-only">Actions</span></th></tr></thead>
+      <tbody>${dead.map((e) => html`<tr><td>${e.type}<br /><span class="hint">${when(e.at)}</span></td><td>${e.resource?.type} <code>${e.resource?.id}</code></td>
+        <td><code>${e.webhook || 'in process'}</code></td><td>${e.attempts}</td><td>${e.lastError ?? ''}</td>
+        <td><button type="button" class="secondary" onClick=${() => retry(e.id)} aria-label=${`Retry ${e.type} ${e.resource?.id}`}>Retry</button></td></tr>`)}</tbody>
+    </table>`}
+  </section>`;
+}
+
+// ————————————————————————————————————————————————————————————————————————————————————————————————————————————————
 // Organizations (the operator)
 
 function Organizations() {
@@ -399,6 +495,28 @@ function Organizations() {
       setActionError(err);
     }
   };
+  const rename = async (o) => {
+    const name = prompt(`New name for ${o.name}:`, o.name);
+    if (!name || name === o.name) return;
+    try {
+      await api('POST', `/organizations/${enc(o.name)}/rename`, { name });
+      reload();
+    } catch (err) {
+      setActionError(err);
+    }
+  };
+  const remove = async (o) => {
+    const users = o.resources?.User ?? 0;
+    const groups = o.resources?.Group ?? 0;
+    const confirm = prompt(`Deleting ${o.name} deletes its ${users} users, ${groups} groups, ${o.tokens} tokens and ${o.auditEntries} audit entries, for good. Type its name to confirm:`);
+    if (confirm === null) return;
+    try {
+      await api('POST', `/organizations/${enc(o.name)}/delete`, { confirm });
+      reload();
+    } catch (err) {
+      setActionError(err);
+    }
+  };
   return html`<section>
     <h1>Organizations</h1>
     <form class="inline" onSubmit=${create}>
@@ -408,9 +526,11 @@ function Organizations() {
     <${ErrorNote} error=${actionError ?? error} />
     <table>
       <caption>Every organization on this server</caption>
-      <thead><tr><th scope="col">Name</th><th scope="col">Users</th><th scope="col">Groups</th><th scope="col">Tokens</th><th scope="col">Created</th></tr></thead>
+      <thead><tr><th scope="col">Name</th><th scope="col">Users</th><th scope="col">Groups</th><th scope="col">Tokens</th><th scope="col">Created</th><th scope="col"><span class="sr-only">Actions</span></th></tr></thead>
       <tbody>${(orgs ?? []).map((o) => html`<tr><td><${Link} href=${`${BASE}/o/${enc(o.name)}/provisioning`}>${o.name}</${Link}></td>
-        <td>${o.resources?.User ?? 0}</td><td>${o.resources?.Group ?? 0}</td><td>${o.tokens}</td><td>${when(o.created)}</td></tr>`)}</tbody>
+        <td>${o.resources?.User ?? 0}</td><td>${o.resources?.Group ?? 0}</td><td>${o.tokens}</td><td>${when(o.created)}</td>
+        <td class="actions"><button type="button" class="secondary" onClick=${() => rename(o)} aria-label=${`Rename ${o.name}`}>Rename</button>
+          <button type="button" class="danger" onClick=${() => remove(o)} aria-label=${`Delete ${o.name}`}>Delete</button></td></tr>`)}</tbody>
     </table>
   </section>`;
 }
@@ -418,11 +538,11 @@ function Organizations() {
 // ————————————————————————————————————————————————————————————————————————————————————————————————————————————————
 // The frame
 
-const PAGES = [['provisioning', 'Identity & Provisioning'], ['users', 'Users'], ['groups', 'Groups'], ['activity', 'Activity']];
+const PAGES = [['provisioning', 'Identity & Provisioning'], ['users', 'Users'], ['groups', 'Groups'], ['activity', 'Activity'], ['events', 'Events']];
 
 function route(path, session, orgs) {
-  const m = /^\/console\/o\/([^/]+)\/(\w+)/.exec(path);
-  if (m) return { org: decodeURIComponent(m[1]), page: m[2] };
+  const m = /^\/console\/o\/([^/]+)\/(\w+)(?:\/([^/]+))?/.exec(path);
+  if (m) return { org: decodeURIComponent(m[1]), page: m[2], id: m[3] && decodeURIComponent(m[3]) };
   if (/^\/console\/organizations/.test(path) && session.role === 'operator') return { page: 'organizations' };
   return { org: session.organization ?? orgs?.[0]?.name, page: 'provisioning' };
 }
@@ -435,7 +555,7 @@ function Console({ session }) {
     return () => removeEventListener('popstate', onPop);
   }, []);
   const [orgs] = useLoad(() => api('GET', '/organizations'), []);
-  const { org, page } = route(path, session, orgs);
+  const { org, page, id } = route(path, session, orgs);
   const signOut = async () => {
     await api('POST', '/signout').catch(() => undefined);
     location.assign(`${BASE}/signed-out`);
@@ -444,9 +564,12 @@ function Console({ session }) {
   let body = html`<p>Loading…</p>`;
   if (page === 'organizations') body = html`<${Organizations} />`;
   else if (!org) body = orgs ? html`<p>There is no organization yet: create one under Organizations.</p>` : body;
+  else if (page === 'users' && id) body = html`<${UserPage} key=${id} session=${session} org=${org} id=${id} />`;
+  else if (page === 'groups' && id) body = html`<${GroupPage} key=${id} org=${org} id=${id} />`;
   else if (page === 'users') body = html`<${Directory} key=${`users ${org}`} org=${org} kind="Users" />`;
   else if (page === 'groups') body = html`<${Directory} key=${`groups ${org}`} org=${org} kind="Groups" />`;
   else if (page === 'activity') body = html`<${Activity} org=${org} />`;
+  else if (page === 'events') body = html`<${Deliveries} org=${org} />`;
   else body = html`<${Provisioning} session=${session} org=${org} />`;
   return html`<div class="frame">
     <header>
