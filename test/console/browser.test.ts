@@ -102,6 +102,13 @@ describe.skipIf(!CHROMIUM)('the admin console in chromium', () => {
     // live: a change made while the page is open appears without a reload
     expect((await scim(token, 'PATCH', `/Users/${ada}`, { schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'], Operations: [{ op: 'replace', path: 'active', value: false }] })).status).toBe(200);
     await page.getByRole('cell', { name: 'patch' }).first().waitFor({ timeout: 10_000 });
+    await page.getByText('Detail').first().click(); // the newest entry: what changed, before and after
+    expect(await page.locator('details[open]').first().textContent()).toMatch(/active\s*true\s*→\s*false/);
+    await page.getByLabel('Resource type').selectOption({ label: 'Groups' });
+    await page.getByRole('cell', { name: /^Group / }).first().waitFor();
+    expect(await page.getByRole('cell', { name: /^User / }).count()).toBe(0);
+    await page.getByLabel('Resource type').selectOption({ label: 'All' });
+    await page.getByRole('cell', { name: /^User / }).first().waitFor();
     await page.screenshot({ path: join(SHOTS, 'activity.png'), fullPage: true });
 
     await page.getByRole('link', { name: 'Identity & Provisioning' }).click();

@@ -387,10 +387,19 @@ function GroupPage({ org, id }) {
 // ————————————————————————————————————————————————————————————————————————————————————————————————————————————————
 // Activity
 
+const PERIODS = [['1h', 'Last hour'], ['24h', 'Last 24 hours'], ['7d', 'Last 7 days'], ['30d', 'Last 30 days']];
+const KINDS = [['', 'All'], ['User', 'Users'], ['Group', 'Groups'], ['Token', 'Tokens'], ['Organization', 'Organization']];
+
+function Change({ c }) {
+  const show = (v) => (typeof v === 'string' ? v : JSON.stringify(v));
+  return html`<div><code>${c.attribute}</code> ${'before' in c ? html`<del>${show(c.before)}</del> ` : ''}→ ${'after' in c ? html`<ins>${show(c.after)}</ins>` : 'removed'}</div>`;
+}
+
 function Activity({ org }) {
   const [entries, setEntries] = useState([]);
   const [error, setError] = useState();
-  const [outcome, setOutcome] = useState('');
+  const [filters, setFilters] = useState({ since: '7d', resourceType: '', outcome: '' });
+  const set = (name) => (e) => setFilters({ ...filters, [name]: e.currentTarget.value });
   useEffect(() => {
     let stopped = false;
     let after = 0;
@@ -400,9 +409,10 @@ function Activity({ org }) {
     const poll = async () => {
       try {
         for (let pages = 0; pages < 20; pages++) {
-          const params = new URLSearchParams({ organization: org, since: '7d', limit: '200' });
+          const params = new URLSearchParams({ organization: org, since: filters.since, limit: '200' });
           if (after) params.set('after', String(after));
-          if (outcome) params.set('outcome', outcome);
+          if (filters.outcome) params.set('outcome', filters.outcome);
+          if (filters.resourceType) params.set('resourceType', filters.resourceType);
           const page = await api('GET', `/audit?${params}`);
           if (stopped) return;
           seen.push(...page.entries);
@@ -421,20 +431,32 @@ function Activity({ org }) {
       stopped = true;
       clearTimeout(timer);
     };
-  }, [org, outcome]);
+  }, [org, filters]);
   return html`<section>
     <h1>Activity</h1>
-    <p class="lead">Every change the identity provider (or an admin) made in ${org}, newest first, as the audit log records it. New entries appear as they happen.</p>
-    <div class="field inline"><label for="outcome">Outcome</label>
-      <select id="outcome" value=${outcome} onChange=${(e) => setOutcome(e.currentTarget.value)}>
-        <option value="">All</option><option value="success">Succeeded</option><option value="failure">Failed</option>
-      </select></div>
+    <p class="lead">Every change the identity provider (or an admin) made in ${org}, and every refused request, newest first, as the audit log records it. New entries appear as they happen.</p>
+    <div class="filters">
+      <div class="field"><label for="since">Period</label>
+        <select id="since" value=${filters.since} onChange=${set('since')}>${PERIODS.map(([v, l]) => html`<option value=${v}>${l}</option>`)}</select></div>
+      <div class="field"><label for="kind">Resource type</label>
+        <select id="kind" value=${filters.resourceType} onChange=${set('resourceType')}>${KINDS.map(([v, l]) => html`<option value=${v}>${l}</option>`)}</select></div>
+      <div class="field"><label for="outcome">Outcome</label>
+        <select id="outcome" value=${filters.outcome} onChange=${set('outcome')}>
+          <option value="">All</option><option value="success">Succeeded</option><option value="failure">Failed</option>
+        </select></div>
+    </div>
     <${ErrorNote} error=${error} />
     <table>
-      <caption>Audit log of ${org}, last 7 days</caption>
+      <caption>Audit log of ${org}: ${entries.length} entries</caption>
       <thead><tr><th scope="col">Time</th><th scope="col">Operation</th><th scope="col">Resource</th><th scope="col">Status</th><th scope="col">By</th></tr></thead>
       <tbody>${entries.map((e) => html`<tr>
-        <td>${when(e.at)}</td><td>${e.operation}</td><td>${e.resourceType ?? ''} ${e.resourceId ? html`<code>${e.resourceId}</code>` : ''}</td>
+        <td>${when(e.at)}</td><td>${e.operation}</td>
+        <td>${e.resourceType ?? ''} ${e.resourceId ? html`<code>${e.resourceId}</code>` : ''}
+          ${(e.changes?.length || e.detail || e.requestId) ? html`<details><summary>Detail</summary>
+            ${(e.changes ?? []).map((c) => html`<${Change} c=${c} />`)}
+            ${e.detail && html`<div>${e.scimType ? html`<code>${e.scimType}</code> ` : ''}${e.detail}</div>`}
+            <div class="hint">request ${e.requestId ?? '—'}${e.clientAddress ? ` from ${e.clientAddress}` : ''}${e.version ? `, version ${e.version}` : ''}</div>
+          </details>` : ''}</td>
         <td>${e.status}</td><td>${e.tokenName ?? ''}</td></tr>`)}</tbody>
     </table>
   </section>`;
