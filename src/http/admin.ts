@@ -41,7 +41,7 @@ export interface AdminApiOptions extends AdminOptions {
 /** `authOptions`: what authenticating a request is told (audit caller, refusal throttle). */
 export function registerAdminApi(app: FastifyInstance, store: AdminStore & ConsoleStores, authOptions: (req: FastifyRequest) => AuthenticateOptions, options: AdminApiOptions): void {
   const admin = createAdmin(store, options);
-  const console = createConsole(store);
+  const access = createConsole(store);
   const { scim } = options;
 
   /** Who calls: an admin or operator token, else a console session (which must carry its CSRF token to change anything). */
@@ -51,8 +51,8 @@ export function registerAdminApi(app: FastifyInstance, store: AdminStore & Conso
       const c = await authenticateAdmin(store, req.headers.authorization, authOptions(req));
       return { scope: c.scope, actor: { tokenId: c.tokenId, tokenName: c.tokenName, clientAddress: req.ip, requestId: req.id } };
     }
-    const session = await console.session(cookie);
-    if (req.method !== 'GET' && req.method !== 'HEAD') console.checkCsrf(session, req.headers['x-csrf-token'] as string | undefined);
+    const session = await access.session(cookie);
+    if (req.method !== 'GET' && req.method !== 'HEAD') access.checkCsrf(session, req.headers['x-csrf-token'] as string | undefined);
     return { scope: session.scope, actor: { tokenId: session.id, tokenName: session.actor, clientAddress: req.ip, requestId: req.id }, session };
   }
 
@@ -66,7 +66,8 @@ export function registerAdminApi(app: FastifyInstance, store: AdminStore & Conso
     if (typeof value !== 'string') throw scimErrors.invalidValue(`${name} must be a string.`);
     return value;
   };
-  const param = (req: FastifyRequest, name: string) => decodeURIComponent((req.params as Record<string, string>)[name] ?? '');
+  // Fastify has decoded them already
+  const param = (req: FastifyRequest, name: string) => (req.params as Record<string, string>)[name] ?? '';
 
   const setCookie = (req: FastifyRequest, reply: FastifyReply, value: string, maxAge: number) => {
     const secure = req.protocol === 'https' ? '; Secure' : '';
@@ -125,12 +126,12 @@ export function registerAdminApi(app: FastifyInstance, store: AdminStore & Conso
     async (api) => {
       api.post('/signin', async (req, reply) => {
         const link = text((await body(req)).link, 'link');
-        const { session, csrf, expires } = await console.signIn(link ?? '');
+        const { session, csrf, expires } = await access.signIn(link ?? '');
         setCookie(req, reply, session, Math.floor((Date.parse(expires) - Date.now()) / 1000));
         return { csrf, expires };
       });
       api.post('/signout', async (req, reply) => {
-        await console.signOut(cookieOf(req));
+        await access.signOut(cookieOf(req));
         setCookie(req, reply, '', 0);
         return reply.code(204).send();
       });
@@ -219,20 +220,20 @@ export function registerAdminApi(app: FastifyInstance, store: AdminStore & Conso
 
       api.get('/organizations/:org/setup-links', async (req) => {
         const { scope } = await caller(req);
-        return console.setupLinks(await admin.organization(scope, param(req, 'org')));
+        return access.setupLinks(await admin.organization(scope, param(req, 'org')));
       });
       api.post('/organizations/:org/setup-links', async (req, reply) => {
         const { scope, actor } = await caller(req);
         const org = await admin.organization(scope, param(req, 'org'));
         const hours = (await body(req)).ttlHours;
         if (hours !== undefined && typeof hours !== 'number') throw scimErrors.invalidValue('ttlHours must be a number.');
-        const { secret, link } = await console.setupLink(actor.tokenName ?? 'admin', scope, org, hours === undefined ? undefined : Math.round(hours * 3600));
+        const { secret, link } = await access.setupLink(actor.tokenName ?? 'admin', scope, org, hours === undefined ? undefined : Math.round(hours * 3600));
         return reply.code(201).header('cache-control', 'no-store').send({ ...link, url: `${consoleUrl(req)}/signin#${secret}` });
       });
       api.post('/organizations/:org/setup-links/:id/revoke', async (req, reply) => {
         const { scope, actor } = await caller(req);
         if (!('all' in scope)) throw scimErrors.forbidden('Only the operator revokes setup links.');
-        await console.revokeSetupLink(actor.tokenName ?? 'admin', await admin.organization(scope, param(req, 'org')), param(req, 'id'));
+        await access.revokeSetupLink(actor.tokenName ?? 'admin', await admin.organization(scope, param(req, 'org')), param(req, 'id'));
         return reply.code(204).send();
       });
 

@@ -174,6 +174,11 @@ describe('organizations', () => {
     expect(deleted.body.deleted).toMatchObject({ tokens: 1 });
     expect((await send('GET', '/admin/api/session', undefined, as(admin))).status).toBe(401); // its sessions went with it
     expect((await s.store.organizations()).map((o) => o.name)).not.toContain('Initrode');
+    // names are taken as written in the path, once decoded: a "%" or "/" in a name is no 500 and no other organization
+    expect((await send('POST', '/admin/api/organizations', { name: '100% a/b' }, as(operator))).status).toBe(201);
+    expect((await send('GET', `/admin/api/organizations/${encodeURIComponent('100% a/b')}/tokens`, undefined, as(operator))).body).toEqual([]);
+    const odd = await send('GET', '/admin/api/organizations/%25/tokens', undefined, as(operator));
+    expect([odd.status, odd.body.detail]).toEqual([404, expect.stringMatching(/no organization "%"/)]);
   });
 });
 
