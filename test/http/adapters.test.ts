@@ -195,21 +195,17 @@ describe('createNodeHandler', () => {
     }
   });
 
-  describe.each([['Express 5', express], ['Express 4', express4]] as const)('%s with express.json() mounted before it', (_name, framework) => {
+  describe.each([['Express 5', express], ['Express 4', express4]] as const)('%s with its express.json() mounted before it', (_name, framework) => {
     let m: Mounted;
-    let failures: unknown[];
     beforeAll(async () => {
-      failures = [];
       const app = (framework as typeof express)();
-      app.use(express.json({ limit: '1mb' }));
-      // a middleware that drains the stream and leaves no parsed body
-      app.use('/drained', (req, _res, next) => void req.on('end', () => next()).resume());
-      app.use(['/scim/v2', '/drained/scim/v2'], createNodeHandler({ ...options, onError: (e) => void failures.push(e) }));
+      app.use((framework as typeof express).json({ limit: '1mb' }));
+      app.use('/scim/v2', createNodeHandler(options));
       m = await listening(createServer(app), '/scim/v2');
     });
     afterAll(() => m?.close());
 
-    it("takes the parser's body, and checks it as its own: depth, prototype keys, size, media type", async () => {
+    it("takes the parser's body, and checks it as its own: depth, prototype keys, size", async () => {
       const created = await fetch(`${m.base}/Users`, json(user(unique('parsed')), 'application/json'));
       expect(created.status).toBe(201);
       const deep = '['.repeat(20_000) + ']'.repeat(20_000);
@@ -225,12 +221,19 @@ describe('createNodeHandler', () => {
       // a body the parser did not take (its media type is not application/json) is read from the stream
       expect((await fetch(`${m.base}/Users`, json(user(unique('raw'))))).status).toBe(201);
     });
+  });
 
-    it('a body consumed with nothing left in req.body is a 500 the application is told of', async () => {
-      const res = await fetch(`${m.base.replace('/scim/v2', '/drained/scim/v2')}/Users`, json(user('lost'), 'application/x-custom'));
+  it('a body read before it, with nothing left in req.body, is a 500 the application is told of (never a wait)', async () => {
+    const failures: unknown[] = [];
+    const handler = createNodeHandler({ ...options, prefix: '/scim/v2', onError: (e) => void failures.push(e) });
+    const m = await listening(createServer((req, res) => void req.on('end', () => handler(req, res)).resume()), '/scim/v2');
+    try {
+      const res = await fetch(`${m.base}/Users`, json(user('lost')));
       expect([res.status, (await res.json()).schemas]).toEqual([500, [ERROR]]);
-      expect(String(failures.at(-1))).toMatch(/mount it before any middleware that reads bodies/);
-    });
+      expect(String(failures)).toMatch(/mount it before any middleware that reads bodies/);
+    } finally {
+      await m.close();
+    }
   });
 
   it("a hook that throws goes to Express's error handling, and on a bare server closes the connection", async () => {
