@@ -13,10 +13,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freshPostgresDatabase, postgresBinaries, startPostgres } from '../test/postgres-cluster.mjs';
+import { GAPS_FILE, SHARED, SUITES, capture, judge, knownGaps, runSuite } from '../test/conformance/suites.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const shared = join(root, '..', 'shared', 'conformance');
-const gapsFile = join(root, 'test', 'conformance', 'known-gaps.json');
 const updateGaps = process.argv.includes('--update-known-gaps');
 const work = mkdtempSync(join(tmpdir(), 'scimd-test-'));
 const totals = { passed: 0, failed: 0, skipped: 0 };
@@ -63,84 +62,41 @@ if (existsSync(vitestReport)) {
   totals.failed += 1;
 }
 
-// 4. Conformance suites against a live server, on each store.
-const suites = [
-  { name: 'filters', args: (base, token) => [join(shared, 'run-vectors.mjs'), '--base', base, '--token', token, '--only', 'filters'] },
-  { name: 'patch', args: (base, token) => [join(shared, 'run-vectors.mjs'), '--base', base, '--token', token, '--only', 'patch'] },
-  { name: 'okta-spec', args: (base, token) => [join(shared, 'run-runscope.mjs'), '--base', base, '--token', token, '--seed', join(shared, 'okta', 'Okta-SCIM-20-SPEC-Test.json')] },
-  // Microsoft's collection expects Entra ID's behaviour (e.g. 204 from PATCH): it runs with an entra-dialect token
-  { name: 'azure', dialect: 'entra', args: (base, token) => [join(root, 'scripts', 'run-newman.mjs'), '--base', base, '--token', token, '--collection', join(shared, 'azure', 'PostmanCollection.json')] },
-];
-
-if (!existsSync(shared)) {
-  console.log(`conformance: SKIPPED, ../shared/conformance is not beside the project (${shared}); CI always has it`);
+// 4. Conformance suites against a live server, on each store (the packaged adapters run them in Vitest:
+// test/package/package.test.ts).
+if (!existsSync(SHARED)) {
+  console.log(`conformance: SKIPPED, ../shared/conformance is not beside the project (${SHARED}); CI always has it`);
 } else {
-  const gaps = existsSync(gapsFile) ? JSON.parse(readFileSync(gapsFile, 'utf8')) : {};
+  const gaps = knownGaps();
   const newGaps = {};
-  for (const store of stores) for (const suite of suites) {
+  for (const store of stores) for (const suite of SUITES) {
     const bootstrap = `conformance-${randomBytes(16).toString('hex')}`;
     const { base, stop, db } = await startServer(bootstrap, store);
     let output;
     try {
       // the token alone is on stdout (stderr says which database the command opened)
       const token = suite.dialect ? (await capture(process.execPath, [join(root, 'bin', 'scimd.js'), 'token', 'create', '--dialect', suite.dialect], { SCIMD_DATABASE: db }, false)).trim() : bootstrap;
-      output = await capture(process.execPath, suite.args(base, token));
+      output = await runSuite(suite, base, token);
     } finally {
       await stop();
     }
-    const known = gaps[suite.name] ?? {};
-    const isKnown = (label) => Object.keys(known).find((k) => label === k || label.startsWith(`${k} `));
-    let passed = 0, failed = 0, gapCount = 0;
-    const failures = [], stale = new Set();
-    const gapsHere = {};
-    for (const line of output.split('\n')) {
-      const m = /^(PASS|FAIL) (.*)$/.exec(line);
-      if (!m) continue;
-      const label = m[2];
-      const key = isKnown(label);
-      if (m[1] === 'PASS') {
-        passed++;
-        if (key) stale.add(key);
-      } else if (key) {
-        gapCount++;
-        gapsHere[key] = known[key];
-      } else {
-        failed++;
-        failures.push(label);
-        gapsHere[gapKey(suite.name, label)] = 'TODO: say which issue this waits for';
-      }
-    }
-    // A listed gap with no failure left is stale: the work is done, so the list must shrink.
-    // (the gaps are the same on every store: one that passes on one store only fails the run too)
-    for (const key of stale) if (!(key in gapsHere)) failures.push(`now passes, remove from known-gaps.json: ${key}`);
-    const staleCount = [...stale].filter((k) => !(k in gapsHere)).length;
+    const { passed, failed, gapCount, failures, gapsHere } = judge(suite.name, output, gaps);
     newGaps[suite.name] = { ...newGaps[suite.name], ...gapsHere };
-    if (passed + failed + gapCount === 0) failures.push(`the runner reported nothing:\n${output.slice(-2000)}`);
     const name = `${suite.name} on ${store}`;
     for (const f of failures) console.log(`  FAIL conformance ${name}: ${f}`);
-    const suiteFailed = failed + staleCount + (passed + failed + gapCount === 0 ? 1 : 0);
-    console.log(`conformance ${name}: ${passed} passed, ${suiteFailed} failed, ${gapCount} known gaps (test/conformance/known-gaps.json)`);
+    console.log(`conformance ${name}: ${passed} passed, ${failed} failed, ${gapCount} known gaps (test/conformance/known-gaps.json)`);
     totals.passed += passed;
-    totals.failed += suiteFailed;
+    totals.failed += failed;
   }
   if (updateGaps) {
-    writeFileSync(gapsFile, `${JSON.stringify(newGaps, null, 2)}\n`);
-    console.log(`wrote ${gapsFile}`);
+    writeFileSync(GAPS_FILE, `${JSON.stringify(newGaps, null, 2)}\n`);
+    console.log(`wrote ${GAPS_FILE}`);
   }
 }
 
 rmSync(work, { recursive: true, force: true });
 console.log(`${totals.passed} passed, ${totals.failed} failed`);
 process.exit(totals.failed > 0 ? 1 : 0);
-
-/** The stable part of a runner's label: a vector id, or an assertion without its random values. */
-function gapKey(suite, label) {
-  if (suite === 'filters' || suite === 'patch') return label.split(' [')[0];
-  // "<step> :: <assertion> (<why>)": the why, and any random value in it, is not part of the key
-  const at = label.indexOf(' :: ');
-  const tail = label.slice(at + 4);
-  return label.slice(0, at + 4) + (tail.includes(' (') ? tail.slice(0, tail.indexOf(' (')) : tail);
-}
 
 function freePort() {
   return new Promise((resolve, reject) => {
@@ -177,15 +133,4 @@ async function startServer(token, store) {
       child.kill('SIGTERM');
     }),
   };
-}
-
-/** A command's output: stdout, and stderr after it unless `withStderr` is false. */
-function capture(cmd, args, env = {}, withStderr = true) {
-  return new Promise((resolve) => {
-    const child = spawn(cmd, args, { cwd: root, stdio: ['ignore', 'pipe', withStderr ? 'pipe' : 'ignore'], env: { ...process.env, ...env } });
-    let out = '';
-    child.stdout.on('data', (d) => (out += d));
-    if (withStderr) child.stderr.on('data', (d) => (out += d));
-    child.on('exit', () => resolve(out));
-  });
 }

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import { buildServer } from '../src/http/server.js';
-import { createScim } from '../src/core/scim.js';
+import { createScim, type Scim } from '../src/core/scim.js';
 import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
 import { PostgresStore } from '../src/store/postgres/postgres-store.js';
 import { freshPostgresDatabase, postgresUrl } from './postgres.js';
@@ -29,6 +29,8 @@ export interface Response {
 export interface TestServer {
   app: FastifyInstance;
   store: Store;
+  /** The core the server serves, for mounting it through another adapter too. */
+  scim: Scim;
   token: string;
   /** Sends a SCIM request with the server's token unless `headers.authorization` says otherwise. */
   request(method: string, url: string, body?: unknown, headers?: Record<string, string>): Promise<Response>;
@@ -75,8 +77,9 @@ export async function testServer(
   const store = await openTestStore(options.store ?? testStoreKind());
   const registry = SchemaRegistry.create({ bundles: (options.schemaFiles ?? []).map(loadSchemaBundle) });
   const { token } = await testToken(store, { name: 'test' });
+  const scim = createScim({ store, registry, ...(options.maxResults ? { maxResults: options.maxResults } : {}), ...(options.bulk ? { bulk: options.bulk } : {}), events: options.events ?? false });
   const app = buildServer({
-    scim: createScim({ store, registry, ...(options.maxResults ? { maxResults: options.maxResults } : {}), ...(options.bulk ? { bulk: options.bulk } : {}), events: options.events ?? false }),
+    scim,
     store,
     // the channels that are URLs are webhook endpoints, as `scimd serve` makes them
     ...(Array.isArray(options.events) ? { webhooks: options.events.filter((c) => /^https?:/.test(c)) } : {}),
@@ -116,7 +119,7 @@ export async function testServer(
     }
     return JSON.stringify(out);
   };
-  return { app, store, token, request, snapshot, close: async () => { await app.close(); await store.close(); } };
+  return { app, store, scim, token, request, snapshot, close: async () => { await app.close(); await store.close(); } };
 }
 
 /**

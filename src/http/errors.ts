@@ -17,8 +17,8 @@ export const bodyErrors = {
   unsupportedMediaType: () => scimErrors.unsupportedMediaType('Send the body as "application/scim+json" or "application/json".'),
   contentLengthMismatch: () => scimErrors.badRequest('The Content-Length header does not match the body.'),
   // Fastify's wording, whatever the media type was: clients have seen it since the first release
-  tooDeep: (max: number, position: number) =>
-    scimErrors.invalidSyntax(`The request body nests arrays and objects deeper than ${max} levels (at character ${position}); no SCIM request is that deep.`),
+  tooDeep: (max: number, position?: number) =>
+    scimErrors.invalidSyntax(`The request body nests arrays and objects deeper than ${max} levels${position === undefined ? '' : ` (at character ${position})`}; no SCIM request is that deep.`),
   invalidJson: () => scimErrors.invalidSyntax("The request body is not valid JSON: Body is not valid JSON but content-type is set to 'application/json'."),
 } as const;
 

@@ -1,12 +1,13 @@
 /**
- * The SCIM API as a Fastify plugin: `app.register(scimPlugin, { prefix: '/scim/v2', scim, store, bodyLimit })`.
+ * The SCIM API as a Fastify plugin, the default export of `scimd/fastify`:
+ * `app.register(scimd, { prefix: '/scim/v2', scim, store, bodyLimit })`, or `{ prefix, handler }` with a ready handler.
  * It only translates between Fastify and the framework-neutral handler (handler.ts), which decides everything.
  */
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
-import { createScimHandler, type HttpRequest, type HttpResponse, type ScimHandlerOptions } from './handler.js';
+import { createScimHandler, type HttpRequest, type HttpResponse, type ScimHandlerSource } from './handler.js';
 import { readNodeBody, splitTarget } from './node.js';
 
-export type ScimPluginOptions = ScimHandlerOptions;
+export type ScimPluginOptions = ScimHandlerSource;
 
 /**
  * Leaves request bodies to the handler: Fastify neither reads nor limits them, and hands the stream through (after
@@ -70,11 +71,14 @@ export function sendHttpResponse(reply: FastifyReply, response: HttpResponse): F
 const HANDED_OVER = new Set(['FST_ERR_CTP_INVALID_MEDIA_TYPE', 'FST_ERR_ROUTE_MISSING_CONTENT_TYPE']);
 
 export const scimPlugin: FastifyPluginAsync<ScimPluginOptions> = async (instance, options) => {
-  const handler = createScimHandler({
-    ...options,
-    // by default, a failure answered with 500 is logged by the logger of the request it failed
-    onError: options.onError ?? ((err, request) => (request instanceof FastifyHttpRequest ? request.fastify.log : instance.log).error({ err }, 'request failed')),
-  });
+  const handler =
+    'handler' in options
+      ? options.handler
+      : createScimHandler({
+          ...options,
+          // by default, a failure answered with 500 is logged by the logger of the request it failed
+          onError: options.onError ?? ((err, request) => (request instanceof FastifyHttpRequest ? request.fastify.log : instance.log).error({ err }, 'request failed')),
+        });
   const prefix = instance.prefix.replace(/\/+$/, '');
   const depth = prefix.split('/').filter(Boolean).length;
   const serve = async (req: FastifyRequest, reply: FastifyReply) => sendHttpResponse(reply, await handler(new FastifyHttpRequest(req, prefix, depth)));
@@ -84,7 +88,11 @@ export const scimPlugin: FastifyPluginAsync<ScimPluginOptions> = async (instance
     if (err.code !== undefined && HANDED_OVER.has(err.code)) return serve(req, reply);
     throw err;
   });
-  // every method and path under the prefix: the handler routes, and answers 404 where nothing matches
+  // every method and path under the prefix: the handler routes, and answers 404 where nothing matches (methods
+  // Fastify's `all` leaves out reach its not-found handler, which this prefix's is)
   instance.all('/', serve);
   instance.all('/*', serve);
+  instance.setNotFoundHandler(serve);
 };
+
+export default scimPlugin;

@@ -1,9 +1,10 @@
 /**
  * The SCIM protocol over HTTP, free of any web framework: a plain request in, a plain response out. Every HTTP rule
  * of the SCIM API lives here — routes, media types, body limits, JSON parsing, authentication and rate limiting,
- * status codes, Location and ETag, conditional requests, error bodies — so that each framework adapter (the Fastify
- * plugin in fastify.ts, or an Express or fetch handler an embedding application writes) only translates.
+ * status codes, Location and ETag, conditional requests, error bodies, request ids — so that each framework adapter
+ * (fastify.ts, node.ts for node:http and Express, fetch.ts for Web-standard runtimes) only translates.
  */
+import { randomUUID } from 'node:crypto';
 import { parse as parseJson } from 'secure-json-parse';
 import type { CallContext, ListParams, ProjectionParams, Scim } from '../core/scim.js';
 import { authenticate, type AuthenticateOptions, type RequestContext } from '../core/tokens.js';
@@ -70,6 +71,18 @@ export interface ScimHandlerOptions {
 }
 
 export type ScimHandler = (request: HttpRequest) => Promise<HttpResponse>;
+
+/** What every adapter is given: a ready handler (e.g. one an application shares between adapters), or its options. */
+export type ScimHandlerSource = ScimHandlerOptions | { readonly handler: ScimHandler };
+
+export function handlerFrom(source: ScimHandlerSource): ScimHandler {
+  return 'handler' in source ? source.handler : createScimHandler(source);
+}
+
+/** The client's X-Request-Id when it is a short plain token (it is logged and audited), else a new UUID. */
+export function requestIdOf(header: string | string[] | undefined): string {
+  return typeof header === 'string' && /^[\w.:-]{1,128}$/.test(header) ? header : randomUUID();
+}
 
 /**
  * What authenticating one request is told: whom to record a refusal against (unless `audit` is
@@ -361,10 +374,14 @@ function errorResponse(e: ScimError, closeConnection: boolean): HttpResponse {
   return json(e.status, e.toJSON(), headers);
 }
 
-/** HEAD answers what GET would, without the body (its length stays in `content-length`). */
-function forMethod(method: string, response: HttpResponse): HttpResponse {
-  if (method !== 'HEAD') return response;
-  const headers = Object.assign({}, response.headers, { 'content-length': String(response.body === undefined ? 0 : Buffer.byteLength(response.body)) });
+/**
+ * The response as sent: it names its request id (the client's own, or the one to quote when reporting it), and to
+ * HEAD it answers what GET would, without the body (its length stays in `content-length`).
+ */
+function finish(method: string, request: HttpRequest, response: HttpResponse): HttpResponse {
+  const headers: Record<string, string> = Object.assign({ 'x-request-id': request.requestId }, response.headers);
+  if (method !== 'HEAD') return response.body === undefined ? { status: response.status, headers } : { status: response.status, headers, body: response.body };
+  headers['content-length'] = String(response.body === undefined ? 0 : Buffer.byteLength(response.body));
   return { status: response.status, headers };
 }
 
@@ -376,10 +393,15 @@ export async function answerNotFound(request: HttpRequest, bodyLimit: number, on
   const method = request.method.toUpperCase();
   try {
     await bodyOf(method, request, bodyLimit);
-    return forMethod(method, errorResponse(scimErrors.notFound(`There is no endpoint ${request.method} ${targetOf(request, false)}.`), false));
+    return notFound(request);
   } catch (e) {
-    return forMethod(method, failure(e, bodyLimit, request, onError));
+    return finish(method, request, failure(e, bodyLimit, request, onError));
   }
+}
+
+/** 404 for a request outside every route, its body unread (an adapter's answer to a request outside its mount). */
+export function notFound(request: HttpRequest): HttpResponse {
+  return finish(request.method.toUpperCase(), request, errorResponse(scimErrors.notFound(`There is no endpoint ${request.method} ${targetOf(request, false)}.`), false));
 }
 
 function failure(e: unknown, limit: number, request: HttpRequest, onError: ScimHandlerOptions['onError']): HttpResponse {
@@ -475,7 +497,7 @@ export function createScimHandler(options: ScimHandlerOptions): ScimHandler {
     try {
       route = routeOf(method, request);
     } catch (e) {
-      return forMethod(method, failure(e, bodyLimit, request, onError));
+      return finish(method, request, failure(e, bodyLimit, request, onError));
     }
     if (route === undefined) return answerNotFound(request, bodyLimit, onError);
     // Bulk bodies may be larger than others, up to maxPayloadSize (RFC 7644 §3.7.4), and say so when they are not.
@@ -483,9 +505,9 @@ export function createScimHandler(options: ScimHandlerOptions): ScimHandler {
     try {
       const ctx = await contextOf(request);
       const body = BODY.has(method) ? await bodyOf(method, request, limit) : undefined;
-      return forMethod(method, await call(route, ctx, body, request));
+      return finish(method, request, await call(route, ctx, body, request));
     } catch (e) {
-      return forMethod(method, failure(e, limit, request, onError));
+      return finish(method, request, failure(e, limit, request, onError));
     }
   };
 }

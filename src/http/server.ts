@@ -3,7 +3,6 @@
  * handler.ts, which holds every rule of it), health and readiness checks, the admin API, request ids, timeouts and a
  * graceful shutdown. Nothing below decides anything about SCIM requests.
  */
-import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import type { Scim } from '../core/scim.js';
@@ -13,7 +12,7 @@ import { toScimError } from './errors.js';
 import { registerAdminApi } from './admin.js';
 import { registerConsole } from '../console/server.js';
 import type { RateLimiter } from './rate-limit.js';
-import { SCIM_JSON, answerNotFound, authenticateOptions } from './handler.js';
+import { SCIM_JSON, answerNotFound, authenticateOptions, requestIdOf } from './handler.js';
 import { FastifyHttpRequest, passBodiesThrough, scimPlugin, sendHttpResponse } from './fastify.js';
 
 export { SCIM_JSON } from './handler.js';
@@ -76,10 +75,7 @@ export function buildServer(options: ServerOptions): FastifyInstance {
     frameworkErrors: (err, _req, reply) => sendError(reply as FastifyReply, toScimError(err, bodyLimit)),
     // one line a request, written when it is answered (Fastify's own are two: on arrival and on answer)
     disableRequestLogging: true,
-    genReqId: (req) => {
-      const given = req.headers['x-request-id'];
-      return typeof given === 'string' && /^[\w.:-]{1,128}$/.test(given) ? given : randomUUID();
-    },
+    genReqId: (req) => requestIdOf(req.headers['x-request-id']),
   });
 
   // Bodies outside the SCIM API are read as the SCIM handler reads them (only a request that matches no route has

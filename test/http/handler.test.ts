@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createScim, type Scim } from '../../src/core/scim.js';
 import type { RequestContext } from '../../src/core/tokens.js';
 import { scimErrors } from '../../src/core/errors.js';
-import { createScimHandler, type HttpRequest, type HttpResponse, type ScimHandler, type ScimHandlerOptions } from '../../src/http/handler.js';
+import { createScimHandler, requestIdOf, type HttpRequest, type HttpResponse, type ScimHandler, type ScimHandlerOptions } from '../../src/http/handler.js';
 import { readNodeBody } from '../../src/http/node.js';
 import type { RateLimiter } from '../../src/http/rate-limit.js';
 import { StoreUnavailable } from '../../src/core/errors.js';
@@ -167,7 +167,7 @@ describe('routes', () => {
     const got = await handle(plain('GET', `/Users/${id}`));
     const head = await handle(plain('HEAD', `/Users/${id}`));
     expect(head).toEqual({ status: 200, headers: { ...got.headers, 'content-length': String(Buffer.byteLength(got.body!)) } });
-    expect(await handle(plain('HEAD', `/Users/${id}`, { headers: { 'if-none-match': etag } }))).toEqual({ status: 304, headers: { etag, 'content-length': '0' } });
+    expect(await handle(plain('HEAD', `/Users/${id}`, { headers: { 'if-none-match': etag } }))).toEqual({ status: 304, headers: { etag, 'content-length': '0', 'x-request-id': 'req-1' } });
     const missing = await handle(plain('HEAD', '/Users/nope'));
     expect([missing.status, missing.body, Number(missing.headers['content-length'])]).toEqual([404, undefined, expect.any(Number)]);
     expect((await handle(plain('HEAD', '/Me'))).status).toBe(501);
@@ -233,7 +233,7 @@ describe('responses', () => {
   it('201 with Location and ETag, under the public URL (trailing slashes dropped) or else the request origin', async () => {
     const res = await handle(plain('POST', '/Users', { body: user('located') }));
     const body = parsed(res);
-    expect(res.headers).toEqual({ location: `https://scim.example.com/scim/v2/Users/${body.id}`, etag: 'W/"1"', 'content-type': 'application/scim+json; charset=utf-8' });
+    expect(res.headers).toEqual({ location: `https://scim.example.com/scim/v2/Users/${body.id}`, etag: 'W/"1"', 'content-type': 'application/scim+json; charset=utf-8', 'x-request-id': 'req-1' });
     expect(body.meta.location).toBe(res.headers.location);
     const local = createScimHandler({ scim, store, bodyLimit: BODY_LIMIT });
     const got = await local(plain('GET', `/Users/${body.id}`));
@@ -246,7 +246,7 @@ describe('responses', () => {
     const { id, etag } = await created();
     const got = await handle(plain('GET', `/Users/${id}`));
     expect([got.status, got.headers.etag]).toEqual([200, etag]);
-    expect(await handle(plain('GET', `/Users/${id}`, { headers: { 'if-none-match': `W/"9", ${etag}` } }))).toEqual({ status: 304, headers: { etag } });
+    expect(await handle(plain('GET', `/Users/${id}`, { headers: { 'if-none-match': `W/"9", ${etag}` } }))).toEqual({ status: 304, headers: { etag, 'x-request-id': 'req-1' } });
   });
 
   it('PATCH is 200 with the resource, or 204 with the ETag for a dialect that expects it (unless attributes are asked for)', async () => {
@@ -254,10 +254,10 @@ describe('responses', () => {
     const patch = (title: string) => ({ schemas: [PATCH_OP], Operations: [{ op: 'replace', path: 'title', value: title }] });
     const rfc = await handle(plain('PATCH', `/Users/${id}`, { body: patch('a') }));
     expect([rfc.status, rfc.headers.location, rfc.headers.etag, parsed(rfc).title]).toEqual([200, expect.stringContaining(id), 'W/"2"', 'a']);
-    expect(await handle(plain('PATCH', `/Users/${id}`, { body: patch('b'), token: entraToken }))).toEqual({ status: 204, headers: { etag: 'W/"3"' } });
+    expect(await handle(plain('PATCH', `/Users/${id}`, { body: patch('b'), token: entraToken }))).toEqual({ status: 204, headers: { etag: 'W/"3"', 'x-request-id': 'req-1' } });
     const asked = await handle(plain('PATCH', `/Users/${id}?attributes=title`, { body: patch('c'), token: entraToken }));
     expect([asked.status, parsed(asked).title]).toEqual([200, 'c']);
-    expect(await handle(plain('DELETE', `/Users/${id}`))).toEqual({ status: 204, headers: {} });
+    expect(await handle(plain('DELETE', `/Users/${id}`))).toEqual({ status: 204, headers: { 'x-request-id': 'req-1' } });
   });
 });
 
@@ -309,5 +309,19 @@ describe('authentication, limits and failures', () => {
     expect(told).toEqual([[new Error('disk on fire'), request]]);
     const away = await broken(plain('GET', '/Users/x'));
     expect([away.status, away.headers['retry-after'], told.length]).toEqual([503, '1', 1]);
+  });
+});
+
+describe('request ids', () => {
+  it('every answer names its request id, errors and HEAD included', async () => {
+    for (const [method, target, token] of [['GET', '/Users', undefined], ['HEAD', '/Users', undefined], ['GET', '/Users', 'nope'], ['GET', '/a/b/c', undefined]] as const) {
+      expect((await handle(plain(method, target, { token }))).headers['x-request-id'], `${method} ${target}`).toBe('req-1');
+    }
+  });
+
+  it("requestIdOf: the client's X-Request-Id when it is a short plain token, else a new UUID", () => {
+    expect(requestIdOf('req-42.a:b_c')).toBe('req-42.a:b_c');
+    const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+    for (const given of [undefined, '', 'x'.repeat(129), 'a b', 'a\nb', ['a', 'b']]) expect(requestIdOf(given), String(given)).toMatch(uuid);
   });
 });
