@@ -9,7 +9,7 @@ import { auditEntry, type AttributeChange, type AuditCaller, type AuditOperation
 import { parseAuditQuery, type AuditParams } from './audit-query.js';
 import { scimErrors } from './errors.js';
 import { readFeedPage, type FeedPage, type FeedParams } from './feed.js';
-import type { AdminScope, Organization, OrganizationContents, OutboxEvent, TokenRecord, TokenScope } from './model.js';
+import type { AdminScope, Delivery, Organization, OrganizationContents, OutboxEvent, TokenRecord, TokenScope } from './model.js';
 import type { AuditLog, OrganizationStore, Outbox, TokenStore } from './ports.js';
 import { timeOrderedId } from './resource/ids.js';
 import type { SchemaRegistry } from './schema/registry.js';
@@ -231,6 +231,11 @@ export function createAdmin(store: AdminStore, options: AdminOptions = {}) {
 
     /** The dead-lettered events the scope sees, oldest first. */
     deadEvents: (scope: AdminScope, limit = MAX_DEAD_EVENTS) => deadOf(scope, limit),
+
+    /** An organization's newest events on their delivery channels, as they stand (delivered, pending, dead). */
+    async deliveries(scope: AdminScope, organization: string, limit = 50): Promise<Delivery[]> {
+      return store.recentDeliveries((await organizationNamed(scope, organization)).id, limit);
+    },
 
     /**
      * A page of the events feed: an organization admin reads its own organization's; the operator every

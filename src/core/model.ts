@@ -181,6 +181,13 @@ export interface OutboxEvent {
   readonly lastError?: string;
 }
 
+/** An event on one delivery channel, as it stands: delivered, waiting (for its turn or its next attempt), or dead. */
+export interface Delivery extends OutboxEvent {
+  readonly state: 'delivered' | 'pending' | 'dead';
+  /** When it was delivered or dead-lettered; for a pending one, when it is tried next. */
+  readonly when: string;
+}
+
 export interface CreateManyOptions {
   /** Once this many items have failed, attempt no more: the result then ends with the last failure. */
   readonly stopAfterErrors?: number;

@@ -10,7 +10,7 @@
  */
 import type { AuditEntry, AuditQuery, AuditRecord } from './audit.js';
 import type {
-  ChangeRecord, ConsoleGrant, CreateManyOptions, FeedSlice, Modification, Organization, OrganizationContents, OutboxEvent, PatchChange, ResourcePage, ResourceQuery, ResourceRef, ResourceWrite,
+  ChangeRecord, ConsoleGrant, CreateManyOptions, Delivery, FeedSlice, Modification, Organization, OrganizationContents, OutboxEvent, PatchChange, ResourcePage, ResourceQuery, ResourceRef, ResourceWrite,
   SnapshotRecord, StoredResource, TokenRecord, FoundToken,
 } from './model.js';
 import type { UniquenessViolation, UnknownMembers } from './errors.js';
@@ -132,6 +132,8 @@ export interface Outbox {
   failEvent(seq: number, error: string, retryAt: string | undefined): Promise<void>;
   /** The dead-lettered events, oldest first. */
   deadEvents(limit: number): Promise<OutboxEvent[]>;
+  /** An organization's newest events on the delivery channels (not the feed's), newest first, as they stand. */
+  recentDeliveries(orgId: string, limit: number): Promise<Delivery[]>;
   /** Puts dead-lettered events (one, by event id, or all) back for delivery; returns how many. */
   retryDeadEvents(eventId?: string): Promise<number>;
   /**

@@ -242,11 +242,13 @@ export function registerAdminApi(app: FastifyInstance, store: AdminStore & Conso
         const { scope } = await caller(req);
         const org = await admin.organization(scope, param(req, 'org'));
         const dead = await admin.deadEvents({ orgId: org.id });
+        const recent = await admin.deliveries(scope, org.name);
         return {
           // where events go is the operator's business: an organization's admin sees its own events only
           ...('all' in scope ? { webhooks: options.webhooks ?? [] } : {}),
           feed: options.feed ?? false,
           dead: dead.map((d) => ({ ...d.event, webhook: d.channel, attempts: d.attempts, lastError: d.lastError ?? null })),
+          recent: recent.map((d) => ({ ...d.event, webhook: d.channel, state: d.state, when: d.when, attempts: d.attempts, lastError: d.lastError ?? null })),
         };
       });
       api.post('/organizations/:org/deliveries/retry', async (req) => {

@@ -193,7 +193,11 @@ describe('events and deliveries', () => {
     await s.store.failEvent(event!.seq, 'HTTP 500: down', undefined); // dead
     const operator = await signIn();
     const seen = await send('GET', '/admin/api/organizations/acme/deliveries', undefined, as(operator));
-    expect(seen.body).toMatchObject({ webhooks: ['https://hooks.example.com/scim'], feed: false, dead: [{ type: 'user.created', webhook: 'https://hooks.example.com/scim', attempts: 1, lastError: 'HTTP 500: down' }] });
+    expect(seen.body).toMatchObject({
+      webhooks: ['https://hooks.example.com/scim'], feed: false,
+      dead: [{ type: 'user.created', webhook: 'https://hooks.example.com/scim', attempts: 1, lastError: 'HTTP 500: down' }],
+      recent: [{ type: 'user.created', state: 'dead', attempts: 1, lastError: 'HTTP 500: down' }],
+    });
     const admin = await signIn('acme');
     const own = await send('GET', '/admin/api/organizations/acme/deliveries', undefined, as(admin));
     expect(own.body.webhooks).toBeUndefined();
@@ -205,6 +209,9 @@ describe('events and deliveries', () => {
     expect((await send('POST', '/admin/api/organizations/acme/deliveries/retry', { eventId: 'nope' }, as(admin))).status).toBe(404);
     expect((await send('POST', '/admin/api/organizations/acme/deliveries/retry', { eventId: event!.event.id }, as(admin))).body).toEqual({ retried: 1 });
     expect(await s.store.deadEvents(10)).toEqual([]);
+    const [again] = await s.store.claimEvents(new Date().toISOString(), new Date().toISOString(), 10, 'https://hooks.example.com/scim');
+    await s.store.completeEvents([again!.seq], new Date().toISOString());
+    expect((await send('GET', '/admin/api/organizations/acme/deliveries', undefined, as(admin))).body.recent).toMatchObject([{ type: 'user.created', state: 'delivered', attempts: 0 }]);
   });
 });
 

@@ -735,6 +735,22 @@ export function describeStoreContract(name: string, open: () => Promise<Store>):
         expect(await store.claimEvents(soon, later, 10, 'hook-1')).toEqual([]);
       });
 
+      it('recentDeliveries: one organization\'s events on the delivery channels, newest first, as they stand', async () => {
+        await store.createResource(org.id, 'User', 'a', at(1), { ...userWrite('a'), record: { events: [event('user.created', 'a', 1), event('user.updated', 'a', 2)], channels: ['hook', FEED_CHANNEL] } });
+        await store.createResource(other.id, 'User', 'x', at(2), { ...userWrite('x'), record: { events: [{ ...event('user.created', 'x', 3), organization: other.id }], channels: ['hook'] } });
+        const [first] = await store.claimEvents(soon, later, 10, 'hook');
+        await store.completeEvents([first!.seq], soon);
+        const [second] = await store.claimEvents(soon, later, 10, 'hook');
+        await store.failEvent(second!.seq, 'HTTP 503', undefined);
+        const recent = await store.recentDeliveries(org.id, 10);
+        expect(recent.map((d) => [d.event.id, d.channel, d.state, d.attempts, d.lastError ?? null])).toEqual([
+          ['user.updated-a-2', 'hook', 'dead', 1, 'HTTP 503'], ['user.created-a-1', 'hook', 'delivered', 0, null],
+        ]);
+        expect(recent[1]!.when).toBe(soon);
+        expect((await store.recentDeliveries(other.id, 10)).map((d) => [d.event.id, d.state])).toEqual([['user.created-x-3', 'pending']]);
+        expect(await store.recentDeliveries(org.id, 1)).toHaveLength(1);
+      });
+
       it('pruneEvents deletes delivered events only', async () => {
         await store.createResource(org.id, 'User', 'a', at(1), { ...userWrite('a'), record: { events: [event('user.created', 'a', 1)] } });
         await store.createResource(org.id, 'User', 'b', at(2), { ...userWrite('b'), record: { events: [event('user.created', 'b', 2)] } });

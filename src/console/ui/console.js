@@ -485,6 +485,14 @@ function Deliveries({ org }) {
     ${data?.webhooks && html`<h2>Webhook endpoints</h2>
       ${data.webhooks.length === 0 ? html`<p class="hint">None: set SCIMD_WEBHOOK_URL to deliver events.</p>`
         : html`<ul class="plain">${data.webhooks.map((url) => html`<li><code>${url}</code></li>`)}</ul>`}`}
+    <h2>Recent deliveries</h2>
+    ${(data?.recent ?? []).length === 0 ? html`<p>No events yet.</p>` : html`<table>
+      <caption>The newest events of ${org} on each endpoint</caption>
+      <thead><tr><th scope="col">Event</th><th scope="col">Resource</th><th scope="col">Endpoint</th><th scope="col">Status</th><th scope="col">Attempts</th></tr></thead>
+      <tbody>${data.recent.map((e) => html`<tr><td>${e.type}</td><td>${e.resource?.type} <code>${e.resource?.id}</code></td><td><code>${e.webhook || 'in process'}</code></td>
+        <td>${e.state === 'delivered' ? `Delivered ${when(e.when)}` : e.state === 'dead' ? `Dead ${when(e.when)}` : `Waiting: next try ${when(e.when)}`}${e.lastError ? html`<br /><span class="hint">${e.lastError}</span>` : ''}</td>
+        <td>${e.attempts}</td></tr>`)}</tbody>
+    </table>`}
     <h2>Dead letters</h2>
     ${note && html`<p role="status">${note}</p>`}
     <${ErrorNote} error=${actionError ?? error} />

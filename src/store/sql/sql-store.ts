@@ -8,7 +8,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import type { AuditEntry, AuditQuery, AuditRecord } from '../../core/audit.js';
 import { StoreNotEmpty } from '../../core/errors.js';
 import type {
-  ConsoleGrant, FeedSlice, IndexEntry, Keyset, Organization, OrganizationContents, OutboxEvent, ResourcePage, ResourceQuery, ResourceRef, SnapshotRecord, StoredResource, TokenRecord, FoundToken, UniqueKey,
+  ConsoleGrant, Delivery, FeedSlice, IndexEntry, Keyset, Organization, OrganizationContents, OutboxEvent, ResourcePage, ResourceQuery, ResourceRef, SnapshotRecord, StoredResource, TokenRecord, FoundToken, UniqueKey,
 } from '../../core/model.js';
 import { FEED_CHANNEL } from '../../core/model.js';
 import type { LifecycleEvent } from '../../core/events.js';
@@ -312,6 +312,19 @@ export abstract class SqlStore implements Omit<Store, WritePath> {
   async deadEvents(limit: number): Promise<OutboxEvent[]> {
     const rows = await this.x.read(rowsOf<OutboxRow>('SELECT seq, channel, payload, attempts, last_error FROM event_outbox WHERE dead IS NOT NULL ORDER BY seq LIMIT ?', limit));
     return rows.map(toOutboxEvent);
+  }
+
+  async recentDeliveries(orgId: string, limit: number): Promise<Delivery[]> {
+    const rows = await this.x.read(rowsOf<OutboxRow & { delivered: string | null; dead: string | null; next_attempt: string }>(
+      `SELECT seq, channel, payload, attempts, last_error, delivered, dead, next_attempt FROM event_outbox
+       WHERE org_id = ? AND channel <> ? ORDER BY seq DESC LIMIT ?`,
+      orgId, FEED_CHANNEL, limit,
+    ));
+    return rows.map((r) => ({
+      ...toOutboxEvent(r),
+      state: r.delivered !== null ? 'delivered' : r.dead !== null ? 'dead' : 'pending',
+      when: r.delivered ?? r.dead ?? r.next_attempt,
+    }));
   }
 
   async retryDeadEvents(eventId?: string): Promise<number> {

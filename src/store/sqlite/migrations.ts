@@ -346,6 +346,7 @@ export const MIGRATIONS: readonly { readonly version: number; readonly name: str
       ALTER TABLE event_outbox ADD COLUMN feed_position INTEGER;
       CREATE UNIQUE INDEX event_outbox_feed_position ON event_outbox (feed_position) WHERE feed_position IS NOT NULL;
       CREATE INDEX event_outbox_feed ON event_outbox (org_id, feed_position) WHERE feed_position IS NOT NULL;
+      CREATE INDEX event_outbox_organization ON event_outbox (org_id, seq);
     `,
   },
   {
