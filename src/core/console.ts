@@ -107,7 +107,7 @@ export function createConsole(store: ConsoleStores, options: { readonly now?: ()
       const expires = later(SESSION_ABSOLUTE_SECONDS);
       await store.createGrant({
         id: timeOrderedId(), hash: tokenDigest(value), kind: 'session', ...(link.orgId ? { orgId: link.orgId } : {}), created: now().toISOString(), expires,
-        createdBy: `console (${link.kind === 'setup' ? 'setup' : 'sign-in'} link by ${link.createdBy})`, lastSeen: now().toISOString(), csrf,
+        createdBy: `console (${link.kind === 'setup' ? 'setup' : 'sign-in'} link by ${link.createdBy})`, lastSeen: now().toISOString(), csrf, linkId: link.id,
       });
       return { session: value, csrf, expires };
     },

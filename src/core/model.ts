@@ -298,4 +298,6 @@ export interface ConsoleGrant {
   readonly revoked?: string;
   /** A session: the token every state-changing request must carry (CSRF). */
   readonly csrf?: string;
+  /** A session: the link that opened it (revoking a setup link ends its sessions). */
+  readonly linkId?: string;
 }

@@ -170,7 +170,7 @@ export interface ConsoleStore {
   useGrant(id: string, at: string): Promise<boolean>;
   /** Records that a session was seen. */
   touchGrant(id: string, at: string): Promise<void>;
-  /** False when there is no such grant not yet revoked. */
+  /** Revokes a grant and the sessions it opened; false when there is no such grant not yet revoked. */
   revokeGrant(id: string, at: string): Promise<boolean>;
   /** The grants of a kind, of one organization or the operator's (orgId undefined), newest first. */
   listGrants(kind: ConsoleGrant['kind'], orgId: string | undefined): Promise<ConsoleGrant[]>;

@@ -243,9 +243,18 @@ describe('an organization admin sees only its organization', () => {
     expect(made.status).toBe(201);
     const secret = new URL(made.body.url).hash.slice(1);
     expect(made.body.url).toMatch(/^https:\/\/scim\.example\.com\/console\/signin#scimd_console_/);
-    for (let i = 0; i < 2; i++) expect((await send('POST', '/admin/api/signin', { link: secret }, { 'content-type': 'application/json' })).status).toBe(200);
+    const opened = [];
+    for (let i = 0; i < 2; i++) {
+      const r = await send('POST', '/admin/api/signin', { link: secret }, { 'content-type': 'application/json' });
+      expect(r.status).toBe(200);
+      opened.push({ cookie: String(r.headers['set-cookie']).split(';')[0]!, csrf: r.body.csrf as string });
+    }
+    expect((await send('GET', '/admin/api/session', undefined, as(opened[0]!))).body).toMatchObject({ role: 'admin', organization: 'acme' });
     expect((await send('POST', `/admin/api/organizations/acme/setup-links/${made.body.id}/revoke`, undefined, as(operator))).status).toBe(204);
     expect((await send('POST', '/admin/api/signin', { link: secret }, { 'content-type': 'application/json' })).status).toBe(401);
+    // the sessions it opened end with it; the operator's own goes on
+    for (const session of opened) expect((await send('GET', '/admin/api/session', undefined, as(session))).status).toBe(401);
+    expect((await send('GET', '/admin/api/session', undefined, as(operator))).status).toBe(200);
   });
 });
 

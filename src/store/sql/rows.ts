@@ -139,6 +139,7 @@ export interface GrantRow {
   last_seen: string | null;
   revoked: string | null;
   csrf: string | null;
+  link_id: string | null;
 }
 
 export function toGrant(row: GrantRow): ConsoleGrant {
@@ -154,5 +155,6 @@ export function toGrant(row: GrantRow): ConsoleGrant {
     ...(row.last_seen !== null ? { lastSeen: row.last_seen } : {}),
     ...(row.revoked !== null ? { revoked: row.revoked } : {}),
     ...(row.csrf !== null ? { csrf: row.csrf } : {}),
+    ...(row.link_id !== null ? { linkId: row.link_id } : {}),
   };
 }

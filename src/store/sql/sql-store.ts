@@ -158,8 +158,8 @@ export abstract class SqlStore implements Omit<Store, WritePath> {
 
   async createGrant(g: ConsoleGrant): Promise<void> {
     await this.x.write(statement(
-      'INSERT INTO console_grants (id, hash, kind, org_id, created, expires, created_by, last_seen, csrf) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
-      g.id, g.hash, g.kind, g.orgId ?? null, g.created, g.expires, g.createdBy, g.lastSeen ?? null, g.csrf ?? null,
+      'INSERT INTO console_grants (id, hash, kind, org_id, created, expires, created_by, last_seen, csrf, link_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+      g.id, g.hash, g.kind, g.orgId ?? null, g.created, g.expires, g.createdBy, g.lastSeen ?? null, g.csrf ?? null, g.linkId ?? null,
     ));
   }
 
@@ -177,7 +177,12 @@ export abstract class SqlStore implements Omit<Store, WritePath> {
   }
 
   async revokeGrant(id: string, at: string): Promise<boolean> {
-    return (await this.x.write(statement('UPDATE console_grants SET revoked = ? WHERE id = ? AND revoked IS NULL', at, id))).changes > 0;
+    return this.x.write((function* () {
+      const { changes } = yield* statement('UPDATE console_grants SET revoked = ? WHERE id = ? AND revoked IS NULL', at, id);
+      // the sessions a link opened end with it
+      if (changes > 0) yield* statement('UPDATE console_grants SET revoked = ? WHERE link_id = ? AND revoked IS NULL', at, id);
+      return changes > 0;
+    })());
   }
 
   async listGrants(kind: ConsoleGrant['kind'], orgId: string | undefined): Promise<ConsoleGrant[]> {

@@ -366,7 +366,8 @@ export const MIGRATIONS: readonly { readonly version: number; readonly name: str
         used       TEXT,
         last_seen  TEXT,
         revoked    TEXT,
-        csrf       TEXT
+        csrf       TEXT,
+        link_id    TEXT
       );
       CREATE INDEX console_grants_organization ON console_grants (org_id, kind);
     `,
