@@ -1,6 +1,6 @@
 /**
- * The checks of `scimd check`, each resting on one RFC section: discovery, Users and Groups CRUD, filters,
- * pagination, PATCH, ETags and errors, and what Entra ID and Okta send beyond the RFC (`--idp`).
+ * The checks of `scimd check`, each resting on one RFC section: discovery, Users and Groups CRUD, projection,
+ * filters, pagination, PATCH, ETags, errors and Bulk, and what Entra ID and Okta send beyond the RFC (`--idp`).
  */
 import { filter, parseFilter, patchOp, ScimClientError, type ScimClient, type ScimResource, type ScimUser } from '../client/index.js';
 import { ERROR_SCHEMA } from '../core/errors.js';
@@ -103,6 +103,17 @@ export const CHECKS: readonly Check[] = [
       await newUser(ctx, 'unique');
       const e = await refusal(newUser(ctx, 'unique'), '409 uniqueness');
       expectThat(e.status === 409 && e.scimType === 'uniqueness', `expected 409 with scimType "uniqueness", got ${e.status} ${e.scimType ?? 'without scimType'}`);
+    },
+  },
+  {
+    id: 'users.attributes', title: 'attributes and excludedAttributes shape the answer', rfc: 'RFC 7644 §3.4.2.5',
+    async run(ctx) {
+      const made = await newUser(ctx, 'projection', { displayName: 'Shown', title: 'Hidden' });
+      const only = (await ctx.client.users.get(made.id, { attributes: ['displayName'] })).resource;
+      expectThat(only.id === made.id && only.displayName === 'Shown', 'attributes=displayName left out "id" (always returned) or "displayName"');
+      expectThat(only.title === undefined && only.userName === undefined, 'attributes=displayName also returned "title" or "userName"');
+      const without = (await ctx.client.users.get(made.id, { excludedAttributes: ['title'] })).resource;
+      expectThat(without.title === undefined && without.displayName === 'Shown', 'excludedAttributes=title returned "title", or left out "displayName"');
     },
   },
   {
@@ -267,6 +278,25 @@ export const CHECKS: readonly Check[] = [
       ctx.removed('Groups', group.id);
       const e = await refusal(ctx.client.groups.get(group.id), '404');
       expectThat(e.status === 404, `expected 404 after DELETE, got ${e.status}`);
+    },
+  },
+  {
+    id: 'bulk.bulkId', title: 'Bulk creates a user and a group that names it by bulkId', rfc: 'RFC 7644 §3.7',
+    async run(ctx) {
+      needs(ctx.features.bulk.supported, 'Bulk');
+      const answer = await ctx.client.transport.request('POST', 'Bulk', { body: { schemas: [SCHEMA_URN.bulkRequest], Operations: [
+        { method: 'POST', path: '/Users', bulkId: 'u', data: { schemas: [USER], userName: `${ctx.prefix}bulk` } },
+        { method: 'POST', path: '/Groups', bulkId: 'g', data: { schemas: [GROUP], displayName: `${ctx.prefix}bulk`, members: [{ value: 'bulkId:u' }] } },
+      ] } });
+      const results = ((answer.body as { Operations?: unknown }).Operations ?? []) as { bulkId?: string; status?: unknown; location?: string }[];
+      const idOf = (bulkId: string) => results.find((r) => r.bulkId === bulkId)?.location?.split('/').pop();
+      const [user, group] = [idOf('u'), idOf('g')];
+      if (user !== undefined) ctx.made('Users', user);
+      if (group !== undefined) ctx.made('Groups', group);
+      expectThat(results.length === 2 && results.every((r) => String(r.status) === '201'), `expected two 201s, got ${JSON.stringify(results.map((r) => r.status))}`);
+      expectThat(user !== undefined && group !== undefined, 'an operation answered no location');
+      const members = (await ctx.client.groups.get(group)).resource.members?.map((m) => m.value) ?? [];
+      expectThat(JSON.stringify(members) === JSON.stringify([user]), `the group's members are ${JSON.stringify(members)}, not the user made`);
     },
   },
   {

@@ -90,25 +90,29 @@ export function idOf(location: string | undefined): string | undefined {
   return last === undefined || last === '' ? undefined : decodeURIComponent(last);
 }
 
-/** The outcomes of a BulkResponse (RFC 7644 §3.7.3), matched to the operations sent. */
+/** The outcomes of a BulkResponse (RFC 7644 §3.7.3), matched to the operations sent and in their order. */
 export function bulkOutcomes(sent: readonly BulkOperation[], body: unknown, url: string): BulkOutcome[] {
   const answered = (typeof body === 'object' && body !== null ? (body as Record<string, unknown>).Operations : undefined) as unknown;
   if (!Array.isArray(answered)) throw answerError({ method: 'POST', url }, 200, body);
-  return answered.slice(0, sent.length).map((raw, i) => {
+  const placed = answered.slice(0, sent.length).map((raw, i): [number, BulkOutcome] => {
     const r = (typeof raw === 'object' && raw !== null ? raw : {}) as Record<string, unknown>;
-    const op = sent[i]!;
+    // matched by bulkId where the answer carries one (§3.7.3 does not promise request order), else by place
+    const byBulkId = typeof r.bulkId === 'string' ? sent.findIndex((o) => o.bulkId === r.bulkId) : -1;
+    const at = byBulkId === -1 ? i : byBulkId;
+    const op = sent[at]!;
     const status = Number(r.status);
     const location = typeof r.location === 'string' ? r.location : undefined;
-    const id = op.method === 'POST' ? idOf(location) : op.path.split('/').pop();
-    return {
+    const id = idOf(op.method === 'POST' ? location : op.path);
+    return [at, {
       method: op.method, path: op.path, status,
       ...(op.bulkId !== undefined ? { bulkId: op.bulkId } : {}),
       ...(location !== undefined ? { location } : {}),
       ...(id !== undefined && status < 300 ? { id } : {}),
       ...(typeof r.version === 'string' ? { version: r.version } : {}),
       ...(status >= 300 || !(status >= 200) ? { error: answerError({ method: op.method, url: op.path }, status, r.response) } : {}),
-    };
+    }];
   });
+  return placed.sort((a, b) => a[0] - b[0]).map(([, outcome]) => outcome);
 }
 
 /** The operation with the bulkIds known so far replaced by their ids, in its path and its data. */

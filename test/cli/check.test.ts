@@ -84,12 +84,13 @@ describe('scimd check', () => {
     const limited = await proxy({ serviceProviderConfig: (spc) => {
       spc.patch.supported = false;
       spc.etag.supported = false;
+      spc.bulk.supported = false;
       delete spc.pagination;
     } });
     const { code, out } = await run(limited, '--token', srv.token, '--json');
     const report = JSON.parse(out) as Report;
     const unsupported = report.results.filter((r) => r.outcome === 'not supported').map((r) => r.id);
-    expect(unsupported.sort()).toEqual(['etag.ifMatch', 'groups.patch.members', 'pagination.cursor', 'users.patch.replace', 'users.patch.valuePath']);
+    expect(unsupported.sort()).toEqual(['bulk.bulkId', 'etag.ifMatch', 'groups.patch.members', 'pagination.cursor', 'users.patch.replace', 'users.patch.valuePath']);
     expect(report.failed).toBe(0);
     expect(code).toBe(0);
   });

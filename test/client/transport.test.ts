@@ -4,7 +4,7 @@
  * credentials (token fetched, cached until it expires, fetched again once on 401).
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { ScimClient, ScimClientError, ScimError, ScimTransportError, type Credentials } from '../../src/client/index.js';
+import { BulkRequest, ScimClient, ScimClientError, ScimError, ScimTransportError, type Credentials } from '../../src/client/index.js';
 import { retryAfterMs } from '../../src/client/transport.js';
 import { localServer, type LocalAnswer, type LocalRequest, type LocalServer } from './local-server.js';
 
@@ -126,6 +126,20 @@ describe('discovery', () => {
     expect(e).toBeInstanceOf(ScimError);
     expect(e).toMatchObject({ status: 501 });
     expect(s.requests.slice(before)).toEqual([]);
+  });
+});
+
+describe('Bulk answers', () => {
+  it('are matched to the operations by bulkId when the server answers them in another order', async () => {
+    const s = await serve((req) => {
+      if (req.url.endsWith('/ServiceProviderConfig')) return { status: 200, body: { bulk: { supported: true, maxOperations: 10, maxPayloadSize: 100000 } } };
+      if (!req.url.endsWith('/Bulk')) return { status: 404 };
+      const ops = JSON.parse(req.body).Operations as { bulkId: string }[];
+      return { status: 200, body: { Operations: ops.map((op) => ({ method: 'POST', bulkId: op.bulkId, status: '201', location: `${s.url}/scim/v2/Users/id-of-${op.bulkId}` })).reverse() } };
+    });
+    const request = new BulkRequest().post('Users', { userName: 'a' }, 'a').post('Users', { userName: 'b' }, 'b').post('Users', { userName: 'c' }, 'c');
+    const outcomes = await clientOf(s).bulk(request);
+    expect(outcomes.map((o) => [o.bulkId, o.id])).toEqual([['a', 'id-of-a'], ['b', 'id-of-b'], ['c', 'id-of-c']]);
   });
 });
 
