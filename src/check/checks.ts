@@ -33,6 +33,15 @@ async function refusal(request: Promise<unknown>, expected: string): Promise<Sci
   throw new CheckFailure(`expected ${expected}; the server accepted the request`);
 }
 
+/** DELETE answers 2xx and the resource is gone: a GET of it is then 404. */
+async function deletedIsGone(ctx: CheckContext, endpoint: string, id: string): Promise<void> {
+  const resources = ctx.client.resources(endpoint);
+  await resources.delete(id);
+  ctx.removed(endpoint, id);
+  const e = await refusal(resources.get(id), '404');
+  expectThat(e.status === 404, `expected 404 after DELETE, got ${e.status}`);
+}
+
 function needs(supported: boolean, feature: string): void {
   if (!supported) throw new NotSupported(`the server does not advertise ${feature} in /ServiceProviderConfig`);
 }
@@ -146,11 +155,7 @@ export const CHECKS: readonly Check[] = [
   {
     id: 'users.delete', title: 'DELETE /Users/{id} removes the user: GET is then 404', rfc: 'RFC 7644 §3.6',
     async run(ctx) {
-      const made = await newUser(ctx, 'delete');
-      await ctx.client.users.delete(made.id);
-      ctx.removed('Users', made.id);
-      const e = await refusal(ctx.client.users.get(made.id), '404');
-      expectThat(e.status === 404, `expected 404 after DELETE, got ${e.status}`);
+      await deletedIsGone(ctx, 'Users', (await newUser(ctx, 'delete')).id);
     },
   },
   {
@@ -273,11 +278,7 @@ export const CHECKS: readonly Check[] = [
   {
     id: 'groups.delete', title: 'DELETE /Groups/{id} removes the group: GET is then 404', rfc: 'RFC 7644 §3.6',
     async run(ctx) {
-      const group = await newGroup(ctx, 'delete', []);
-      await ctx.client.groups.delete(group.id);
-      ctx.removed('Groups', group.id);
-      const e = await refusal(ctx.client.groups.get(group.id), '404');
-      expectThat(e.status === 404, `expected 404 after DELETE, got ${e.status}`);
+      await deletedIsGone(ctx, 'Groups', (await newGroup(ctx, 'delete', [])).id);
     },
   },
   {
