@@ -200,6 +200,18 @@ export const CHECKS: readonly Check[] = [
     },
   },
   {
+    id: 'sort', title: 'sortBy and sortOrder order the results', rfc: 'RFC 7644 §3.4.2.3',
+    async run(ctx) {
+      needs(ctx.features.sort, 'sorting');
+      needs(ctx.features.filter.supported, 'filtering');
+      for (const n of ['b', 'c', 'a']) await newUser(ctx, `sort-${n}`);
+      const query = { filter: filter.sw('userName', `${ctx.prefix}sort-`), sortBy: 'userName' };
+      const order = async (sortOrder: 'ascending' | 'descending') => (await ctx.client.users.list({ ...query, sortOrder })).Resources.map((u) => u.userName.slice(-1)).join('');
+      const [up, down] = [await order('ascending'), await order('descending')];
+      expectThat(up === 'abc' && down === 'cba', `ascending gave ${up}, descending ${down}`);
+    },
+  },
+  {
     id: 'pagination.index', title: 'startIndex and count page through the results; totalResults counts them all', rfc: 'RFC 7644 §3.4.2.4',
     async run(ctx) {
       needs(ctx.features.filter.supported, 'filtering');
@@ -245,6 +257,13 @@ export const CHECKS: readonly Check[] = [
       const body = e.body as { schemas?: unknown; status?: unknown };
       expectThat(Array.isArray(body?.schemas) && body.schemas.includes(ERROR_SCHEMA), `the body's "schemas" does not hold ${ERROR_SCHEMA}`);
       expectThat(body.status === '404', `the body's "status" is ${JSON.stringify(body.status)}, not "404" (a string)`);
+    },
+  },
+  {
+    id: 'errors.unauthorized', title: 'A request without credentials is 401', rfc: 'RFC 7644 §2, §3.12',
+    async run(ctx) {
+      const e = await refusal(ctx.anonymous.users.list({ count: 1 }), '401');
+      expectThat(e.status === 401, `expected 401 Unauthorized, got ${e.status}`);
     },
   },
   {

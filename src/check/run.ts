@@ -43,6 +43,8 @@ export interface Report {
 /** What a check uses: the client, the server's features, and resources it makes (removed after the run). */
 export interface CheckContext {
   readonly client: ScimClient;
+  /** The same server without credentials. */
+  readonly anonymous: ScimClient;
   readonly features: ServerFeatures;
   /** Unique to this run: every resource the checker makes has a name that starts with it. */
   readonly prefix: string;
@@ -107,6 +109,7 @@ export async function runChecks(checks: readonly Check[], options: RunOptions): 
     }
   };
   const client = new ScimClient({ baseUrl: options.url, credentials: { bearer: options.token }, fetch: recording, retry: { retries: 2 } });
+  const anonymous = new ScimClient({ baseUrl: options.url, fetch: recording, retry: { retries: 0 } });
   const prefix = `scimd-check-${randomBytes(4).toString('hex')}-`;
   const made = new Map<string, { endpoint: string; id: string }>();
   const results: CheckResult[] = [];
@@ -120,7 +123,7 @@ export async function runChecks(checks: readonly Check[], options: RunOptions): 
       try {
         features ??= (await client.discover()).features;
         await check.run({
-          client, features, prefix,
+          client, anonymous, features, prefix,
           made: (endpoint, id) => made.set(`${endpoint}/${id}`, { endpoint, id }),
           removed: (endpoint, id) => made.delete(`${endpoint}/${id}`),
         });

@@ -46,8 +46,9 @@ async function held(): Promise<number> {
 }
 
 /** A proxy to scimd that rewrites what `change` says. */
-async function proxy(change: { serviceProviderConfig?: (spc: any) => void; query?: (q: URLSearchParams) => void }): Promise<string> {
+async function proxy(change: { serviceProviderConfig?: (spc: any) => void; query?: (q: URLSearchParams) => void; refuseDelete?: boolean }): Promise<string> {
   const p = await localServer(async (req) => {
+    if (change.refuseDelete && req.method === 'DELETE') return { status: 500, body: { status: '500', detail: 'no' } };
     const target = new URL(req.url, 'http://x');
     change.query?.(target.searchParams);
     const res = await srv.request(req.method, `${target.pathname}${target.search}`, req.body === '' ? undefined : req.body, {
@@ -85,12 +86,13 @@ describe('scimd check', () => {
       spc.patch.supported = false;
       spc.etag.supported = false;
       spc.bulk.supported = false;
+      spc.sort.supported = false;
       delete spc.pagination;
     } });
     const { code, out } = await run(limited, '--token', srv.token, '--json');
     const report = JSON.parse(out) as Report;
     const unsupported = report.results.filter((r) => r.outcome === 'not supported').map((r) => r.id);
-    expect(unsupported.sort()).toEqual(['bulk.bulkId', 'etag.ifMatch', 'groups.patch.members', 'pagination.cursor', 'users.patch.replace', 'users.patch.valuePath']);
+    expect(unsupported.sort()).toEqual(['bulk.bulkId', 'etag.ifMatch', 'groups.patch.members', 'pagination.cursor', 'sort', 'users.patch.replace', 'users.patch.valuePath']);
     expect(report.failed).toBe(0);
     expect(code).toBe(0);
   });
@@ -109,6 +111,16 @@ describe('scimd check', () => {
     expect(xml).toContain('<testsuites name="scimd check" tests="5" failures="4" skipped="0">');
     expect(xml).toMatch(/<testcase classname="filter" name="filter\.eq: [^"]*">\n\s+<failure message="expected only scimd-check-/);
     expect(await held()).toBe(0);
+  });
+
+  it('names what it could not delete, and exits 1', async () => {
+    const stubborn = await proxy({ refuseDelete: true });
+    const { code, out } = await run(stubborn, '--token', srv.token, '--only', 'users.get');
+    expect(code).toBe(1);
+    const left = (await srv.request('GET', '/Users')).body.Resources.map((u: { id: string }) => u.id);
+    expect(left).toHaveLength(1);
+    expect(out).toContain(`left behind (the server refused to delete them): Users/${left[0]}`);
+    await srv.request('DELETE', `/Users/${left[0]}`);
   });
 
   it('refuses wrong words with its usage (exit code 2)', async () => {
