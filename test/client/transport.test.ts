@@ -101,9 +101,8 @@ describe('time limit', () => {
       return ok;
     });
     const client = new ScimClient({ baseUrl: `${s.url}/scim/v2`, timeoutMs: 100, retry: { retries: 0 } });
-    const [e, ms] = await timed(() => client.users.get('u1').catch((x: unknown) => x));
-    expect(e).toBeInstanceOf(ScimTransportError);
-    expect(ms).toBeLessThan(450);
+    // the server does answer, after 500 ms: only the time limit makes this an error
+    expect(await client.users.get('u1').catch((x: unknown) => x)).toBeInstanceOf(ScimTransportError);
   });
 });
 
