@@ -8,7 +8,7 @@ import { serializeFilter } from '../core/filter/serialize.js';
 import { parsePatchRequest } from '../core/patch/operations.js';
 import { applyPatch, RFC_RULES } from '../core/patch/apply.js';
 import { scimErrors } from '../core/errors.js';
-import { SCHEMA_URN } from '../core/schema/registry.js';
+import { SCHEMA_URN, type ResourceType } from '../core/schema/registry.js';
 import { Transport, type TransportOptions } from './transport.js';
 import { discover, resourceTypeAt, type Discovery } from './discovery.js';
 import { ScimClientError } from './errors.js';
@@ -131,6 +131,19 @@ function projection(p: Projection = {}): Record<string, string | undefined> {
 function versionOf(headers: Headers, body: unknown): string | undefined {
   const meta = typeof body === 'object' && body !== null ? (body as ScimResource).meta : undefined;
   return headers.get('etag') ?? meta?.version;
+}
+
+/**
+ * What a read must ask for to see every attribute the PUT of an emulated PATCH would otherwise clear: those a server
+ * returns only when asked for (`returned: request`) too. Nothing to ask when the resource type has none.
+ */
+function wholeRepresentation(rt: ResourceType): Projection {
+  const named = [
+    ...rt.schema.attributes.map((a) => [a, a.name] as const),
+    ...rt.extensions.flatMap((e) => e.schema.attributes.map((a) => [a, `${e.schema.id}:${a.name}`] as const)),
+  ];
+  if (!named.some(([a]) => a.returned === 'request')) return {};
+  return { attributes: named.filter(([a]) => a.returned !== 'never').map(([, name]) => name) };
 }
 
 const ifMatch = (version: string | undefined): Record<string, string> => (version !== undefined ? { 'if-match': version } : {});
@@ -264,7 +277,7 @@ export class Resources<T extends ScimResource> {
     if (rt === undefined) throw scimErrors.notImplemented(`The server has no PATCH and does not describe ${this.endpoint} in /ResourceTypes and /Schemas, so the PATCH cannot be applied here.`);
     const operations = parsePatchRequest(body);
     for (let attempt = 1; ; attempt++) {
-      const read = await this.get(id);
+      const read = await this.get(id, wholeRepresentation(rt));
       const current = read.resource as Record<string, unknown>;
       const memberList = () => (Array.isArray(current.members) ? (current.members as Record<string, unknown>[]) : []);
       const outcome = await applyPatch({ rt, id, rules: RFC_RULES, loadMembers: async () => memberList() }, current, operations);

@@ -4,6 +4,9 @@
  * Bulk becomes single requests with bulkIds resolved; pages go by index. A fake list shows paging that copes with
  * servers answering fewer resources than asked and a totalResults that grows.
  */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BulkRequest, bulkRef, filter, patchOp, ScimClient, ScimClientError } from '../../src/client/index.js';
 import { testServer, user, group, USER, type TestServer } from '../helpers.js';
@@ -38,8 +41,21 @@ async function limitedServer(etag = true): Promise<{ proxy: LocalServer; client:
 const lines = (proxy: LocalServer, from: number) =>
   proxy.requests.slice(from).map((r) => `${r.method} ${r.url.replace('/scim/v2', '')}`).filter((l) => !/^GET \/(ServiceProviderConfig|ResourceTypes|Schemas)$/.test(l));
 
+const NOTE = 'urn:example:params:scim:schemas:core:2.0:Note';
+
+/** A resource type with an attribute returned only when asked for, which a PUT without it would clear. */
+function noteBundle(): string {
+  const file = join(mkdtempSync(join(tmpdir(), 'scimd-client-')), 'note.json');
+  const attribute = (name: string, returned: string) => ({ name, type: 'string', multiValued: false, required: false, caseExact: false, mutability: 'readWrite', returned, uniqueness: 'none' });
+  writeFileSync(file, JSON.stringify({
+    schemas: [{ id: NOTE, name: 'Note', attributes: [attribute('title', 'default'), attribute('body', 'request')] }],
+    resourceTypes: [{ id: 'Note', name: 'Note', endpoint: '/Notes', schema: NOTE, schemaExtensions: [] }],
+  }));
+  return file;
+}
+
 beforeAll(async () => {
-  srv = await testServer();
+  srv = await testServer({ schemaFiles: [noteBundle()] });
 });
 afterAll(async () => {
   await Promise.all(proxies.map((p) => p.close()));
@@ -90,6 +106,15 @@ describe('a server without PATCH', () => {
     expect(e).toBeInstanceOf(ScimClientError);
     expect(e).toMatchObject({ status: 412, method: 'PUT' });
     expect(lines(proxy, from)).toEqual([`GET /Users/${id}`, `PUT /Users/${id}`]);
+  });
+
+  it('reads the attributes returned only on request too, so that the PUT keeps them', async () => {
+    const { proxy, client } = await limitedServer();
+    const id = (await srv.request('POST', '/Notes', { schemas: [NOTE], title: 'one', body: 'kept' })).body.id;
+    const from = proxy.requests.length;
+    await client.resources('Notes').patch(id, patchOp().replace('title', 'two'));
+    expect(lines(proxy, from)).toEqual([`GET /Notes/${id}?attributes=title%2Cbody`, `PUT /Notes/${id}`]);
+    expect((await srv.request('GET', `/Notes/${id}?attributes=body,title`)).body).toMatchObject({ title: 'two', body: 'kept' });
   });
 
   it('sends no If-Match when the server has no ETags', async () => {
