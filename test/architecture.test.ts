@@ -30,6 +30,12 @@ function importGraph(): Map<string, string[]> {
   return graph;
 }
 
+/** The packages a file of src/ imports (Node's own `node:` modules included). */
+function packagesOf(file: string): string[] {
+  const text = readFileSync(join(SRC, file), 'utf8');
+  return [...text.matchAll(/^\s*(?:import|export)\b[^'";]*?from\s+'([^.'][^']*)'/gm)].map((m) => m[1]!);
+}
+
 describe('architecture', () => {
   const graph = importGraph();
 
@@ -42,6 +48,19 @@ describe('architecture', () => {
       file.startsWith('core/') ? targets.filter((t) => !t.startsWith('core/')).map((t) => `${file} → ${t}`) : [],
     );
     expect(outside).toEqual([]);
+  });
+
+  it('the client reaches only src/client and src/core, and no package but Node\'s own', () => {
+    const reached = new Set<string>();
+    const visit = (file: string): void => {
+      if (reached.has(file)) return;
+      reached.add(file);
+      for (const next of graph.get(file) ?? []) visit(next);
+    };
+    visit('client/index.ts');
+    expect(reached.has('client/transport.ts')).toBe(true);
+    expect([...reached].filter((f) => !f.startsWith('client/') && !f.startsWith('core/'))).toEqual([]);
+    expect([...reached].flatMap((f) => packagesOf(f).filter((p) => !p.startsWith('node:')).map((p) => `${f} → ${p}`))).toEqual([]);
   });
 
   it('no import circle between files', () => {

@@ -38,6 +38,12 @@ export const COMMANDS: Readonly<Record<string, { readonly usage: string; readonl
   migrate: { usage: 'scimd migrate [--database FILE|URL]', about: 'applies pending database migrations (serve does too)' },
   backup: { usage: 'scimd backup FILE|-', about: 'a consistent backup of the database (FILE.gz: gzipped; -: to stdout)' },
   restore: { usage: 'scimd restore FILE', about: 'restores a backup into the database, which must be new and empty' },
+  check: {
+    usage: 'scimd check URL --token T [--idp rfc|entra|okta] [--json] [--junit FILE] [--only CHECK,…]',
+    about: 'checks the conformance of any SCIM server at URL (its base, e.g. https://host/scim/v2): a scored report of\n' +
+      'what each check sent, what came back and the RFC section it rests on; it makes only resources of its own and\n' +
+      'removes them, even when stopped; exit code 1 when a check failed',
+  },
 };
 
 export const USAGE = `scimd: a SCIM 2.0 provisioning server
@@ -47,7 +53,7 @@ ${Object.values(COMMANDS).map((c) => `  ${c.usage}`).join('\n')}
   scimd --version
   scimd help COMMAND                     what a command does
 
-Run every command where the server runs, with the same SCIMD_DATABASE (each says which database it opens).
+Run every command but check where the server runs, with the same SCIMD_DATABASE (each says which database it opens).
 Settings also come from SCIMD_* environment variables; see docs/configuration.md.`;
 
 /** The words were wrong: the command's usage is printed, and it exits 2. */

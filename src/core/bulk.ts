@@ -69,7 +69,7 @@ interface BulkRequest {
   readonly operations: readonly BulkOperation[];
 }
 
-const BULK_ID = 'bulkId:';
+export const BULK_ID = 'bulkId:';
 const METHODS: readonly Method[] = ['POST', 'PUT', 'PATCH', 'DELETE'];
 
 function member(o: Attributes, name: string): unknown {
@@ -82,7 +82,7 @@ function member(o: Attributes, name: string): unknown {
  * deeper than MAX_DEPTH (the data then fails alone, and `resolved` and `withoutUnresolved` below, which recurse,
  * only ever see data within it).
  */
-function bulkIdsIn(value: unknown): Set<string> | undefined {
+export function bulkIdsIn(value: unknown): Set<string> | undefined {
   const into = new Set<string>();
   const stack: [unknown, number][] = [[value, 0]];
   while (stack.length > 0) {
@@ -100,7 +100,7 @@ function bulkIdsIn(value: unknown): Set<string> | undefined {
 }
 
 /** The value with every `bulkId:x` replaced by x's id. */
-function resolved(value: unknown, ids: ReadonlyMap<string, string>): unknown {
+export function resolved(value: unknown, ids: ReadonlyMap<string, string>): unknown {
   if (typeof value === 'string') return value.startsWith(BULK_ID) ? (ids.get(value.slice(BULK_ID.length)) ?? value) : value;
   if (Array.isArray(value)) return value.map((v) => resolved(v, ids));
   if (typeof value === 'object' && value !== null) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, resolved(v, ids)]));

@@ -44,12 +44,13 @@ beforeAll(() => {
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 describe('the tarball', () => {
-  it('ships the compiled code with its types, the builtin schemas, the migrations, the writer thread and the CLI; no sources or tests', () => {
+  it('ships the compiled code with its types, the builtin schemas, the migrations, the writer thread, the CLI and the console\'s browser code; no other sources, no tests', () => {
     const files = new Set(packed.files.map((f) => f.path));
     const targets = Object.values(pkg.exports).flatMap((t) => (typeof t === 'string' ? [t] : Object.values(t))).map((t) => t.replace(/^\.\//, ''));
-    const needed = ['bin/scimd.js', 'dist/cli/main.js', 'dist/core/schema/builtin/user.json', 'dist/store/sqlite/migrations.js', 'dist/store/postgres/migrations.js', 'dist/store/sqlite/writer-thread-entry.js', ...targets];
+    const needed = ['bin/scimd.js', 'dist/cli/main.js', 'dist/core/schema/builtin/user.json', 'dist/store/sqlite/migrations.js', 'dist/store/postgres/migrations.js', 'dist/store/sqlite/writer-thread-entry.js', 'src/console/ui/console.js', 'src/console/ui/console.css', ...targets];
     expect(needed.filter((f) => !files.has(f))).toEqual([]);
-    expect([...files].filter((f) => /^(src|test|scripts)\/|\.map$/.test(f))).toEqual([]);
+    // the console's browser code is served as written (no build step); nothing else of src/ ships
+    expect([...files].filter((f) => /^(src|test|scripts)\/|\.map$/.test(f) && !f.startsWith('src/console/ui/'))).toEqual([]);
   });
 
   it('every entry point loads, and type-checks under NodeNext resolution with its own types', () => {

@@ -74,6 +74,17 @@ function tokenize(text: string): Token[] {
 const FOREIGN_QUOTES = /^['`\u2018\u2019\u201a\u201b\u201c\u201d\u201e\u201f\u00b4]/;
 
 const ATTRIBUTE_PATH = /^(?:urn:[^\s[\]()"]+:)?[A-Za-z$][\w$-]*(?:\.[A-Za-z$][\w$-]*)?$/i;
+const SUB_ATTRIBUTE = /^[A-Za-z$][\w$-]*$/;
+
+/** `[URI ":"] ATTRNAME *1subAttr` as the parser reads it: what may stand where a filter or path names an attribute. */
+export function isAttributePath(text: string): boolean {
+  return ATTRIBUTE_PATH.test(text);
+}
+
+/** The `subAttr` after a PATCH path's value filter, without its dot. */
+export function isSubAttributeName(text: string): boolean {
+  return SUB_ATTRIBUTE.test(text);
+}
 const NUMBER = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$/;
 
 class Parser {
@@ -216,7 +227,7 @@ export function parsePath(text: string): PatchPath {
   if (rest[0]?.kind !== ']') throw scimErrors.invalidPath(`"${text}" is not a valid path: the value filter is not closed with "]".`);
   const after = rest[1];
   if (after?.kind === 'end') return { attribute, filter };
-  if (after?.kind === 'word' && /^\.[A-Za-z$][\w$-]*$/.test(after.text) && rest[2]?.kind === 'end') {
+  if (after?.kind === 'word' && after.text.startsWith('.') && isSubAttributeName(after.text.slice(1)) && rest[2]?.kind === 'end') {
     return { attribute, filter, subAttribute: after.text.slice(1) };
   }
   throw scimErrors.invalidPath(`"${text}" is not a valid path: after "]" only ".subAttribute" may follow.`);
