@@ -6,14 +6,16 @@
 import { expect, it } from 'vitest';
 import { user, testDatabase } from '../helpers.js';
 import { serveProcess, type ServerProcess } from '../process.js';
-import { expectAcknowledgedWrites, startWriteLoad } from './write-load.js';
+import { expectAcknowledgedWrites, startWriteLoad, until } from './write-load.js';
 
 it('SIGKILL during a sustained write load loses no acknowledged write and leaves nothing half-applied', async () => {
   const db = await testDatabase('crash');
   const token = 'crash-token-of-at-least-32-characters';
   let server: ServerProcess = await serveProcess(db, token);
   const load = await startWriteLoad(server);
-  await new Promise((r) => setTimeout(r, 1500));
+  // the load is really running (however busy the machine), and goes on a little while the server dies
+  await until(() => load.users.size > 20);
+  await new Promise((r) => setTimeout(r, 200));
   const stopped = load.stop();
   server.child.kill('SIGKILL');
   await stopped;

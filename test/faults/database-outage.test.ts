@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { group, testStoreKind, user } from '../helpers.js';
 import { serveProcess, type ServerProcess } from '../process.js';
 import { startReceiver, type Receiver } from '../webhook-receiver.js';
-import { expectAcknowledgedWrites, patch, startWriteLoad } from './write-load.js';
+import { expectAcknowledgedWrites, patch, startWriteLoad, until } from './write-load.js';
 import { freshPostgresDatabase, postgresBinaries, startPostgres, type RunningPostgres } from '../postgres.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -120,13 +120,13 @@ describe.skipIf(!runHere)('PostgreSQL outage (runs in the postgres project only:
 
   it('a write load across a PostgreSQL restart loses no acknowledged write and leaves nothing half-applied', async () => {
     const load = await startWriteLoad(server);
-    await sleep(1000);
+    await until(() => load.users.size > 20); // however busy the machine, the load is really running
     const beforeHalt = load.users.size;
     cluster.halt(); // with requests in flight
     await sleep(1000);
     cluster.start();
     await untilReady(5000);
-    await sleep(500);
+    await until(() => load.users.size > beforeHalt);
     await load.stop();
 
     expect(alive()).toBe(true);

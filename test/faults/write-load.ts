@@ -89,3 +89,12 @@ export async function expectAcknowledgedWrites(server: ServerProcess, load: Writ
   const stored = new Set(listed.map((u) => u.id));
   for (const id of present) expect(stored.has(id)).toBe(true);
 }
+
+/** Waits until `ready()` holds (a loaded machine may take a while), failing after `ms`. */
+export async function until(ready: () => boolean, ms = 20_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!ready()) {
+    if (Date.now() > deadline) throw new Error(`not reached within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
