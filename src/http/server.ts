@@ -4,7 +4,7 @@
  * graceful shutdown. Nothing below decides anything about SCIM requests.
  */
 import { createServer } from 'node:http';
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import type { Scim } from '../core/scim.js';
 import type { ScimError } from '../core/errors.js';
 import type { Store } from '../core/ports.js';
@@ -74,7 +74,7 @@ export function buildServer(options: ServerOptions): FastifyInstance {
     // Errors Fastify meets before routing (a malformed percent-encoding in the URL) get a SCIM body too.
     frameworkErrors: (err, _req, reply) => sendError(reply as FastifyReply, toScimError(err, bodyLimit)),
     // one line a request, written when it is answered (Fastify's own are two: on arrival and on answer)
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     genReqId: (req) => requestIdOf(req.headers['x-request-id']),
   });
 
