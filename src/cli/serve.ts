@@ -86,12 +86,13 @@ export async function serve(args: string[], io: Io): Promise<number> {
   process.once('SIGTERM', () => void shutdown('SIGTERM'));
   process.once('SIGINT', () => void shutdown('SIGINT'));
 
-  // retention: audit entries and delivered events past their age go, at start and every hour (any node may do it)
+  // retention: audit entries, delivered events and expired console grants go, at start and every hour (any node may do it)
   const ago = (days: number) => new Date(Date.now() - days * 86_400_000).toISOString();
   const prune = async () => {
     try {
       if (config.auditRetentionDays > 0) await store.pruneAudit(ago(config.auditRetentionDays));
       if (config.eventRetentionDays > 0) await store.pruneEvents(ago(config.eventRetentionDays));
+      await store.pruneGrants(ago(1)); // console links and sessions a day past their expiry
     } catch (err) {
       app.log.warn({ err }, 'retention failed');
     }

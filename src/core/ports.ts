@@ -172,6 +172,8 @@ export interface ConsoleStore {
   touchGrant(id: string, at: string): Promise<void>;
   /** Revokes a grant and the sessions it opened; false when there is no such grant not yet revoked. */
   revokeGrant(id: string, at: string): Promise<boolean>;
+  /** Deletes the grants that expired before `before` (links and sessions alike); returns how many. */
+  pruneGrants(before: string): Promise<number>;
   /** The grants of a kind, of one organization or the operator's (orgId undefined), newest first. */
   listGrants(kind: ConsoleGrant['kind'], orgId: string | undefined): Promise<ConsoleGrant[]>;
 }

@@ -109,6 +109,11 @@ describe.skipIf(!CHROMIUM)('the admin console in chromium', () => {
     expect(await page.getByRole('cell', { name: /^User / }).count()).toBe(0);
     await page.getByLabel('Resource type').selectOption({ label: 'All' });
     await page.getByRole('cell', { name: /^User / }).first().waitFor();
+    expect(await page.getByRole('cell', { name: /^Token / }).count()).toBe(1); // the console made the token
+    await page.getByLabel('Token', { exact: true }).selectOption({ label: 'Okta production' });
+    // only what the IdP did with that token: its users and groups, not the console's token
+    await expect.poll(async () => [await page.getByRole('cell', { name: /^Token / }).count(), (await page.getByRole('cell', { name: /^User / }).count()) > 0]).toEqual([0, true]);
+    await page.getByLabel('Token', { exact: true }).selectOption({ label: 'Any' });
     await page.screenshot({ path: join(SHOTS, 'activity.png'), fullPage: true });
 
     await page.getByRole('link', { name: 'Identity & Provisioning' }).click();

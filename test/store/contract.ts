@@ -813,6 +813,25 @@ export function describeStoreContract(name: string, open: () => Promise<Store>):
       });
     });
 
+    describe('console grants', () => {
+      const grant = (id: string, kind: 'signin' | 'setup' | 'session', expires: string, extra: object = {}) => ({ id, hash: `h-${id}`, kind, created: at(1), expires, createdBy: 'test', ...extra });
+      it('a one-time link is used once; revoking a link ends its sessions; expired grants are pruned', async () => {
+        await store.createGrant(grant('l1', 'signin', '2030-01-01T00:00:00.000Z', { orgId: org.id }));
+        await store.createGrant(grant('s1', 'session', '2030-01-01T00:00:00.000Z', { orgId: org.id, linkId: 'l1', csrf: 'c', lastSeen: at(2) }));
+        await store.createGrant(grant('old', 'session', '2020-01-01T00:00:00.000Z'));
+        expect(await store.findGrant('h-s1')).toMatchObject({ id: 's1', kind: 'session', orgId: org.id, linkId: 'l1', csrf: 'c', lastSeen: at(2) });
+        expect([await store.useGrant('l1', at(3)), await store.useGrant('l1', at(4))]).toEqual([true, false]);
+        expect((await store.listGrants('signin', org.id)).map((g) => [g.id, g.used])).toEqual([['l1', at(3)]]);
+        expect(await store.listGrants('signin', undefined)).toEqual([]);
+        expect(await store.revokeGrant('l1', at(5))).toBe(true);
+        expect(await store.revokeGrant('l1', at(6))).toBe(false);
+        expect((await store.findGrant('h-s1'))?.revoked).toBe(at(5));
+        expect(await store.pruneGrants('2025-01-01T00:00:00.000Z')).toBe(1);
+        expect(await store.findGrant('h-old')).toBeUndefined();
+        expect(await store.findGrant('h-l1')).toBeDefined();
+      });
+    });
+
     describe('snapshots (scimd backup / restore)', () => {
       const ENTERPRISE = 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User';
       const audit = (requestId: string, extra: Partial<AuditEntry> = {}): AuditEntry => ({

@@ -398,7 +398,8 @@ function Change({ c }) {
 function Activity({ org }) {
   const [entries, setEntries] = useState([]);
   const [error, setError] = useState();
-  const [filters, setFilters] = useState({ since: '7d', resourceType: '', outcome: '' });
+  const [filters, setFilters] = useState({ since: '7d', resourceType: '', outcome: '', tokenId: '' });
+  const [tokens] = useLoad(() => api('GET', `/organizations/${enc(org)}/tokens`), [org]);
   const set = (name) => (e) => setFilters({ ...filters, [name]: e.currentTarget.value });
   useEffect(() => {
     let stopped = false;
@@ -413,6 +414,7 @@ function Activity({ org }) {
           if (after) params.set('after', String(after));
           if (filters.outcome) params.set('outcome', filters.outcome);
           if (filters.resourceType) params.set('resourceType', filters.resourceType);
+          if (filters.tokenId) params.set('tokenId', filters.tokenId);
           const page = await api('GET', `/audit?${params}`);
           if (stopped) return;
           seen.push(...page.entries);
@@ -443,6 +445,10 @@ function Activity({ org }) {
       <div class="field"><label for="outcome">Outcome</label>
         <select id="outcome" value=${filters.outcome} onChange=${set('outcome')}>
           <option value="">All</option><option value="success">Succeeded</option><option value="failure">Failed</option>
+        </select></div>
+      <div class="field"><label for="token">Token</label>
+        <select id="token" value=${filters.tokenId} onChange=${set('tokenId')}>
+          <option value="">Any</option>${(tokens ?? []).filter((t) => t.scope === 'scim').map((t) => html`<option value=${t.id}>${t.name}</option>`)}
         </select></div>
     </div>
     <${ErrorNote} error=${error} />

@@ -185,6 +185,10 @@ export abstract class SqlStore implements Omit<Store, WritePath> {
     })());
   }
 
+  async pruneGrants(before: string): Promise<number> {
+    return (await this.x.write(statement('DELETE FROM console_grants WHERE expires < ?', before))).changes;
+  }
+
   async listGrants(kind: ConsoleGrant['kind'], orgId: string | undefined): Promise<ConsoleGrant[]> {
     const sql = `SELECT * FROM console_grants WHERE kind = ? AND ${orgId === undefined ? 'org_id IS NULL' : 'org_id = ?'} ORDER BY created DESC, id`;
     return (await this.x.read(rowsOf<GrantRow>(sql, kind, ...(orgId === undefined ? [] : [orgId])))).map(toGrant);
