@@ -66,6 +66,8 @@ export interface StoredResource {
   readonly created: string;
   readonly lastModified: string;
   readonly attributes: Attributes;
+  /** The groups it is a direct member of, in the order it joined them: only when read with them (getResource). */
+  readonly groups?: readonly ResourceRef[];
 }
 
 /**

@@ -36,7 +36,8 @@ export interface ResourceStore {
     items: readonly { readonly id: string; readonly write: ResourceWrite }[],
     options?: CreateManyOptions,
   ): Promise<(StoredResource | UniquenessViolation | UnknownMembers)[]>;
-  getResource(orgId: string, resourceType: string, id: string): Promise<StoredResource | undefined>;
+  /** With `withGroups`, its `groups` read in the same statement (a member's side of the relation, groupsOf's). */
+  getResource(orgId: string, resourceType: string, id: string, withGroups?: boolean): Promise<StoredResource | undefined>;
   /**
    * Replaces attributes (and members when given) and bumps the version; undefined when absent; 'conflict' (nothing
    * written) when `expectedVersion` is given and the stored version differs. Throws as create.

@@ -19,8 +19,8 @@ import { etagOf, expectedVersion, namesVersion, type Preconditions } from './eta
 import { indexEntries, lastModifiedEntry, type IndexedMeta } from './filter/index-entries.js';
 import { parseFilter } from './filter/parser.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
-import { parsePatchRequest } from './patch/operations.js';
-import { applyPatch } from './patch/apply.js';
+import { parsePatchRequest, type PatchOperation } from './patch/operations.js';
+import { applyPatch, type PatchRules } from './patch/apply.js';
 import { DIALECT_RULES } from './patch/dialects.js';
 import { bindFilter, bindSortBy } from './filter/bind.js';
 import type { SortSpec } from './filter/bound.js';
@@ -70,6 +70,9 @@ export interface ResourceResponse {
 
 export type Scim = ReturnType<typeof createScim>;
 
+/** An operation whose path names a group's `members` (whole, or by a value filter): a candidate for a delta. */
+const onMembers = (op: PatchOperation) => op.path !== undefined && /^members(?:$|\[)/i.test(op.path.text);
+
 export function createScim(options: ScimOptions) {
   const store = options.store;
   const registry = options.registry ?? SchemaRegistry.create();
@@ -117,7 +120,7 @@ export function createScim(options: ScimOptions) {
     rt: ResourceType,
     stored: StoredResource,
     projection: Projection,
-    groups?: ReadonlyMap<string, ResourceRef[]>,
+    groups?: ReadonlyMap<string, readonly ResourceRef[]>,
   ): Promise<DerivedAttributes> {
     const name = derivedName(rt, projection);
     if (!name) return {};
@@ -135,7 +138,7 @@ export function createScim(options: ScimOptions) {
     rt: ResourceType,
     stored: StoredResource,
     projection: Projection,
-    groups?: ReadonlyMap<string, ResourceRef[]>,
+    groups?: ReadonlyMap<string, readonly ResourceRef[]>,
   ): Promise<ResourceResponse> {
     const rc = renderContext(ctx);
     const resource = renderResource(rt, stored, await derivedFor(ctx, rt, stored, projection, groups), projection, rc);
@@ -203,6 +206,33 @@ export function createScim(options: ScimOptions) {
     if (result === undefined) throw scimErrors.notFound(`${what} not found.`);
     // only when other processes on the same SQLite file kept changing it
     if (result === 'conflict') throw scimErrors.conflict(`${what} kept changing while this request was applied; send it again.`);
+    return result;
+  }
+
+  /**
+   * A PATCH that only changes a group's members by id holds on whatever state it lands: it goes to the store as a
+   * delta, queued with the group's other writes but not planned from them, so the changes IdPs send to one group
+   * share commits. Undefined when the operations need the current members (a filter beyond `value eq`): plan it.
+   */
+  async function changeMembers(ctx: CallContext, rt: ResourceType, id: string, operations: readonly PatchOperation[], rules: PatchRules, record: Recorder): Promise<StoredResource | undefined> {
+    const what = `${rt.name} "${id}"`;
+    // the document for its externalId (events name it); a member change leaves it as it is
+    const existing = await store.getResource(ctx.orgId, rt.name, id);
+    if (!existing) throw scimErrors.notFound(`${what} not found.`);
+    let needsMembers = false;
+    const loadMembers = async () => ((needsMembers = true), []);
+    const { members } = await applyPatch({ rt, id, rules, loadMembers }, withoutSecrets(rt, existing.attributes), operations);
+    if (needsMembers || !members) return undefined;
+    const at = now().toISOString();
+    const recorded = record(204, [], existing.attributes);
+    const change = {
+      members: { clear: members.clear, add: [...members.add], remove: [...members.remove], allowedTypes: memberTypes(rt) },
+      touch: [lastModifiedEntry(at)],
+      ...(recorded ? { record: recorded } : {}),
+    };
+    const result = await write(rt, () => store.patchResource(ctx.orgId, rt.name, id, at, change));
+    if (result === undefined) throw scimErrors.notFound(`${what} not found.`);
+    if (result === 'conflict') throw new Error('a membership delta has no version to conflict with');
     return result;
   }
 
@@ -344,12 +374,13 @@ export function createScim(options: ScimOptions) {
       conditions: Preconditions = {},
     ): Promise<ResourceResponse & { notModified?: true }> {
       const rt = resourceTypeAt(endpoint);
-      const stored = await store.getResource(ctx.orgId, rt.name, id);
+      const projection = parseProjection(rt, params.attributes, params.excludedAttributes);
+      const stored = await store.getResource(ctx.orgId, rt.name, id, derivedName(rt, projection) === 'groups');
       if (!stored) throw scimErrors.notFound(`${rt.name} "${id}" not found.`);
       if (conditions.ifNoneMatch !== undefined && namesVersion(conditions.ifNoneMatch, stored.version)) {
         return { resource: {}, location: renderContext(ctx).location(rt.name, id), etag: etagOf(stored.version), notModified: true };
       }
-      return respond(ctx, rt, stored, parseProjection(rt, params.attributes, params.excludedAttributes));
+      return respond(ctx, rt, stored, projection, stored.groups && new Map([[stored.id, stored.groups]]));
     },
 
     /**
@@ -397,7 +428,8 @@ export function createScim(options: ScimOptions) {
         // whatever the change, so a group's PATCH answers 204 (RFC 7644 §3.5.2 allows it; Entra asks for it, Okta
         // takes either) unless attributes were asked for, as the dialect's PATCHes do.
         const noContent = !asked && (rules.patchResponse === 'noContent' || hasMembers(rt));
-        const result = await modify(ctx, rt, id, conditions, async (existing, currentMembers) => {
+        const delta = noContent && conditions.ifMatch === undefined && hasMembers(rt) && operations.every(onMembers);
+        const result = (delta ? await changeMembers(ctx, rt, id, operations, rules.patch, record) : undefined) ?? await modify(ctx, rt, id, conditions, async (existing, currentMembers) => {
           const { document, members, removedSecrets } = await applyPatch(
             {
               rt,

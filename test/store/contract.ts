@@ -1096,6 +1096,22 @@ export function describeStoreContract(name: string, open: () => Promise<Store>):
         expect(await store.members(other.id, 'g1')).toEqual([]);
       });
 
+      it('getResource with its groups reads them as groupsOf does, in one statement; without, none', async () => {
+        await store.createResource(org.id, 'Group', 'g2', at(10), groupWrite('Staff', ['u1']));
+        await store.createResource(org.id, 'Group', 'g1', at(11), groupWrite('Admins', ['u1', 'u2']));
+        // a group without a display (none was written) keeps its ref without one
+        const { display: _none, ...noDisplay } = groupWrite('x', ['u1']);
+        await store.createResource(org.id, 'Group', 'g3', at(12), noDisplay);
+        for (const id of ['u1', 'u2', 'u3']) {
+          const read = await store.getResource(org.id, 'User', id, true);
+          expect(read?.groups, id).toEqual(await groupsOf(store, org.id, id));
+          expect(read, id).toMatchObject({ ...(await store.getResource(org.id, 'User', id)) });
+        }
+        expect((await store.getResource(org.id, 'User', 'u1', true))?.groups?.map((r) => r.value)).toEqual(['g2', 'g1', 'g3']);
+        expect((await store.getResource(org.id, 'User', 'u1'))?.groups).toBeUndefined();
+        expect(await store.getResource(other.id, 'User', 'u1', true)).toBeUndefined();
+      });
+
       it('display follows the member\'s latest ResourceWrite.display; absent display stays absent', async () => {
         await store.createResource(org.id, 'User', 'u5', at(6), { attributes: { schemas: [USER_SCHEMA], userName: 'eve' }, index: [], uniqueKeys: [] });
         await store.createResource(org.id, 'Group', 'g1', at(10), groupWrite('Admins', ['u1', 'u5']));

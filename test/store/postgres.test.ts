@@ -1,6 +1,6 @@
 /** The store contract on PostgreSQL, plus what only the PostgreSQL store has to guarantee. */
 import pg from 'pg';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { PostgresStore } from '../../src/store/postgres/postgres-store.js';
 import { PostgresExecutor } from '../../src/store/postgres/postgres-executor.js';
 import { MIGRATIONS } from '../../src/store/postgres/migrations.js';
@@ -10,6 +10,15 @@ import { describeStoreContract } from './contract.js';
 import { freshPostgresDatabase, postgresUrl } from '../postgres.js';
 
 const admin = postgresUrl();
+
+/** Resolves once `check` holds (tried every 50 ms, for up to 5 s). */
+async function until(check: () => Promise<boolean>): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error('the condition never held');
+}
 
 const at = (second: number) => new Date(Date.UTC(2024, 0, 1, 0, 0, second)).toISOString();
 const user = (userName: string): ResourceWrite => ({
@@ -53,6 +62,43 @@ describe.skipIf(!admin)('PostgreSQL', () => {
 
     afterEach(async () => {
       for (const s of opened.splice(0)) await s.close();
+    });
+
+    it('a token is kept once read while its node listens; a change on another node is heard and read again; not listening, nothing is kept', async () => {
+      const hash = 'a'.repeat(64);
+      const [node, other] = [open(), open()];
+      await node.migrate();
+      const org = await node.ensureOrganization('acme');
+      await node.createToken({ id: 't1', orgId: org.id, name: 'idp', dialect: 'rfc', scope: 'scim', hash, created: at(0) });
+      const reads = vi.spyOn(PostgresExecutor.prototype, 'read');
+      /** Looks the token up until `done` holds of it (another node's change is heard within milliseconds). */
+      const lookUp = async (done: (t: Awaited<ReturnType<PostgresStore['findTokenByHash']>>) => boolean) => {
+        let token: Awaited<ReturnType<PostgresStore['findTokenByHash']>>;
+        await until(async () => done((token = await node.findTokenByHash(hash))));
+        return token;
+      };
+      /** Whether a lookup was answered without reaching the database. */
+      const kept = async () => {
+        const before = reads.mock.calls.length;
+        await node.findTokenByHash(hash);
+        return reads.mock.calls.length === before;
+      };
+      expect((await node.findTokenByHash(hash))?.revoked).toBeUndefined();
+      await until(kept); // once listening
+      // another node revokes, renames: heard, read again
+      await other.revokeToken('t1', at(5));
+      expect((await lookUp((t) => t?.revoked !== undefined))?.revoked).toBe(at(5));
+      await other.renameOrganization(org.id, 'acme-corp');
+      expect((await lookUp((t) => t?.orgName === 'acme-corp'))?.orgName).toBe('acme-corp');
+      // the listening connection lost: a change no notification tells of is still read (nothing is kept) …
+      await sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND query = 'LISTEN scimd_tokens'");
+      await new Promise((r) => setTimeout(r, 200));
+      await sql("UPDATE tokens SET name = 'renamed quietly'");
+      expect((await node.findTokenByHash(hash))?.name).toBe('renamed quietly');
+      expect(await kept()).toBe(false);
+      // … and once it listens again, tokens are kept again
+      await until(kept);
+      reads.mockRestore();
     });
 
     it('two stores migrating the same empty database at once both succeed, and each step is applied once', async () => {

@@ -4,6 +4,8 @@ import type { SqlDialect } from '../sql/dialect.js';
 /** Any number that names scimd's migrations among other users of pg_advisory_xact_lock on the database. */
 const MIGRATION_LOCK = 0x5c1d_0001;
 const FEED_LOCK = 0x5c1d_0002;
+/** The channel on which a write of tokens tells every node to read them again (postgres-store.ts listens). */
+export const TOKENS_CHANNEL = 'scimd_tokens';
 
 export const POSTGRES: SqlDialect = {
   contains: (haystack, needle) => `strpos(${haystack}, ${needle}) > 0`,
@@ -16,7 +18,9 @@ export const POSTGRES: SqlDialect = {
   anyOf: (column, values, type) => ({ sql: `${column} = ANY(CAST(? AS ${type}[]))`, params: [values] }),
   // a b-tree entry must fit in a third of a page (2,704 bytes): 400 code points are at most 1,600 bytes
   stringPrefix: { column: 'str_prefix', length: 400 },
+  jsonRows: (values, orderBy) => `json_agg(json_build_array(${values.join(', ')}) ORDER BY ${orderBy})`,
   memberPosition: 'position',
+  tokensChanged: [{ sql: 'SELECT pg_notify(?, ?)', params: [TOKENS_CHANNEL, ''] }],
   // the identity columns are GENERATED ALWAYS
   overridingIdentity: ' OVERRIDING SYSTEM VALUE',
   skipLocked: ' FOR UPDATE SKIP LOCKED',

@@ -65,6 +65,58 @@ export interface Client {
   query<R extends pg.QueryResultRow = pg.QueryResultRow>(sql: string, params?: readonly unknown[]): Promise<pg.QueryResult<R>>;
 }
 
+/**
+ * Notifications of one channel, heard on a connection of its own, listening again a second after a loss. `heard`
+ * counts them (and each start, since what came while not listening is unknown); undefined while not listening.
+ */
+export class ChannelListener {
+  private client: pg.Client | undefined;
+  private count = 0;
+  private listening = false;
+  private closed = false;
+  private retry: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly connect: () => pg.Client,
+    private readonly channel: string,
+  ) {
+    this.start();
+  }
+
+  get heard(): number | undefined {
+    return this.listening ? this.count : undefined;
+  }
+
+  private start(): void {
+    const client = this.connect();
+    this.client = client;
+    const lost = () => {
+      if (this.client !== client) return;
+      this.listening = false;
+      this.client = undefined;
+      client.end().catch(() => {});
+      if (!this.closed) this.retry = setTimeout(() => this.start(), 1000).unref();
+    };
+    client.on('error', lost);
+    client.on('end', lost);
+    client.on('notification', () => this.count++);
+    client.connect().then(() => client.query(`LISTEN ${this.channel}`)).then(() => {
+      if (this.client !== client) return;
+      this.count++;
+      this.listening = true;
+    }, lost);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.listening = false;
+    clearTimeout(this.retry);
+    const client = this.client;
+    this.client = undefined;
+    await client?.end().catch(() => {});
+  }
+}
+
 export class PostgresExecutor implements SqlExecutor {
   readonly dialect = POSTGRES;
   private readonly pool: pg.Pool;
@@ -72,7 +124,10 @@ export class PostgresExecutor implements SqlExecutor {
   private readonly numbered = new Map<string, string>();
   private readonly asClient: Client = { query: (sql, params = []) => this.query(sql, params) };
 
-  constructor(connectionString: string, options: PostgresOptions = {}) {
+  constructor(
+    private readonly connectionString: string,
+    private readonly options: PostgresOptions = {},
+  ) {
     // without a connect timeout, requests would hang while the server is unreachable instead of failing with 503
     const statementTimeout = options.statementTimeoutMs ?? 30_000;
     this.pool = new pg.Pool({
@@ -87,6 +142,12 @@ export class PostgresExecutor implements SqlExecutor {
     // itself, and the pool replaces the connection.
     this.pool.on('error', () => {});
     this.pool.on('connect', (client) => client.on('error', () => {}));
+  }
+
+  /** Listens to `channel` (NOTIFY) on a connection beside the pool's; close the listener before the executor. */
+  listen(channel: string): ChannelListener {
+    const connect = () => new pg.Client({ connectionString: this.connectionString, connectionTimeoutMillis: (this.options.connectTimeoutSeconds ?? 5) * 1000 });
+    return new ChannelListener(connect, channel);
   }
 
   /** One statement on a pooled connection, outside any transaction. */

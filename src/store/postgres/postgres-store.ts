@@ -14,8 +14,8 @@ import { created, resourceWrite, type ImportItem, type ResourceMeta } from '../s
 import { SqlStore } from '../sql/sql-store.js';
 import type { Store } from '../../core/ports.js';
 import { MIGRATIONS } from './migrations.js';
-import { POSTGRES } from './postgres-dialect.js';
-import { PostgresExecutor, text, type Client, type PostgresOptions } from './postgres-executor.js';
+import { POSTGRES, TOKENS_CHANNEL } from './postgres-dialect.js';
+import { ChannelListener, PostgresExecutor, text, type Client, type PostgresOptions } from './postgres-executor.js';
 
 export type PostgresStoreOptions = PostgresOptions;
 
@@ -40,8 +40,17 @@ export class PostgresStore extends SqlStore implements Store {
   override async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    await this.tokenNews?.close();
     await this.analyzing;
     await super.close();
+  }
+
+  /** Token writes on any node notify (POSTGRES.tokensChanged); heard from the first token lookup on. */
+  private tokenNews: ChannelListener | undefined;
+
+  protected override tokensChangedElsewhere(): number | undefined {
+    if (this.closed) return undefined;
+    return (this.tokenNews ??= this.pg.listen(TOKENS_CHANNEL)).heard;
   }
 
   async createResource(orgId: string, resourceType: string, id: string, at: string, write: ResourceWrite): Promise<StoredResource> {

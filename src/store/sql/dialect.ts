@@ -33,6 +33,11 @@ export interface SqlDialect {
    * for longer ones.
    */
   readonly stringPrefix?: { readonly column: string; readonly length: number };
+  /**
+   * An aggregate: the rows' `values` as a JSON array of arrays, in `orderBy` order (SQLite gives text, PostgreSQL
+   * json, which the driver parses; PostgreSQL's is NULL over no rows).
+   */
+  jsonRows(values: readonly string[], orderBy: string): string;
   /** The column of group_members that orders a group's members as they were added. */
   readonly memberPosition: string;
   /** Written between an INSERT's columns and VALUES to set an identity column (seq) to a given value. */
@@ -41,6 +46,11 @@ export interface SqlDialect {
   readonly skipLocked: string;
   /** The most rows one multi-row INSERT carries. */
   readonly rowsPerInsert: number;
+  /**
+   * Statements a write of tokens (or of the organization names they carry) ends with, telling the other processes
+   * to read them again (PostgreSQL: a notification at commit; SQLite: none, its data_version tells them).
+   */
+  readonly tokensChanged: readonly SqlFragment[];
   /** Statements that make a write the only one placing feed events until it commits (SQLite: it is already). */
   readonly feedLock: readonly SqlFragment[];
   /** Statements that open the migrations' transaction (PostgreSQL: no statement timeout; one migrator at a time). */

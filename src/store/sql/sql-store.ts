@@ -39,6 +39,8 @@ function* contentsOf(orgId: string): Program<OrganizationContents> {
 
 /** Ids per statement where a list of them is bound one parameter each (SQLite's limit is 32,766). */
 const CHUNK = 500;
+/** Tokens kept read (findTokenByHash): more than any one server's clients use. */
+const TOKENS_KEPT = 10_000;
 /** The most feed events placed in one write; a reader that finds more placed later reads on. */
 const FEED_PLACING_BATCH = 5000;
 
@@ -106,10 +108,14 @@ export abstract class SqlStore implements Omit<Store, WritePath> {
   }
 
   async renameOrganization(id: string, name: string): Promise<boolean | 'taken'> {
-    return this.x.write((function* () {
+    const { dialect } = this.x;
+    // a token read carries its organization's name
+    return this.changingTokens(this.x.write((function* () {
       if ((yield* statement('SELECT 1 FROM organizations WHERE name = ? AND id <> ?', name, id)).rows.length > 0) return 'taken' as const;
-      return (yield* statement('UPDATE organizations SET name = ? WHERE id = ?', name, id)).changes > 0;
-    })());
+      const renamed = (yield* statement('UPDATE organizations SET name = ? WHERE id = ?', name, id)).changes > 0;
+      for (const s of dialect.tokensChanged) yield* run(s);
+      return renamed;
+    })()));
   }
 
   organizationContents(id: string): Promise<OrganizationContents> {
@@ -118,7 +124,7 @@ export abstract class SqlStore implements Omit<Store, WritePath> {
 
   async deleteOrganization(id: string): Promise<OrganizationContents | undefined> {
     const { dialect } = this.x;
-    const deleted = await this.x.write((function* () {
+    const deleted = await this.changingTokens(this.x.write((function* () {
       if ((yield* statement('SELECT 1 FROM organizations WHERE id = ?', id)).rows.length === 0) return undefined;
       const contents = yield* contentsOf(id);
       const scopes = 'scope IN (SELECT id FROM index_scopes WHERE org_id = ?)';
@@ -135,21 +141,67 @@ export abstract class SqlStore implements Omit<Store, WritePath> {
         'DELETE FROM audit_log WHERE org_id = ?',
         'DELETE FROM organizations WHERE id = ?',
       ]) yield* statement(sql, id);
+      for (const s of dialect.tokensChanged) yield* run(s);
       return contents;
-    })());
+    })()));
     for (const key of this.scopes.keys()) if (key.startsWith(scopeKey(id, ''))) this.scopes.delete(key);
     return deleted;
   }
 
   async createToken(t: TokenRecord): Promise<void> {
-    await this.x.write(run(rowInsert({ kind: 'token', ...t }, this.x.dialect)));
+    const { dialect } = this.x;
+    await this.changingTokens(this.x.write((function* () {
+      yield* run(rowInsert({ kind: 'token', ...t }, dialect));
+      for (const s of dialect.tokensChanged) yield* run(s);
+    })()));
+  }
+
+  /**
+   * Tokens as last read, by digest: every request looks its token up, and tokens rarely change. Kept only while the
+   * store can tell that no other process changed them (tokensChangedElsewhere), and emptied by its own changes, so a
+   * revocation holds on the next request here, and on other nodes as soon as they hear of it.
+   */
+  private readonly tokens = new Map<string, FoundToken>();
+  /** tokensChangedElsewhere() when the tokens kept were read. */
+  private tokensSeen: number | undefined;
+  /** The changes to tokens made through this store, counted: a read they overtook is not kept. */
+  private tokensChangedHere = 0;
+
+  /**
+   * A number that changes whenever another process may have changed the tokens (SQLite: another connection
+   * committed; PostgreSQL: a notification came), or undefined when the store cannot tell: then nothing is kept.
+   */
+  protected tokensChangedElsewhere(): number | undefined {
+    return undefined;
+  }
+
+  /** A change to the tokens made here: once it is done (or failed), what was kept is read again. */
+  private async changingTokens<T>(change: Promise<T>): Promise<T> {
+    try {
+      return await change;
+    } finally {
+      this.tokensChangedHere++;
+      this.tokens.clear();
+    }
   }
 
   async findTokenByHash(hash: string): Promise<FoundToken | undefined> {
+    const elsewhere = this.tokensChangedElsewhere();
+    if (elsewhere === undefined || elsewhere !== this.tokensSeen) {
+      this.tokens.clear();
+      this.tokensSeen = elsewhere;
+    }
+    const known = this.tokens.get(hash);
+    if (known) return known;
+    const here = this.tokensChangedHere;
     // the organization's name in the same read: authentication puts it in the caller's context, for events
     const sql = 'SELECT tokens.*, organizations.name AS org_name FROM tokens LEFT JOIN organizations ON organizations.id = tokens.org_id WHERE tokens.hash = ?';
     const [row] = await this.x.read(rowsOf<TokenRow & { org_name: string | null }>(sql, hash));
-    return row && (row.org_name !== null ? { ...toToken(row), orgName: row.org_name } : toToken(row));
+    const found = row && (row.org_name !== null ? { ...toToken(row), orgName: row.org_name } : toToken(row));
+    // kept when nothing changed the tokens while it was read; only tokens that exist (made-up ones must not fill it)
+    const unchanged = elsewhere !== undefined && this.tokensChangedElsewhere() === elsewhere && this.tokensChangedHere === here;
+    if (found && unchanged && this.tokens.size < TOKENS_KEPT) this.tokens.set(hash, found);
+    return found;
   }
 
   async listTokens(): Promise<TokenRecord[]> {
@@ -195,17 +247,39 @@ export abstract class SqlStore implements Omit<Store, WritePath> {
   }
 
   async revokeToken(id: string, at: string): Promise<boolean> {
-    return (await this.x.write(statement('UPDATE tokens SET revoked = ? WHERE id = ? AND revoked IS NULL', at, id))).changes > 0;
+    const { dialect } = this.x;
+    return this.changingTokens(this.x.write((function* () {
+      const revoked = (yield* statement('UPDATE tokens SET revoked = ? WHERE id = ? AND revoked IS NULL', at, id)).changes > 0;
+      for (const s of dialect.tokensChanged) yield* run(s);
+      return revoked;
+    })()));
   }
 
+  /** Other processes are not told: a last use they kept older only makes them record the next one sooner. */
   async touchToken(id: string, at: string): Promise<void> {
-    await this.x.write(statement('UPDATE tokens SET last_used = ? WHERE id = ?', at, id));
+    await this.changingTokens(this.x.write(statement('UPDATE tokens SET last_used = ? WHERE id = ?', at, id)));
   }
 
-  async getResource(orgId: string, resourceType: string, id: string): Promise<StoredResource | undefined> {
-    const [row] = await this.x.read(rowsOf<ResourceRow>('SELECT * FROM resources WHERE org_id = ? AND resource_type = ? AND id = ?', orgId, resourceType, id));
-    return row && toResource(row);
+  async getResource(orgId: string, resourceType: string, id: string, withGroups = false): Promise<StoredResource | undefined> {
+    const [row] = await this.x.read(rowsOf<ResourceRow & { groups?: string | [string, string, string | null][] | null }>(
+      withGroups ? this.withGroupsSql : 'SELECT * FROM resources WHERE org_id = ? AND resource_type = ? AND id = ?',
+      orgId, resourceType, id,
+    ));
+    if (!row || !withGroups) return row && toResource(row);
+    const groups = typeof row.groups === 'string' ? (JSON.parse(row.groups) as [string, string, string | null][]) : (row.groups ?? []);
+    return { ...toResource(row), groups: groups.map(([value, resourceType, display]) => toRef({ value, resourceType, display })) };
   }
+
+  /** A resource and, in the same statement (one round trip), the groups it is a member of, as groupsOf orders them. */
+  private get withGroupsSql(): string {
+    const { dialect } = this.x;
+    return (this.withGroupsText ??= `SELECT r.*, (SELECT ${dialect.jsonRows(['m.group_id', 'g.resource_type', 'g.display'], `m.${dialect.memberPosition}`)}
+       FROM group_members m ${dialect.membershipJoin} resources g ON g.org_id = m.org_id AND g.id = m.group_id
+       WHERE m.org_id = r.org_id AND m.member_id = r.id) AS groups
+     FROM resources r WHERE r.org_id = ? AND r.resource_type = ? AND r.id = ?`);
+  }
+
+  private withGroupsText: string | undefined;
 
   async listResources(orgId: string, resourceType: string, query: ResourceQuery): Promise<ResourcePage> {
     const { count, page } = listQueries(orgId, resourceType, query, this.x.dialect, await this.lookUpPaths(queryPaths(query)));

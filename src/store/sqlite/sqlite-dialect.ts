@@ -10,7 +10,9 @@ export const SQLITE: SqlDialect = {
   // the unary + keeps SQLite from walking every resource of the type through its identity index
   unindexed: (column) => `+${column}`,
   anyOf: (column, values) => ({ sql: `${column} IN (${values.map(() => '?').join(', ')})`, params: values }),
+  jsonRows: (values, orderBy) => `json_group_array(json_array(${values.join(', ')}) ORDER BY ${orderBy})`,
   memberPosition: 'rowid',
+  tokensChanged: [],
   overridingIdentity: '',
   // one writer at a time: nothing to pass over
   skipLocked: '',

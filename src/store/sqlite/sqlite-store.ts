@@ -22,10 +22,10 @@ import type { CreateBatch, CreateOutcome, CreateRow } from './create-batch.js';
 
 /** SQLite's default limit on bound parameters is 32766; chunks of 500 stay far below it. */
 const CHUNK = 500;
-/** Tokens kept read (findTokenByHash): more than any one server's clients use. */
-const TOKENS_KEPT = 10_000;
 /** How often a modification is planned again when another process wrote the resource meanwhile. */
 const MODIFY_ATTEMPTS = 20;
+
+const resourceKey = (orgId: string, resourceType: string, id: string) => `${orgId}\u0000${resourceType}\u0000${id}`;
 
 /** What the creates of one transaction leave for createdWith to write at its end (flat rows, as CreateRow's). */
 interface CreatedRows {
@@ -69,6 +69,8 @@ export class SqliteStore extends SqlStore implements Store {
   private readonly writerMinItems: number;
   /** The modifications of one resource, one at a time (modifyResource). */
   private readonly modifying = new KeyedLock();
+  /** Per resource, the last membership delta queued and not yet committed (patchResource). */
+  private readonly deltas = new Map<string, Promise<unknown>>();
 
   constructor(filename: string, options: SqliteStoreOptions = {}) {
     const executor = new SqliteExecutor(filename);
@@ -89,63 +91,9 @@ export class SqliteStore extends SqlStore implements Store {
     return this.sqlite.runSync(insertFlat(insert, width, flat, SQLITE.rowsPerInsert, onConflict));
   }
 
-  /**
-   * Tokens as last read, by digest: every request looks its token up, and a token changes only by a write to the
-   * tokens. Valid while this connection has written none and no other connection (a `scimd token revoke` in another
-   * process) has committed anything since: so a revocation still takes effect on the very next request.
-   */
-  private readonly tokens = new Map<string, FoundToken>();
-  private tokensRead = -1;
-
-  override async findTokenByHash(hash: string): Promise<FoundToken | undefined> {
-    const version = this.sqlite.dataVersion();
-    if (version !== this.tokensRead) {
-      this.tokens.clear();
-      this.tokensRead = version;
-    }
-    const known = this.tokens.get(hash);
-    if (known) return known;
-    const found = await super.findTokenByHash(hash);
-    // only tokens that exist: a flood of made-up ones must not fill it
-    if (found && this.tokens.size < TOKENS_KEPT) this.tokens.set(hash, found);
-    return found;
-  }
-
-  override async createToken(token: TokenRecord): Promise<void> {
-    this.tokens.clear();
-    await super.createToken(token);
-  }
-
-  override async revokeToken(id: string, at: string): Promise<boolean> {
-    try {
-      return await super.revokeToken(id, at);
-    } finally {
-      this.tokens.clear();
-    }
-  }
-
-  override async touchToken(id: string, at: string): Promise<void> {
-    try {
-      await super.touchToken(id, at);
-    } finally {
-      this.tokens.clear();
-    }
-  }
-
-  override async renameOrganization(id: string, name: string) {
-    try {
-      return await super.renameOrganization(id, name);
-    } finally {
-      this.tokens.clear(); // a token read carries its organization's name
-    }
-  }
-
-  override async deleteOrganization(id: string) {
-    try {
-      return await super.deleteOrganization(id);
-    } finally {
-      this.tokens.clear();
-    }
+  /** Any commit to the file by another connection (another process, the writer thread) changes it. */
+  protected override tokensChangedElsewhere(): number {
+    return this.sqlite.dataVersion();
   }
 
   override async close(): Promise<void> {
@@ -297,10 +245,31 @@ export class SqliteStore extends SqlStore implements Store {
     });
   }
 
+  /**
+   * Without `expectedVersion` (a membership delta, which holds on whatever version it lands): queued in order with
+   * the resource's other writes, but holding them only until it is queued, not until its commit, so a run of them
+   * shares one commit; a plan that comes next (modifyResource) first waits for them to be committed.
+   */
   async patchResource(orgId: string, resourceType: string, id: string, at: string, change: PatchChange): Promise<StoredResource | 'conflict' | undefined> {
+    if (change.expectedVersion !== undefined) return (await this.queuePatch(orgId, resourceType, id, at, change))();
+    const key = resourceKey(orgId, resourceType, id);
+    const written = (await this.modifying.run(key, async () => {
+      const queued = (await this.queuePatch(orgId, resourceType, id, at, change))();
+      this.deltas.set(key, queued);
+      return [queued];
+    }))[0];
+    try {
+      return await written;
+    } finally {
+      if (this.deltas.get(key) === written) this.deltas.delete(key);
+    }
+  }
+
+  /** Makes ready what a patch needs (scope, index paths), then returns what queues it: synchronously, when called. */
+  private async queuePatch(orgId: string, resourceType: string, id: string, at: string, change: PatchChange): Promise<() => Promise<StoredResource | 'conflict' | undefined>> {
     const scope = await this.scopeOf(orgId, resourceType);
     await this.knowPaths([change.write ?? {}, { index: change.touch }]);
-    return this.sqlite.transaction(() => {
+    return () => this.sqlite.transaction(() => {
       const row = this.versionOf(orgId, resourceType, id);
       if (!row) return undefined;
       if (change.expectedVersion !== undefined && row.version !== change.expectedVersion) return 'conflict';
@@ -382,7 +351,10 @@ export class SqliteStore extends SqlStore implements Store {
     id: string,
     plan: (current: StoredResource, members: () => Promise<ResourceRef[]>) => Promise<Modification>,
   ): Promise<StoredResource | 'conflict' | undefined> {
-    return this.modifying.run(`${orgId}\u0000${resourceType}\u0000${id}`, async () => {
+    const key = resourceKey(orgId, resourceType, id);
+    return this.modifying.run(key, async () => {
+      // the deltas queued before this plan are part of the state it plans from
+      await this.deltas.get(key)?.catch(() => undefined);
       for (let attempt = 0; attempt < MODIFY_ATTEMPTS; attempt++) {
         const current = await this.getResource(orgId, resourceType, id);
         if (!current) return undefined;
