@@ -2,6 +2,7 @@
  * `scimd serve`: the SCIM server on the configured database, with event delivery, rate limits and retention, until
  * SIGTERM or SIGINT lets the requests and deliveries in flight finish.
  */
+import pino from 'pino';
 import { ConfigError, isPostgresUrl, loadConfig, SETTINGS, type Config, type Flags } from '../config.js';
 import { FEED_CHANNEL } from '../core/model.js';
 import type { Store } from '../core/ports.js';
@@ -53,7 +54,8 @@ export async function serve(args: string[], io: Io): Promise<number> {
     ...(refusalLimit ? { refusalLimit } : {}),
     ...(config.trustProxy !== undefined ? { trustProxy: config.trustProxy } : {}),
     ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}),
-    logger: { level: config.logLevel, redact: ['req.headers.authorization'] },
+    // written as the event loop allows, not one blocking write a line (a request): pino flushes it at exit
+    logger: { level: config.logLevel, redact: ['req.headers.authorization'], stream: pino.destination({ dest: 1, sync: false }) },
   });
 
   for (const id of revoked) app.log.warn({ token: id }, 'SCIMD_BOOTSTRAP_TOKEN changed: the bootstrap token it replaced is revoked');
