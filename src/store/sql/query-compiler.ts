@@ -265,7 +265,10 @@ export function listQueries(
   const anchor = query.after ?? query.before;
   // Reading backwards from a `before` anchor is reading forwards in the opposite order.
   const descending = (query.sort?.descending ?? false) !== (query.before !== undefined);
-  const limits = frag(` LIMIT ${P} OFFSET ${P}`, query.limit, query.offset);
+  // The limit written into the text, not bound: SQLite answers a filtered page in half the time when it is (the
+  // counts IdPs ask for are few, so the statement cache holds them).
+  if (!Number.isSafeInteger(query.limit) || query.limit < 0) throw new RangeError(`a page's limit is a whole number, not ${query.limit}`);
+  const limits = frag(` LIMIT ${query.limit} OFFSET ${P}`, query.offset);
   if (!query.sort) {
     const seek = anchor ? frag(` AND r.seq ${descending ? '<' : '>'} ${P}`, anchor.position) : '';
     return { count, page: join(['SELECT r.* FROM resources r WHERE ', where, seek, ` ORDER BY r.seq ${descending ? 'DESC' : 'ASC'}`, limits]) };
