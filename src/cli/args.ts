@@ -44,6 +44,16 @@ export const COMMANDS: Readonly<Record<string, { readonly usage: string; readonl
       'what each check sent, what came back and the RFC section it rests on; it makes only resources of its own and\n' +
       'removes them, even when stopped; exit code 1 when a check failed',
   },
+  sync: {
+    usage: 'scimd sync FILE|--from URL [--from-token T] --url URL --token T [--match ATTR] [--map COL=ATTR,…|FILE.json]\n' +
+      '             [--department-groups] [--on-missing deactivate|delete|keep] [--allow-empty] [--dry-run]\n' +
+      '             [--rps N] [--no-bulk] [--concurrency N] [--json]',
+    about: 'makes the SCIM server at --url hold what a CSV export, a JSON/NDJSON file of SCIM resources or another SCIM\n' +
+      'server says: creates, PATCHes only what differs, and deactivates (or deletes, or keeps) the provisioned users\n' +
+      'the source no longer has; members added and removed one by one. Matched by externalId (or --match); the plan\n' +
+      'is recomputed from the target each run, so a second run changes nothing and an interrupted one is finished\n' +
+      'by the next; --dry-run prints the plan; exit code 1 when a change failed, 130 when stopped',
+  },
 };
 
 export const USAGE = `scimd: a SCIM 2.0 provisioning server
@@ -53,7 +63,7 @@ ${Object.values(COMMANDS).map((c) => `  ${c.usage}`).join('\n')}
   scimd --version
   scimd help COMMAND                     what a command does
 
-Run every command but check where the server runs, with the same SCIMD_DATABASE (each says which database it opens).
+Run every command but check and sync where the server runs, with the same SCIMD_DATABASE (each says which database it opens).
 Settings also come from SCIMD_* environment variables; see docs/configuration.md.`;
 
 /** The words were wrong: the command's usage is printed, and it exits 2. */
