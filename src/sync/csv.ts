@@ -111,7 +111,7 @@ export function readCsv(text: string, options: CsvOptions = {}): Desired {
   const match = options.match ?? 'externalId';
   let rows: { info: { lines: number }; record: string[] }[];
   try {
-    rows = parse(text, { bom: true, delimiter: delimiterOf(text.replace(/^\uFEFF/, '')), skip_empty_lines: true, trim: true, info: true }) as unknown as typeof rows;
+    rows = parse(text, { bom: true, delimiter: delimiterOf(text.replace(/^\uFEFF/, '')), skip_empty_lines: true, trim: true, info: true, relax_column_count: true }) as unknown as typeof rows;
   } catch (e) {
     throw new SyncInputError(`the CSV cannot be read: ${(e as Error).message}`);
   }
