@@ -5,7 +5,7 @@
  * signal is aborted no new request is sent, those under way are finished, and what was not sent is counted pending.
  */
 import { ScimError } from '../core/errors.js';
-import { BULK_ID } from '../core/bulk.js';
+import { BULK_ID, bulkIdsIn, resolved } from '../core/bulk.js';
 import { ScimClientError, ScimTransportError, type ScimClient } from '../client/index.js';
 import { bulkBody, bulkOutcomes, runChunked, type BulkOperation, type BulkOutcome } from '../client/bulk.js';
 import { ENTERPRISE_URN, GROUP_URN } from './model.js';
@@ -73,28 +73,51 @@ export const emptyCounts = (): Counts => ({ created: 0, updated: 0, deactivated:
 const patchBody = (operations: readonly PatchOperation[]) => ({ schemas: [PATCH_URN], Operations: operations });
 const chunks = <T>(items: readonly T[], size: number): T[][] => Array.from({ length: Math.ceil(items.length / size) }, (_, i) => items.slice(i * size, (i + 1) * size));
 
-/** The users' own changes: POST, PATCH of what differs, deactivation, DELETE. */
-export function userSteps(plan: Plan): Step[] {
-  return plan.changes.filter((c) => c.type === 'User').flatMap((change, n): Step[] => {
-    const path = `/Users/${encodeURIComponent(change.id ?? '')}`;
-    switch (change.action) {
-      case 'create': return [{ change, op: { method: 'POST', path: '/Users', bulkId: `user${n}`, data: change.body } }];
-      case 'delete': return [{ change, op: { method: 'DELETE', path } }];
-      default: return change.operations?.length ? [{ change, op: { method: 'PATCH', path, data: patchBody(change.operations) } }] : [];
+/**
+ * The users' own changes: POST, PATCH of what differs, deactivation, DELETE. A user whose manager the run creates too
+ * is POSTed after the manager, naming it by bulkId (resolved by the server within a Bulk request, and by the client
+ * between requests), so no second request sets the manager; only a cycle of managers is left to `laterSteps`.
+ */
+export function userSteps(plan: Plan): { steps: Step[]; inlined: Set<Change> } {
+  const creates = plan.changes.filter((c) => c.type === 'User' && c.action === 'create');
+  const byKey = new Map(creates.map((c) => [c.key, c]));
+  const bulkIds = new Map(creates.map((c, n) => [c, `user${n}`]));
+  const ordered: Step[] = [];
+  const inlined = new Set<Change>();
+  const state = new Map<Change, 'visiting' | 'placed'>();
+  const place = (change: Change): void => {
+    if (state.has(change)) return;
+    state.set(change, 'visiting');
+    const manager = change.manager === undefined ? undefined : byKey.get(change.manager);
+    if (manager !== undefined) place(manager);
+    let body = change.body;
+    // a manager still "visiting" is a cycle: that one is set afterwards
+    if (manager !== undefined && state.get(manager) === 'placed') {
+      body = { ...body, [ENTERPRISE_URN]: { ...(body?.[ENTERPRISE_URN] as object | undefined), manager: { value: `${BULK_ID}${bulkIds.get(manager)}` } } };
+      inlined.add(change);
     }
+    ordered.push({ change, op: { method: 'POST', path: '/Users', bulkId: bulkIds.get(change)!, data: body } });
+    state.set(change, 'placed');
+  };
+  for (const c of creates) place(c);
+  const others = plan.changes.filter((c) => c.type === 'User' && c.action !== 'create').flatMap((change): Step[] => {
+    const path = `/Users/${encodeURIComponent(change.id ?? '')}`;
+    if (change.action === 'delete') return [{ change, op: { method: 'DELETE', path } }];
+    return change.operations?.length ? [{ change, op: { method: 'PATCH', path, data: patchBody(change.operations) } }] : [];
   });
+  return { steps: [...ordered, ...others], inlined };
 }
 
 /**
- * What needs the ids of the users the run created: their managers, groups (created with their first members, the
+ * What needs the ids of the users the run created: managers not set by userSteps, groups (created with their first members, the
  * rest added by PATCH) and member changes. `createdId` gives such a user's id by key (undefined when its create
  * failed: it is left out).
  */
-export function laterSteps(plan: Plan, createdId: (key: string) => string | undefined): Step[] {
+export function laterSteps(plan: Plan, createdId: (key: string) => string | undefined, inlined: ReadonlySet<Change> = new Set()): Step[] {
   const steps: Step[] = [];
   for (const change of plan.changes) {
     if (change.type === 'User') {
-      if (change.manager === undefined) continue;
+      if (change.manager === undefined || inlined.has(change)) continue;
       const id = change.id ?? createdId(change.key);
       const manager = createdId(change.manager);
       if (id === undefined || manager === undefined) continue;
@@ -125,6 +148,15 @@ export function laterSteps(plan: Plan, createdId: (key: string) => string | unde
     for (const operations of bodies) steps.push({ change, op: { method: 'PATCH', path, data: patchBody(operations) } });
   }
   return steps;
+}
+
+/** The data without a manager that names a POST by a bulkId `failed` says failed (or was never sent). */
+function withoutFailedManager(data: unknown, failed: (bulkId: string) => boolean): unknown {
+  const ext = (data as Record<string, unknown>)[ENTERPRISE_URN] as Record<string, unknown> | undefined;
+  const value = (ext?.manager as { value?: unknown } | undefined)?.value;
+  if (typeof value !== 'string' || !value.startsWith(BULK_ID) || !failed(value.slice(BULK_ID.length))) return data;
+  const { manager: _, ...rest } = ext!;
+  return { ...(data as object), [ENTERPRISE_URN]: rest };
 }
 
 /** At most `rps` request starts a second, spread evenly. */
@@ -177,12 +209,13 @@ export async function apply(client: ScimClient, plan: Plan, options: ApplyOption
   /** The steps of each change not yet answered; a change with none left is done. */
   const open = new Map<Change, number>();
   const createdUsers = new Map<string, string>();
-  const createdBy = new Map<Step, string>();
+  /** The id each POST of the run got, by its bulkId. */
+  const createdIds = new Map<string, string>();
   let requests = 0;
   let done = 0;
-  const phase1 = userSteps(plan);
+  const { steps: phase1, inlined } = userSteps(plan);
   // the later steps counted as though every create succeeds: the total progress is measured against
-  let total = phase1.length + laterSteps(plan, (k) => k).length;
+  let total = phase1.length + laterSteps(plan, (k) => k, inlined).length;
   const progress = () => options.onProgress?.({ done, total, failed: failed.size });
   // a change is unfinished until every step it has is answered (a user's manager step comes in the second phase)
   const unfinished = new Set(plan.changes);
@@ -203,7 +236,7 @@ export async function apply(client: ScimClient, plan: Plan, options: ApplyOption
       return;
     }
     if (step.op.method === 'POST' && outcome.id !== undefined) {
-      createdBy.set(step, outcome.id);
+      if (step.op.bulkId !== undefined) createdIds.set(step.op.bulkId, outcome.id);
       if (step.change.type === 'User') createdUsers.set(step.change.key, outcome.id);
     }
   };
@@ -214,9 +247,12 @@ export async function apply(client: ScimClient, plan: Plan, options: ApplyOption
       if (signal?.aborted) return [];
       await limit();
       requests++;
+      // a reference left unresolved names a POST of an earlier request that failed: the user is made without it
+      const here = new Set(operations.flatMap((o) => (o.method === 'POST' && o.bulkId !== undefined ? [o.bulkId] : [])));
+      const sendable = operations.map((o) => (o.data === undefined ? o : { ...o, data: withoutFailedManager(o.data, (ref) => !here.has(ref)) }));
       let outcomes: BulkOutcome[];
       try {
-        const answer = await client.transport.request('POST', 'Bulk', { body: bulkBody(operations, undefined) });
+        const answer = await client.transport.request('POST', 'Bulk', { body: bulkBody(sendable, undefined) });
         outcomes = bulkOutcomes(operations, answer.body, client.transport.url('Bulk'));
       } catch (e) {
         failureOf(e);
@@ -231,8 +267,8 @@ export async function apply(client: ScimClient, plan: Plan, options: ApplyOption
     });
   };
 
-  const single = async (step: Step, path: string): Promise<void> => {
-    const { op } = step;
+  const single = async (sent: Step, path: string, step: Step): Promise<void> => {
+    const { op } = sent;
     const [, endpoint, rawId] = path.split('/') as [string, string, string | undefined];
     const id = decodeURIComponent(rawId ?? '');
     const resources = client.resources(endpoint);
@@ -249,8 +285,16 @@ export async function apply(client: ScimClient, plan: Plan, options: ApplyOption
   };
 
   const viaSingle = async (steps: Step[]) => {
-    // a step naming a POST of this run by bulkId (a group's further members) waits until that POST is answered
-    const posted = new Map(steps.filter((s) => s.op.bulkId !== undefined).map((s) => [s.op.bulkId!, s]));
+    // a step that names a POST of the run by bulkId (a report its manager, a group's further members) waits for it:
+    // the steps go in levels, each after the one it depends on (steps come after the POSTs they name)
+    const level = new Map<string, number>();
+    const levels: Step[][] = [];
+    for (const step of steps) {
+      const refs = [...(bulkIdsIn([step.op.path.split('/').pop(), step.op.data]) ?? [])];
+      const at = refs.reduce((l, ref) => Math.max(l, (level.get(ref) ?? -1) + 1), 0);
+      if (step.op.bulkId !== undefined) level.set(step.op.bulkId, at);
+      (levels[at] ??= []).push(step);
+    }
     const run = async (list: Step[]) => {
       let next = 0;
       const worker = async () => {
@@ -259,8 +303,7 @@ export async function apply(client: ScimClient, plan: Plan, options: ApplyOption
           let path = step.op.path;
           const at = path.indexOf(BULK_ID);
           if (at !== -1) {
-            const post = posted.get(path.slice(at + BULK_ID.length));
-            const id = post === undefined ? undefined : createdBy.get(post);
+            const id = createdIds.get(path.slice(at + BULK_ID.length));
             if (id === undefined) {
               // its group was not created: reported there
               record(step, {});
@@ -268,20 +311,20 @@ export async function apply(client: ScimClient, plan: Plan, options: ApplyOption
             }
             path = `${path.slice(0, at)}${encodeURIComponent(id)}`;
           }
-          await single(step, path);
+          const data = step.op.data === undefined ? undefined : withoutFailedManager(resolved(step.op.data, createdIds), (ref) => !createdIds.has(ref));
+          await single({ ...step, op: { ...step.op, data } }, path, step);
         }
       };
       await Promise.all(Array.from({ length: Math.max(1, options.concurrency ?? 8) }, worker));
     };
-    await run(steps.filter((s) => !s.op.path.includes(BULK_ID)));
-    await run(steps.filter((s) => s.op.path.includes(BULK_ID)));
+    for (const list of levels) if (list) await run(list);
   };
 
   const execute = (steps: Step[]) => (useBulk ? viaBulk(steps) : viaSingle(steps));
   expect(phase1);
   await execute(phase1);
   if (!signal?.aborted) {
-    const phase2 = laterSteps(plan, (key) => createdUsers.get(key));
+    const phase2 = laterSteps(plan, (key) => createdUsers.get(key), inlined);
     total = done + phase2.length;
     expect(phase2);
     // a group update with nothing left to send (its new members' creates failed) is done

@@ -8,6 +8,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { plan, SyncInputError, type Change, type Desired, type DesiredUser, type TargetResource, type TargetState } from '../../src/sync/index.js';
 import { laterSteps, userSteps } from '../../src/sync/apply.js';
+import { resolved } from '../../src/core/bulk.js';
 
 const USER = 'urn:ietf:params:scim:schemas:core:2.0:User';
 const ENT = 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User';
@@ -137,17 +138,21 @@ function carryOut(target: TargetState, p: ReturnType<typeof plan>): TargetState 
     else complex[sub] = value;
     doc[name] = complex;
   };
-  const run = (steps: ReturnType<typeof userSteps>) => {
+  const byBulkId = new Map<string, string>();
+  const run = (steps: ReturnType<typeof userSteps>['steps']) => {
     for (const { change, op } of steps) {
       const store = change.type === 'User' ? users : groups;
-      const data = op.data as Record<string, unknown> & { Operations?: { op: string; path: string; value?: unknown }[] };
+      // a manager named by the bulkId of a POST before it
+      const data = resolved(op.data, byBulkId) as Record<string, unknown> & { Operations?: { op: string; path: string; value?: unknown }[] };
       if (op.method === 'POST') {
         const id = `new${next++}`;
         store.set(id, { ...structuredClone(data), id } as never);
         if (change.type === 'User') created.set(change.key, id);
+        if (op.bulkId !== undefined) byBulkId.set(op.bulkId, id);
         continue;
       }
-      const id = decodeURIComponent(op.path.split('/')[2]!);
+      const last = op.path.split('/')[2]!;
+      const id = last.startsWith('bulkId:') ? byBulkId.get(last.slice(7))! : decodeURIComponent(last);
       if (op.method === 'DELETE') {
         store.delete(id);
         continue;
@@ -165,8 +170,9 @@ function carryOut(target: TargetState, p: ReturnType<typeof plan>): TargetState 
       }
     }
   };
-  run(userSteps(p));
-  run(laterSteps(p, (key) => created.get(key)));
+  const { steps, inlined } = userSteps(p);
+  run(steps);
+  run(laterSteps(p, (key) => created.get(key), inlined));
   return { users: [...users.values()], groups: [...groups.values()] };
 }
 
