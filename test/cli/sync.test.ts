@@ -172,6 +172,30 @@ describe('scimd sync, smaller runs', () => {
     expect([again.users.unchanged, again.groups.unchanged, again.requests]).toEqual([300, GROUPS, 0]);
   }, 60_000);
 
+  it('from a file of SCIM resources (NDJSON), groups naming their members by externalId, and from another SCIM server', async () => {
+    const file = join(dir, 'resources.ndjson');
+    const lines = [
+      ...['J1', 'J2', 'J3'].map((k) => ({ schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'], externalId: k, userName: `${k.toLowerCase()}@example.com`, title: 'From JSON' })),
+      { schemas: ['urn:ietf:params:scim:schemas:core:2.0:Group'], displayName: 'JSON people', members: [{ value: 'J1' }, { value: 'J3' }] },
+    ];
+    writeFileSync(file, lines.map((l) => JSON.stringify(l)).join('\n'));
+    const source = await server();
+    const first = JSON.parse((await run(file, '--url', source.base, '--token', TOKEN, '--json')).out) as Summary;
+    expect([first.users.created, first.groups.created, first.failures]).toEqual([3, 1, []]);
+    const group = (await source.request('GET', `/Groups?filter=${encodeURIComponent('externalId eq "JSON people"')}`)).body.Resources[0];
+    expect(group.members.map((m: { display?: string; value: string }) => m.value).sort()).toEqual(
+      (await source.request('GET', `/Users?filter=${encodeURIComponent('externalId eq "J1" or externalId eq "J3"')}`)).body.Resources.map((u: { id: string }) => u.id).sort());
+    expect(JSON.parse((await run(file, '--url', source.base, '--token', TOKEN, '--json')).out).requests).toBe(0);
+
+    // that server, mirrored into an empty one: users by externalId, the group and its members by key
+    const mirror = await server();
+    const mirrored = JSON.parse((await run('--from', source.base, '--from-token', TOKEN, '--url', mirror.base, '--token', TOKEN, '--json')).out) as Summary;
+    expect([mirrored.users.created, mirrored.groups.created, mirrored.failures]).toEqual([3, 1, []]);
+    const copy = (await mirror.request('GET', '/Groups')).body.Resources[0];
+    expect([copy.displayName, copy.externalId, copy.members.length]).toEqual(['JSON people', 'JSON people', 2]);
+    expect(JSON.parse((await run('--from', source.base, '--from-token', TOKEN, '--url', mirror.base, '--token', TOKEN, '--json')).out).requests).toBe(0);
+  }, 60_000);
+
   it('reports each failed change with the server\'s SCIM error and exits 1', async () => {
     const file = csv('clash.csv', [row(0), row(1), 'X9,user1@example.com,A,B,AB,t,Dept1,,active,All']);
     const { code, out } = await run(file, '--url', target.base, '--token', TOKEN);
