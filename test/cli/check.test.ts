@@ -5,12 +5,12 @@
  * made.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { main } from '../../src/cli/main.js';
 import type { Report } from '../../src/check/run.js';
 import { testServer, testStoreKind, type TestServer } from '../helpers.js';
@@ -123,6 +123,29 @@ describe(`scimd check (scimd on ${testStoreKind()})`, () => {
     expect(left).toHaveLength(1);
     expect(out).toContain(`left behind (the server refused to delete them): Users/${left[0]}`);
     await srv.request('DELETE', `/Users/${left[0]}`);
+  });
+
+  it('takes the token from --token-file or SCIMD_CHECK_TOKEN, out of the process list', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'scimd-check-')), 'token');
+    writeFileSync(file, `${srv.token}\n`);
+    expect((await run(url, '--token-file', file, '--only', 'users.get')).code).toBe(0);
+    vi.stubEnv('SCIMD_CHECK_TOKEN', srv.token);
+    try {
+      expect((await run(url, '--only', 'users.get')).code).toBe(0);
+      // a flag wins over the variable: a wrong one is refused by the server
+      const flagged = await run(url, '--token', 'wrong', '--only', 'users.get', '--json');
+      expect(JSON.parse(flagged.out).results[0].reason).toMatch(/401/);
+    } finally {
+      vi.unstubAllEnvs();
+    }
+    const none = await run(url, '--only', 'users.get');
+    expect(none.code).toBe(2);
+    expect(none.err).toContain('SCIMD_CHECK_TOKEN');
+    expect((await run(url, '--token', srv.token, '--token-file', file)).code).toBe(2);
+    const missing = await run(url, '--token-file', join(tmpdir(), 'no-such-scimd-token'));
+    expect(missing.code).toBe(2);
+    expect(missing.err).toContain('cannot be read');
+    expect(await held()).toBe(0);
   });
 
   it('refuses wrong words with its usage (exit code 2)', async () => {
