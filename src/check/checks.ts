@@ -9,6 +9,7 @@ import { CheckFailure, expectThat, NotSupported, type Check, type CheckContext }
 
 const USER = SCHEMA_URN.user;
 const GROUP = SCHEMA_URN.group;
+const ENTERPRISE = SCHEMA_URN.enterpriseUser;
 
 async function newUser(ctx: CheckContext, name: string, extra: Record<string, unknown> = {}): Promise<ScimUser> {
   const { resource } = await ctx.client.users.create({ schemas: [USER], userName: `${ctx.prefix}${name}`, ...extra });
@@ -54,6 +55,24 @@ async function listed(client: ScimClient, endpoint: string): Promise<Record<stri
 }
 
 const names = (resources: readonly { userName?: unknown }[]) => resources.map((r) => String(r.userName)).sort();
+
+const same = (a: readonly unknown[], b: readonly unknown[]) => JSON.stringify(a) === JSON.stringify(b);
+
+/**
+ * The filters of `cases` (text, each and-ed with "userName sw <the prefix and `stem`>") that do not find exactly the
+ * users named (by what follows the stem), each said as "filter: expected …, got …".
+ */
+async function misfiltered(ctx: CheckContext, stem: string, cases: readonly (readonly [string, readonly string[]])[]): Promise<string[]> {
+  const wrong: string[] = [];
+  for (const [expression, expected] of cases) {
+    const page = await ctx.client.users.list({ filter: parseFilter(`userName sw ${JSON.stringify(`${ctx.prefix}${stem}`)} and (${expression})`) });
+    const got = names(page.Resources).map((n) => n.slice(`${ctx.prefix}${stem}`.length));
+    if (!same(got, [...expected].sort())) wrong.push(`${expression}: expected ${JSON.stringify(expected)}, got ${JSON.stringify(got)}`);
+  }
+  return wrong;
+}
+
+const emailValues = (user: ScimUser) => (user.emails ?? []).map((e) => e.value).sort();
 
 const PATCH_OP = { schemas: [SCHEMA_URN.patchOp] };
 
@@ -153,6 +172,43 @@ export const CHECKS: readonly Check[] = [
     },
   },
   {
+    id: 'users.patch.add', title: 'PATCH add appends to a multi-valued attribute; a path-less add sets attributes', rfc: 'RFC 7644 §3.5.2.1',
+    async run(ctx) {
+      needs(ctx.features.patch, 'PATCH');
+      const made = await newUser(ctx, 'patch-add', { emails: [{ value: 'one@work.example', type: 'work' }] });
+      await ctx.client.users.patch(made.id, patchOp().add('emails', [{ value: 'two@home.example', type: 'home' }]).add(null, { title: 'Added' }));
+      const { resource } = await ctx.client.users.get(made.id);
+      expectThat(same(emailValues(resource), ['one@work.example', 'two@home.example']), `emails are ${JSON.stringify(emailValues(resource))}: add must append the value, keeping the one there`);
+      expectThat(resource.title === 'Added', `title is ${JSON.stringify(resource.title)} after a path-less add of {"title": "Added"}`);
+    },
+  },
+  {
+    id: 'users.patch.remove', title: 'PATCH remove takes out an attribute, and with a value filter only the values it matches', rfc: 'RFC 7644 §3.5.2.2',
+    async run(ctx) {
+      needs(ctx.features.patch, 'PATCH');
+      const made = await newUser(ctx, 'patch-remove', { title: 'Gone', emails: [{ value: 'me@work.example', type: 'work' }, { value: 'me@home.example', type: 'home' }] });
+      await ctx.client.users.patch(made.id, patchOp().remove('title').remove({ attribute: 'emails', filter: filter.eq('type', 'home') }));
+      const { resource } = await ctx.client.users.get(made.id);
+      expectThat(resource.title === undefined, `title is still ${JSON.stringify(resource.title)}`);
+      expectThat(same(emailValues(resource), ['me@work.example']), `emails are ${JSON.stringify(emailValues(resource))}, not only the work one`);
+    },
+  },
+  {
+    id: 'users.patch.extension', title: 'PATCH replace by a path with the enterprise extension URN sets that attribute', rfc: 'RFC 7644 §3.5.2.3, RFC 7643 §3.3',
+    async run(ctx) {
+      needs(ctx.features.patch, 'PATCH');
+      // the extension is the server's choice: only one it advertises for /Users is checked
+      const users = (await ctx.client.discover()).resourceTypes.find((r) => r.endpoint === '/Users');
+      const extensions = Array.isArray(users?.schemaExtensions) ? (users.schemaExtensions as { schema?: unknown }[]) : [];
+      if (!extensions.some((e) => e.schema === ENTERPRISE)) throw new NotSupported(`the server does not advertise ${ENTERPRISE} for /Users in /ResourceTypes`);
+      const made = await newUser(ctx, 'extension');
+      await ctx.client.users.patch(made.id, patchOp().replace(`${ENTERPRISE}:department`, 'Checks'));
+      const { resource } = await ctx.client.users.get(made.id);
+      const department = (resource[ENTERPRISE] as { department?: unknown } | undefined)?.department;
+      expectThat(department === 'Checks', `${ENTERPRISE}.department is ${JSON.stringify(department)}, not "Checks"`);
+    },
+  },
+  {
     id: 'users.delete', title: 'DELETE /Users/{id} removes the user: GET is then 404', rfc: 'RFC 7644 §3.6',
     async run(ctx) {
       await deletedIsGone(ctx, 'Users', (await newUser(ctx, 'delete')).id);
@@ -200,6 +256,43 @@ export const CHECKS: readonly Check[] = [
     },
   },
   {
+    id: 'filter.operators', title: 'ne, co, sw, ew, pr, gt, ge, lt, le and not select what the RFC says', rfc: 'RFC 7644 §3.4.2.2',
+    async run(ctx) {
+      needs(ctx.features.filter.supported, 'filtering');
+      await newUser(ctx, 'op-a', { title: 'Alpha' });
+      await newUser(ctx, 'op-b', { title: 'Beta' });
+      await newUser(ctx, 'op-c');
+      const name = (suffix: string) => JSON.stringify(`${ctx.prefix}op-${suffix}`);
+      const wrong = await misfiltered(ctx, 'op-', [
+        [`userName ne ${name('a')}`, ['b', 'c']],
+        ['title co "et"', ['b']],
+        ['title sw "Al"', ['a']],
+        ['title ew "ta"', ['b']],
+        ['title pr', ['a', 'b']],
+        [`userName gt ${name('a')}`, ['b', 'c']],
+        [`userName ge ${name('b')}`, ['b', 'c']],
+        [`userName lt ${name('b')}`, ['a']],
+        [`userName le ${name('b')}`, ['a', 'b']],
+        ['not (title pr)', ['c']],
+      ]);
+      expectThat(wrong.length === 0, wrong.join('; '));
+    },
+  },
+  {
+    id: 'filter.valuePath', title: 'emails[type eq … and value ew …] matches within one value; emails.value matches any', rfc: 'RFC 7644 §3.4.2.2',
+    async run(ctx) {
+      needs(ctx.features.filter.supported, 'filtering');
+      await newUser(ctx, 'vp-a', { emails: [{ value: 'a@work.example', type: 'work' }, { value: 'a@home.example', type: 'home' }] });
+      // b has a work email and an email at work.example, but not one email that is both
+      await newUser(ctx, 'vp-b', { emails: [{ value: 'b@home.example', type: 'work' }, { value: 'b@work.example', type: 'home' }] });
+      const wrong = await misfiltered(ctx, 'vp-', [
+        ['emails[type eq "work" and value ew "@work.example"]', ['a']],
+        ['emails.value eq "b@work.example"', ['b']],
+      ]);
+      expectThat(wrong.length === 0, wrong.join('; '));
+    },
+  },
+  {
     id: 'sort', title: 'sortBy and sortOrder order the results', rfc: 'RFC 7644 §3.4.2.3',
     async run(ctx) {
       needs(ctx.features.sort, 'sorting');
@@ -224,6 +317,18 @@ export const CHECKS: readonly Check[] = [
       const seen: string[] = [];
       for await (const u of ctx.client.users.all({ ...query, count: 1 }, { paging: 'index' })) seen.push(u.userName);
       expectThat(new Set(seen).size === 3 && seen.length === 3, `paging by one gave ${JSON.stringify(seen)}`);
+    },
+  },
+  {
+    id: 'pagination.itemsPerPage', title: 'itemsPerPage is the number of resources the page holds, a short last page too', rfc: 'RFC 7644 §3.4.2',
+    async run(ctx) {
+      needs(ctx.features.filter.supported, 'filtering');
+      for (const n of [1, 2, 3]) await newUser(ctx, `per-page-${n}`);
+      const query = { filter: filter.sw('userName', `${ctx.prefix}per-page-`), count: 2 };
+      for (const startIndex of [1, 3]) {
+        const page = await ctx.client.users.list({ ...query, startIndex });
+        expectThat(page.itemsPerPage === page.Resources.length, `startIndex=${startIndex}&count=2 answered ${page.Resources.length} resources with itemsPerPage ${page.itemsPerPage}`);
+      }
     },
   },
   {
@@ -275,6 +380,17 @@ export const CHECKS: readonly Check[] = [
     },
   },
   {
+    id: 'errors.required', title: 'A user without userName (required) is 400 invalidValue', rfc: 'RFC 7643 §4.1.1, RFC 7644 §3.12',
+    async run(ctx) {
+      const create = ctx.client.transport.request('POST', 'Users', { body: { schemas: [USER], displayName: `${ctx.prefix}nameless` } }).then((answer) => {
+        const { id } = answer.body as { id?: unknown };
+        if (typeof id === 'string') ctx.made('Users', id);
+      });
+      const e = await refusal(create, '400 invalidValue');
+      expectThat(e.status === 400 && e.scimType === 'invalidValue', `expected 400 invalidValue, got ${e.status} ${e.scimType ?? 'without scimType'}`);
+    },
+  },
+  {
     id: 'groups.create', title: 'POST /Groups with a member answers the group with that member', rfc: 'RFC 7643 §4.2, RFC 7644 §3.3',
     async run(ctx) {
       const member = await newUser(ctx, 'member');
@@ -292,6 +408,29 @@ export const CHECKS: readonly Check[] = [
       await ctx.client.groups.patch(group.id, patchOp().add('members', [{ value: b.id }]).remove({ attribute: 'members', filter: filter.eq('value', a.id) }));
       const members = (await ctx.client.groups.get(group.id)).resource.members?.map((m) => m.value) ?? [];
       expectThat(JSON.stringify(members) === JSON.stringify([b.id]), `members are ${JSON.stringify(members)}, not [${JSON.stringify(b.id)}]`);
+    },
+  },
+  {
+    id: 'groups.replace', title: 'PUT /Groups/{id} replaces the name and the members', rfc: 'RFC 7644 §3.5.1',
+    async run(ctx) {
+      const [a, b] = [await newUser(ctx, 'put-a'), await newUser(ctx, 'put-b')];
+      const group = await newGroup(ctx, 'put', [a.id]);
+      await ctx.client.groups.replace(group.id, { schemas: [GROUP], displayName: `${ctx.prefix}put-renamed`, members: [{ value: b.id }] });
+      const { resource } = await ctx.client.groups.get(group.id);
+      const members = resource.members?.map((m) => m.value) ?? [];
+      expectThat(resource.displayName === `${ctx.prefix}put-renamed`, `displayName is ${JSON.stringify(resource.displayName)} after the PUT`);
+      expectThat(same(members, [b.id]), `members are ${JSON.stringify(members)}, not [${JSON.stringify(b.id)}]`);
+    },
+  },
+  {
+    id: 'groups.excludedMembers', title: 'excludedAttributes=members leaves the members out, as Entra ID asks on every lookup', rfc: 'RFC 7644 §3.4.2.5',
+    async run(ctx) {
+      const group = await newGroup(ctx, 'excluded', [(await newUser(ctx, 'excluded-member')).id]);
+      const one = (await ctx.client.groups.get(group.id, { excludedAttributes: ['members'] })).resource;
+      expectThat(one.members === undefined && one.displayName === group.displayName, `GET /Groups/{id}?excludedAttributes=members answered members ${JSON.stringify(one.members)} or left out displayName`);
+      if (!ctx.features.filter.supported) return;
+      const listed = await ctx.client.groups.list({ filter: filter.eq('displayName', String(group.displayName)), excludedAttributes: ['members'] });
+      expectThat(listed.totalResults === 1 && listed.Resources[0]?.members === undefined, `a filtered list with excludedAttributes=members answered ${JSON.stringify(listed.Resources)}`);
     },
   },
   {

@@ -47,12 +47,18 @@ async function held(): Promise<number> {
 }
 
 /** A proxy to scimd that rewrites what `change` says. */
-async function proxy(change: { serviceProviderConfig?: (spc: any) => void; query?: (q: URLSearchParams) => void; refuseDelete?: boolean }): Promise<string> {
+async function proxy(change: { serviceProviderConfig?: (spc: any) => void; query?: (q: URLSearchParams) => void; body?: (body: any) => void; refuseDelete?: boolean }): Promise<string> {
   const p = await localServer(async (req) => {
     if (change.refuseDelete && req.method === 'DELETE') return { status: 500, body: { status: '500', detail: 'no' } };
     const target = new URL(req.url, 'http://x');
     change.query?.(target.searchParams);
-    const res = await srv.request(req.method, `${target.pathname}${target.search}`, req.body === '' ? undefined : req.body, {
+    let body: string | undefined = req.body === '' ? undefined : req.body;
+    if (body !== undefined && change.body) {
+      const parsed = JSON.parse(body);
+      change.body(parsed);
+      body = JSON.stringify(parsed);
+    }
+    const res = await srv.request(req.method, `${target.pathname}${target.search}`, body, {
       authorization: String(req.headers.authorization),
       ...(req.headers['if-match'] ? { 'if-match': String(req.headers['if-match']) } : {}),
     });
@@ -94,7 +100,10 @@ describe(`scimd check (scimd on ${testStoreKind()})`, () => {
     const { code, out } = await run(limited, '--token', srv.token, '--json');
     const report = JSON.parse(out) as Report;
     const unsupported = report.results.filter((r) => r.outcome === 'not supported').map((r) => r.id);
-    expect(unsupported.sort()).toEqual(['bulk.bulkId', 'etag.ifMatch', 'groups.patch.members', 'pagination.cursor', 'sort', 'users.patch.replace', 'users.patch.valuePath']);
+    expect(unsupported.sort()).toEqual([
+      'bulk.bulkId', 'etag.ifMatch', 'groups.patch.members', 'pagination.cursor', 'sort',
+      'users.patch.add', 'users.patch.extension', 'users.patch.remove', 'users.patch.replace', 'users.patch.valuePath',
+    ]);
     expect(report.failed).toBe(0);
     expect(code).toBe(0);
   });
@@ -108,10 +117,47 @@ describe(`scimd check (scimd on ${testStoreKind()})`, () => {
     expect(out).toMatch(/^passed\s+users\.get: /m);
     expect(out).toMatch(/sent: GET http:\/\/127\.0\.0\.1:\d+\/scim\/v2\/Users\?filter=userName\+eq\+/);
     expect(out).toMatch(/received: 200\n/);
-    expect(out).toContain('score: 1 of 5 passed, 4 failed, 0 not supported');
+    expect(out).toContain('score: 1 of 7 passed, 6 failed, 0 not supported');
     const xml = readFileSync(junit, 'utf8');
-    expect(xml).toContain('<testsuites name="scimd check" tests="5" failures="4" skipped="0">');
+    expect(xml).toContain('<testsuites name="scimd check" tests="7" failures="6" skipped="0">');
     expect(xml).toMatch(/<testcase classname="filter" name="filter\.eq: [^"]*">\n\s+<failure message="expected only scimd-check-/);
+    expect(await held()).toBe(0);
+  });
+
+  it('fails the PATCH and projection checks of a server that gets them wrong, saying how', async () => {
+    // add taken as replace, a value filter in a remove path ignored, excludedAttributes ignored
+    const sloppy = await proxy({
+      query: (q) => q.delete('excludedAttributes'),
+      body: (b) => {
+        for (const op of b.Operations ?? []) {
+          if (op.op === 'add') op.op = 'replace';
+          if (op.op === 'remove') op.path = String(op.path).replace(/\[.*\]$/, '');
+        }
+      },
+    });
+    const { code, out } = await run(sloppy, '--token', srv.token, '--only', 'users.patch.add,users.patch.remove,users.attributes,groups.excludedMembers', '--json');
+    expect(code).toBe(1);
+    const reasons = Object.fromEntries((JSON.parse(out) as Report).results.map((r) => [r.id, `${r.outcome}: ${r.reason}`]));
+    expect(reasons).toEqual({
+      'users.patch.add': expect.stringMatching(/^failed: emails are \["two@home\.example"\]: add must append/),
+      'users.patch.remove': expect.stringMatching(/^failed: emails are \[\], not only the work one/),
+      'users.attributes': expect.stringMatching(/^failed: excludedAttributes=title returned "title"/),
+      'groups.excludedMembers': expect.stringMatching(/^failed: GET \/Groups\/\{id\}\?excludedAttributes=members answered members \[/),
+    });
+    expect(await held()).toBe(0);
+  });
+
+  it('fails pagination.itemsPerPage when itemsPerPage is the count asked for, not the count answered', async () => {
+    const p = await localServer(async (req) => {
+      const res = await srv.request(req.method, req.url, req.body === '' ? undefined : req.body, { authorization: String(req.headers.authorization) });
+      const count = new URL(req.url, 'http://x').searchParams.get('count');
+      if (count !== null && res.body?.Resources) res.body.itemsPerPage = Number(count);
+      return { status: res.status, body: res.body ?? (res.text || undefined) };
+    });
+    proxies.push(p);
+    const { code, out } = await run(`${p.url}/scim/v2`, '--token', srv.token, '--only', 'pagination.itemsPerPage');
+    expect(code).toBe(1);
+    expect(out).toContain('why: startIndex=3&count=2 answered 1 resources with itemsPerPage 2');
     expect(await held()).toBe(0);
   });
 
