@@ -355,6 +355,24 @@ export const CHECKS: readonly Check[] = [
     },
   },
   {
+    id: 'etag.patchDelete', title: 'PATCH and DELETE with a stale If-Match are 412 and change nothing', rfc: 'RFC 7644 §3.14',
+    async run(ctx) {
+      needs(ctx.features.etag, 'ETags');
+      needs(ctx.features.patch, 'PATCH');
+      const made = await newUser(ctx, 'etag-patch', { displayName: 'Before' });
+      const { version: stale } = await ctx.client.users.get(made.id);
+      expectThat(stale !== undefined, 'the user has neither an ETag header nor meta.version');
+      const { version } = await ctx.client.users.patch(made.id, patchOp().replace('displayName', 'After'), { ifMatch: stale });
+      const patched = await refusal(ctx.client.users.patch(made.id, patchOp().replace('displayName', 'Lost'), { ifMatch: stale }), '412');
+      expectThat(patched.status === 412, `PATCH with a stale If-Match: expected 412 Precondition Failed, got ${patched.status}`);
+      const deleted = await refusal(ctx.client.users.delete(made.id, { ifMatch: stale }), '412');
+      expectThat(deleted.status === 412, `DELETE with a stale If-Match: expected 412 Precondition Failed, got ${deleted.status}`);
+      const now = await ctx.client.users.get(made.id);
+      expectThat(now.resource.displayName === 'After', `displayName is ${JSON.stringify(now.resource.displayName)}: a refused PATCH changed the user`);
+      expectThat(version === undefined || now.version === version, 'the version moved though both writes were refused');
+    },
+  },
+  {
     id: 'errors.notFound', title: 'An unknown id is 404 with a SCIM error body', rfc: 'RFC 7644 §3.12',
     async run(ctx) {
       const e = await refusal(ctx.client.users.get(`${ctx.prefix}missing`), '404');
@@ -468,12 +486,54 @@ export const CHECKS: readonly Check[] = [
     },
   },
   {
+    id: 'entra.members.removeByValue', idp: 'entra', title: 'PATCH "Remove" of members with a value list, as Entra ID sends it, removes that member only', rfc: 'RFC 7644 §3.5.2.2 (Entra ID)',
+    async run(ctx) {
+      needs(ctx.features.patch, 'PATCH');
+      const [keep, drop] = [await newUser(ctx, 'entra-keep'), await newUser(ctx, 'entra-drop')];
+      const group = await newGroup(ctx, 'entra-members', [keep.id, drop.id]);
+      // read literally (a remove of "members" without a filter) this empties the group
+      await ctx.client.transport.request('PATCH', `Groups/${encodeURIComponent(group.id)}`, { body: { ...PATCH_OP, Operations: [{ op: 'Remove', path: 'members', value: [{ $ref: null, value: drop.id }] }] } });
+      const members = (await ctx.client.groups.get(group.id)).resource.members?.map((m) => m.value) ?? [];
+      expectThat(same(members, [keep.id]), `members are ${JSON.stringify(members)}, not [${JSON.stringify(keep.id)}]`);
+    },
+  },
+  {
+    id: 'entra.filter.externalId', idp: 'entra', title: 'filter externalId eq, which Entra ID looks users up by, finds the user', rfc: 'RFC 7643 §3.1, RFC 7644 §3.4.2.2 (Entra ID)',
+    async run(ctx) {
+      needs(ctx.features.filter.supported, 'filtering');
+      const made = await newUser(ctx, 'entra-external', { externalId: `${ctx.prefix}external` });
+      const page = await ctx.client.users.list({ filter: filter.eq('externalId', `${ctx.prefix}external`) });
+      expectThat(page.totalResults === 1 && page.Resources[0]?.id === made.id, `externalId eq found ${JSON.stringify(names(page.Resources))}`);
+    },
+  },
+  {
     id: 'okta.deactivate', idp: 'okta', title: 'A path-less PATCH replace of {"active": false}, as Okta sends it, deactivates', rfc: 'RFC 7644 §3.5.2.3 (Okta)',
     async run(ctx) {
       needs(ctx.features.patch, 'PATCH');
       const made = await newUser(ctx, 'okta', { active: true });
       await ctx.client.users.patch(made.id, patchOp().replace(null, { active: false }));
       expectThat((await ctx.client.users.get(made.id)).resource.active === false, 'the user is still active');
+    },
+  },
+  {
+    id: 'okta.group.rename', idp: 'okta', title: 'A path-less PATCH replace of {id, displayName}, as Okta renames a group, renames it', rfc: 'RFC 7644 §3.5.2.3 (Okta)',
+    async run(ctx) {
+      needs(ctx.features.patch, 'PATCH');
+      const group = await newGroup(ctx, 'okta-rename', []);
+      // Okta repeats the group's own (read-only) id in the value
+      await ctx.client.groups.patch(group.id, patchOp().replace(null, { id: group.id, displayName: `${ctx.prefix}okta-renamed` }));
+      const { resource } = await ctx.client.groups.get(group.id);
+      expectThat(resource.displayName === `${ctx.prefix}okta-renamed`, `displayName is ${JSON.stringify(resource.displayName)}`);
+    },
+  },
+  {
+    id: 'okta.group.emptyPush', idp: 'okta', title: 'PATCH replace of members with [], as Okta pushes an empty group, empties it', rfc: 'RFC 7644 §3.5.2.3 (Okta)',
+    async run(ctx) {
+      needs(ctx.features.patch, 'PATCH');
+      const group = await newGroup(ctx, 'okta-empty', [(await newUser(ctx, 'okta-member')).id]);
+      await ctx.client.groups.patch(group.id, patchOp().replace('members', []));
+      const members = (await ctx.client.groups.get(group.id)).resource.members ?? [];
+      expectThat(members.length === 0, `members are ${JSON.stringify(members.map((m) => m.value))} after replacing them with []`);
     },
   },
 ];

@@ -47,7 +47,7 @@ async function held(): Promise<number> {
 }
 
 /** A proxy to scimd that rewrites what `change` says. */
-async function proxy(change: { serviceProviderConfig?: (spc: any) => void; query?: (q: URLSearchParams) => void; body?: (body: any) => void; refuseDelete?: boolean }): Promise<string> {
+async function proxy(change: { serviceProviderConfig?: (spc: any) => void; query?: (q: URLSearchParams) => void; body?: (body: any) => void; refuseDelete?: boolean; dropIfMatch?: boolean }): Promise<string> {
   const p = await localServer(async (req) => {
     if (change.refuseDelete && req.method === 'DELETE') return { status: 500, body: { status: '500', detail: 'no' } };
     const target = new URL(req.url, 'http://x');
@@ -60,7 +60,7 @@ async function proxy(change: { serviceProviderConfig?: (spc: any) => void; query
     }
     const res = await srv.request(req.method, `${target.pathname}${target.search}`, body, {
       authorization: String(req.headers.authorization),
-      ...(req.headers['if-match'] ? { 'if-match': String(req.headers['if-match']) } : {}),
+      ...(req.headers['if-match'] && !change.dropIfMatch ? { 'if-match': String(req.headers['if-match']) } : {}),
     });
     if (target.pathname.endsWith('/ServiceProviderConfig')) change.serviceProviderConfig?.(res.body);
     const headers: Record<string, string> = {};
@@ -101,7 +101,7 @@ describe(`scimd check (scimd on ${testStoreKind()})`, () => {
     const report = JSON.parse(out) as Report;
     const unsupported = report.results.filter((r) => r.outcome === 'not supported').map((r) => r.id);
     expect(unsupported.sort()).toEqual([
-      'bulk.bulkId', 'etag.ifMatch', 'groups.patch.members', 'pagination.cursor', 'sort',
+      'bulk.bulkId', 'etag.ifMatch', 'etag.patchDelete', 'groups.patch.members', 'pagination.cursor', 'sort',
       'users.patch.add', 'users.patch.extension', 'users.patch.remove', 'users.patch.replace', 'users.patch.valuePath',
     ]);
     expect(report.failed).toBe(0);
@@ -143,6 +143,33 @@ describe(`scimd check (scimd on ${testStoreKind()})`, () => {
       'users.patch.remove': expect.stringMatching(/^failed: emails are \[\], not only the work one/),
       'users.attributes': expect.stringMatching(/^failed: excludedAttributes=title returned "title"/),
       'groups.excludedMembers': expect.stringMatching(/^failed: GET \/Groups\/\{id\}\?excludedAttributes=members answered members \[/),
+    });
+    expect(await held()).toBe(0);
+  });
+
+  it('fails the ETag and IdP checks of a server that ignores If-Match and reads IdP requests literally', async () => {
+    const literal = await proxy({
+      dropIfMatch: true,
+      body: (b) => {
+        for (const op of b.Operations ?? []) {
+          if (op.op === 'Remove' && op.path === 'members') delete op.value; // a remove of every member
+          if (op.op === 'replace' && op.path === 'members' && op.value?.length === 0) op.op = 'add'; // adds nothing
+          if (op.op === 'replace' && op.path === undefined && op.value?.id !== undefined) delete op.value.displayName;
+        }
+      },
+    });
+    const reasons = async (idp: string, only: string) => {
+      const { code, out } = await run(literal, '--token', srv.token, '--idp', idp, '--only', only, '--json');
+      expect(code).toBe(1);
+      return Object.fromEntries((JSON.parse(out) as Report).results.map((r) => [r.id, `${r.outcome}: ${r.reason}`]));
+    };
+    expect(await reasons('entra', 'entra.members.removeByValue,etag.patchDelete')).toEqual({
+      'entra.members.removeByValue': expect.stringMatching(/^failed: members are \[\], not \[/),
+      'etag.patchDelete': 'failed: expected 412; the server accepted the request',
+    });
+    expect(await reasons('okta', 'okta.group')).toEqual({
+      'okta.group.rename': expect.stringMatching(/^failed: displayName is "scimd-check-\w+-okta-rename"/),
+      'okta.group.emptyPush': expect.stringMatching(/^failed: members are \["[^"]+"\] after replacing them with \[\]/),
     });
     expect(await held()).toBe(0);
   });
