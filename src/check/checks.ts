@@ -2,7 +2,7 @@
  * The checks of `scimd check`, each resting on one RFC section: discovery, Users and Groups CRUD, projection,
  * filters, pagination, PATCH, ETags, errors and Bulk, and what Entra ID and Okta send beyond the RFC (`--idp`).
  */
-import { filter, parseFilter, patchOp, ScimClientError, type ScimClient, type ScimResource, type ScimUser } from '../client/index.js';
+import { BulkRequest, filter, parseFilter, patchOp, ScimClientError, type ScimClient, type ScimResource, type ScimUser } from '../client/index.js';
 import { ERROR_SCHEMA } from '../core/errors.js';
 import { SCHEMA_URN } from '../core/schema/registry.js';
 import { CheckFailure, expectThat, NotSupported, type Check, type CheckContext } from './run.js';
@@ -73,6 +73,30 @@ async function misfiltered(ctx: CheckContext, stem: string, cases: readonly (rea
 }
 
 const emailValues = (user: ScimUser) => (user.emails ?? []).map((e) => e.value).sort();
+
+/** The members of groups.scale's large group: "a few thousand", where whole-group rewrites show (field notes 17, 22). */
+export const SCALE_MEMBERS = 2000;
+/** Members added to each group in groups.scale; the median of their times is compared. */
+const SCALE_SAMPLES = 5;
+
+/** `count` users named `<prefix><stem><n>`, in Bulk requests where the server has them; their ids. */
+async function manyUsers(ctx: CheckContext, stem: string, count: number): Promise<string[]> {
+  const request = new BulkRequest();
+  for (let n = 0; n < count; n++) request.post('Users', { schemas: [USER], userName: `${ctx.prefix}${stem}${n}` }, `u${n}`);
+  const outcomes = await ctx.client.bulk(request);
+  for (const o of outcomes) if (o.id !== undefined) ctx.made('Users', o.id);
+  const failed = outcomes.find((o) => o.id === undefined);
+  expectThat(failed === undefined, `creating ${count} users: ${failed?.status} ${failed?.error?.detail ?? ''}`);
+  return outcomes.map((o) => o.id!);
+}
+
+async function timed(work: () => Promise<unknown>): Promise<number> {
+  const start = performance.now();
+  await work();
+  return performance.now() - start;
+}
+
+const median = (values: readonly number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
 const PATCH_OP = { schemas: [SCHEMA_URN.patchOp] };
 
@@ -449,6 +473,28 @@ export const CHECKS: readonly Check[] = [
       if (!ctx.features.filter.supported) return;
       const listed = await ctx.client.groups.list({ filter: filter.eq('displayName', String(group.displayName)), excludedAttributes: ['members'] });
       expectThat(listed.totalResults === 1 && listed.Resources[0]?.members === undefined, `a filtered list with excludedAttributes=members answered ${JSON.stringify(listed.Resources)}`);
+    },
+  },
+  {
+    id: 'groups.scale', optIn: true, rfc: 'RFC 7644 §3.5.2.1',
+    title: `Adding a member to a group of ${SCALE_MEMBERS} costs about what it costs in a group of one (only with --only groups.scale)`,
+    async run(ctx) {
+      needs(ctx.features.patch, 'PATCH');
+      const ids = await manyUsers(ctx, 'scale-', SCALE_MEMBERS + SCALE_SAMPLES);
+      const [members, added] = [ids.slice(0, SCALE_MEMBERS), ids.slice(SCALE_MEMBERS)];
+      const large = await newGroup(ctx, 'scale-large', members);
+      const small = await newGroup(ctx, 'scale-small', members.slice(0, 1));
+      const took = { large: [] as number[], small: [] as number[] };
+      // interleaved, so that a pause of the machine or the server weighs on both alike
+      for (const id of added) {
+        took.small.push(await timed(() => ctx.client.groups.patch(small.id, patchOp().add('members', [{ value: id }]))));
+        took.large.push(await timed(() => ctx.client.groups.patch(large.id, patchOp().add('members', [{ value: id }]))));
+      }
+      const [inLarge, inSmall] = [median(took.large), median(took.small)];
+      // 4 times and 100 ms of slack: noise, not a cost in proportion to the group (which is 2,000 times)
+      expectThat(inLarge <= 4 * inSmall + 100, `adding one member took ${inLarge.toFixed(0)} ms in the group of ${SCALE_MEMBERS} and ${inSmall.toFixed(0)} ms in a group of one (medians of ${SCALE_SAMPLES}): the cost grows with the group (a whole-group rewrite, or the whole group in the answer)`);
+      const count = (await ctx.client.groups.get(large.id)).resource.members?.length;
+      expectThat(count === SCALE_MEMBERS + SCALE_SAMPLES, `the large group has ${count} members, not ${SCALE_MEMBERS + SCALE_SAMPLES}`);
     },
   },
   {

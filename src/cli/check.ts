@@ -37,7 +37,9 @@ export async function check(args: string[], io: Io): Promise<number> {
   if (!IDPS.includes(idp)) throw new UsageError(`--idp must be one of ${IDPS.join(', ')}; got "${values.idp}"`, 'check');
   const only = values.only?.split(',').map((s) => s.trim()).filter((s) => s !== '');
   if (only !== undefined && selected(CHECKS, idp, only).length === 0) {
-    throw new UsageError(`--only ${values.only} names no check; checks: ${selected(CHECKS, idp, undefined).map((c) => c.id).join(', ')}`, 'check');
+    // every check of this --idp, those run only when named (groups.scale) too
+    const ids = selected(CHECKS, idp, CHECKS.map((c) => c.id)).map((c) => c.id);
+    throw new UsageError(`--only ${values.only} names no check; checks: ${ids.join(', ')}`, 'check');
   }
   const controller = new AbortController();
   const stop = () => {

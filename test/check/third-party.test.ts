@@ -34,10 +34,10 @@ beforeAll(async () => {
 });
 afterAll(() => server.close());
 
-async function check(idp: Idp): Promise<{ code: number; report: Report }> {
+async function check(idp: Idp, ...more: string[]): Promise<{ code: number; report: Report }> {
   let out = '';
   const sink = (write: (s: string) => void) => new Writable({ write: (chunk, _, done) => (write(String(chunk)), done()) });
-  const code = await main(['check', server.url, '--token', server.token, '--idp', idp, '--json'], sink((s) => (out += s)), sink(() => {}));
+  const code = await main(['check', server.url, '--token', server.token, '--idp', idp, '--json', ...more], sink((s) => (out += s)), sink(() => {}));
   return { code, report: JSON.parse(out) as Report };
 }
 
@@ -73,6 +73,14 @@ describe('scimd check against SCIMMY', () => {
     expect(report.leftBehind).toEqual([]);
     expect(await held()).toBe(0);
   });
+
+  it('fails groups.scale (run only when named): one more member costs SCIMMY in proportion to the group', async () => {
+    const { code, report } = await check('rfc', '--only', 'groups.scale');
+    expect(report.results).toHaveLength(1);
+    expect(report.results[0]).toMatchObject({ id: 'groups.scale', outcome: 'failed', reason: expect.stringContaining('the cost grows with the group') });
+    expect(code).toBe(1);
+    expect(await held()).toBe(0);
+  }, 180_000);
 
   it('says "not supported", not failed, for what SCIMMY does not advertise: ETags and cursors', async () => {
     const { report } = await check('rfc');

@@ -188,6 +188,18 @@ describe(`scimd check (scimd on ${testStoreKind()})`, () => {
     expect(await held()).toBe(0);
   });
 
+  it('runs groups.scale only when named: one more member costs scimd no more in a group of thousands', async () => {
+    const ids = async (...only: string[]) => (JSON.parse((await run(url, '--token', srv.token, '--json', ...only)).out) as Report).results.map((r) => r.id);
+    expect(await ids('--only', 'discovery')).not.toContain('groups.scale');
+    expect(await ids('--only', 'groups')).not.toContain('groups.scale');
+    const { code, out } = await run(url, '--token', srv.token, '--only', 'groups.scale', '--json');
+    const report = JSON.parse(out) as Report;
+    expect(report.results.map((r) => [r.id, r.outcome, r.reason])).toEqual([['groups.scale', 'passed', undefined]]);
+    expect(code).toBe(0);
+    expect(report.leftBehind).toEqual([]);
+    expect(await held()).toBe(0);
+  }, 180_000);
+
   it('names what it could not delete, and exits 1', async () => {
     const stubborn = await proxy({ refuseDelete: true });
     const { code, out } = await run(stubborn, '--token', srv.token, '--only', 'users.get');
@@ -228,6 +240,7 @@ describe(`scimd check (scimd on ${testStoreKind()})`, () => {
     const unknown = await run(url, '--token', 't', '--only', 'nothing');
     expect(unknown.code).toBe(2);
     expect(unknown.err).toContain('discovery.serviceProviderConfig');
+    expect(unknown.err).toContain('groups.scale');
   });
 
   it('stopped by SIGINT, removes what it made and exits 130', async () => {
