@@ -124,18 +124,20 @@ describe(`scimd check (scimd on ${testStoreKind()})`, () => {
     expect(await held()).toBe(0);
   });
 
-  it('fails the PATCH and projection checks of a server that gets them wrong, saying how', async () => {
-    // add taken as replace, a value filter in a remove path ignored, excludedAttributes ignored
+  it('fails the PATCH, projection and required-value checks of a server that gets them wrong, saying how', async () => {
+    // add taken as replace, a value filter in a remove path ignored, excludedAttributes ignored, a user without
+    // userName made with its displayName
     const sloppy = await proxy({
       query: (q) => q.delete('excludedAttributes'),
       body: (b) => {
+        if (b.userName === undefined && b.displayName !== undefined && b.schemas?.[0]?.endsWith(':User')) b.userName = b.displayName;
         for (const op of b.Operations ?? []) {
           if (op.op === 'add') op.op = 'replace';
           if (op.op === 'remove') op.path = String(op.path).replace(/\[.*\]$/, '');
         }
       },
     });
-    const { code, out } = await run(sloppy, '--token', srv.token, '--only', 'users.patch.add,users.patch.remove,users.attributes,groups.excludedMembers', '--json');
+    const { code, out } = await run(sloppy, '--token', srv.token, '--only', 'users.patch.add,users.patch.remove,users.attributes,groups.excludedMembers,errors.required', '--json');
     expect(code).toBe(1);
     const reasons = Object.fromEntries((JSON.parse(out) as Report).results.map((r) => [r.id, `${r.outcome}: ${r.reason}`]));
     expect(reasons).toEqual({
@@ -143,6 +145,7 @@ describe(`scimd check (scimd on ${testStoreKind()})`, () => {
       'users.patch.remove': expect.stringMatching(/^failed: emails are \[\], not only the work one/),
       'users.attributes': expect.stringMatching(/^failed: excludedAttributes=title returned "title"/),
       'groups.excludedMembers': expect.stringMatching(/^failed: GET \/Groups\/\{id\}\?excludedAttributes=members answered members \[/),
+      'errors.required': 'failed: expected 400; the server accepted the request',
     });
     expect(await held()).toBe(0);
   });
