@@ -1,6 +1,8 @@
 /**
  * The checks of `scimd check`, each resting on one RFC section: discovery, Users and Groups CRUD, projection,
- * filters, pagination, PATCH, ETags, errors and Bulk, and what Entra ID and Okta send beyond the RFC (`--idp`).
+ * filters (every operator, value paths), pagination (totalResults, itemsPerPage, cursors), PATCH (add, remove and
+ * replace with paths, value filters and extension URNs), ETags, errors and Bulk; what Entra ID and Okta send beyond
+ * the RFC (`--idp`); and, only when named, the cost of a member change in a large group (groups.scale).
  */
 import { BulkRequest, filter, parseFilter, patchOp, ScimClientError, type ScimClient, type ScimResource, type ScimUser } from '../client/index.js';
 import { ERROR_SCHEMA } from '../core/errors.js';
