@@ -39,10 +39,11 @@ export const COMMANDS: Readonly<Record<string, { readonly usage: string; readonl
   backup: { usage: 'scimd backup FILE|-', about: 'a consistent backup of the database (FILE.gz: gzipped; -: to stdout)' },
   restore: { usage: 'scimd restore FILE', about: 'restores a backup into the database, which must be new and empty' },
   check: {
-    usage: 'scimd check URL --token T [--idp rfc|entra|okta] [--json] [--junit FILE] [--only CHECK,…]',
+    usage: 'scimd check URL (--token T | --token-file FILE) [--idp rfc|entra|okta] [--json] [--junit FILE] [--only CHECK,…]',
     about: 'checks the conformance of any SCIM server at URL (its base, e.g. https://host/scim/v2): a scored report of\n' +
       'what each check sent, what came back and the RFC section it rests on; it makes only resources of its own and\n' +
-      'removes them, even when stopped; exit code 1 when a check failed',
+      'removes them, even when stopped; exit code 1 when a check failed; SCIMD_CHECK_TOKEN may hold the token instead\n' +
+      '(--token shows in the process list)',
   },
   sync: {
     usage: 'scimd sync FILE|--from URL [--from-token T] --url URL --token T [--match ATTR] [--map COL=ATTR,…|FILE.json]\n' +
