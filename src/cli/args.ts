@@ -3,6 +3,7 @@
  * (an unknown option, a missing or stray argument) ends the command with its usage and exit code 2; `--help` prints
  * the usage and exits 0.
  */
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { DIALECTS } from '../core/tokens.js';
 
@@ -46,9 +47,9 @@ export const COMMANDS: Readonly<Record<string, { readonly usage: string; readonl
       '(--token shows in the process list)',
   },
   sync: {
-    usage: 'scimd sync FILE|--from URL [--from-token T] --url URL --token T [--match ATTR] [--map COL=ATTR,…|FILE.json]\n' +
-      '             [--department-groups] [--on-missing deactivate|delete|keep] [--allow-empty] [--dry-run]\n' +
-      '             [--rps N] [--no-bulk] [--concurrency N] [--json]',
+    usage: 'scimd sync FILE|--from URL [--from-token T|--from-token-file F] --url URL (--token T|--token-file F)\n' +
+      '             [--match ATTR] [--map COL=ATTR,…|FILE.json] [--department-groups] [--on-missing deactivate|delete|keep]\n' +
+      '             [--allow-empty] [--dry-run] [--rps N] [--no-bulk] [--concurrency N] [--json]',
     about: 'makes the SCIM server at --url hold what a CSV export, a JSON/NDJSON file of SCIM resources or another SCIM\n' +
       'server says: creates, PATCHes only what differs, and deactivates (or deletes, or keeps) the provisioned users\n' +
       'the source no longer has; members added and removed one by one. Matched by externalId (or --match); the plan\n' +
@@ -108,4 +109,21 @@ export function parse<O extends Options>(
   if (n < positionals.min) throw new UsageError(`${command} needs more arguments`, command);
   if (n > positionals.max) throw new UsageError(`unexpected argument "${parsed.positionals[positionals.max]}"`, command);
   return { values: parsed.values as Values<O>, positionals: parsed.positionals };
+}
+
+/**
+ * A bearer token from `--X` (the flag's value), else `--X-file` (its first line: files end with a newline), else an
+ * environment variable; undefined when none gives one. The last two keep it out of the process list, where a flag
+ * shows to every user of the machine.
+ */
+export function bearerToken(command: string, flag: string | undefined, file: string | undefined, env?: { name: string; value: string | undefined }, option = 'token'): string | undefined {
+  if (flag !== undefined && file !== undefined) throw new UsageError(`give the token once: --${option} or --${option}-file`, command);
+  if (file !== undefined) {
+    try {
+      return readFileSync(file, 'utf8').split(/\r?\n/)[0]!.trim() || undefined;
+    } catch (e) {
+      throw new UsageError(`--${option}-file ${file} cannot be read: ${(e as Error).message}`, command);
+    }
+  }
+  return (flag ?? env?.value) || undefined;
 }

@@ -3,36 +3,19 @@
  * Exit code 0 when no check failed, 1 when one did (or a resource it made could not be removed), 130 when stopped
  * by SIGINT (after removing what it made).
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { CHECKS } from '../check/checks.js';
 import { junitReport, score, textReport } from '../check/report.js';
 import { IDPS, runChecks, selected, type Idp } from '../check/run.js';
-import { parse, UsageError, type Io } from './args.js';
-
-/**
- * The token from --token, else --token-file (its first line: files end with a newline), else SCIMD_CHECK_TOKEN.
- * The last two keep it out of the process list, where --token shows to every user of the machine.
- */
-function checkToken(flag: string | undefined, file: string | undefined): string {
-  if (flag !== undefined && file !== undefined) throw new UsageError('give the token once: --token or --token-file', 'check');
-  let token = flag ?? process.env.SCIMD_CHECK_TOKEN;
-  if (file !== undefined) {
-    try {
-      token = readFileSync(file, 'utf8').split(/\r?\n/)[0]!.trim();
-    } catch (e) {
-      throw new UsageError(`--token-file ${file} cannot be read: ${(e as Error).message}`, 'check');
-    }
-  }
-  if (token === undefined || token === '') throw new UsageError('check needs the bearer token of the server to check: --token T, --token-file FILE or SCIMD_CHECK_TOKEN', 'check');
-  return token;
-}
+import { bearerToken, parse, UsageError, type Io } from './args.js';
 
 export async function check(args: string[], io: Io): Promise<number> {
   const parsed = parse('check', args, { token: { type: 'string' }, 'token-file': { type: 'string' }, idp: { type: 'string' }, json: { type: 'boolean' }, junit: { type: 'string' }, only: { type: 'string' } }, { min: 1, max: 1 }, io);
   if (!parsed) return 0;
   const { values, positionals: [url] } = parsed;
   if (!/^https?:\/\/[^/]/i.test(url!)) throw new UsageError(`the server's SCIM base URL must be an http:// or https:// URL; got "${url}"`, 'check');
-  const token = checkToken(values.token, values['token-file']);
+  const token = bearerToken('check', values.token, values['token-file'], { name: 'SCIMD_CHECK_TOKEN', value: process.env.SCIMD_CHECK_TOKEN });
+  if (token === undefined) throw new UsageError('check needs the bearer token of the server to check: --token T, --token-file FILE or SCIMD_CHECK_TOKEN', 'check');
   const idp = (values.idp ?? 'rfc') as Idp;
   if (!IDPS.includes(idp)) throw new UsageError(`--idp must be one of ${IDPS.join(', ')}; got "${values.idp}"`, 'check');
   const only = values.only?.split(',').map((s) => s.trim()).filter((s) => s !== '');

@@ -9,10 +9,10 @@ import { existsSync, readFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import { ScimClient, ScimClientError, ScimTransportError } from '../client/index.js';
 import { ON_MISSING, planText, readCsv, readResources, readScimSource, summaryText, sync, SyncInputError, type Desired, type OnMissing, type Progress } from '../sync/index.js';
-import { parse, UsageError, type Io } from './args.js';
+import { bearerToken, parse, UsageError, type Io } from './args.js';
 
 const OPTIONS = {
-  url: { type: 'string' }, token: { type: 'string' }, from: { type: 'string' }, 'from-token': { type: 'string' },
+  url: { type: 'string' }, token: { type: 'string' }, 'token-file': { type: 'string' }, from: { type: 'string' }, 'from-token': { type: 'string' }, 'from-token-file': { type: 'string' },
   match: { type: 'string' }, map: { type: 'string' }, 'department-groups': { type: 'boolean' },
   'on-missing': { type: 'string' }, 'allow-empty': { type: 'boolean' }, 'dry-run': { type: 'boolean' },
   rps: { type: 'string' }, 'no-bulk': { type: 'boolean' }, concurrency: { type: 'string' }, json: { type: 'boolean' },
@@ -104,14 +104,16 @@ export async function syncCommand(args: string[], io: Io): Promise<number> {
   if ((source === undefined) === (values.from === undefined)) throw new UsageError('sync needs one source: a CSV or JSON file, or --from URL (another SCIM server)', 'sync');
   if (values.from !== undefined && !isUrl(values.from)) throw new UsageError(`--from must be an http:// or https:// URL; got "${values.from}"`, 'sync');
   if (!isUrl(values.url)) throw new UsageError(`sync needs --url: the target's SCIM base URL (http:// or https://)${values.url ? `; got "${values.url}"` : ''}`, 'sync');
-  if (values.token === undefined || values.token === '') throw new UsageError('sync needs --token: the bearer token of the target', 'sync');
+  const token = bearerToken('sync', values.token, values['token-file']);
+  if (token === undefined) throw new UsageError('sync needs the bearer token of the target: --token T or --token-file FILE', 'sync');
+  const fromToken = bearerToken('sync', values['from-token'], values['from-token-file'], undefined, 'from-token');
   const onMissing = (values['on-missing'] ?? 'deactivate') as OnMissing;
   if (!ON_MISSING.includes(onMissing)) throw new UsageError(`--on-missing must be one of ${ON_MISSING.join(', ')}; got "${values['on-missing']}"`, 'sync');
   if (values.match !== undefined && !/^[A-Za-z][\w-]*$/.test(values.match)) throw new UsageError(`--match must name a top-level attribute such as externalId or userName; got "${values.match}"`, 'sync');
   const rps = positiveNumber('rps', values.rps);
   const concurrency = positiveNumber('concurrency', values.concurrency);
 
-  const target = new ScimClient({ baseUrl: values.url!, credentials: { bearer: values.token }, pageSize: 1000 });
+  const target = new ScimClient({ baseUrl: values.url!, credentials: { bearer: token }, pageSize: 1000 });
   const controller = new AbortController();
   const stop = () => {
     io.err.write('\nscimd sync: stopping: no new requests; waiting for those under way\n');
@@ -121,7 +123,7 @@ export async function syncCommand(args: string[], io: Io): Promise<number> {
   process.once('SIGINT', stop);
   let result;
   try {
-    const desired = await readSource(source, values);
+    const desired = await readSource(source, { ...values, ...(fromToken !== undefined ? { 'from-token': fromToken } : {}) });
     result = await sync({
       target, source: desired, onMissing,
       ...(values.match !== undefined ? { match: values.match } : {}),

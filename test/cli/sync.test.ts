@@ -120,7 +120,10 @@ describe('scimd sync, 10,000 CSV rows into scimd', () => {
   it('stopped by SIGINT half-way, exits 130 with a summary; run again, it finishes with no user twice', async () => {
     const fresh = await server();
     const file = csv('all.csv', rows);
-    const child: ChildProcess = spawn(process.execPath, [BIN, 'sync', file, '--url', fresh.base, '--token', TOKEN, '--json', '--rps', '4'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    // the token from a file, out of the process list
+    const tokenFile = join(dir, 'token');
+    writeFileSync(tokenFile, `${TOKEN}\n`);
+    const child: ChildProcess = spawn(process.execPath, [BIN, 'sync', file, '--url', fresh.base, '--token-file', tokenFile, '--json', '--rps', '4'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     let interrupted = false;
@@ -218,5 +221,6 @@ describe('scimd sync, smaller runs', () => {
     expect((await run(bad, '--url', target.base)).code).toBe(2);
     expect((await run(bad, '--url', target.base, '--token', TOKEN, '--on-missing', 'wipe')).code).toBe(2);
     expect((await run('--url', target.base, '--token', TOKEN)).code).toBe(2);
+    expect((await run(bad, '--url', target.base, '--token', TOKEN, '--token-file', bad)).code).toBe(2);
   });
 });
