@@ -8,7 +8,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import { ScimClient, ScimClientError, ScimTransportError } from '../client/index.js';
-import { ON_MISSING, planText, readCsv, readResources, readScimSource, summaryText, sync, SyncInputError, type Desired, type OnMissing, type Progress } from '../sync/index.js';
+import { ON_MISSING, planText, rateLimiter, readCsv, readResources, readScimSource, summaryText, sync, SyncInputError, type Desired, type OnMissing, type Progress } from '../sync/index.js';
 import { bearerToken, parse, UsageError, type Io } from './args.js';
 
 const OPTIONS = {
@@ -113,7 +113,13 @@ export async function syncCommand(args: string[], io: Io): Promise<number> {
   const rps = positiveNumber('rps', values.rps);
   const concurrency = positiveNumber('concurrency', values.concurrency);
 
-  const target = new ScimClient({ baseUrl: values.url!, credentials: { bearer: token }, pageSize: 1000 });
+  // every request to the target waits its turn, the reads of its state and retries included
+  const wait = rateLimiter(rps);
+  const limited: typeof fetch = async (input, init) => {
+    await wait();
+    return fetch(input, init);
+  };
+  const target = new ScimClient({ baseUrl: values.url!, credentials: { bearer: token }, pageSize: 1000, ...(rps !== undefined ? { fetch: limited } : {}) });
   const controller = new AbortController();
   const stop = () => {
     io.err.write('\nscimd sync: stopping: no new requests; waiting for those under way\n');
@@ -130,7 +136,6 @@ export async function syncCommand(args: string[], io: Io): Promise<number> {
       ...(values['allow-empty'] ? { allowEmpty: true } : {}),
       ...(values['dry-run'] ? { dryRun: true } : {}),
       ...(values['no-bulk'] ? { bulk: false } : {}),
-      ...(rps !== undefined ? { rps } : {}),
       ...(concurrency !== undefined ? { concurrency: Math.floor(concurrency) } : {}),
       signal: controller.signal,
       onProgress: (p) => progress.update(p),

@@ -21,7 +21,7 @@ export interface ApplyOptions {
   readonly bulk?: boolean;
   /** Single requests at once (default 8). */
   readonly concurrency?: number;
-  /** Most requests a second (a Bulk request counts one). */
+  /** Most requests a second that apply sends (a Bulk request counts one); to count reads too, give the client a fetch that waits (see the CLI). */
   readonly rps?: number;
   readonly signal?: AbortSignal;
   readonly onProgress?: (progress: Progress) => void;
@@ -159,8 +159,8 @@ function withoutFailedManager(data: unknown, failed: (bulkId: string) => boolean
   return { ...(data as object), [ENTERPRISE_URN]: rest };
 }
 
-/** At most `rps` request starts a second, spread evenly. */
-function rateLimiter(rps: number | undefined): () => Promise<void> {
+/** At most `rps` request starts a second, spread evenly: a function to await before each. */
+export function rateLimiter(rps: number | undefined): () => Promise<void> {
   if (rps === undefined || !(rps > 0)) return async () => {};
   const interval = 1000 / rps;
   let next = 0;

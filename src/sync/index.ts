@@ -17,7 +17,7 @@ import type { Desired } from './model.js';
 export { readCsv, DEFAULT_MAPPING, type CsvOptions, type ColumnTarget } from './csv.js';
 export { readResources, readScimSource, readServer, parseResources } from './sources.js';
 export { plan, covers, userKey, ON_MISSING, type Plan, type PlanOptions, type Change, type Conflict, type OnMissing, type PatchOperation, type MemberRef } from './plan.js';
-export { apply, type ApplyOptions, type Applied, type Counts, type Failure, type Progress } from './apply.js';
+export { apply, rateLimiter, type ApplyOptions, type Applied, type Counts, type Failure, type Progress } from './apply.js';
 export { SyncInputError, type Desired, type DesiredUser, type DesiredGroup, type TargetState, type TargetResource } from './model.js';
 export { planText, summaryText, type Summary } from './report.js';
 import type { Summary } from './report.js';

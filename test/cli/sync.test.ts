@@ -199,6 +199,18 @@ describe('scimd sync, smaller runs', () => {
     expect(JSON.parse((await run('--from', source.base, '--from-token', TOKEN, '--url', mirror.base, '--token', TOKEN, '--json')).out).requests).toBe(0);
   }, 60_000);
 
+  it('--rps caps the requests a second', async () => {
+    const file = csv('rps.csv', Array.from({ length: 12 }, (_, i) => row(1000 + i).replace(/,E\d+,active,/, ',,active,')).map((r) => r.replace(/All;Team\d/, '')));
+    const started = performance.now();
+    const { code, out } = await run(file, '--url', target.base, '--token', TOKEN, '--json', '--no-bulk', '--rps', '10', '--on-missing', 'keep');
+    const seconds = (performance.now() - started) / 1000;
+    expect(code).toBe(0);
+    const s = JSON.parse(out) as Summary;
+    expect(s.users.created).toBe(12);
+    // 12 creates and the reads before them (discovery, the users), 10 a second
+    expect(seconds).toBeGreaterThanOrEqual((s.requests + 3 - 1) / 10);
+  });
+
   it('reports each failed change with the server\'s SCIM error and exits 1', async () => {
     const file = csv('clash.csv', [row(0), row(1), 'X9,user1@example.com,A,B,AB,t,Dept1,,active,All']);
     const { code, out } = await run(file, '--url', target.base, '--token', TOKEN);
