@@ -51,7 +51,7 @@ function positiveNumber(name: string, value: string | undefined): number | undef
 }
 
 /** Progress on stderr: a bar redrawn in place on a terminal, else a line at most every second. */
-function progressWriter(err: NodeJS.WritableStream): { update(p: Progress): void; end(): void } {
+export function progressWriter(err: NodeJS.WritableStream): { update(p: Progress): void; end(): void } {
   const tty = (err as { isTTY?: boolean }).isTTY === true;
   let last = 0;
   let drawn = false;

@@ -12,6 +12,7 @@ import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
+import { progressWriter } from '../../src/cli/sync.js';
 import { ScimClient } from '../../src/client/index.js';
 import type { Summary } from '../../src/sync/index.js';
 import { testDatabase } from '../helpers.js';
@@ -234,5 +235,29 @@ describe('scimd sync, smaller runs', () => {
     expect((await run(bad, '--url', target.base, '--token', TOKEN, '--on-missing', 'wipe')).code).toBe(2);
     expect((await run('--url', target.base, '--token', TOKEN)).code).toBe(2);
     expect((await run(bad, '--url', target.base, '--token', TOKEN, '--token-file', bad)).code).toBe(2);
+  });
+});
+
+describe('progress', () => {
+  const sink = (tty: boolean) => {
+    let text = '';
+    const stream = Object.assign(new Writable({ write: (chunk, _, done) => (text += String(chunk), done()) }), { isTTY: tty });
+    return { stream, text: () => text };
+  };
+
+  it('is a bar redrawn in place on a terminal, and a plain line elsewhere', () => {
+    const tty = sink(true);
+    const bar = progressWriter(tty.stream);
+    bar.update({ done: 5, total: 20, failed: 0 });
+    bar.update({ done: 20, total: 20, failed: 1 });
+    bar.end();
+    expect(tty.text()).toBe(`\r[${'#'.repeat(8)}${' '.repeat(22)}] 5/20 changes  \r[${'#'.repeat(30)}] 20/20 changes, 1 failed  \n`);
+    const plain = sink(false);
+    const lines = progressWriter(plain.stream);
+    lines.update({ done: 5, total: 20, failed: 0 });
+    lines.update({ done: 6, total: 20, failed: 0 }); // within the second: not printed
+    lines.update({ done: 20, total: 20, failed: 0 });
+    lines.end();
+    expect(plain.text()).toBe('scimd sync: 5/20 changes\nscimd sync: 20/20 changes\n');
   });
 });
