@@ -212,6 +212,24 @@ describe('scimd sync, smaller runs', () => {
     expect(seconds).toBeGreaterThanOrEqual((s.requests + 3 - 1) / 10);
   });
 
+  it('--map (inline or a JSON file) names the columns; --dry-run --json lists the changes; --on-missing delete plans deletes', async () => {
+    const file = join(dir, 'odd.csv');
+    writeFileSync(file, 'Person Number;Login;Role\nP1;p1@example.com;Boss\n');
+    const mappingFile = join(dir, 'mapping.json');
+    writeFileSync(mappingFile, JSON.stringify({ 'Person Number': 'externalId', Login: 'userName', Role: 'title' }));
+    for (const map of ['Person Number=externalId,Login=userName,Role=title', mappingFile]) {
+      const { code, out } = await run(file, '--url', target.base, '--token', TOKEN, '--map', map, '--dry-run', '--json', '--on-missing', 'delete');
+      expect(code).toBe(0);
+      const planned = JSON.parse(out) as Summary & { changes: { action: string; key: string; body?: Record<string, unknown> }[] };
+      expect(planned.dryRun).toBe(true);
+      expect(planned.changes.find((c) => c.key === 'P1')).toMatchObject({ action: 'create', body: { externalId: 'P1', userName: 'p1@example.com', title: 'Boss', active: true } });
+      expect(planned.changes.find((c) => c.key === 'E5')).toMatchObject({ action: 'delete' });
+    }
+    // a dry run changes nothing
+    expect((await externalIds(target)).includes('P1')).toBe(false);
+    expect((await run(file, '--url', target.base, '--token', TOKEN, '--map', 'Person Number')).code).toBe(2);
+  });
+
   it('reports each failed change with the server\'s SCIM error and exits 1', async () => {
     const file = csv('clash.csv', [row(0), row(1), 'X9,user1@example.com,A,B,AB,t,Dept1,,active,All']);
     const { code, out } = await run(file, '--url', target.base, '--token', TOKEN);
