@@ -255,7 +255,7 @@ export async function apply(client: ScimClient, plan: Plan, options: ApplyOption
         const answer = await client.transport.request('POST', 'Bulk', { body: bulkBody(sendable, undefined) });
         outcomes = bulkOutcomes(operations, answer.body, client.transport.url('Bulk'));
       } catch (e) {
-        failureOf(e);
+        failureOf(e); // throws on what is not a request's failure (a fault of this program)
         // the whole request was refused or lost: each of its operations failed with that answer
         outcomes = operations.map((op) => ({ method: op.method, path: op.path, status: 0, error: e as ScimClientError }));
       }
@@ -267,8 +267,8 @@ export async function apply(client: ScimClient, plan: Plan, options: ApplyOption
     });
   };
 
-  const single = async (sent: Step, path: string, step: Step): Promise<void> => {
-    const { op } = sent;
+  /** Sends `op` (the step's operation with its references resolved) to `path`, and records it as the step's. */
+  const single = async (step: Step, op: BulkOperation, path: string): Promise<void> => {
     const [, endpoint, rawId] = path.split('/') as [string, string, string | undefined];
     const id = decodeURIComponent(rawId ?? '');
     const resources = client.resources(endpoint);
@@ -312,7 +312,7 @@ export async function apply(client: ScimClient, plan: Plan, options: ApplyOption
             path = `${path.slice(0, at)}${encodeURIComponent(id)}`;
           }
           const data = step.op.data === undefined ? undefined : withoutFailedManager(resolved(step.op.data, createdIds), (ref) => !createdIds.has(ref));
-          await single({ ...step, op: { ...step.op, data } }, path, step);
+          await single(step, { ...step.op, data }, path);
         }
       };
       await Promise.all(Array.from({ length: Math.max(1, options.concurrency ?? 8) }, worker));
