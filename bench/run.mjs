@@ -1,12 +1,14 @@
 #!/usr/bin/env node
 // npm run bench [-- --sizes 10000,1000000 (or --sizes= for the load alone)] [--duration 5] [--connections 16] [--load 100000]
-//                [--runs 3] [--bulk-in-flight 2] [--load-slices 5] [--quick]
+//                [--runs 3] [--bulk-in-flight 2] [--load-slices 5] [--sync 5000] [--quick]
 //                [--store postgres [--postgres URL] [--nodes 3]]
 // Builds a directory of N users per size on the embedded store (or PostgreSQL), serves it with `scimd serve`, drives
 // it with autocannon over loopback, and reports requests/s, p50/p99 latency, errors and peak server memory for each
 // scenario, each as a ratio to a bare Fastify endpoint measured in the same run (--runs runs, each with its own baseline: the
 // median of the runs' ratios is reported, since this machine's speed drifts by a third within an hour); then loads --load users into an
-// empty directory through single POSTs and through Bulk (1,000 a request). On PostgreSQL it also measures the
+// empty directory through single POSTs and through Bulk (1,000 a request) (--load 0: not measured); then syncs a CSV of
+// --sync users (5,000; 0: not measured) into an empty directory with `scimd sync`, through Bulk and through single
+// requests (--no-bulk). On PostgreSQL it also measures the
 // largest directory served by 1 and by --nodes scimd processes at once. Writes bench/results/*.{json,md}.
 //
 // PostgreSQL: databases are made on the server --postgres names (an admin URL), else on a throw-away cluster started
@@ -38,6 +40,7 @@ const { values } = parseArgs({
     postgres: { type: 'string' },
     nodes: { type: 'string', default: '3' },
     runs: { type: 'string', default: '3' },
+    sync: { type: 'string', default: '5000' },
   },
 });
 if (!['sqlite', 'postgres'].includes(values.store)) throw new Error(`--store is sqlite or postgres, not ${values.store}`);
@@ -406,9 +409,42 @@ async function scaleOut(file, scenarios) {
   return out;
 }
 
+/**
+ * `scimd sync` of an n-row HR export (managers, a team each) into an empty directory, through Bulk and through single
+ * requests (8 at once), each into its own server; the wall time of each command, reads of the target included.
+ */
+async function runSync(n) {
+  const header = 'employee_id,email,first_name,last_name,display_name,title,department,manager,status,groups';
+  const rows = Array.from({ length: n }, (_, i) => [`E${i}`, `user${i}@example.com`, `Given${i % 997}`, `Family${i}`, `User ${i}`, `Title ${i % 7}`, `Dept${i % 5}`, i === 0 ? '' : `E${Math.floor(i / 10)}`, 'active', `Team${i % 8}`].join(','));
+  const csv = join(work, 'sync.csv');
+  writeFileSync(csv, `${header}\n${rows.join('\n')}\n`);
+  const ways = [];
+  for (const [way, flags] of [['Bulk', []], ['single requests (8 at once)', ['--no-bulk']]]) {
+    const file = await newDatabase(`sync-${ways.length}`);
+    const { port, child } = await startServer(file);
+    process.stderr.write(`[bench] syncing ${n} users through ${way}…\n`);
+    const started = performance.now();
+    const out = await new Promise((resolve, reject) => {
+      const cli = spawn(process.execPath, [join(root, 'bin', 'scimd.js'), 'sync', csv, '--url', `http://127.0.0.1:${port}/scim/v2`, '--token', TOKEN, '--json', ...flags], { stdio: ['ignore', 'pipe', 'ignore'] });
+      let text = '';
+      cli.stdout.on('data', (d) => (text += d));
+      cli.on('exit', (code) => (code === 0 ? resolve(text) : reject(new Error(`scimd sync through ${way} exited ${code}: ${text}`))));
+    });
+    const seconds = (performance.now() - started) / 1000;
+    const summary = JSON.parse(out);
+    await stopServer(child);
+    await dropDatabase(file);
+    if (summary.users.created !== n) throw new Error(`sync through ${way}: ${summary.users.created} of ${n} users created`);
+    ways.push({ way, seconds, usersPerSecond: n / seconds, requests: summary.requests });
+  }
+  return { size: n, ways, ratio: ways[1].seconds / ways[0].seconds };
+}
+
 const results = [];
 for (const [k, n] of sizes.entries()) results.push(await runSize(n, k === sizes.length - 1));
-const load = await runLoad(loadSize);
+const load = loadSize > 0 ? await runLoad(loadSize) : undefined;
+const syncSize = Number(values.sync);
+const synced = syncSize > 0 ? await runSync(syncSize) : undefined;
 
 const fmt = (x, d = 0) => (Number.isFinite(x) ? x.toFixed(d) : '–');
 let md = `# scimd benchmark\n\n${new Date().toISOString()} · ${connections} connections · ${duration} s a scenario · ${onPostgres ? `PostgreSQL${values.postgres ? '' : ' (a throw-away cluster, durable settings)'}` : 'embedded store (SQLite)'}\n`;
@@ -436,12 +472,19 @@ for (const r of results.filter((x) => x.nodes)) {
     md += `| ${one.scenario} | ${fmt(one.rps)} | ${fmt(many.rps)} | ${fmt(many.rps / one.rps, 2)} | ${fmt(many.p99, 1)} | ${one.errors + many.errors} |\n`;
   }
 }
-md += `\n## Loading ${load.size.toLocaleString('en')} users into an empty directory\n\n| way | connections | users/s | seconds | errors | peak RSS MiB |\n|---|---:|---:|---:|---:|---:|\n`;
-for (const w of load.ways) md += `| ${w.way} | ${w.connections} | ${fmt(w.usersPerSecond)} | ${fmt(w.seconds, 1)} | ${w.errors} | ${fmt(w.peakRssMiB, 1)} |\n`;
-md += `\nBulk loads ${fmt(load.ratio, 1)}× as many users per second as single POSTs (the two ways took turns in ${load.sliceRatios.length} slices; Bulk / single in each: ${load.sliceRatios.map((r) => fmt(r, 1)).join(', ')}).\n`;
+if (load) {
+  md += `\n## Loading ${load.size.toLocaleString('en')} users into an empty directory\n\n| way | connections | users/s | seconds | errors | peak RSS MiB |\n|---|---:|---:|---:|---:|---:|\n`;
+  for (const w of load.ways) md += `| ${w.way} | ${w.connections} | ${fmt(w.usersPerSecond)} | ${fmt(w.seconds, 1)} | ${w.errors} | ${fmt(w.peakRssMiB, 1)} |\n`;
+  md += `\nBulk loads ${fmt(load.ratio, 1)}× as many users per second as single POSTs (the two ways took turns in ${load.sliceRatios.length} slices; Bulk / single in each: ${load.sliceRatios.map((r) => fmt(r, 1)).join(', ')}).\n`;
+}
+if (synced) {
+  md += `\n## scimd sync of ${synced.size.toLocaleString('en')} CSV rows into an empty directory\n\n| way | users/s | seconds | requests |\n|---|---:|---:|---:|\n`;
+  for (const w of synced.ways) md += `| ${w.way} | ${fmt(w.usersPerSecond)} | ${fmt(w.seconds, 1)} | ${w.requests} |\n`;
+  md += `\nThrough Bulk, sync makes ${fmt(synced.ratio, 1)}× as many users a second as through single requests.\n`;
+}
 mkdirSync(join(root, 'bench', 'results'), { recursive: true });
 const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-writeFileSync(join(root, 'bench', 'results', `${stamp}.json`), JSON.stringify({ sizes: results, load }, null, 2));
+writeFileSync(join(root, 'bench', 'results', `${stamp}.json`), JSON.stringify({ sizes: results, load, sync: synced }, null, 2));
 writeFileSync(join(root, 'bench', 'results', `${stamp}.md`), md);
 console.log(md);
 rmSync(work, { recursive: true, force: true });

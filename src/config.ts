@@ -46,6 +46,8 @@ export interface Config {
   readonly eventRetentionDays: number;
   readonly eventFeed: boolean;
   readonly logLevel: string;
+  /** `scimd check` only: the bearer token of the server it checks, when not given by a flag. */
+  readonly checkToken?: string;
 }
 
 export type Flags = Partial<Record<'port' | 'host' | 'database' | 'public-url' | 'schemas' | 'log-level', string>>;
@@ -330,6 +332,12 @@ export const SETTINGS: readonly Setting[] = [
       return level;
     },
     meaning: `pino level: ${LOG_LEVELS.map((l) => `\`${l}\``).join(', ')} (any case)`,
+  },
+  {
+    variable: 'SCIMD_CHECK_TOKEN', key: 'checkToken', default: 'none', parse: (raw) => raw || undefined,
+    meaning:
+      '`scimd check` only: the bearer token of the server it checks, when neither `--token` nor `--token-file` is ' +
+      'given (a token on the command line shows in the process list; see [Conformance check](cli.md#conformance-check))',
   },
 ];
 

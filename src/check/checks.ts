@@ -1,14 +1,17 @@
 /**
  * The checks of `scimd check`, each resting on one RFC section: discovery, Users and Groups CRUD, projection,
- * filters, pagination, PATCH, ETags, errors and Bulk, and what Entra ID and Okta send beyond the RFC (`--idp`).
+ * filters (every operator, value paths), pagination (totalResults, itemsPerPage, cursors), PATCH (add, remove and
+ * replace with paths, value filters and extension URNs), ETags, errors and Bulk; what Entra ID and Okta send beyond
+ * the RFC (`--idp`); and, only when named, the cost of a member change in a large group (groups.scale).
  */
-import { filter, parseFilter, patchOp, ScimClientError, type ScimClient, type ScimResource, type ScimUser } from '../client/index.js';
+import { BulkRequest, filter, parseFilter, patchOp, ScimClientError, type ScimClient, type ScimResource, type ScimUser } from '../client/index.js';
 import { ERROR_SCHEMA } from '../core/errors.js';
 import { SCHEMA_URN } from '../core/schema/registry.js';
 import { CheckFailure, expectThat, NotSupported, type Check, type CheckContext } from './run.js';
 
 const USER = SCHEMA_URN.user;
 const GROUP = SCHEMA_URN.group;
+const ENTERPRISE = SCHEMA_URN.enterpriseUser;
 
 async function newUser(ctx: CheckContext, name: string, extra: Record<string, unknown> = {}): Promise<ScimUser> {
   const { resource } = await ctx.client.users.create({ schemas: [USER], userName: `${ctx.prefix}${name}`, ...extra });
@@ -54,6 +57,48 @@ async function listed(client: ScimClient, endpoint: string): Promise<Record<stri
 }
 
 const names = (resources: readonly { userName?: unknown }[]) => resources.map((r) => String(r.userName)).sort();
+
+const same = (a: readonly unknown[], b: readonly unknown[]) => JSON.stringify(a) === JSON.stringify(b);
+
+/**
+ * The filters of `cases` (text, each and-ed with "userName sw <the prefix and `stem`>") that do not find exactly the
+ * users named (by what follows the stem), each said as "filter: expected …, got …".
+ */
+async function misfiltered(ctx: CheckContext, stem: string, cases: readonly (readonly [string, readonly string[]])[]): Promise<string[]> {
+  const wrong: string[] = [];
+  for (const [expression, expected] of cases) {
+    const page = await ctx.client.users.list({ filter: parseFilter(`userName sw ${JSON.stringify(`${ctx.prefix}${stem}`)} and (${expression})`) });
+    const got = names(page.Resources).map((n) => n.slice(`${ctx.prefix}${stem}`.length));
+    if (!same(got, [...expected].sort())) wrong.push(`${expression}: expected ${JSON.stringify(expected)}, got ${JSON.stringify(got)}`);
+  }
+  return wrong;
+}
+
+const emailValues = (user: ScimUser) => (user.emails ?? []).map((e) => e.value).sort();
+
+/** The members of groups.scale's large group: "a few thousand", where whole-group rewrites show (field notes 17, 22). */
+export const SCALE_MEMBERS = 2000;
+/** Members added to each group in groups.scale; the median of their times is compared. */
+const SCALE_SAMPLES = 5;
+
+/** `count` users named `<prefix><stem><n>`, in Bulk requests where the server has them; their ids. */
+async function manyUsers(ctx: CheckContext, stem: string, count: number): Promise<string[]> {
+  const request = new BulkRequest();
+  for (let n = 0; n < count; n++) request.post('Users', { schemas: [USER], userName: `${ctx.prefix}${stem}${n}` }, `u${n}`);
+  const outcomes = await ctx.client.bulk(request);
+  for (const o of outcomes) if (o.id !== undefined) ctx.made('Users', o.id);
+  const failed = outcomes.find((o) => o.id === undefined);
+  expectThat(failed === undefined, `creating ${count} users: ${failed?.status} ${failed?.error?.detail ?? ''}`);
+  return outcomes.map((o) => o.id!);
+}
+
+async function timed(work: () => Promise<unknown>): Promise<number> {
+  const start = performance.now();
+  await work();
+  return performance.now() - start;
+}
+
+const median = (values: readonly number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
 const PATCH_OP = { schemas: [SCHEMA_URN.patchOp] };
 
@@ -153,6 +198,43 @@ export const CHECKS: readonly Check[] = [
     },
   },
   {
+    id: 'users.patch.add', title: 'PATCH add appends to a multi-valued attribute; a path-less add sets attributes', rfc: 'RFC 7644 §3.5.2.1',
+    async run(ctx) {
+      needs(ctx.features.patch, 'PATCH');
+      const made = await newUser(ctx, 'patch-add', { emails: [{ value: 'one@work.example', type: 'work' }] });
+      await ctx.client.users.patch(made.id, patchOp().add('emails', [{ value: 'two@home.example', type: 'home' }]).add(null, { title: 'Added' }));
+      const { resource } = await ctx.client.users.get(made.id);
+      expectThat(same(emailValues(resource), ['one@work.example', 'two@home.example']), `emails are ${JSON.stringify(emailValues(resource))}: add must append the value, keeping the one there`);
+      expectThat(resource.title === 'Added', `title is ${JSON.stringify(resource.title)} after a path-less add of {"title": "Added"}`);
+    },
+  },
+  {
+    id: 'users.patch.remove', title: 'PATCH remove takes out an attribute, and with a value filter only the values it matches', rfc: 'RFC 7644 §3.5.2.2',
+    async run(ctx) {
+      needs(ctx.features.patch, 'PATCH');
+      const made = await newUser(ctx, 'patch-remove', { title: 'Gone', emails: [{ value: 'me@work.example', type: 'work' }, { value: 'me@home.example', type: 'home' }] });
+      await ctx.client.users.patch(made.id, patchOp().remove('title').remove({ attribute: 'emails', filter: filter.eq('type', 'home') }));
+      const { resource } = await ctx.client.users.get(made.id);
+      expectThat(resource.title === undefined, `title is still ${JSON.stringify(resource.title)}`);
+      expectThat(same(emailValues(resource), ['me@work.example']), `emails are ${JSON.stringify(emailValues(resource))}, not only the work one`);
+    },
+  },
+  {
+    id: 'users.patch.extension', title: 'PATCH replace by a path with the enterprise extension URN sets that attribute', rfc: 'RFC 7644 §3.5.2.3, RFC 7643 §3.3',
+    async run(ctx) {
+      needs(ctx.features.patch, 'PATCH');
+      // the extension is the server's choice: only one it advertises for /Users is checked
+      const users = (await ctx.client.discover()).resourceTypes.find((r) => r.endpoint === '/Users');
+      const extensions = Array.isArray(users?.schemaExtensions) ? (users.schemaExtensions as { schema?: unknown }[]) : [];
+      if (!extensions.some((e) => e.schema === ENTERPRISE)) throw new NotSupported(`the server does not advertise ${ENTERPRISE} for /Users in /ResourceTypes`);
+      const made = await newUser(ctx, 'extension');
+      await ctx.client.users.patch(made.id, patchOp().replace(`${ENTERPRISE}:department`, 'Checks'));
+      const { resource } = await ctx.client.users.get(made.id);
+      const department = (resource[ENTERPRISE] as { department?: unknown } | undefined)?.department;
+      expectThat(department === 'Checks', `${ENTERPRISE}.department is ${JSON.stringify(department)}, not "Checks"`);
+    },
+  },
+  {
     id: 'users.delete', title: 'DELETE /Users/{id} removes the user: GET is then 404', rfc: 'RFC 7644 §3.6',
     async run(ctx) {
       await deletedIsGone(ctx, 'Users', (await newUser(ctx, 'delete')).id);
@@ -200,6 +282,43 @@ export const CHECKS: readonly Check[] = [
     },
   },
   {
+    id: 'filter.operators', title: 'ne, co, sw, ew, pr, gt, ge, lt, le and not select what the RFC says', rfc: 'RFC 7644 §3.4.2.2',
+    async run(ctx) {
+      needs(ctx.features.filter.supported, 'filtering');
+      await newUser(ctx, 'op-a', { title: 'Alpha' });
+      await newUser(ctx, 'op-b', { title: 'Beta' });
+      await newUser(ctx, 'op-c');
+      const name = (suffix: string) => JSON.stringify(`${ctx.prefix}op-${suffix}`);
+      const wrong = await misfiltered(ctx, 'op-', [
+        [`userName ne ${name('a')}`, ['b', 'c']],
+        ['title co "et"', ['b']],
+        ['title sw "Al"', ['a']],
+        ['title ew "ta"', ['b']],
+        ['title pr', ['a', 'b']],
+        [`userName gt ${name('a')}`, ['b', 'c']],
+        [`userName ge ${name('b')}`, ['b', 'c']],
+        [`userName lt ${name('b')}`, ['a']],
+        [`userName le ${name('b')}`, ['a', 'b']],
+        ['not (title pr)', ['c']],
+      ]);
+      expectThat(wrong.length === 0, wrong.join('; '));
+    },
+  },
+  {
+    id: 'filter.valuePath', title: 'emails[type eq … and value ew …] matches within one value; emails.value matches any', rfc: 'RFC 7644 §3.4.2.2',
+    async run(ctx) {
+      needs(ctx.features.filter.supported, 'filtering');
+      await newUser(ctx, 'vp-a', { emails: [{ value: 'a@work.example', type: 'work' }, { value: 'a@home.example', type: 'home' }] });
+      // b has a work email and an email at work.example, but not one email that is both
+      await newUser(ctx, 'vp-b', { emails: [{ value: 'b@home.example', type: 'work' }, { value: 'b@work.example', type: 'home' }] });
+      const wrong = await misfiltered(ctx, 'vp-', [
+        ['emails[type eq "work" and value ew "@work.example"]', ['a']],
+        ['emails.value eq "b@work.example"', ['b']],
+      ]);
+      expectThat(wrong.length === 0, wrong.join('; '));
+    },
+  },
+  {
     id: 'sort', title: 'sortBy and sortOrder order the results', rfc: 'RFC 7644 §3.4.2.3',
     async run(ctx) {
       needs(ctx.features.sort, 'sorting');
@@ -227,6 +346,18 @@ export const CHECKS: readonly Check[] = [
     },
   },
   {
+    id: 'pagination.itemsPerPage', title: 'itemsPerPage is the number of resources the page holds, a short last page too', rfc: 'RFC 7644 §3.4.2',
+    async run(ctx) {
+      needs(ctx.features.filter.supported, 'filtering');
+      for (const n of [1, 2, 3]) await newUser(ctx, `per-page-${n}`);
+      const query = { filter: filter.sw('userName', `${ctx.prefix}per-page-`), count: 2 };
+      for (const startIndex of [1, 3]) {
+        const page = await ctx.client.users.list({ ...query, startIndex });
+        expectThat(page.itemsPerPage === page.Resources.length, `startIndex=${startIndex}&count=2 answered ${page.Resources.length} resources with itemsPerPage ${page.itemsPerPage}`);
+      }
+    },
+  },
+  {
     id: 'pagination.cursor', title: 'cursor and nextCursor page through the results', rfc: 'RFC 9865 §2',
     async run(ctx) {
       needs(ctx.features.pagination.cursor, 'cursor pagination (pagination.cursor)');
@@ -247,6 +378,24 @@ export const CHECKS: readonly Check[] = [
       expectThat(next.version !== version, 'the version did not change with the PUT');
       const e = await refusal(ctx.client.users.replace(made.id, { schemas: [USER], userName: made.userName, displayName: 'Two' }, { ifMatch: version }), '412');
       expectThat(e.status === 412, `expected 412 Precondition Failed, got ${e.status}`);
+    },
+  },
+  {
+    id: 'etag.patchDelete', title: 'PATCH and DELETE with a stale If-Match are 412 and change nothing', rfc: 'RFC 7644 §3.14',
+    async run(ctx) {
+      needs(ctx.features.etag, 'ETags');
+      needs(ctx.features.patch, 'PATCH');
+      const made = await newUser(ctx, 'etag-patch', { displayName: 'Before' });
+      const { version: stale } = await ctx.client.users.get(made.id);
+      expectThat(stale !== undefined, 'the user has neither an ETag header nor meta.version');
+      const { version } = await ctx.client.users.patch(made.id, patchOp().replace('displayName', 'After'), { ifMatch: stale });
+      const patched = await refusal(ctx.client.users.patch(made.id, patchOp().replace('displayName', 'Lost'), { ifMatch: stale }), '412');
+      expectThat(patched.status === 412, `PATCH with a stale If-Match: expected 412 Precondition Failed, got ${patched.status}`);
+      const deleted = await refusal(ctx.client.users.delete(made.id, { ifMatch: stale }), '412');
+      expectThat(deleted.status === 412, `DELETE with a stale If-Match: expected 412 Precondition Failed, got ${deleted.status}`);
+      const now = await ctx.client.users.get(made.id);
+      expectThat(now.resource.displayName === 'After', `displayName is ${JSON.stringify(now.resource.displayName)}: a refused PATCH changed the user`);
+      expectThat(version === undefined || now.version === version, 'the version moved though both writes were refused');
     },
   },
   {
@@ -275,6 +424,21 @@ export const CHECKS: readonly Check[] = [
     },
   },
   {
+    id: 'errors.required', title: 'A user without userName (required) is 400 with a SCIM error body', rfc: 'RFC 7643 §4.1.1, RFC 7644 §3.12',
+    async run(ctx) {
+      const create = ctx.client.transport.request('POST', 'Users', { body: { schemas: [USER], displayName: `${ctx.prefix}nameless` } }).then((answer) => {
+        const { id } = answer.body as { id?: unknown };
+        if (typeof id === 'string') ctx.made('Users', id);
+      });
+      const e = await refusal(create, '400');
+      // scimType is OPTIONAL (RFC 7644 §3.12); given, it is one whose meaning covers a missing required value
+      const fitting = e.scimType === undefined || e.scimType === 'invalidValue' || e.scimType === 'invalidSyntax';
+      expectThat(e.status === 400 && fitting, `expected 400 (invalidValue), got ${e.status} ${e.scimType ?? 'without scimType'}`);
+      const body = e.body as { schemas?: unknown };
+      expectThat(Array.isArray(body?.schemas) && body.schemas.includes(ERROR_SCHEMA), `the body's "schemas" does not hold ${ERROR_SCHEMA}`);
+    },
+  },
+  {
     id: 'groups.create', title: 'POST /Groups with a member answers the group with that member', rfc: 'RFC 7643 §4.2, RFC 7644 §3.3',
     async run(ctx) {
       const member = await newUser(ctx, 'member');
@@ -292,6 +456,51 @@ export const CHECKS: readonly Check[] = [
       await ctx.client.groups.patch(group.id, patchOp().add('members', [{ value: b.id }]).remove({ attribute: 'members', filter: filter.eq('value', a.id) }));
       const members = (await ctx.client.groups.get(group.id)).resource.members?.map((m) => m.value) ?? [];
       expectThat(JSON.stringify(members) === JSON.stringify([b.id]), `members are ${JSON.stringify(members)}, not [${JSON.stringify(b.id)}]`);
+    },
+  },
+  {
+    id: 'groups.replace', title: 'PUT /Groups/{id} replaces the name and the members', rfc: 'RFC 7644 §3.5.1',
+    async run(ctx) {
+      const [a, b] = [await newUser(ctx, 'put-a'), await newUser(ctx, 'put-b')];
+      const group = await newGroup(ctx, 'put', [a.id]);
+      await ctx.client.groups.replace(group.id, { schemas: [GROUP], displayName: `${ctx.prefix}put-renamed`, members: [{ value: b.id }] });
+      const { resource } = await ctx.client.groups.get(group.id);
+      const members = resource.members?.map((m) => m.value) ?? [];
+      expectThat(resource.displayName === `${ctx.prefix}put-renamed`, `displayName is ${JSON.stringify(resource.displayName)} after the PUT`);
+      expectThat(same(members, [b.id]), `members are ${JSON.stringify(members)}, not [${JSON.stringify(b.id)}]`);
+    },
+  },
+  {
+    id: 'groups.excludedMembers', title: 'excludedAttributes=members leaves the members out, as Entra ID asks on every lookup', rfc: 'RFC 7644 §3.4.2.5',
+    async run(ctx) {
+      const group = await newGroup(ctx, 'excluded', [(await newUser(ctx, 'excluded-member')).id]);
+      const one = (await ctx.client.groups.get(group.id, { excludedAttributes: ['members'] })).resource;
+      expectThat(one.members === undefined && one.displayName === group.displayName, `GET /Groups/{id}?excludedAttributes=members answered members ${JSON.stringify(one.members)} or left out displayName`);
+      if (!ctx.features.filter.supported) return;
+      const listed = await ctx.client.groups.list({ filter: filter.eq('displayName', String(group.displayName)), excludedAttributes: ['members'] });
+      expectThat(listed.totalResults === 1 && listed.Resources[0]?.members === undefined, `a filtered list with excludedAttributes=members answered ${JSON.stringify(listed.Resources)}`);
+    },
+  },
+  {
+    id: 'groups.scale', optIn: true, rfc: 'RFC 7644 §3.5.2.1',
+    title: `Adding a member to a group of ${SCALE_MEMBERS} costs about what it costs in a group of one (only with --only groups.scale)`,
+    async run(ctx) {
+      needs(ctx.features.patch, 'PATCH');
+      const ids = await manyUsers(ctx, 'scale-', SCALE_MEMBERS + SCALE_SAMPLES);
+      const [members, added] = [ids.slice(0, SCALE_MEMBERS), ids.slice(SCALE_MEMBERS)];
+      const large = await newGroup(ctx, 'scale-large', members);
+      const small = await newGroup(ctx, 'scale-small', members.slice(0, 1));
+      const took = { large: [] as number[], small: [] as number[] };
+      // interleaved, so that a pause of the machine or the server weighs on both alike
+      for (const id of added) {
+        took.small.push(await timed(() => ctx.client.groups.patch(small.id, patchOp().add('members', [{ value: id }]))));
+        took.large.push(await timed(() => ctx.client.groups.patch(large.id, patchOp().add('members', [{ value: id }]))));
+      }
+      const [inLarge, inSmall] = [median(took.large), median(took.small)];
+      // 4 times and 100 ms of slack: noise, not a cost in proportion to the group (which is 2,000 times)
+      expectThat(inLarge <= 4 * inSmall + 100, `adding one member took ${inLarge.toFixed(0)} ms in the group of ${SCALE_MEMBERS} and ${inSmall.toFixed(0)} ms in a group of one (medians of ${SCALE_SAMPLES}): the cost grows with the group (a whole-group rewrite, or the whole group in the answer)`);
+      const count = (await ctx.client.groups.get(large.id)).resource.members?.length;
+      expectThat(count === SCALE_MEMBERS + SCALE_SAMPLES, `the large group has ${count} members, not ${SCALE_MEMBERS + SCALE_SAMPLES}`);
     },
   },
   {
@@ -329,12 +538,54 @@ export const CHECKS: readonly Check[] = [
     },
   },
   {
+    id: 'entra.members.removeByValue', idp: 'entra', title: 'PATCH "Remove" of members with a value list, as Entra ID sends it, removes that member only', rfc: 'RFC 7644 §3.5.2.2 (Entra ID)',
+    async run(ctx) {
+      needs(ctx.features.patch, 'PATCH');
+      const [keep, drop] = [await newUser(ctx, 'entra-keep'), await newUser(ctx, 'entra-drop')];
+      const group = await newGroup(ctx, 'entra-members', [keep.id, drop.id]);
+      // read literally (a remove of "members" without a filter) this empties the group
+      await ctx.client.transport.request('PATCH', `Groups/${encodeURIComponent(group.id)}`, { body: { ...PATCH_OP, Operations: [{ op: 'Remove', path: 'members', value: [{ $ref: null, value: drop.id }] }] } });
+      const members = (await ctx.client.groups.get(group.id)).resource.members?.map((m) => m.value) ?? [];
+      expectThat(same(members, [keep.id]), `members are ${JSON.stringify(members)}, not [${JSON.stringify(keep.id)}]`);
+    },
+  },
+  {
+    id: 'entra.filter.externalId', idp: 'entra', title: 'filter externalId eq, which Entra ID looks users up by, finds the user', rfc: 'RFC 7643 §3.1, RFC 7644 §3.4.2.2 (Entra ID)',
+    async run(ctx) {
+      needs(ctx.features.filter.supported, 'filtering');
+      const made = await newUser(ctx, 'entra-external', { externalId: `${ctx.prefix}external` });
+      const page = await ctx.client.users.list({ filter: filter.eq('externalId', `${ctx.prefix}external`) });
+      expectThat(page.totalResults === 1 && page.Resources[0]?.id === made.id, `externalId eq found ${JSON.stringify(names(page.Resources))}`);
+    },
+  },
+  {
     id: 'okta.deactivate', idp: 'okta', title: 'A path-less PATCH replace of {"active": false}, as Okta sends it, deactivates', rfc: 'RFC 7644 §3.5.2.3 (Okta)',
     async run(ctx) {
       needs(ctx.features.patch, 'PATCH');
       const made = await newUser(ctx, 'okta', { active: true });
       await ctx.client.users.patch(made.id, patchOp().replace(null, { active: false }));
       expectThat((await ctx.client.users.get(made.id)).resource.active === false, 'the user is still active');
+    },
+  },
+  {
+    id: 'okta.group.rename', idp: 'okta', title: 'A path-less PATCH replace of {id, displayName}, as Okta renames a group, renames it', rfc: 'RFC 7644 §3.5.2.3 (Okta)',
+    async run(ctx) {
+      needs(ctx.features.patch, 'PATCH');
+      const group = await newGroup(ctx, 'okta-rename', []);
+      // Okta repeats the group's own (read-only) id in the value
+      await ctx.client.groups.patch(group.id, patchOp().replace(null, { id: group.id, displayName: `${ctx.prefix}okta-renamed` }));
+      const { resource } = await ctx.client.groups.get(group.id);
+      expectThat(resource.displayName === `${ctx.prefix}okta-renamed`, `displayName is ${JSON.stringify(resource.displayName)}`);
+    },
+  },
+  {
+    id: 'okta.group.emptyPush', idp: 'okta', title: 'PATCH replace of members with [], as Okta pushes an empty group, empties it', rfc: 'RFC 7644 §3.5.2.3 (Okta)',
+    async run(ctx) {
+      needs(ctx.features.patch, 'PATCH');
+      const group = await newGroup(ctx, 'okta-empty', [(await newUser(ctx, 'okta-member')).id]);
+      await ctx.client.groups.patch(group.id, patchOp().replace('members', []));
+      const members = (await ctx.client.groups.get(group.id)).resource.members ?? [];
+      expectThat(members.length === 0, `members are ${JSON.stringify(members.map((m) => m.value))} after replacing them with []`);
     },
   },
 ];

@@ -3,6 +3,7 @@
  * (an unknown option, a missing or stray argument) ends the command with its usage and exit code 2; `--help` prints
  * the usage and exits 0.
  */
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { DIALECTS } from '../core/tokens.js';
 
@@ -39,10 +40,21 @@ export const COMMANDS: Readonly<Record<string, { readonly usage: string; readonl
   backup: { usage: 'scimd backup FILE|-', about: 'a consistent backup of the database (FILE.gz: gzipped; -: to stdout)' },
   restore: { usage: 'scimd restore FILE', about: 'restores a backup into the database, which must be new and empty' },
   check: {
-    usage: 'scimd check URL --token T [--idp rfc|entra|okta] [--json] [--junit FILE] [--only CHECK,…]',
+    usage: 'scimd check URL (--token T | --token-file FILE) [--idp rfc|entra|okta] [--json] [--junit FILE] [--only CHECK,…]',
     about: 'checks the conformance of any SCIM server at URL (its base, e.g. https://host/scim/v2): a scored report of\n' +
       'what each check sent, what came back and the RFC section it rests on; it makes only resources of its own and\n' +
-      'removes them, even when stopped; exit code 1 when a check failed',
+      'removes them, even when stopped; exit code 1 when a check failed; SCIMD_CHECK_TOKEN may hold the token instead\n' +
+      '(--token shows in the process list)',
+  },
+  sync: {
+    usage: 'scimd sync FILE|--from URL [--from-token T|--from-token-file F] --url URL (--token T|--token-file F)\n' +
+      '             [--match ATTR] [--map COL=ATTR,…|FILE.json] [--department-groups] [--on-missing deactivate|delete|keep]\n' +
+      '             [--allow-empty] [--dry-run] [--rps N] [--no-bulk] [--concurrency N] [--json]',
+    about: 'makes the SCIM server at --url hold what a CSV export, a JSON/NDJSON file of SCIM resources or another SCIM\n' +
+      'server says: creates, PATCHes only what differs, and deactivates (or deletes, or keeps) the provisioned users\n' +
+      'the source no longer has; members added and removed one by one. Matched by externalId (or --match); the plan\n' +
+      'is recomputed from the target each run, so a second run changes nothing and an interrupted one is finished\n' +
+      'by the next; --dry-run prints the plan; exit code 1 when a change failed, 130 when stopped',
   },
 };
 
@@ -53,7 +65,7 @@ ${Object.values(COMMANDS).map((c) => `  ${c.usage}`).join('\n')}
   scimd --version
   scimd help COMMAND                     what a command does
 
-Run every command but check where the server runs, with the same SCIMD_DATABASE (each says which database it opens).
+Run every command but check and sync where the server runs, with the same SCIMD_DATABASE (each says which database it opens).
 Settings also come from SCIMD_* environment variables; see docs/configuration.md.`;
 
 /** The words were wrong: the command's usage is printed, and it exits 2. */
@@ -97,4 +109,21 @@ export function parse<O extends Options>(
   if (n < positionals.min) throw new UsageError(`${command} needs more arguments`, command);
   if (n > positionals.max) throw new UsageError(`unexpected argument "${parsed.positionals[positionals.max]}"`, command);
   return { values: parsed.values as Values<O>, positionals: parsed.positionals };
+}
+
+/**
+ * A bearer token from `--X` (the flag's value), else `--X-file` (its first line: files end with a newline), else an
+ * environment variable; undefined when none gives one. The last two keep it out of the process list, where a flag
+ * shows to every user of the machine.
+ */
+export function bearerToken(command: string, flag: string | undefined, file: string | undefined, env?: { name: string; value: string | undefined }, option = 'token'): string | undefined {
+  if (flag !== undefined && file !== undefined) throw new UsageError(`give the token once: --${option} or --${option}-file`, command);
+  if (file !== undefined) {
+    try {
+      return readFileSync(file, 'utf8').split(/\r?\n/)[0]!.trim() || undefined;
+    } catch (e) {
+      throw new UsageError(`--${option}-file ${file} cannot be read: ${(e as Error).message}`, command);
+    }
+  }
+  return (flag ?? env?.value) || undefined;
 }

@@ -9,8 +9,9 @@ import { audit, consoleCommand, events, org, token } from './admin.js';
 import { backup, migrate, restore } from './database.js';
 import { serve } from './serve.js';
 import { check } from './check.js';
+import { syncCommand } from './sync.js';
 
-const RUN: Readonly<Record<string, (args: string[], io: Io) => Promise<number>>> = { serve, org, token, console: consoleCommand, audit, events, migrate, backup, restore, check };
+const RUN: Readonly<Record<string, (args: string[], io: Io) => Promise<number>>> = { serve, org, token, console: consoleCommand, audit, events, migrate, backup, restore, check, sync: syncCommand };
 
 /** A question answered on a terminal's stdin; none when stdin is not a terminal (scripts confirm with flags). */
 function terminalPrompt(err: NodeJS.WritableStream): Io['ask'] {
