@@ -2,7 +2,9 @@
  * Who may use the admin console, without a password database: a one-time sign-in link (`scimd console link`, for
  * the operator or one organization's admin), or an organization's setup link that the operator hands to a
  * customer's IT admin (usable until it expires or is revoked). Opening either starts a session with an idle and an
- * absolute timeout and a CSRF token. Secrets are drawn here, shown once, and kept only by their SHA-256 digest.
+ * absolute timeout and a CSRF token. Secrets are drawn here, shown once, and kept only by their SHA-256 digest. Or
+ * an embedding application signs its users in itself and names them (`authorized`): nothing is kept, and their
+ * CSRF token is derived from who they are.
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { auditEntry, type AuditOperation } from './audit.js';

@@ -1,7 +1,8 @@
 /**
  * The scimd server: a Fastify app with the SCIM API (the plugin of fastify.ts, over the framework-neutral handler of
  * handler.ts, which holds every rule of it), health and readiness checks, the console and the admin API (the
- * framework-neutral handler of admin.ts), request ids, timeouts and a graceful shutdown. Nothing below decides anything about SCIM requests.
+ * framework-neutral handler of admin.ts), request ids, timeouts and a graceful shutdown. Nothing below decides
+ * anything about SCIM requests.
  */
 import { createServer } from 'node:http';
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
@@ -16,8 +17,8 @@ import { FastifyHttpRequest, passBodiesThrough, scimPlugin, sendHttpResponse } f
 
 export { SCIM_JSON } from './handler.js';
 export const SCIM_PREFIX = '/scim/v2';
-export const CONSOLE_PREFIX = '/console';
-export const ADMIN_PREFIX = '/admin/api';
+const CONSOLE_PREFIX = '/console';
+const ADMIN_PREFIX = '/admin/api';
 /** How long an idle connection is kept open: longer than load balancers keep theirs (60 s on AWS), as Fastify's default. */
 const KEEP_ALIVE_MS = 72_000;
 
