@@ -45,6 +45,8 @@ export interface HttpRequest {
    * Node's IncomingMessage (Express's `req`), the fetch `Request`, Fastify's request.
    */
   readonly raw?: unknown;
+  /** What the application handed the adapter with the request, when it can (scimd/fetch's second argument: Hono's `c`). */
+  readonly context?: unknown;
 }
 
 export interface HttpResponse {

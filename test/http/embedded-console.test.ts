@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import express from 'express';
-import { Hono } from 'hono';
+import { Hono, type Context } from 'hono';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Store } from '../../src/core/ports.js';
 import { EVERY_ORGANIZATION } from '../../src/core/admin.js';
@@ -187,20 +187,24 @@ describe('in Express, mounted at /admin/scim, the application signing its users 
 
 describe('in Hono, through scimd/fetch, mounted at /console', () => {
   let scimd: Scimd;
-  let app: Hono;
+  let app: Hono<{ Variables: { person?: (typeof PEOPLE)[string] } }>;
   beforeAll(() => {
     scimd = createScimd({
       store,
       console: {
         scimPath: '/api/scim',
-        // the application's gateway names the user in a header
-        authorize: async (request) => consoleUserOf(PEOPLE[(request.raw as Request).headers.get('x-app-user') ?? '']),
+        // the application's middleware put its user on Hono's context, handed along with the request
+        authorize: async (request) => consoleUserOf((request.context as Context<{ Variables: { person?: (typeof PEOPLE)[string] } }>).get('person')),
       },
     });
     const handle = createFetchHandler({ handler: scimd.console, prefix: '/console' });
-    app = new Hono();
-    app.all('/console', (c) => handle(c.req.raw));
-    app.all('/console/*', (c) => handle(c.req.raw));
+    app = new Hono<{ Variables: { person?: (typeof PEOPLE)[string] } }>();
+    app.use(async (c, next) => {
+      c.set('person', PEOPLE[c.req.header('x-app-user') ?? '']);
+      await next();
+    });
+    app.all('/console', (c) => handle(c.req.raw, c));
+    app.all('/console/*', (c) => handle(c.req.raw, c));
   });
   afterAll(() => scimd?.close());
 
