@@ -1,5 +1,5 @@
 /** scimd as a library: mount the SCIM core in any Node application. */
-export { createScimd, HOOKS_CHANNEL, type Scimd, type ScimdOptions, type Directory, type EventHook, type EventHooks, type EventOf } from './library.js';
+export { createScimd, HOOKS_CHANNEL, type Scimd, type ScimdOptions, type ScimdConsoleOptions, type Directory, type EventHook, type EventHooks, type EventOf } from './library.js';
 export { readFeedPage, type FeedPage, type FeedParams } from './core/feed.js';
 export { createScim, type Scim, type ScimOptions, type CallContext, type ResourceResponse } from './core/scim.js';
 export { SchemaRegistry, ResourceType, SCHEMA_URN } from './core/schema/registry.js';
@@ -17,6 +17,8 @@ export { PostgresStore, type PostgresStoreOptions } from './store/postgres/postg
 export { openStore } from './store/open.js';
 export { buildServer, type ServerOptions } from './http/server.js';
 export { createScimHandler, type ScimHandler, type ScimHandlerOptions, type HttpRequest, type HttpResponse } from './http/handler.js';
+export { createConsoleHandler, type ConsoleHandlerOptions, type ConsoleAuthorize } from './http/admin.js';
+export type { ConsoleUser } from './core/console.js';
 export { scimPlugin, type ScimPluginOptions } from './http/fastify.js';
 export { readNodeBody, splitTarget } from './http/node.js';
 export { bodyErrors } from './http/errors.js';

@@ -13,6 +13,7 @@ import { createScim, type CallContext, type Scim, type ScimOptions } from './cor
 import { readFeedPage, type FeedPage, type FeedParams } from './core/feed.js';
 import { startDelivery, type Delivery, type DeliveryOptions } from './events/dispatcher.js';
 import { createScimHandler, type ScimHandler, type ScimHandlerOptions } from './http/handler.js';
+import { createConsoleHandler, type ConsoleAuthorize } from './http/admin.js';
 
 /** The outbox channel of the in-process hooks. */
 export const HOOKS_CHANNEL = '#hooks';
@@ -41,6 +42,22 @@ export interface ScimdOptions extends Omit<ScimOptions, 'store' | 'events'>, Omi
   readonly feed?: boolean;
   /** More outbox channels, each delivered by a `startDelivery` of yours (e.g. one per webhook endpoint). */
   readonly channels?: readonly string[];
+  /** The admin console (`scimd.console`): who may use it, and what it shows. */
+  readonly console?: ScimdConsoleOptions;
+}
+
+/** The admin console as the application mounts it (`scimd.console`). */
+export interface ScimdConsoleOptions {
+  /**
+   * Who may use the console, from the application's own sign-in: `{ role: 'operator', actor }` (every organization),
+   * `{ role: 'org-admin', orgId, actor }` (one organization), or null (403). `actor` names them in the audit log.
+   * Without it, scimd's own sign-in links (`scimd console link`) and admin tokens decide.
+   */
+  readonly authorize?: ConsoleAuthorize;
+  /** Where the application serves the SCIM API (`scimd.handler`), below `publicUrl` or the request's origin (default '/scim/v2'). */
+  readonly scimPath?: string;
+  /** The webhook endpoints events are delivered to, shown to the operator. */
+  readonly webhooks?: readonly string[];
 }
 
 /** Reads of one organization's directory, as SCIM resources (no HTTP, no token). */
@@ -59,6 +76,11 @@ export interface Scimd {
   readonly scim: Scim;
   /** The SCIM API as a plain request → response function: give it to an adapter (scimd/node, scimd/fetch, …). */
   readonly handler: ScimHandler;
+  /**
+   * The admin console — its pages, assets and admin API (`api/…`) below wherever the application mounts it —
+   * as a plain request → response function for the same adapters.
+   */
+  readonly console: ScimHandler;
   readonly admin: Admin;
   readonly store: Store;
   /** Adds a hook; returns a function that removes it. */
@@ -72,14 +94,19 @@ export interface Scimd {
 }
 
 export function createScimd(options: ScimdOptions): Scimd {
-  const { store, on, hookDelivery, feed: feeding, channels, hooks: wantHooks, bodyLimit, ...rest } = options;
+  const { store, on, hookDelivery, feed: feeding, channels, hooks: wantHooks, bodyLimit, console: consoleOptions, ...rest } = options;
   const hooking = wantHooks ?? on !== undefined;
   const scim = createScim({
     ...rest,
     store,
     events: [...(channels ?? []), ...(hooking ? [HOOKS_CHANNEL] : []), ...(feeding ? [FEED_CHANNEL] : [])],
   });
-  const handler = createScimHandler({ ...rest, scim, store, bodyLimit: bodyLimit ?? 1 << 20 });
+  const limit = bodyLimit ?? 1 << 20;
+  const handler = createScimHandler({ ...rest, scim, store, bodyLimit: limit });
+  const { publicUrl, audit, refusalLimit, onError } = rest;
+  const consoleHandler = createConsoleHandler({
+    ...consoleOptions, scim, store, registry: scim.registry, feed: feeding ?? false, publicUrl, audit, refusalLimit, onError, bodyLimit: limit,
+  });
   const admin = createAdmin(store, { registry: scim.registry, feed: feeding ?? false, ...(rest.audit !== undefined ? { audit: rest.audit } : {}) });
 
   const hooks = new Map<string, Set<EventHook<'*'>>>();
@@ -122,6 +149,7 @@ export function createScimd(options: ScimdOptions): Scimd {
   return {
     scim,
     handler,
+    console: consoleHandler,
     admin,
     store,
     onEvent,

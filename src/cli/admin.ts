@@ -82,7 +82,7 @@ export async function org(args: string[], io: Io): Promise<number> {
         return 0;
       }
       case 'list': {
-        const rows = await Promise.all((await admin.organizations(scope)).map(async (o) => ({ ...o, ...(await admin.organizationContents(scope, o.name)).contents })));
+        const rows = await admin.organizationsWithContents(scope);
         if (values.json) io.out.write(`${JSON.stringify(rows, null, 2)}\n`);
         else {
           io.out.write('NAME\tID\tCREATED\tCONTENTS\n');

@@ -22,6 +22,8 @@ export type AdminActor = Omit<AuditCaller, 'orgId'>;
 
 export const EVERY_ORGANIZATION: AdminScope = { all: true };
 
+const NO_CONTENTS: OrganizationContents = { resources: {}, tokens: 0, auditEntries: 0 };
+
 /** A token as admins see it: never its secret, nor its digest. */
 export interface TokenView {
   readonly id: string;
@@ -154,7 +156,14 @@ export function createAdmin(store: AdminStore, options: AdminOptions = {}) {
     /** What deleting the organization would delete. */
     async organizationContents(scope: AdminScope, name: string): Promise<{ organization: Organization; contents: OrganizationContents }> {
       const organization = await organizationNamed(scope, name);
-      return { organization, contents: await store.organizationContents(organization.id) };
+      return { organization, contents: (await store.organizationContents(organization.id)).get(organization.id) ?? NO_CONTENTS };
+    },
+
+    /** The organizations the scope sees, each with what it holds (counted by one query for all of them). */
+    async organizationsWithContents(scope: AdminScope): Promise<(Organization & OrganizationContents)[]> {
+      const orgs = await visible(scope);
+      const contents = await store.organizationContents('all' in scope ? undefined : scope.orgId);
+      return orgs.map((o) => ({ ...o, ...(contents.get(o.id) ?? NO_CONTENTS) }));
     },
 
     /** Deletes the organization and everything of it; `confirmation` must repeat its name. */

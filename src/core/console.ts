@@ -2,13 +2,15 @@
  * Who may use the admin console, without a password database: a one-time sign-in link (`scimd console link`, for
  * the operator or one organization's admin), or an organization's setup link that the operator hands to a
  * customer's IT admin (usable until it expires or is revoked). Opening either starts a session with an idle and an
- * absolute timeout and a CSRF token. Secrets are drawn here, shown once, and kept only by their SHA-256 digest.
+ * absolute timeout and a CSRF token. Secrets are drawn here, shown once, and kept only by their SHA-256 digest. Or
+ * an embedding application signs its users in itself and names them (`authorized`): nothing is kept, and their
+ * CSRF token is derived from who they are.
  */
-import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { auditEntry, type AuditOperation } from './audit.js';
 import { scimErrors } from './errors.js';
 import type { AdminScope, ConsoleGrant, Organization } from './model.js';
-import type { AuditLog, ConsoleStore, OrganizationStore } from './ports.js';
+import type { AuditLog, ConsoleStore, OrganizationStore, SecretStore } from './ports.js';
 import { timeOrderedId } from './resource/ids.js';
 import { tokenDigest } from './tokens.js';
 
@@ -19,7 +21,7 @@ export const SESSION_ABSOLUTE_SECONDS = 12 * 3600;
 /** A session's last-seen time is written at most this often, so that reads stay reads. */
 const TOUCH_INTERVAL_MS = 60_000;
 
-export type ConsoleStores = ConsoleStore & OrganizationStore & AuditLog;
+export type ConsoleStores = ConsoleStore & OrganizationStore & AuditLog & SecretStore;
 
 /** A console session as a request sees it. */
 export interface ConsoleSession {
@@ -31,6 +33,16 @@ export interface ConsoleSession {
   /** Who, for the audit log: the link's maker and kind, e.g. "console (setup link by operator)". */
   readonly actor: string;
 }
+
+/**
+ * A console user as an embedding application's `authorize` hook names them, from its own sign-in: the server's
+ * operator (every organization), or one organization's admin. `actor` names them in the audit log (e.g. an email);
+ * `session`, when given (the application's session id, or any value that changes when they sign in again), makes
+ * their CSRF token change with it.
+ */
+export type ConsoleUser =
+  | { readonly role: 'operator'; readonly actor: string; readonly session?: string }
+  | { readonly role: 'org-admin'; readonly orgId: string; readonly actor: string; readonly session?: string };
 
 /** A link as admins see it (never its secret). */
 export interface LinkView {
@@ -125,6 +137,22 @@ export function createConsole(store: ConsoleStores, options: { readonly now?: ()
       return {
         id: grant.id, scope: grant.orgId ? { orgId: grant.orgId } : { all: true }, ...(org ? { organization: org.name } : {}), csrf: grant.csrf ?? '', actor: grant.createdBy,
       };
+    },
+
+    /**
+     * The session of a user the embedding application signed in: no grant is kept, and the CSRF token is derived,
+     * by HMAC under a secret of the store, from who they are (role, organization, actor, the application's session).
+     * An organization that is not there is 403.
+     */
+    async authorized(user: ConsoleUser): Promise<ConsoleSession> {
+      // a mistake of the application's (a 500 it is told of), never a wider scope than it meant
+      if (user.role !== 'operator' && user.role !== 'org-admin') throw new Error(`The console's authorize hook answered an unknown role ${JSON.stringify((user as { role: unknown }).role)}.`);
+      if (typeof user.actor !== 'string' || user.actor.trim() === '') throw new Error('The console\'s authorize hook must name its user (actor) for the audit log.');
+      const org = user.role === 'org-admin' ? (await store.organizations()).find((o) => o.id === user.orgId) : undefined;
+      if (user.role === 'org-admin' && !org) throw scimErrors.forbidden('Your organization has no provisioning set up here.');
+      const who = JSON.stringify([user.role, org?.id ?? '', user.actor, user.session ?? '']);
+      const csrf = createHmac('sha256', await store.secret('console-csrf')).update(who).digest('base64url');
+      return { id: 'console', scope: org ? { orgId: org.id } : { all: true }, ...(org ? { organization: org.name } : {}), csrf, actor: user.actor };
     },
 
     /** Whether a state-changing request carries its session's CSRF token. */

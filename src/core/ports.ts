@@ -91,7 +91,11 @@ export interface OrganizationStore {
   createOrganization(org: Organization): Promise<boolean>;
   /** False when there is no such organization; 'taken' (nothing written) when another has the name. */
   renameOrganization(id: string, name: string): Promise<boolean | 'taken'>;
-  organizationContents(id: string): Promise<OrganizationContents>;
+  /**
+   * What each organization holds (every organization's, each one listed, or only the one of that id), counted in
+   * one grouped query rather than one per organization.
+   */
+  organizationContents(id?: string): Promise<ReadonlyMap<string, OrganizationContents>>;
   /**
    * Deletes the organization with everything of it, in one transaction: its resources (with their index rows,
    * unique values and memberships), tokens and audit entries. What it deleted; undefined when there is none.

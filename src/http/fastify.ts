@@ -34,29 +34,29 @@ export class FastifyHttpRequest implements HttpRequest {
   readonly url: string;
 
   constructor(
-    readonly fastify: FastifyRequest,
+    readonly raw: FastifyRequest,
     readonly prefix: string,
     depth: number,
   ) {
-    const { path, query } = splitTarget(fastify.url, depth);
-    this.method = fastify.method;
+    const { path, query } = splitTarget(raw.url, depth);
+    this.method = raw.method;
     this.path = path;
     this.query = query;
-    this.headers = fastify.headers;
-    this.requestId = fastify.id;
-    this.clientAddress = fastify.ip;
-    this.url = fastify.url;
+    this.headers = raw.headers;
+    this.requestId = raw.id;
+    this.clientAddress = raw.ip;
+    this.url = raw.url;
   }
 
   /** Fastify's reading of the Host (or, behind a trusted proxy, X-Forwarded-*) headers, only when it is used. */
   get origin(): string {
-    return `${this.fastify.protocol}://${this.fastify.host}`;
+    return `${this.raw.protocol}://${this.raw.host}`;
   }
 
   /** The stream as the plugin's parser handed it through (after any preParsing hook), else the request's own. */
   readBody(limit: number): Promise<string> {
-    const body = this.fastify.body as { readonly on?: unknown } | undefined;
-    const stream = typeof body?.on === 'function' ? (body as FastifyRequest['raw']) : this.fastify.raw;
+    const body = this.raw.body as { readonly on?: unknown } | undefined;
+    const stream = typeof body?.on === 'function' ? (body as FastifyRequest['raw']) : this.raw.raw;
     return readNodeBody(stream, this.headers, limit);
   }
 }
@@ -77,7 +77,7 @@ export const scimPlugin: FastifyPluginAsync<ScimPluginOptions> = async (instance
       : createScimHandler({
           ...options,
           // by default, a failure answered with 500 is logged by the logger of the request it failed
-          onError: options.onError ?? ((err, request) => (request instanceof FastifyHttpRequest ? request.fastify.log : instance.log).error({ err }, 'request failed')),
+          onError: options.onError ?? ((err, request) => (request instanceof FastifyHttpRequest ? request.raw.log : instance.log).error({ err }, 'request failed')),
         });
   const prefix = instance.prefix.replace(/\/+$/, '');
   const depth = prefix.split('/').filter(Boolean).length;

@@ -15,15 +15,19 @@ export interface FetchHandlerOptions {
   readonly clientAddress?: (request: Request) => string | undefined;
 }
 
-export type FetchHandler = (request: Request) => Promise<Response>;
+/**
+ * `context`: whatever the application passes along with the request (Hono's `c`, with what its middleware set on it),
+ * for its hooks to read as the request's `context`.
+ */
+export type FetchHandler = (request: Request, context?: unknown) => Promise<Response>;
 
 export function createFetchHandler(options: ScimHandlerSource & FetchHandlerOptions): FetchHandler {
   const handler = handlerFrom(options);
   const prefix = mountPrefix(options.prefix);
-  return async (request) => {
+  return async (request, context) => {
     const url = new URL(request.url);
     const target = splitBelow(url.pathname + url.search, prefix);
-    const http = new FetchHttpRequest(request, url, prefix, target, options.clientAddress?.(request));
+    const http = new FetchHttpRequest(request, url, prefix, target, options.clientAddress?.(request), context);
     const answer = target === undefined ? notFound(http) : await handler(http);
     return new Response(answer.body ?? null, { status: answer.status, headers: answer.headers });
   };
@@ -44,6 +48,7 @@ class FetchHttpRequest implements HttpRequest {
     readonly prefix: string,
     target: { path: string; query: string } | undefined,
     readonly clientAddress: string | undefined,
+    readonly context: unknown,
   ) {
     this.method = raw.method;
     this.path = target?.path ?? '';

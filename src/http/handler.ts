@@ -40,6 +40,13 @@ export interface HttpRequest {
   readonly clientAddress?: string;
   /** The request target as the client sent it (Node's `req.url`), quoted in errors; by default prefix, path and query. */
   readonly url?: string;
+  /**
+   * The framework's own request, for a hook that reads what the application put on it (e.g. its signed-in user):
+   * Node's IncomingMessage (Express's `req`), the fetch `Request`, Fastify's request.
+   */
+  readonly raw?: unknown;
+  /** What the application handed the adapter with the request, when it can (scimd/fetch's second argument: Hono's `c`). */
+  readonly context?: unknown;
 }
 
 export interface HttpResponse {
@@ -244,7 +251,7 @@ const listParams = (query: Map<string, string>): ListParams => paramsOf(query, L
 // ————————————————————————————————————————————————————————————————————————————————————————————————————————————————
 // Headers and bodies
 
-function single(value: string | string[] | undefined): string | undefined {
+export function single(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
@@ -378,7 +385,7 @@ function errorResponse(e: ScimError, closeConnection: boolean): HttpResponse {
  * The response as sent: it names its request id (the client's own, or the one to quote when reporting it), and to
  * HEAD it answers what GET would, without the body (its length stays in `content-length`).
  */
-function finish(method: string, request: HttpRequest, response: HttpResponse): HttpResponse {
+export function finish(method: string, request: HttpRequest, response: HttpResponse): HttpResponse {
   const headers: Record<string, string> = Object.assign({ 'x-request-id': request.requestId }, response.headers);
   if (method !== 'HEAD') return response.body === undefined ? { status: response.status, headers } : { status: response.status, headers, body: response.body };
   headers['content-length'] = String(response.body === undefined ? 0 : Buffer.byteLength(response.body));
@@ -404,7 +411,7 @@ export function notFound(request: HttpRequest): HttpResponse {
   return finish(request.method.toUpperCase(), request, errorResponse(scimErrors.notFound(`There is no endpoint ${request.method} ${targetOf(request, false)}.`), false));
 }
 
-function failure(e: unknown, limit: number, request: HttpRequest, onError: ScimHandlerOptions['onError']): HttpResponse {
+export function failure(e: unknown, limit: number, request: HttpRequest, onError: ScimHandlerOptions['onError']): HttpResponse {
   const refusal = e instanceof BodyRefused ? e.refusal : e;
   const error = toScimError(refusal, limit);
   if (error.status === 500) onError?.(refusal, request);

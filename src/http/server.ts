@@ -1,7 +1,8 @@
 /**
  * The scimd server: a Fastify app with the SCIM API (the plugin of fastify.ts, over the framework-neutral handler of
- * handler.ts, which holds every rule of it), health and readiness checks, the admin API, request ids, timeouts and a
- * graceful shutdown. Nothing below decides anything about SCIM requests.
+ * handler.ts, which holds every rule of it), health and readiness checks, the console and the admin API (the
+ * framework-neutral handler of admin.ts), request ids, timeouts and a graceful shutdown. Nothing below decides
+ * anything about SCIM requests.
  */
 import { createServer } from 'node:http';
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
@@ -9,14 +10,15 @@ import type { Scim } from '../core/scim.js';
 import type { ScimError } from '../core/errors.js';
 import type { Store } from '../core/ports.js';
 import { toScimError } from './errors.js';
-import { registerAdminApi } from './admin.js';
-import { registerConsole } from '../console/server.js';
+import { createConsoleHandler } from './admin.js';
 import type { RateLimiter } from './rate-limit.js';
-import { SCIM_JSON, answerNotFound, authenticateOptions, requestIdOf } from './handler.js';
+import { SCIM_JSON, answerNotFound, requestIdOf } from './handler.js';
 import { FastifyHttpRequest, passBodiesThrough, scimPlugin, sendHttpResponse } from './fastify.js';
 
 export { SCIM_JSON } from './handler.js';
 export const SCIM_PREFIX = '/scim/v2';
+const CONSOLE_PREFIX = '/console';
+const ADMIN_PREFIX = '/admin/api';
 /** How long an idle connection is kept open: longer than load balancers keep theirs (60 s on AWS), as Fastify's default. */
 const KEEP_ALIVE_MS = 72_000;
 
@@ -143,14 +145,19 @@ export function buildServer(options: ServerOptions): FastifyInstance {
     }
   });
 
-  const authOptions = (req: FastifyRequest) => authenticateOptions(options, { requestId: req.id, clientAddress: req.ip });
-  registerConsole(app);
-  registerAdminApi(app, store, authOptions, {
-    scim, registry: scim.registry, feed: scim.feed, ...(options.webhooks ? { webhooks: options.webhooks } : {}),
-    scimBaseUrl: (req) => `${options.publicUrl?.replace(/\/+$/, '') ?? `${req.protocol}://${req.host}`}${SCIM_PREFIX}`,
-  });
-
   const { publicUrl, audit, rateLimit, refusalLimit } = options;
+  // the console's pages at /console and the admin API at /admin/api: one handler, as an embedding application mounts it
+  const consoleHandler = createConsoleHandler({
+    scim, store, registry: scim.registry, feed: scim.feed, ...(options.webhooks ? { webhooks: options.webhooks } : {}),
+    publicUrl, scimPath: SCIM_PREFIX, pagesPath: CONSOLE_PREFIX, apiPath: ADMIN_PREFIX, audit, refusalLimit, bodyLimit,
+    onError: (err, request) => (request instanceof FastifyHttpRequest ? request.raw.log : app.log).error({ err }, 'request failed'),
+  });
+  const serveConsole = async (req: FastifyRequest, reply: FastifyReply) => sendHttpResponse(reply, await consoleHandler(new FastifyHttpRequest(req, '', 0)));
+  for (const prefix of [CONSOLE_PREFIX, ADMIN_PREFIX]) {
+    app.all(prefix, serveConsole);
+    app.all(`${prefix}/*`, serveConsole);
+  }
+
   void app.register(scimPlugin, { prefix: SCIM_PREFIX, scim, store, bodyLimit, publicUrl, audit, rateLimit, refusalLimit });
   return app;
 }

@@ -39,6 +39,19 @@ describe('organizations', () => {
     expect((await admin.organizations(all)).map((o) => o.id)).toEqual([acme.id]);
   });
 
+  it('are listed with what each holds, counted by one query of the store for all of them', async () => {
+    const acme = await admin.createOrganization(ops, all, 'acme');
+    await admin.createOrganization(ops, all, 'globex');
+    await admin.createToken(ops, all, { organization: 'acme' });
+    let counted = 0;
+    const counting = createAdmin(new Proxy(store, {
+      get: (target, name) => (name === 'organizationContents' ? (...args: [string?]) => (counted++, target.organizationContents(...args)) : Reflect.get(target, name, target)),
+    }));
+    expect((await counting.organizationsWithContents(all)).map((o) => [o.name, o.tokens, o.auditEntries])).toEqual([['acme', 1, 2], ['globex', 0, 1]]);
+    expect(counted).toBe(1);
+    expect((await counting.organizationsWithContents({ orgId: acme.id })).map((o) => o.name)).toEqual(['acme']);
+  });
+
   it('a name that is not quite right is refused with the ones close to it, and nothing is made', async () => {
     await admin.createOrganization(ops, all, 'acme');
     await admin.createOrganization(ops, all, 'globex');

@@ -37,6 +37,26 @@ it('a session ends after its idle timeout, and after its absolute one however bu
   await expect(console.session(busy.session)).rejects.toMatchObject({ status: 401 });
 });
 
+it("a user the application names: that scope, a CSRF token derived from who they are and their session, nothing else", async () => {
+  store = await openTestStore();
+  const console = createConsole(store);
+  const acme = await store.ensureOrganization('acme');
+  const ada = await console.authorized({ role: 'org-admin', orgId: acme.id, actor: 'ada@acme.test', session: 's1' });
+  expect(ada).toMatchObject({ scope: { orgId: acme.id }, organization: 'acme', actor: 'ada@acme.test' });
+  const again = await createConsole(store).authorized({ role: 'org-admin', orgId: acme.id, actor: 'ada@acme.test', session: 's1' });
+  expect(again.csrf).toBe(ada.csrf); // on any process, with nothing kept
+  const others = [
+    { role: 'org-admin', orgId: acme.id, actor: 'ada@acme.test', session: 's2' },
+    { role: 'org-admin', orgId: acme.id, actor: 'bob@acme.test', session: 's1' },
+    { role: 'operator', actor: 'ada@acme.test', session: 's1' },
+  ] as const;
+  for (const user of others) expect((await console.authorized(user)).csrf).not.toBe(ada.csrf);
+  expect(await console.authorized({ role: 'operator', actor: 'olga' })).toMatchObject({ scope: { all: true } });
+  await expect(console.authorized({ role: 'org-admin', orgId: 'gone', actor: 'x' })).rejects.toMatchObject({ status: 403 });
+  await expect(console.authorized({ role: 'admin', actor: 'x' } as never)).rejects.toThrow(/unknown role "admin"/);
+  await expect(console.authorized({ role: 'operator', actor: ' ' })).rejects.toThrow(/actor/);
+});
+
 it('a sign-in link dies at its expiry; the organization of a session is its link\'s', async () => {
   store = await openTestStore();
   const c = clock();

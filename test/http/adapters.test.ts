@@ -255,12 +255,16 @@ describe('createNodeHandler', () => {
 });
 
 describe('createFetchHandler', () => {
-  it('tells the handler the origin, mount, request id and (when asked) the client address; outside its prefix, 404', async () => {
+  it('tells the handler the origin, mount, request id, (when asked) the client address and what the application hands along; outside its prefix, 404', async () => {
     const { seen, authenticate } = await recordingHook();
     const handle = createFetchHandler({ scim, authenticate, bodyLimit: BODY_LIMIT, prefix: '/api/scim', clientAddress: (r) => r.headers.get('x-client') ?? undefined });
-    const res = await handle(new Request('https://app.test:8443/api/scim/Users?count=1', { headers: { 'x-client': '203.0.113.9', 'x-request-id': 'r-1' } }));
+    const context = { user: 'ada' };
+    const request = new Request('https://app.test:8443/api/scim/Users?count=1', { headers: { 'x-client': '203.0.113.9', 'x-request-id': 'r-1' } });
+    const res = await handle(request, context);
     expect(res.status).toBe(200);
     expect(seen.map((r) => [r.origin, r.prefix, r.path, r.query, r.requestId, r.clientAddress, r.url])).toEqual([['https://app.test:8443', '/api/scim', '/Users', 'count=1', 'r-1', '203.0.113.9', '/api/scim/Users?count=1']]);
+    expect(seen[0]!.raw).toBe(request);
+    expect(seen[0]!.context).toBe(context);
     const outside = await handle(new Request('https://app.test:8443/api/other'));
     expect([outside.status, (await outside.json()).detail]).toEqual([404, 'There is no endpoint GET /api/other.']);
   });

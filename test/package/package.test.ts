@@ -60,7 +60,7 @@ describe('the tarball', () => {
     expect(execFileSync(process.execPath, ['entries.mjs'], { cwd: project, encoding: 'utf8' }).trim().split('\n')).toEqual(Object.entries(entries).map(([e, n]) => `${e} ${n.length}`));
     writeFileSync(join(project, 'typed.mts'), `
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { createScim, openStore, type Scim, type ScimHandler } from 'scimd';
+import { createScim, createScimd, openStore, type ConsoleUser, type Scim, type ScimHandler } from 'scimd';
 import { createNodeHandler, type NodeHandler } from 'scimd/node';
 import { createFetchHandler, type FetchHandler } from 'scimd/fetch';
 import scimd, { type ScimPluginOptions } from 'scimd/fastify';
@@ -73,7 +73,11 @@ const fetchHandler: FetchHandler = createFetchHandler({ scim, store, bodyLimit: 
 const plugin: ScimPluginOptions = { handler: (async () => ({ status: 204, headers: {} })) satisfies ScimHandler };
 // @ts-expect-error: the options are checked (bodyLimit is a number)
 createNodeHandler({ scim, store, bodyLimit: '1' });
-export { node, fetchHandler, plugin, scimd, PostgresStore, openStore };
+const admin: ConsoleUser = { role: 'org-admin', orgId: 'id', actor: 'ada@example.com' };
+const consoleHandler: NodeHandler = createNodeHandler({ handler: createScimd({ store, console: { authorize: async (request) => (request.headers.cookie ? admin : null) } }).console });
+// @ts-expect-error: an organization's admin names the organization
+createScimd({ store, console: { authorize: async () => ({ role: 'org-admin', actor: 'x' }) } });
+export { node, fetchHandler, plugin, scimd, PostgresStore, openStore, consoleHandler };
 export const listener: (req: IncomingMessage, res: ServerResponse) => void = node;
 `);
     const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
@@ -98,32 +102,44 @@ function documentedApps(): Map<string, string> {
   return new Map([...markdown.matchAll(/<!-- tested: (\S+) -->\n```js\n([\s\S]*?)```/g)].map((m) => [m[1]!, m[2]!]));
 }
 
+/**
+ * Runs the app of docs/library.md marked `file` on a new database (`prepare` is given it first), once `probe`
+ * (a path) answers: its process and origin.
+ */
+async function startDocumentedApp(file: string, probe: string, prepare: (db: string) => void = () => {}): Promise<{ app: ChildProcess; origin: string }> {
+  const source = documentedApps().get(file);
+  if (source === undefined) throw new Error(`docs/library.md has no example marked <!-- tested: ${file} -->`);
+  writeFileSync(join(project, file), source);
+  const db = join(work, `${file}-${randomBytes(4).toString('hex')}.db`);
+  prepare(db);
+  const port = await freePort();
+  const origin = `http://localhost:${port}`;
+  const app = spawn(process.execPath, [file], { cwd: project, env: { ...process.env, PORT: String(port), SCIMD_DATABASE: db }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  app.stdout!.on('data', (d) => (output += d));
+  app.stderr!.on('data', (d) => (output += d));
+  for (let i = 0; i < 200 && app.exitCode === null; i++) {
+    try {
+      await fetch(`${origin}${probe}`);
+      return { app, origin };
+    } catch {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  throw new Error(`${file} did not start: ${output}`);
+}
+
 describe.each(['express.mjs', 'hono.mjs', 'fastify.mjs'])('the %s app of docs/library.md', (file) => {
   let app: ChildProcess;
   let base: string;
   let token: string;
-  let output = '';
   beforeAll(async () => {
-    const source = documentedApps().get(file);
-    if (source === undefined) throw new Error(`docs/library.md has no example marked <!-- tested: ${file} -->`);
-    writeFileSync(join(project, file), source);
-    const db = join(work, `${file}-${randomBytes(4).toString('hex')}.db`);
-    // a token made by the installed CLI, on the app's database
-    token = execFileSync('npm', ['exec', '--no', '--', 'scimd', 'token', 'create', '--name', 'conformance'], { cwd: project, env: { ...process.env, SCIMD_DATABASE: db }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-    const port = await freePort();
-    base = `http://localhost:${port}/scim/v2`;
-    app = spawn(process.execPath, [file], { cwd: project, env: { ...process.env, PORT: String(port), SCIMD_DATABASE: db }, stdio: ['ignore', 'pipe', 'pipe'] });
-    app.stdout!.on('data', (d) => (output += d));
-    app.stderr!.on('data', (d) => (output += d));
-    for (let i = 0; i < 200 && app.exitCode === null; i++) {
-      try {
-        await fetch(`${base}/ServiceProviderConfig`);
-        return;
-      } catch {
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    }
-    throw new Error(`${file} did not start: ${output}`);
+    let origin: string;
+    ({ app, origin } = await startDocumentedApp(file, '/scim/v2/ServiceProviderConfig', (db) => {
+      // a token made by the installed CLI, on the app's database
+      token = execFileSync('npm', ['exec', '--no', '--', 'scimd', 'token', 'create', '--name', 'conformance'], { cwd: project, env: { ...process.env, SCIMD_DATABASE: db }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    }));
+    base = `${origin}/scim/v2`;
   }, 60_000);
   afterAll(() => void app?.kill());
 
@@ -150,5 +166,31 @@ describe.each(['express.mjs', 'hono.mjs', 'fastify.mjs'])('the %s app of docs/li
     const bulk = await send('POST', '/Bulk', { schemas: ['urn:ietf:params:scim:api:messages:2.0:BulkRequest'], Operations });
     const statuses = ((await bulk.json()).Operations as { status: string }[]).map((o) => o.status);
     expect([bulk.status, statuses]).toEqual([200, Operations.map(() => '201')]);
+  });
+});
+
+describe.each(['console-express.mjs', 'console-hono.mjs'])('the %s app of docs/library.md', (file) => {
+  let app: ChildProcess;
+  let origin: string;
+  beforeAll(async () => {
+    ({ app, origin } = await startDocumentedApp(file, '/admin/scim/'));
+  }, 60_000);
+  afterAll(() => void app?.kill());
+
+  const api = (path: string, init: RequestInit = {}) => fetch(`${origin}/admin/scim/api${path}`, init);
+
+  it('serves the console under /admin/scim to the user its sign-in maps to the operator, and no one else', async () => {
+    const shell = await fetch(`${origin}/admin/scim/o/acme/users`);
+    expect([shell.status, await shell.text()]).toEqual([200, expect.stringContaining('data-base="/admin/scim" data-api="/admin/scim/api"')]);
+    expect((await fetch(`${origin}/admin/scim/assets/console.js`)).status).toBe(200);
+    expect((await api('/session')).status).toBe(403);
+    const cookie = 'session=demo-session';
+    const session = await (await api('/session', { headers: { cookie } })).json();
+    expect(session).toMatchObject({ role: 'operator', scimBaseUrl: `${origin}/scim/v2` });
+    const create = (headers: Record<string, string>) => api('/organizations', { method: 'POST', headers: { cookie, 'content-type': 'application/json', ...headers }, body: '{"name":"acme"}' });
+    expect((await create({})).status).toBe(403);
+    expect((await create({ 'x-csrf-token': session.csrf })).status).toBe(201);
+    const log = await (await api('/audit?resourceType=Organization', { headers: { cookie } })).json();
+    expect(log.entries.map((e: { tokenName: string }) => e.tokenName)).toEqual(['ops@example.com']);
   });
 });

@@ -153,6 +153,23 @@ export function describeStoreContract(name: string, open: () => Promise<Store>):
         expect(all).toHaveLength(3);
         expect(byId(all)).toEqual(byId([org, other, initech]));
       });
+
+      it('organizationContents() counts what every organization holds, an empty one too; with an id, that one only', async () => {
+        const empty = await store.ensureOrganization('empty');
+        const at = new Date().toISOString();
+        for (const id of ['u1', 'u2']) await store.createResource(org.id, 'User', id, at, { attributes: { userName: id }, index: [], uniqueKeys: [] });
+        await store.createResource(other.id, 'Group', 'g1', at, { attributes: { displayName: 'g1' }, index: [], uniqueKeys: [] });
+        await store.createToken({ id: '00000000000000a1', hash: 'h-a1', orgId: org.id, name: 't', dialect: 'rfc', scope: 'scim', created: at });
+        await store.createToken({ id: '00000000000000a2', hash: 'h-a2', name: 'operator', dialect: 'rfc', scope: 'operator', created: at });
+        await store.appendAudit([{ at, operation: 'create', status: 201, changes: [], orgId: org.id }, { at, operation: 'create', status: 201, changes: [] }]);
+        const every = await store.organizationContents();
+        expect(Object.fromEntries(every)).toEqual({
+          [org.id]: { resources: { User: 2 }, tokens: 1, auditEntries: 1 },
+          [other.id]: { resources: { Group: 1 }, tokens: 0, auditEntries: 0 },
+          [empty.id]: { resources: {}, tokens: 0, auditEntries: 0 },
+        });
+        expect(Object.fromEntries(await store.organizationContents(other.id))).toEqual({ [other.id]: { resources: { Group: 1 }, tokens: 0, auditEntries: 0 } });
+      });
     });
 
     describe('secrets', () => {

@@ -1,12 +1,12 @@
 // The scimd admin console, drawn in the browser from the admin API (/admin/api). Preact and htm, loaded as ES
 // modules from scimd itself; no build step, no inline script or style (the Content-Security-Policy forbids them).
+// Where the pages and the API are (below an embedding application's mount, perhaps) the shell says.
 import { h, render } from 'preact';
 import { useCallback, useEffect, useState } from 'preact/hooks';
 import htm from 'htm';
 
 const html = htm.bind(h);
-const API = '/admin/api';
-const BASE = '/console';
+const { api: API, base: BASE } = document.getElementById('app').dataset;
 
 /** The identity providers a token can be made for, as the IdPs name themselves, and scimd's dialect for each. */
 const IDPS = [
@@ -112,7 +112,7 @@ function SignedOut({ error }) {
   return html`<main class="narrow">
     <h1>Signed out</h1>
     <p>${error?.message ?? 'Your console session has ended.'}</p>
-    <p>The server's operator makes a sign-in link with <code>scimd console link</code> (or <code>scimd console link --org NAME</code> for an organization's admin).</p>
+    ${!error && html`<p>The server's operator makes a sign-in link with <code>scimd console link</code> (or <code>scimd console link --org NAME</code> for an organization's admin).</p>`}
   </main>`;
 }
 
@@ -248,7 +248,7 @@ function Provisioning({ session, org }) {
         ${IDPS.map(([d, label]) => html`<option value=${d}>${label}</option>`)}
       </select></div>
     <${SetupGuide} dialect=${dialect} baseUrl=${baseUrl} />
-    ${session.role === 'operator' && html`<${SetupLinks} org=${org} />`}
+    ${session.role === 'operator' && session.links && html`<${SetupLinks} org=${org} />`}
   </section>`;
 }
 
@@ -577,9 +577,10 @@ function Organizations() {
 const PAGES = [['provisioning', 'Identity & Provisioning'], ['users', 'Users'], ['groups', 'Groups'], ['activity', 'Activity'], ['events', 'Events']];
 
 function route(path, session, orgs) {
-  const m = /^\/console\/o\/([^/]+)\/(\w+)(?:\/([^/]+))?/.exec(path);
+  const below = path.slice(BASE.length);
+  const m = /^\/o\/([^/]+)\/(\w+)(?:\/([^/]+))?/.exec(below);
   if (m) return { org: decodeURIComponent(m[1]), page: m[2], id: m[3] && decodeURIComponent(m[3]) };
-  if (/^\/console\/organizations/.test(path) && session.role === 'operator') return { page: 'organizations' };
+  if (/^\/organizations/.test(below) && session.role === 'operator') return { page: 'organizations' };
   return { org: session.organization ?? orgs?.[0]?.name, page: 'provisioning' };
 }
 
@@ -613,7 +614,7 @@ function Console({ session }) {
       ${session.role === 'operator' && orgs
         ? html`<label class="org-switch">Organization <select value=${org} onChange=${switchOrg}>${orgs.map((o) => html`<option value=${o.name}>${o.name}</option>`)}</select></label>`
         : html`<span class="org">${org}</span>`}
-      <button type="button" class="secondary" onClick=${signOut}>Sign out</button>
+      ${session.links && html`<button type="button" class="secondary" onClick=${signOut}>Sign out</button>`}
     </header>
     <nav aria-label="Console">
       ${org && PAGES.map(([p, label]) => html`<${Link} href=${`${BASE}/o/${enc(org)}/${p}`} current=${page === p}>${label}</${Link}>`)}

@@ -28,13 +28,28 @@ export interface Migration {
 
 const scopeKey = (orgId: string, resourceType: string) => `${orgId}\u0000${resourceType}`;
 
-/** What an organization holds, counted. */
-function* contentsOf(orgId: string): Program<OrganizationContents> {
-  const resources = (yield* statement<{ resource_type: string; n: number }>('SELECT resource_type, n FROM resource_counts WHERE org_id = ? AND n > 0 ORDER BY resource_type', orgId)).rows;
-  const count = function* (table: string) {
-    return Number((yield* statement<{ n: number }>(`SELECT count(*) AS n FROM ${table} WHERE org_id = ?`, orgId)).rows[0]!.n);
-  };
-  return { resources: Object.fromEntries(resources.map((r) => [r.resource_type, Number(r.n)])), tokens: yield* count('tokens'), auditEntries: yield* count('audit_log') };
+const NO_CONTENTS: OrganizationContents = { resources: {}, tokens: 0, auditEntries: 0 };
+
+/** What each organization holds (or only the one of that id), counted in one grouped statement. */
+function* contentsOf(orgId?: string): Program<Map<string, OrganizationContents>> {
+  const of = (column: string) => (orgId === undefined ? `${column} IS NOT NULL` : `${column} = ?`);
+  const { rows } = yield* statement<{ org_id: string; what: string; resource_type: string | null; n: number | string }>(
+    `SELECT id AS org_id, 'organization' AS what, NULL AS resource_type, 0 AS n FROM organizations WHERE ${of('id')}
+     UNION ALL SELECT org_id, 'resources', resource_type, n FROM resource_counts WHERE n > 0 AND ${of('org_id')}
+     UNION ALL SELECT org_id, 'tokens', NULL, count(*) FROM tokens WHERE ${of('org_id')} GROUP BY org_id
+     UNION ALL SELECT org_id, 'audit', NULL, count(*) FROM audit_log WHERE ${of('org_id')} GROUP BY org_id
+     ORDER BY resource_type`,
+    ...(orgId === undefined ? [] : [orgId, orgId, orgId, orgId]),
+  );
+  const contents = new Map<string, { resources: Record<string, number>; tokens: number; auditEntries: number }>();
+  for (const row of rows) {
+    const c = contents.get(row.org_id) ?? { ...NO_CONTENTS, resources: {} };
+    contents.set(row.org_id, c);
+    if (row.what === 'resources') c.resources[row.resource_type!] = Number(row.n);
+    else if (row.what === 'tokens') c.tokens = Number(row.n);
+    else if (row.what === 'audit') c.auditEntries = Number(row.n);
+  }
+  return contents;
 }
 
 /** Ids per statement where a list of them is bound one parameter each (SQLite's limit is 32,766). */
@@ -118,7 +133,7 @@ export abstract class SqlStore implements Omit<Store, WritePath> {
     })()));
   }
 
-  organizationContents(id: string): Promise<OrganizationContents> {
+  organizationContents(id?: string): Promise<ReadonlyMap<string, OrganizationContents>> {
     return this.x.snapshot(contentsOf(id));
   }
 
@@ -126,7 +141,7 @@ export abstract class SqlStore implements Omit<Store, WritePath> {
     const { dialect } = this.x;
     const deleted = await this.changingTokens(this.x.write((function* () {
       if ((yield* statement('SELECT 1 FROM organizations WHERE id = ?', id)).rows.length === 0) return undefined;
-      const contents = yield* contentsOf(id);
+      const contents = (yield* contentsOf(id)).get(id) ?? NO_CONTENTS;
       const scopes = 'scope IN (SELECT id FROM index_scopes WHERE org_id = ?)';
       for (const sql of [
         'DELETE FROM group_members WHERE org_id = ?',
