@@ -101,6 +101,25 @@ describe.skipIf(!admin)('PostgreSQL', () => {
       reads.mockRestore();
     });
 
+    it('a statement this node prepared still runs after another node\'s migration changed its table (SELECT * gains a column)', async () => {
+      const node = open();
+      await node.migrate();
+      const org = await node.ensureOrganization('acme');
+      await node.createResource(org.id, 'User', 'u1', at(1), user('alice'));
+      expect((await node.getResource(org.id, 'User', 'u1'))?.attributes).toEqual({ userName: 'alice' });
+      await node.createToken({ id: 't1', orgId: org.id, name: 'idp', dialect: 'rfc', scope: 'scim', hash: 'b'.repeat(64), created: at(0) });
+      expect(await node.listTokens()).toHaveLength(1);
+      await sql('ALTER TABLE resources ADD COLUMN later TEXT');
+      await sql('ALTER TABLE tokens ADD COLUMN later TEXT');
+      // every pooled connection may hold the old plan: more reads than connections
+      for (let i = 0; i < 8; i++) {
+        expect((await node.getResource(org.id, 'User', 'u1'))?.attributes).toEqual({ userName: 'alice' });
+        expect(await node.listTokens()).toHaveLength(1);
+      }
+      // and a write whose transaction reads through one
+      expect(await node.revokeToken('t1', at(2))).toBe(true);
+    });
+
     it('two stores migrating the same empty database at once both succeed, and each step is applied once', async () => {
       const stores = [open(), open(), open()];
       await Promise.all(stores.map((s) => s.migrate()));

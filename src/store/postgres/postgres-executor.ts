@@ -23,7 +23,12 @@ export interface PostgresOptions {
 }
 
 /** deadlock_detected, serialization_failure: the whole transaction may simply run again. */
-const TRANSIENT = new Set(['40P01', '40001']);
+/**
+ * A prepared statement whose result type a migration changed (a node that prepared `SELECT *` before another node
+ * added a column): prepared again under a new name (step), and the transaction it failed run again.
+ */
+const STALE_PLAN = '0A000';
+const TRANSIENT = new Set(['40P01', '40001', STALE_PLAN]);
 const ATTEMPTS = 5;
 
 /**
@@ -62,13 +67,16 @@ export function text(value: unknown): unknown {
 
 /** A connection inside a transaction; its parameters pass through `text` like the pool's. */
 export interface Client {
-  query<R extends pg.QueryResultRow = pg.QueryResultRow>(sql: string, params?: readonly unknown[]): Promise<pg.QueryResult<R>>;
+  query<R extends pg.QueryResultRow = pg.QueryResultRow>(sql: string | pg.QueryConfig, params?: readonly unknown[]): Promise<pg.QueryResult<R>>;
 }
 
 /**
  * Notifications of one channel, heard on a connection of its own, listening again a second after a loss. `heard`
  * counts them (and each start, since what came while not listening is unknown); undefined while not listening.
  */
+/** Named prepared statements at most: the fixed statements are fewer; a bound on what each connection keeps. */
+const PREPARED = 256;
+
 export class ChannelListener {
   private client: pg.Client | undefined;
   private count = 0;
@@ -151,7 +159,7 @@ export class PostgresExecutor implements SqlExecutor {
   }
 
   /** One statement on a pooled connection, outside any transaction. */
-  async query<R extends pg.QueryResultRow>(sql: string, params: readonly unknown[] = []): Promise<pg.QueryResult<R>> {
+  async query<R extends pg.QueryResultRow>(sql: string | pg.QueryConfig, params: readonly unknown[] = []): Promise<pg.QueryResult<R>> {
     try {
       return await this.pool.query<R>(sql, params.map(text));
     } catch (error) {
@@ -200,9 +208,36 @@ export class PostgresExecutor implements SqlExecutor {
   }
 
   private async step(c: Client, s: Statement): Promise<Result> {
-    const { rows, rowCount } = await c.query(s.script ? s.sql : this.placeholders(s.sql), s.params);
-    return { rows: rows as Row[], changes: rowCount ?? 0 };
+    const sql = s.script ? s.sql : this.placeholders(s.sql);
+    let result: pg.QueryResult;
+    try {
+      result = await c.query(s.fixed ? this.prepared(sql) : sql, s.params);
+    } catch (error) {
+      if (!s.fixed || (error as { code?: string }).code !== STALE_PLAN) throw error;
+      this.names.set(sql, `scimd_${this.preparedCount++}`);
+      // inside a transaction, which the failure ended, the transaction runs again (TRANSIENT)
+      if (c !== this.asClient) throw error;
+      result = await c.query(this.prepared(sql), s.params);
+    }
+    return { rows: result.rows as Row[], changes: result.rowCount ?? 0 };
   }
+
+  /**
+   * A fixed statement as a named prepared statement, which each connection parses once and, after a few runs, plans
+   * once (a user read with its groups planned in 0.2 ms and ran in 0.07); at most PREPARED of them, then unnamed.
+   */
+  private prepared(sql: string): string | pg.QueryConfig {
+    let name = this.names.get(sql);
+    if (name === undefined) {
+      if (this.names.size >= PREPARED) return sql;
+      name = `scimd_${this.preparedCount++}`;
+      this.names.set(sql, name);
+    }
+    return { name, text: sql };
+  }
+
+  private readonly names = new Map<string, string>();
+  private preparedCount = 0;
 
   private placeholders(sql: string): string {
     let numbered = this.numbered.get(sql);

@@ -14,14 +14,17 @@ export interface Result<R = Row> {
   readonly changes: number;
 }
 
-/** A statement as a program yields it; `script`: several statements without parameters (migrations). */
-export type Statement = SqlFragment & { readonly script?: boolean };
+/**
+ * A statement as a program yields it; `script`: several statements without parameters (migrations); `fixed`: its text
+ * is written in the code, one of few (not built per query), so a database may keep its plan.
+ */
+export type Statement = SqlFragment & { readonly script?: boolean; readonly fixed?: boolean };
 
 export type Program<T> = Generator<Statement, T, Result>;
 
 /** Runs one statement inside a program: `const { rows } = yield* statement<TokenRow>('SELECT … WHERE hash = ?', hash)`. */
 export function* statement<R = Row>(sql: string, ...params: unknown[]): Generator<Statement, Result<R>, Result> {
-  return (yield { sql, params }) as Result<R>;
+  return (yield { sql, params, fixed: true }) as Result<R>;
 }
 
 /** Runs a fragment built elsewhere (the query compiler's, the audit log's). */
@@ -31,7 +34,7 @@ export function* run<R = Row>(fragment: Statement): Generator<Statement, Result<
 
 /** A program of one statement, returning its rows. */
 export function* rowsOf<R = Row>(sql: string, ...params: unknown[]): Program<R[]> {
-  return (yield { sql, params }).rows as R[];
+  return (yield { sql, params, fixed: true }).rows as R[];
 }
 
 /** Rows given flat (`width` values each) inserted by multi-row INSERTs of at most `perStatement` rows; how many went in. */
