@@ -15,16 +15,17 @@ export interface Result<R = Row> {
 }
 
 /**
- * A statement as a program yields it; `script`: several statements without parameters (migrations); `fixed`: its text
- * is written in the code, one of few (not built per query), so a database may keep its plan.
+ * A statement as a program yields it; `script`: several statements without parameters (migrations); `recurs`: its
+ * text comes again and again (written in the code, or a list query of a shape clients repeat), so a database may
+ * keep its plan.
  */
-export type Statement = SqlFragment & { readonly script?: boolean; readonly fixed?: boolean };
+export type Statement = SqlFragment & { readonly script?: boolean; readonly recurs?: boolean };
 
 export type Program<T> = Generator<Statement, T, Result>;
 
 /** Runs one statement inside a program: `const { rows } = yield* statement<TokenRow>('SELECT … WHERE hash = ?', hash)`. */
 export function* statement<R = Row>(sql: string, ...params: unknown[]): Generator<Statement, Result<R>, Result> {
-  return (yield { sql, params, fixed: true }) as Result<R>;
+  return (yield { sql, params, recurs: true }) as Result<R>;
 }
 
 /** Runs a fragment built elsewhere (the query compiler's, the audit log's). */
@@ -34,7 +35,7 @@ export function* run<R = Row>(fragment: Statement): Generator<Statement, Result<
 
 /** A program of one statement, returning its rows. */
 export function* rowsOf<R = Row>(sql: string, ...params: unknown[]): Program<R[]> {
-  return (yield { sql, params, fixed: true }).rows as R[];
+  return (yield { sql, params, recurs: true }).rows as R[];
 }
 
 /** Rows given flat (`width` values each) inserted by multi-row INSERTs of at most `perStatement` rows; how many went in. */

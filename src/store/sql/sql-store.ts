@@ -308,14 +308,14 @@ export abstract class SqlStore implements Omit<Store, WritePath> {
     // statement: when it has room to spare it holds every match, and its length is the total.
     const first = query.offset === 0 && !query.after && !query.before && query.limit > 0;
     if (first && query.filter) {
-      const rows = await this.x.read(run<ResourceRow & { sort_key?: string | number | null }>(page));
+      const rows = await this.x.read(run<ResourceRow & { sort_key?: string | number | null }>({ ...page, recurs: true }));
       if (rows.rows.length < query.limit) return pageOf(rows.rows, rows.rows.length);
     }
     // else the total and the page in one snapshot
     return this.x.snapshot((function* () {
-      const total = Number((yield* run<{ total: number }>(count)).rows[0]!.total);
+      const total = Number((yield* run<{ total: number }>({ ...count, recurs: true })).rows[0]!.total);
       if (query.limit === 0) return { total, resources: [], keysets: [] };
-      return pageOf((yield* run<ResourceRow & { sort_key?: string | number | null }>(page)).rows, total);
+      return pageOf((yield* run<ResourceRow & { sort_key?: string | number | null }>({ ...page, recurs: true })).rows, total);
     })());
   }
 
