@@ -5,13 +5,25 @@
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline/promises';
 import { COMMANDS, commandUsage, UsageError, USAGE, type Io } from './args.js';
-import { audit, consoleCommand, events, org, token } from './admin.js';
-import { backup, migrate, restore } from './database.js';
-import { serve } from './serve.js';
-import { check } from './check.js';
-import { syncCommand } from './sync.js';
 
-const RUN: Readonly<Record<string, (args: string[], io: Io) => Promise<number>>> = { serve, org, token, console: consoleCommand, audit, events, migrate, backup, restore, check, sync: syncCommand };
+type Command = (args: string[], io: Io) => Promise<number>;
+/**
+ * Each command's module, loaded when it runs: `scimd sync` or `scimd token create` need not load the server, the
+ * database drivers and the client all at once (every command took ~0.45 s to start, `--help` too).
+ */
+const RUN: Readonly<Record<string, () => Promise<Command>>> = {
+  serve: async () => (await import('./serve.js')).serve,
+  org: async () => (await import('./admin.js')).org,
+  token: async () => (await import('./admin.js')).token,
+  console: async () => (await import('./admin.js')).consoleCommand,
+  audit: async () => (await import('./admin.js')).audit,
+  events: async () => (await import('./admin.js')).events,
+  migrate: async () => (await import('./database.js')).migrate,
+  backup: async () => (await import('./database.js')).backup,
+  restore: async () => (await import('./database.js')).restore,
+  check: async () => (await import('./check.js')).check,
+  sync: async () => (await import('./sync.js')).syncCommand,
+};
 
 /** A question answered on a terminal's stdin; none when stdin is not a terminal (scripts confirm with flags). */
 function terminalPrompt(err: NodeJS.WritableStream): Io['ask'] {
@@ -40,8 +52,9 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
     err.write(`${about ? commandUsage(about) : USAGE}\n`);
     return command === undefined ? 2 : 0;
   }
-  const run = RUN[command];
-  if (!run) return unknown(command, err);
+  const load = RUN[command];
+  if (!load) return unknown(command, err);
+  const run = await load();
   try {
     return await run(rest, io);
   } catch (e) {
