@@ -3,7 +3,7 @@
  * sql/sql-store.ts; this file is SQLite's write path. SQLite has one writer at a time, so a write reads and checks
  * inside its transaction (the group commit's); a large batch of creates is written on the writer thread.
  */
-import type { ChangeRecord, CreateManyOptions, IndexEntry, Membership, Modification, PatchChange, ResourceRef, ResourceWrite, StoredResource, FoundToken, TokenRecord } from '../../core/model.js';
+import type { ChangeRecord, CreateManyOptions, IndexEntry, Membership, Modification, PatchChange, ResourceRef, ResourceWrite, StoredResource } from '../../core/model.js';
 import { UniquenessViolation, UnknownMembers } from '../../core/errors.js';
 import { auditValues, insertAuditValues } from '../sql/audit.js';
 import { insertFlat } from '../sql/executor.js';
