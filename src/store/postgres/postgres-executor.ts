@@ -70,13 +70,13 @@ export interface Client {
   query<R extends pg.QueryResultRow = pg.QueryResultRow>(sql: string | pg.QueryConfig, params?: readonly unknown[]): Promise<pg.QueryResult<R>>;
 }
 
+/** Named prepared statements at most: a bound on what each connection keeps, over every filter shape clients send. */
+const PREPARED = 256;
+
 /**
  * Notifications of one channel, heard on a connection of its own, listening again a second after a loss. `heard`
  * counts them (and each start, since what came while not listening is unknown); undefined while not listening.
  */
-/** Named prepared statements at most: a bound on what each connection keeps, over every filter shape clients send. */
-const PREPARED = 256;
-
 export class ChannelListener {
   private client: pg.Client | undefined;
   private count = 0;
