@@ -191,6 +191,32 @@ describe.skipIf(!CHROMIUM)('the admin console in chromium', () => {
     await admin.context().close();
   }, 60_000);
 
+  it('by keyboard alone: a token is generated and the Users page reached without a pointer', async () => {
+    const page = await signedIn('keyboard');
+    /** Presses Tab until the focused element is the one `is` names (at most 60 times). */
+    const tabTo = async (is: (el: { tag: string; name: string }) => boolean) => {
+      for (let i = 0; i < 60; i++) {
+        await page.keyboard.press('Tab');
+        const focused = await page.evaluate(() => {
+          const el = document.activeElement as HTMLElement | null;
+          const label = el?.id ? document.querySelector(`label[for="${el.id}"]`)?.textContent : undefined;
+          return { tag: el?.tagName ?? '', name: (el?.getAttribute('aria-label') ?? label ?? el?.textContent ?? '').trim() };
+        });
+        if (is(focused)) return;
+      }
+      throw new Error('never focused');
+    };
+    await tabTo((el) => el.tag === 'INPUT' && el.name === 'Token name');
+    await page.keyboard.type('Keyboard IdP');
+    await tabTo((el) => el.tag === 'BUTTON' && el.name === 'Generate token');
+    await page.keyboard.press('Enter');
+    expect((await page.getByLabel('New token').textContent())!.trim()).toMatch(/^scimd_/);
+    await tabTo((el) => el.tag === 'A' && el.name === 'Users');
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { name: 'Users' }).waitFor();
+    await page.context().close();
+  }, 60_000);
+
   it('a used or expired sign-in link is refused; on a phone the pages still read', async () => {
     const { secret } = await createConsole(s.store).signInLink('test', undefined);
     const context = await browser.newContext({ viewport: { width: 390, height: 844 } });
