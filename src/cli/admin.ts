@@ -12,6 +12,7 @@ import type { Store } from '../core/ports.js';
 import type { Config } from '../config.js';
 import { parse, UsageError, type Io } from './args.js';
 import { configWith, openDatabase } from './database.js';
+import { registryFromFiles } from '../schema-files.js';
 
 const scope = EVERY_ORGANIZATION;
 
@@ -30,7 +31,8 @@ async function withAdmin<T>(database: string | undefined, io: Io, work: (admin: 
   const config = configWith(database);
   const store = await openDatabase(config, io);
   try {
-    return await work(createAdmin(store), store, config);
+    // the endpoints a token's scopes may name are the served schemas'
+    return await work(createAdmin(store, { registry: registryFromFiles(config.schemaFiles) }), store, config);
   } finally {
     await store.close();
   }
@@ -117,6 +119,7 @@ export async function org(args: string[], io: Io): Promise<number> {
 export async function token(args: string[], io: Io): Promise<number> {
   const parsed = parse('token', args, {
     org: { type: 'string' }, name: { type: 'string' }, dialect: { type: 'string' }, database: { type: 'string' }, json: { type: 'boolean' }, admin: { type: 'boolean' },
+    scopes: { type: 'string' }, expires: { type: 'string' },
   }, { min: 1, max: 2 }, io);
   if (!parsed) return 0;
   const { values, positionals: [sub, id] } = parsed;
@@ -129,9 +132,13 @@ export async function token(args: string[], io: Io): Promise<number> {
         ...(values.name !== undefined ? { name: values.name } : {}),
         ...(values.dialect !== undefined ? { dialect: values.dialect } : {}),
         ...(values.admin ? { admin: true } : {}),
+        ...(values.scopes !== undefined ? { scopes: values.scopes } : {}),
+        ...(values.expires !== undefined ? { expires: values.expires } : {}),
       });
       const whose = view.organization === null ? 'the operator (every organization)' : `organization ${view.organization}`;
-      io.err.write(`scimd: ${view.scope} token ${view.id} "${view.name}" of ${whose}; shown once, on stdout:\n`);
+      const may = view.scopes ? `, ${view.scopes.join(' ')}` : '';
+      const until = view.expires ? `, valid until ${view.expires}` : '';
+      io.err.write(`scimd: ${view.scope} token ${view.id} "${view.name}" of ${whose}${may}${until}; shown once, on stdout:\n`);
       io.out.write(`${secret}\n`);
       return 0;
     }
@@ -139,8 +146,12 @@ export async function token(args: string[], io: Io): Promise<number> {
       const tokens = await admin.tokens(scope, values.org !== undefined ? { organization: values.org } : {});
       if (values.json) io.out.write(`${JSON.stringify(tokens, null, 2)}\n`);
       else {
-        io.out.write('ID\tORGANIZATION\tNAME\tDIALECT\tSCOPE\tCREATED\tLAST USED\tREVOKED\n');
-        for (const t of tokens) io.out.write(`${[t.id, t.organization ?? '*', t.name, t.dialect, t.scope, t.created, t.lastUsed ?? '-', t.revoked ?? '-'].join('\t')}\n`);
+        io.out.write('ID\tORGANIZATION\tNAME\tDIALECT\tSCOPE\tSCOPES\tCREATED\tEXPIRES\tLAST USED\tREVOKED\n');
+        for (const t of tokens) {
+          io.out.write(`${[t.id, t.organization ?? '*', t.name, t.dialect, t.scope, t.scopes?.join(' ') ?? '-', t.created, t.expires ?? 'never', t.lastUsed ?? '-', t.revoked ?? '-'].join('\t')}\n`);
+        }
+        // the IdP's provisioning stops when its token does: say so while there is time to rotate it
+        for (const t of tokens) if (t.expiryWarning) io.err.write(`scimd: token ${t.id} "${t.name}" ${t.expiryWarning}\n`);
       }
       return 0;
     }

@@ -13,6 +13,7 @@ import type { AdminScope, Delivery, Organization, OrganizationContents, OutboxEv
 import type { AuditLog, OrganizationStore, Outbox, TokenStore } from './ports.js';
 import { timeOrderedId } from './resource/ids.js';
 import type { SchemaRegistry } from './schema/registry.js';
+import { parseScopes } from './scopes.js';
 import { BOOTSTRAP_TOKEN_NAME, createToken, DEFAULT_ORGANIZATION, looksLikeToken, tokenDigest } from './tokens.js';
 
 export type AdminStore = OrganizationStore & TokenStore & AuditLog & Outbox;
@@ -32,7 +33,13 @@ export interface TokenView {
   readonly name: string;
   readonly dialect: string;
   readonly scope: TokenScope;
+  /** A SCIM token's scopes (core/scopes.ts); null for admin and operator tokens. */
+  readonly scopes: readonly string[] | null;
   readonly created: string;
+  /** When it stops being accepted; null: never. */
+  readonly expires: string | null;
+  /** Within EXPIRY_WARNING_DAYS of its expiry, or past it, what to say of it (expiryWarning); else null. */
+  readonly expiryWarning: string | null;
   readonly lastUsed: string | null;
   readonly revoked: string | null;
 }
@@ -44,6 +51,34 @@ export interface NewTokenRequest {
   readonly dialect?: string;
   /** An admin token: of the organization if one is named (or the caller's own), else an operator token. */
   readonly admin?: boolean;
+  /** A SCIM token's scopes, as a list or space-separated (by default `scim:read scim:write`). */
+  readonly scopes?: string | readonly string[];
+  /** When it stops being accepted: a time (ISO 8601) or a span from now (`90d`, `12h`); by default never. */
+  readonly expires?: string;
+}
+
+/** How long before its expiry a token is said to be expiring. */
+export const EXPIRY_WARNING_DAYS = 14;
+
+/** "expires in 3 days (…)" within EXPIRY_WARNING_DAYS of it, "expired at …" after; else undefined. */
+export function expiryWarning(expires: string | null, now: Date): string | undefined {
+  if (expires === null) return undefined;
+  const left = Date.parse(expires) - now.getTime();
+  if (left <= 0) return `expired at ${expires}: its requests are refused; make a new one`;
+  if (left > EXPIRY_WARNING_DAYS * 86_400_000) return undefined;
+  const days = Math.floor(left / 86_400_000);
+  const hours = Math.floor(left / 3_600_000);
+  const when = days >= 1 ? `${days} day${days === 1 ? '' : 's'}` : `${hours} hour${hours === 1 ? '' : 's'}`;
+  return `expires in ${when} (${expires}): make its successor and switch the IdP to it before then`;
+}
+
+/** A token's expiry from a time or a span from now (`30m`, `12h`, `90d`), as an ISO time in the future. */
+export function expiryFrom(text: string, now: Date): string {
+  const span = /^([1-9][0-9]{0,5})([mhd])$/.exec(text.trim());
+  const at = span ? now.getTime() + Number(span[1]) * { m: 60_000, h: 3_600_000, d: 86_400_000 }[span[2] as 'm' | 'h' | 'd'] : Date.parse(text);
+  if (!Number.isFinite(at)) throw scimErrors.invalidValue(`A token's expiry is a time (2027-06-30T00:00:00Z) or a span from now (90d, 12h, 30m); got "${text}".`);
+  if (at <= now.getTime()) throw scimErrors.invalidValue(`A token's expiry must be in the future; got "${text}".`);
+  return new Date(at).toISOString();
 }
 
 export interface AuditPage {
@@ -114,7 +149,10 @@ export function createAdmin(store: AdminStore, options: AdminOptions = {}) {
     name: t.name,
     dialect: t.dialect,
     scope: t.scope,
+    scopes: t.scopes ?? null,
     created: t.created,
+    expires: t.expires ?? null,
+    expiryWarning: (!t.revoked && expiryWarning(t.expires ?? null, now())) || null,
     lastUsed: t.lastUsed ?? null,
     revoked: t.revoked ?? null,
   });
@@ -184,6 +222,10 @@ export function createAdmin(store: AdminStore, options: AdminOptions = {}) {
     async createToken(actor: AdminActor, scope: AdminScope, request: NewTokenRequest): Promise<{ token: string; view: TokenView }> {
       if (request.name === BOOTSTRAP_TOKEN_NAME) throw scimErrors.invalidValue(`The name ${BOOTSTRAP_TOKEN_NAME} is kept for the token SCIMD_BOOTSTRAP_TOKEN makes; choose another.`);
       if (request.admin && request.dialect !== undefined) throw scimErrors.invalidValue('A dialect names the IdP a SCIM token serves; an admin token has none.');
+      if (request.admin && request.scopes !== undefined) throw scimErrors.invalidValue('Scopes say what a SCIM token may do; an admin token has none.');
+      const endpoints = options.registry?.resourceTypes().map((rt) => rt.endpoint.replace(/^\/+/, ''));
+      const scopes = request.scopes === undefined ? undefined : parseScopes(request.scopes, endpoints);
+      const expires = request.expires === undefined ? undefined : expiryFrom(request.expires, now());
       let org: Organization | undefined;
       if (request.organization !== undefined) org = await organizationNamed(scope, request.organization);
       else if (!('all' in scope)) org = (await visible(scope))[0];
@@ -194,9 +236,13 @@ export function createAdmin(store: AdminStore, options: AdminOptions = {}) {
         ...(request.name !== undefined ? { name: request.name } : {}),
         ...(request.dialect !== undefined ? { dialect: request.dialect } : {}),
         scope: tokenScope,
+        ...(scopes !== undefined ? { scopes } : {}),
+        ...(expires !== undefined ? { expires } : {}),
       });
       await record(actor, org?.id, 'create', { type: 'Token', id: made.id }, 201, [
         { attribute: 'name', after: made.name }, { attribute: 'scope', after: made.scope }, { attribute: 'dialect', after: made.dialect },
+        ...(made.scopes ? [{ attribute: 'scopes', after: made.scopes.join(' ') }] : []),
+        ...(made.expires ? [{ attribute: 'expires', after: made.expires }] : []),
       ]);
       return { token, view: view(made, new Map(org ? [[org.id, org.name]] : [])) };
     },

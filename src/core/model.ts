@@ -35,7 +35,11 @@ export interface TokenRecord {
   /** SHA-256 of the token, hex. The token itself is never stored. */
   readonly hash: string;
   readonly scope: TokenScope;
+  /** A SCIM token's scopes (core/scopes.ts), such as `scim:read`; absent for admin and operator tokens. */
+  readonly scopes?: readonly string[];
   readonly created: string;
+  /** When it stops being accepted; absent: never (Entra requires a perpetual token). */
+  readonly expires?: string;
   readonly lastUsed?: string;
   readonly revoked?: string;
 }

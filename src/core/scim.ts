@@ -27,6 +27,7 @@ import type { SortSpec } from './filter/bound.js';
 import { renderResourceType, renderSchema, serviceProviderConfig } from './discovery.js';
 import { runBulk, type BulkLimits, type BulkResponse, type Created } from './bulk.js';
 import type { RequestContext } from './tokens.js';
+import { insufficientScope, readsAnything, requireScope, SCIM_READ, SCIM_WRITE, type Access } from './scopes.js';
 import { auditEntry, changesOf, type AttributeChange, type AuditEntry, type AuditOperation } from './audit.js';
 import { eventsOf } from './events.js';
 import type { Attributes, ChangeRecord, CreateManyOptions, Keyset, ListResponse, Membership, Modification, ResourceRef, ResourceWrite, StoredResource } from './model.js';
@@ -96,6 +97,18 @@ export function createScim(options: ScimOptions) {
     const rt = registry.byEndpoint(endpoint);
     if (!rt) throw scimErrors.notFound(`There is no resource endpoint "/${endpoint}".`);
     return rt;
+  };
+
+  /** The resource type at the endpoint, once the caller's scopes allow the access there. */
+  const permitted = (ctx: Pick<CallContext, 'scopes'>, access: Access, endpoint: string): ResourceType => {
+    const rt = resourceTypeAt(endpoint);
+    requireScope(ctx.scopes, access, rt.endpoint.replace(/^\/+/, ''));
+    return rt;
+  };
+
+  /** Discovery tells nothing of an organization's data: any read scope may see it. */
+  const discoverable = (ctx: Pick<CallContext, 'scopes'>) => {
+    if (!readsAnything(ctx.scopes)) throw insufficientScope(SCIM_READ, ctx.scopes ?? []);
   };
 
   const renderContext = (ctx: CallContext): RenderContext => ({
@@ -266,7 +279,7 @@ export function createScim(options: ScimOptions) {
    */
   async function recorded<T>(ctx: CallContext, operation: AuditOperation, endpoint: string, id: string, run: (rt: ResourceType, record: Recorder) => Promise<T>): Promise<T> {
     try {
-      const rt = resourceTypeAt(endpoint);
+      const rt = permitted(ctx, 'write', endpoint);
       return await run(rt, recorder(ctx, operation, rt, id));
     } catch (e) {
       // a create that failed made no resource: its drawn id names nothing
@@ -300,7 +313,7 @@ export function createScim(options: ScimOptions) {
      * result is then shorter). For loads (Bulk, the benchmark's dataset): no representation is rendered.
      */
     async createMany(ctx: CallContext, endpoint: string, bodies: readonly unknown[], options: CreateManyOptions = {}): Promise<(Created | ScimError)[]> {
-      const rt = resourceTypeAt(endpoint);
+      const rt = permitted(ctx, 'write', endpoint);
       const at = now().toISOString();
       const rc = renderContext(ctx);
       const results: (Created | ScimError)[] = [];
@@ -348,6 +361,8 @@ export function createScim(options: ScimOptions) {
 
     /** POST /Bulk (RFC 7644 §3.7): see bulk.ts. */
     async bulk(ctx: CallContext, body: unknown): Promise<BulkResponse> {
+      // each operation is held to the scopes on its own; a token that may write nothing is refused at once
+      if (ctx.scopes !== undefined && !ctx.scopes.some((s) => s.startsWith(SCIM_WRITE))) throw insufficientScope(SCIM_WRITE, ctx.scopes);
       const idOnly = { attributes: 'id' }; // Bulk answers locations and versions, so render (and load) nothing else
       return runBulk(
         {
@@ -373,7 +388,7 @@ export function createScim(options: ScimOptions) {
       params: ProjectionParams = {},
       conditions: Preconditions = {},
     ): Promise<ResourceResponse & { notModified?: true }> {
-      const rt = resourceTypeAt(endpoint);
+      const rt = permitted(ctx, 'read', endpoint);
       const projection = parseProjection(rt, params.attributes, params.excludedAttributes);
       const stored = await store.getResource(ctx.orgId, rt.name, id, derivedName(rt, projection) === 'groups');
       if (!stored) throw scimErrors.notFound(`${rt.name} "${id}" not found.`);
@@ -472,7 +487,7 @@ export function createScim(options: ScimOptions) {
     },
 
     async list(ctx: CallContext, endpoint: string, params: ListParams = {}): Promise<ListResponse> {
-      const rt = resourceTypeAt(endpoint);
+      const rt = permitted(ctx, 'read', endpoint);
       const filter = params.filter !== undefined && params.filter.trim() !== '' ? bindFilter(rt, parseFilter(params.filter)) : undefined;
       const sort = params.sortBy ? { target: bindSortBy(rt, params.sortBy), descending: descending(params.sortOrder) } : undefined;
       // RFC 7644 §3.4.2.4: a negative count means 0; count is clamped to maxResults.
@@ -535,6 +550,8 @@ export function createScim(options: ScimOptions) {
      * page cut from the merge, so deep root pages cost more than deep pages of one endpoint.
      */
     async listAll(ctx: CallContext, params: ListParams = {}): Promise<ListResponse> {
+      // it spans every resource type: a token for some of them may query each of those at its endpoint
+      requireScope(ctx.scopes, 'read');
       if (params.cursor !== undefined) {
         throw scimErrors.invalidValue('Cursor pagination is per resource endpoint (e.g. /Users/.search); at the root use startIndex.');
       }
@@ -574,25 +591,30 @@ export function createScim(options: ScimOptions) {
       return { schemas: [SCHEMA_URN.listResponse], totalResults: total, itemsPerPage: Resources.length, startIndex, Resources };
     },
 
-    serviceProviderConfig(ctx: Pick<CallContext, 'baseUrl'>): Attributes {
+    serviceProviderConfig(ctx: Pick<CallContext, 'baseUrl' | 'scopes'>): Attributes {
+      discoverable(ctx);
       return serviceProviderConfig({ maxResults, cursorTimeout, bulk: bulkLimits }, ctx.baseUrl);
     },
 
-    resourceTypes(ctx: Pick<CallContext, 'baseUrl'>): ListResponse {
+    resourceTypes(ctx: Pick<CallContext, 'baseUrl' | 'scopes'>): ListResponse {
+      discoverable(ctx);
       return listOf(registry.resourceTypes().map((rt) => renderResourceType(rt, ctx.baseUrl)));
     },
 
-    resourceType(ctx: Pick<CallContext, 'baseUrl'>, id: string): Attributes {
+    resourceType(ctx: Pick<CallContext, 'baseUrl' | 'scopes'>, id: string): Attributes {
+      discoverable(ctx);
       const rt = registry.resourceTypes().find((t) => t.definition.id.toLowerCase() === id.toLowerCase());
       if (!rt) throw scimErrors.notFound(`There is no resource type "${id}".`);
       return renderResourceType(rt, ctx.baseUrl);
     },
 
-    schemas(ctx: Pick<CallContext, 'baseUrl'>): ListResponse {
+    schemas(ctx: Pick<CallContext, 'baseUrl' | 'scopes'>): ListResponse {
+      discoverable(ctx);
       return listOf(registry.schemas().map((s) => renderSchema(s, ctx.baseUrl)));
     },
 
-    schema(ctx: Pick<CallContext, 'baseUrl'>, id: string): Attributes {
+    schema(ctx: Pick<CallContext, 'baseUrl' | 'scopes'>, id: string): Attributes {
+      discoverable(ctx);
       const s = registry.schema(id);
       if (!s) throw scimErrors.notFound(`There is no schema "${id}".`);
       return renderSchema(s, ctx.baseUrl);

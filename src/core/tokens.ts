@@ -7,7 +7,8 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { AdminScope, FoundToken, TokenRecord, TokenScope } from './model.js';
 import type { AuditLog, OrganizationStore, TokenStore } from './ports.js';
-import { scimErrors, type ScimError } from './errors.js';
+import { ScimError, scimErrors } from './errors.js';
+import { FULL_ACCESS, parseScopes } from './scopes.js';
 import { auditEntry, type AuditCaller } from './audit.js';
 
 export const DIALECTS = ['rfc', 'entra', 'okta', 'google', 'onelogin', 'jumpcloud', 'ping'] as const;
@@ -31,6 +32,8 @@ export interface RequestContext {
   readonly tokenId: string;
   readonly tokenName: string;
   readonly dialect: Dialect;
+  /** What the token may do (core/scopes.ts); absent: everything (an application's own authentication may say). */
+  readonly scopes?: readonly string[];
 }
 
 /** Who is calling the admin API, and what they may see. */
@@ -38,6 +41,11 @@ export interface AdminContext {
   readonly scope: AdminScope;
   readonly tokenId: string;
   readonly tokenName: string;
+}
+
+/** RFC 6750 §3.1: a token that was valid and is no longer says so, so that a client knows to get a new one. */
+export function expiredToken(expires: string): ScimError {
+  return new ScimError(401, undefined, `The bearer token expired at ${expires}; ask for a new one.`, { 'WWW-Authenticate': 'Bearer realm="scimd", error="invalid_token", error_description="The access token expired"' });
 }
 
 /** Writes of last-used times are spread out so that reads stay reads. */
@@ -64,6 +72,10 @@ export interface NewToken {
   /** A caller-chosen secret (SCIMD_BOOTSTRAP_TOKEN); by default 256 random bits are drawn. */
   readonly secret?: string;
   readonly scope?: TokenScope;
+  /** A SCIM token's scopes, checked (parseScopes); by default read and write. */
+  readonly scopes?: readonly string[];
+  /** When it stops being accepted (ISO 8601, in the future); by default never. */
+  readonly expires?: string;
 }
 
 export async function createToken(store: TokenStore, input: NewToken): Promise<{ token: string; record: TokenRecord }> {
@@ -71,6 +83,11 @@ export async function createToken(store: TokenStore, input: NewToken): Promise<{
   if (!isDialect(dialect)) throw scimErrors.invalidValue(`unknown dialect "${dialect}"; use one of ${DIALECTS.join(', ')}`);
   const scope = input.scope ?? 'scim';
   if ((scope === 'operator') !== (input.orgId === undefined)) throw new Error('an operator token belongs to no organization; every other token to one');
+  if (input.scopes !== undefined && scope !== 'scim') throw scimErrors.invalidValue('Scopes say what a SCIM token may do; an admin token has none.');
+  const created = new Date();
+  if (input.expires !== undefined && !(Date.parse(input.expires) > created.getTime())) {
+    throw scimErrors.invalidValue(`A token's expiry must be a time in the future; got "${input.expires}".`);
+  }
   const token = input.secret ?? `scimd_${randomBytes(32).toString('base64url')}`;
   const record: TokenRecord = {
     id: randomBytes(8).toString('hex'),
@@ -78,8 +95,10 @@ export async function createToken(store: TokenStore, input: NewToken): Promise<{
     name: input.name ?? 'token',
     dialect,
     scope,
+    ...(scope === 'scim' ? { scopes: input.scopes === undefined ? FULL_ACCESS : parseScopes(input.scopes) } : {}),
     hash: tokenDigest(token),
-    created: new Date().toISOString(),
+    created: created.toISOString(),
+    ...(input.expires !== undefined ? { expires: new Date(input.expires).toISOString() } : {}),
   };
   await store.createToken(record);
   return { token, record };
@@ -145,6 +164,9 @@ async function verify(
   if (!record || record.revoked || !timingSafeEqual(Buffer.from(record.hash, 'hex'), Buffer.from(hash, 'hex'))) {
     return refuse(scimErrors.unauthorized('The bearer token is not valid: unknown or revoked.'));
   }
+  if (record.expires !== undefined && Date.parse(record.expires) <= now.getTime()) {
+    return refuse(expiredToken(record.expires), record);
+  }
   if (!accepts(record.scope)) return refuse(scimErrors.forbidden(wrongScope), record);
   if (!record.lastUsed || now.getTime() - Date.parse(record.lastUsed) > TOUCH_INTERVAL_MS) {
     await store.touchToken(record.id, now.toISOString());
@@ -161,6 +183,7 @@ export async function authenticate(store: TokenStore & AuditLog, authorization: 
     tokenId: record.id,
     tokenName: record.name,
     dialect: record.dialect as Dialect,
+    ...(record.scopes !== undefined ? { scopes: record.scopes } : {}),
   };
 }
 

@@ -11,7 +11,7 @@ import { ScimError, scimErrors } from '../core/errors.js';
 import type { AdminScope } from '../core/model.js';
 import type { CallContext, Scim } from '../core/scim.js';
 import { connectionTest, stepPath } from '../core/connection-test.js';
-import { authenticateAdmin, type Dialect, type RequestContext } from '../core/tokens.js';
+import { authenticateAdmin, expiredToken, type Dialect, type RequestContext } from '../core/tokens.js';
 import { answerNotFound, authenticateOptions, createScimHandler, failure, finish, jsonBodyOf, single, type HttpRequest, type HttpResponse, type ScimHandler } from './handler.js';
 import { mountPrefix, splitBelow } from './node.js';
 import type { RateLimiter } from './rate-limit.js';
@@ -135,6 +135,10 @@ export function createConsoleHandler(options: ConsoleHandlerOptions): ScimHandle
     return value;
   };
 
+  const badScopes = (): never => {
+    throw scimErrors.invalidValue('scopes must be a list of scopes or a space-separated string of them.');
+  };
+
   /** The session cookie, for the console's mount only (the whole site when it is mounted at the root). */
   const cookie = (request: HttpRequest, value: string, maxAge: number) => {
     const secure = request.origin.startsWith('https:') ? '; Secure' : '';
@@ -164,8 +168,11 @@ export function createConsoleHandler(options: ConsoleHandlerOptions): ScimHandle
    * Runs the token's IdP's connection test through the SCIM handler, in process, as that token (whose secret scimd
    * does not keep): each request as the IdP sends it, its answer, and whether the IdP would accept it.
    */
-  async function testConnection(request: HttpRequest, context: RequestContext) {
-    const handle = createScimHandler({ scim, bodyLimit: ADMIN_BODY_LIMIT, authenticate: async () => context });
+  async function testConnection(request: HttpRequest, context: RequestContext, refusal?: ScimError) {
+    const handle = createScimHandler({ scim, bodyLimit: ADMIN_BODY_LIMIT, authenticate: async () => {
+      if (refusal) throw refusal;
+      return context;
+    } });
     const base = new URL(scimBaseUrl(request));
     const ids = new Map<string, string>();
     const steps = [];
@@ -256,7 +263,14 @@ export function createConsoleHandler(options: ConsoleHandlerOptions): ScimHandle
       const b = await body(request);
       const name = text(b.name, 'name');
       const dialect = text(b.dialect, 'dialect');
-      const made = await admin.createToken(actor, scope, { organization: params.org!, ...(name ? { name } : {}), ...(dialect ? { dialect } : {}) });
+      const expires = text(b.expires, 'expires');
+      // a list, or OAuth's space-separated string
+      const scopes = b.scopes === undefined || b.scopes === null ? undefined
+        : Array.isArray(b.scopes) ? b.scopes.map((s) => text(s, 'each of scopes') ?? '')
+        : typeof b.scopes === 'string' ? b.scopes : badScopes();
+      const made = await admin.createToken(actor, scope, {
+        organization: params.org!, ...(name ? { name } : {}), ...(dialect ? { dialect } : {}), ...(scopes !== undefined ? { scopes } : {}), ...(expires ? { expires } : {}),
+      });
       return reply(made, 201, { 'cache-control': 'no-store' });
     }],
     ['POST', '/tokens/:id/revoke', async ({ request, params }) => {
@@ -268,7 +282,9 @@ export function createConsoleHandler(options: ConsoleHandlerOptions): ScimHandle
       const token = (await admin.tokens(scope)).find((t) => t.id === params.id && t.scope === 'scim' && !t.revoked);
       if (!token?.organization) throw scimErrors.notFound(`There is no active SCIM token with id ${params.id}.`);
       const org = await admin.organization(scope, token.organization);
-      return reply(await testConnection(request, { orgId: org.id, orgName: org.name, tokenId: token.id, tokenName: `${token.name} (connection test)`, dialect: token.dialect as Dialect }));
+      const context = { orgId: org.id, orgName: org.name, tokenId: token.id, tokenName: `${token.name} (connection test)`, dialect: token.dialect as Dialect, ...(token.scopes ? { scopes: token.scopes } : {}) };
+      // the IdP's test would be refused as the token is: an expired one at its first request
+      return reply(await testConnection(request, context, token.expires !== null && Date.parse(token.expires) <= Date.now() ? expiredToken(token.expires) : undefined));
     }],
 
     ['GET', '/organizations/:org/users', (call) => directory(call, 'Users')],

@@ -445,6 +445,7 @@ export function createScimHandler(options: ScimHandlerOptions): ScimHandler {
       baseUrl: (publicBase ?? request.origin) + request.prefix,
     };
     if (caller.orgName !== undefined) ctx.orgName = caller.orgName;
+    if (caller.scopes !== undefined) ctx.scopes = caller.scopes;
     return ctx;
   };
 

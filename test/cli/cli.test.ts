@@ -78,6 +78,27 @@ describe('scimd CLI', () => {
     expect(cli('token', 'revoke', entry.id).code).toBe(1);
   });
 
+  it('token create --scopes --expires: the server holds the token to them; token list shows them and warns before expiry', async () => {
+    const r = cli('token', 'create', '--name', 'auditor', '--scopes', 'scim:read', '--expires', '3d');
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/^scimd: scim token [0-9a-f]{16} "auditor" of organization default, scim:read, valid until \d{4}-\d\d-\d\dT/m);
+    const token = r.stdout.trim();
+    expect((await get(token)).status).toBe(200);
+    const created = await fetch(`${base}/Users`, {
+      method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/scim+json' },
+      body: JSON.stringify({ schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'], userName: 'not-by-an-auditor' }),
+    });
+    expect(created.status).toBe(403);
+
+    const list = cli('token', 'list');
+    const row = list.stdout.split('\n').find((l) => l.includes('\tauditor\t'))!;
+    expect(row.split('\t').slice(4, 8)).toEqual(['scim', 'scim:read', expect.any(String), expect.stringMatching(/^\d{4}-/)]);
+    expect(list.stderr).toMatch(/token [0-9a-f]{16} "auditor" expires in 2 days \(.*\): make its successor and switch the IdP to it before then/);
+    expect(cli('token', 'create', '--scopes', 'scim:read:Devices')).toMatchObject({ code: 1, stderr: expect.stringMatching(/names no endpoint of this server; its endpoints are Users, Groups/) });
+    expect(cli('token', 'create', '--expires', 'yesterday')).toMatchObject({ code: 1, stderr: expect.stringMatching(/a span from now/) });
+    expect(cli('token', 'create', '--admin', '--scopes', 'scim:read')).toMatchObject({ code: 1, stderr: expect.stringMatching(/an admin token has none/) });
+  });
+
   it('token create rejects an unknown dialect; unknown commands exit 2 with usage', () => {
     const r = cli('token', 'create', '--dialect', 'nope');
     expect(r.code).toBe(1);

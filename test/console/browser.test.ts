@@ -73,7 +73,7 @@ describe.skipIf(!CHROMIUM)('the admin console in chromium', () => {
 
     await page.reload();
     const row = page.getByRole('row', { name: /Okta production/ });
-    await expect.poll(async () => row.getByRole('cell').nth(3).textContent()).not.toBe('—'); // last used
+    await expect.poll(async () => row.getByRole('cell').nth(4).textContent()).not.toBe('—'); // last used
     expect(await row.textContent()).toContain('used last');
     expect(await page.content()).not.toContain(token); // shown once, never again
 
@@ -129,6 +129,32 @@ describe.skipIf(!CHROMIUM)('the admin console in chromium', () => {
     expect((await scim(token, 'GET', '/Users')).status).toBe(401);
     await page.context().close();
   }, 90_000);
+
+  it('a read-only token that expires: made with its access and expiry, listed so, warned of before it ends', async () => {
+    await s.store.ensureOrganization('audited');
+    const page = await signedIn('audited');
+    await page.getByLabel('Token name').fill('auditor');
+    await page.getByLabel('Access').selectOption({ label: 'Read only (audit)' });
+    await page.getByLabel('Expires').selectOption({ label: 'In 30 days' });
+    await page.getByRole('button', { name: 'Generate token' }).click();
+    const token = (await page.getByLabel('New token').textContent())!.trim();
+    await page.getByRole('button', { name: 'Done' }).click();
+    expect((await scim(token, 'GET', '/Users')).status).toBe(200);
+    expect((await scim(token, 'POST', '/Users', user('not.by.an.auditor'))).status).toBe(403);
+    const row = page.getByRole('row', { name: /^auditor/ });
+    await row.waitFor();
+    const cells = await row.getByRole('cell').allTextContents();
+    expect(cells[2]).toBe('read');
+    expect(Math.round((Date.parse(new Date(cells[5]!).toISOString()) - Date.now()) / 86_400_000)).toBe(30);
+    expect(await row.textContent()).not.toContain('expires soon');
+
+    // one that ends in three days carries a warning, with what to do in its title
+    await testToken(s.store, { organization: 'audited', name: 'ending', expires: new Date(Date.now() + 3 * 86_400_000).toISOString() });
+    await page.reload();
+    const badge = page.getByRole('row', { name: /^ending/ }).getByText('expires soon');
+    expect(await badge.getAttribute('title')).toMatch(/^expires in 2 days \(.*\): make its successor and switch the IdP to it before then$/);
+    await page.context().close();
+  }, 60_000);
 
   it('rotation: two live tokens, the list says which one the IdP used last', async () => {
     await s.store.ensureOrganization('rotating');

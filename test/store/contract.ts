@@ -190,6 +190,7 @@ export function describeStoreContract(name: string, open: () => Promise<Store>):
         scope: 'admin',
         hash: 'a'.repeat(64),
         created: at(1),
+        expires: at(30),
         lastUsed: at(2),
         revoked: at(3),
       });
@@ -208,10 +209,15 @@ export function describeStoreContract(name: string, open: () => Promise<Store>):
         await store.createToken(bare());
         // with the organization's name, read with it: authentication gives it to the caller's context, for events
         expect(await store.findTokenByHash('a'.repeat(64))).toEqual({ ...full(), orgName: 'acme' });
+        // a SCIM token written without scopes (as every one before scopes) may read and write
         const found = await store.findTokenByHash('b'.repeat(64));
-        expect(found).toEqual({ ...bare(), orgName: 'globex' });
+        expect(found).toEqual({ ...bare(), scopes: ['scim:read', 'scim:write'], orgName: 'globex' });
         expect(found?.lastUsed).toBeUndefined();
         expect(found?.revoked).toBeUndefined();
+        expect(found?.expires).toBeUndefined();
+        const scoped: TokenRecord = { ...bare(), id: 'tok-scoped', hash: 'e'.repeat(64), scopes: ['scim:read:Users'], expires: at(40) };
+        await store.createToken(scoped);
+        expect(await store.findTokenByHash('e'.repeat(64))).toEqual({ ...scoped, orgName: 'globex' });
       });
 
       it('findTokenByHash of an unknown hash is undefined', async () => {
@@ -234,17 +240,17 @@ export function describeStoreContract(name: string, open: () => Promise<Store>):
         expect((await store.findTokenByHash('b'.repeat(64)))?.lastUsed).toBe(at(20));
         await store.touchToken('tok-bare', at(21));
         const touched = await store.findTokenByHash('b'.repeat(64));
-        expect(touched).toEqual({ ...bare(), orgName: 'globex', lastUsed: at(21) });
+        expect(touched).toEqual({ ...bare(), scopes: ['scim:read', 'scim:write'], orgName: 'globex', lastUsed: at(21) });
       });
 
       it('listTokens lists every token of every organization', async () => {
-        const third: TokenRecord = { ...bare(), id: 'tok-third', orgId: org.id, hash: 'd'.repeat(64), created: at(5) };
+        const third: TokenRecord = { ...bare(), id: 'tok-third', orgId: org.id, hash: 'd'.repeat(64), scopes: ['scim:read'], created: at(5) };
         await store.createToken(full());
         await store.createToken(bare());
         await store.createToken(third);
         const all = await store.listTokens();
         expect(all).toHaveLength(3);
-        expect(byId(all)).toEqual(byId([full(), bare(), third]));
+        expect(byId(all)).toEqual(byId([full(), { ...bare(), scopes: ['scim:read', 'scim:write'] }, third]));
       });
     });
 
@@ -866,7 +872,7 @@ export function describeStoreContract(name: string, open: () => Promise<Store>):
       /** A directory with everything a snapshot carries, in both organizations. */
       async function fill(s: Store): Promise<void> {
         await s.secret('cursor');
-        await s.createToken({ id: 'tok-1', orgId: org.id, name: 'okta', dialect: 'okta', scope: 'scim', hash: 'a'.repeat(64), created: at(1), lastUsed: at(2) });
+        await s.createToken({ id: 'tok-1', orgId: org.id, name: 'okta', dialect: 'okta', scope: 'scim', scopes: ['scim:read:Users', 'scim:write:Users'], hash: 'a'.repeat(64), created: at(1), expires: at(9), lastUsed: at(2) });
         await s.createToken({ id: 'tok-2', orgId: other.id, name: 'ops', dialect: 'rfc', scope: 'admin', hash: 'b'.repeat(64), created: at(3), revoked: at(4) });
         await s.createResource(org.id, 'User', 'u1', at(1), { ...user('alice', ['alice@example.com', 'al@example.org'], { [ENTERPRISE]: { employeeNumber: '701984' } }), record: { audit: audit('r1'), events: [event('e1', 'u1')] } });
         await s.createResource(org.id, 'User', 'u2', at(2), { ...user('bob', ['bob@example.com']), record: { events: [event('e2', 'u2'), event('e3', 'u2')] } });
@@ -893,6 +899,8 @@ export function describeStoreContract(name: string, open: () => Promise<Store>):
           expect(records.map((r) => r.kind)).toEqual([
             'organization', 'organization', 'secret', 'token', 'token', ...Array(6).fill('resource'), ...Array(4).fill('member'), ...Array(4).fill('audit'), 'event', 'event',
           ]);
+          // a token's scopes and expiry go with it
+          expect(records.find((r) => r.kind === 'token' && r.id === 'tok-1')).toMatchObject({ scopes: ['scim:read:Users', 'scim:write:Users'], expires: at(9) });
           await target.importSnapshot(from(records));
           expect(await collect(target.exportSnapshot())).toEqual(records);
 

@@ -36,6 +36,17 @@ async function api(method, path, body) {
 }
 
 const when = (iso) => (iso ? new Date(iso).toLocaleString() : '—');
+
+/** What a new token may do, as scopes (core/scopes.ts); '' leaves the server's default, read and write. */
+const ACCESS = [['', 'Read and write (provisioning)'], ['scim:read', 'Read only (audit)']];
+/** When a new token stops working; Entra quarantines a provisioning job whose token expires, so never is first. */
+const EXPIRIES = [['', 'Never (Entra requires this)'], ['30d', 'In 30 days'], ['90d', 'In 90 days'], ['365d', 'In a year']];
+const expired = (iso) => Boolean(iso) && Date.parse(iso) <= Date.now();
+function accessOf(scopes) {
+  if (!scopes) return '—';
+  const words = { 'scim:read': 'read', 'scim:write': 'write' };
+  return scopes.map((s) => words[s] ?? s).join(', ');
+}
 const enc = encodeURIComponent;
 
 function navigate(path) {
@@ -166,6 +177,8 @@ function Provisioning({ session, org }) {
   const [tokens, error, reload] = useLoad(() => api('GET', `/organizations/${enc(org)}/tokens`), [org]);
   const [name, setName] = useState('');
   const [dialect, setDialect] = useState('entra');
+  const [access, setAccess] = useState('');
+  const [expiry, setExpiry] = useState('');
   const [made, setMade] = useState();
   const [actionError, setActionError] = useState();
   const [tested, setTested] = useState();
@@ -184,7 +197,9 @@ function Provisioning({ session, org }) {
     e.preventDefault();
     setActionError(undefined);
     try {
-      setMade(await api('POST', `/organizations/${enc(org)}/tokens`, { name: name || `${idpName(dialect)} token`, dialect }));
+      setMade(await api('POST', `/organizations/${enc(org)}/tokens`, {
+        name: name || `${idpName(dialect)} token`, dialect, ...(access ? { scopes: access } : {}), ...(expiry ? { expires: expiry } : {}),
+      }));
       setName('');
       reload();
     } catch (err) {
@@ -222,19 +237,28 @@ function Provisioning({ session, org }) {
         <select id="token-idp" value=${dialect} onChange=${(e) => setDialect(e.currentTarget.value)}>
           ${IDPS.map(([d, label]) => html`<option value=${d}>${label}</option>`)}
         </select></div>
+      <div class="field"><label for="token-access">Access</label>
+        <select id="token-access" value=${access} onChange=${(e) => setAccess(e.currentTarget.value)}>
+          ${ACCESS.map(([scopes, label]) => html`<option value=${scopes}>${label}</option>`)}
+        </select></div>
+      <div class="field"><label for="token-expiry">Expires</label>
+        <select id="token-expiry" value=${expiry} onChange=${(e) => setExpiry(e.currentTarget.value)}>
+          ${EXPIRIES.map(([span, label]) => html`<option value=${span}>${label}</option>`)}
+        </select></div>
       <button type="submit">Generate token</button>
     </form>
     <${ErrorNote} error=${actionError ?? error} />
     <p class="hint">To rotate a token with no interruption: generate a new one, paste it into the identity provider, check below that the new one is used, then revoke the old one.</p>
     <table>
       <caption>Tokens of ${org}</caption>
-      <thead><tr><th scope="col">Name</th><th scope="col">Identity provider</th><th scope="col">Created</th><th scope="col">Last used</th><th scope="col">Status</th><th scope="col"><span class="sr-only">Actions</span></th></tr></thead>
+      <thead><tr><th scope="col">Name</th><th scope="col">Identity provider</th><th scope="col">Access</th><th scope="col">Created</th><th scope="col">Last used</th><th scope="col">Expires</th><th scope="col">Status</th><th scope="col"><span class="sr-only">Actions</span></th></tr></thead>
       <tbody>
-        ${scim.length === 0 && html`<tr><td colspan="6">No tokens yet: generate one for your identity provider.</td></tr>`}
+        ${scim.length === 0 && html`<tr><td colspan="8">No tokens yet: generate one for your identity provider.</td></tr>`}
         ${scim.map((t) => html`<tr data-token=${t.id}>
           <td>${t.name}${lastUsed && lastUsed.id === t.id ? html` <span class="badge">used last</span>` : null}</td>
-          <td>${idpName(t.dialect)}</td><td>${when(t.created)}</td><td>${when(t.lastUsed)}</td>
-          <td>${t.revoked ? `Revoked ${when(t.revoked)}` : 'Active'}</td>
+          <td>${idpName(t.dialect)}</td><td>${accessOf(t.scopes)}</td><td>${when(t.created)}</td><td>${when(t.lastUsed)}</td>
+          <td>${t.expires ? when(t.expires) : 'Never'}${t.expiryWarning ? html` <span class="badge warning" title=${t.expiryWarning}>${expired(t.expires) ? 'expired' : 'expires soon'}</span>` : null}</td>
+          <td>${t.revoked ? `Revoked ${when(t.revoked)}` : expired(t.expires) ? 'Expired' : 'Active'}</td>
           <td class="actions">${t.revoked ? null : html`<button type="button" class="secondary" onClick=${() => test(t)} aria-label=${`Test connection with ${t.name}`}>Test connection</button>
             <button type="button" class="danger" onClick=${() => revoke(t)} aria-label=${`Revoke ${t.name}`}>Revoke</button>`}</td>
         </tr>`)}

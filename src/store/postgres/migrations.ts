@@ -277,4 +277,13 @@ export const MIGRATIONS: readonly { readonly version: number; readonly name: str
       CREATE INDEX console_grants_organization ON console_grants (org_id, kind);
     `,
   },
+  {
+    version: 7,
+    name: 'token scopes and expiry',
+    sql: `
+      -- As in SQLite's migration 14.
+      ALTER TABLE tokens ADD COLUMN scopes TEXT;
+      ALTER TABLE tokens ADD COLUMN expires TEXT;
+    `,
+  },
 ];

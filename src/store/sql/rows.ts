@@ -1,4 +1,5 @@
 /** Rows as the SQL stores keep them (the same tables in SQLite and PostgreSQL), and their contract values. */
+import { FULL_ACCESS } from '../../core/scopes.js';
 import type { Attributes, ConsoleGrant, OutboxEvent, ResourceRef, StoredResource, TokenRecord } from '../../core/model.js';
 import type { AuditRecord } from '../../core/audit.js';
 import type { LifecycleEvent } from '../../core/events.js';
@@ -23,8 +24,11 @@ export interface TokenRow {
   name: string;
   dialect: string;
   scope: string;
+  /** Space-separated, as OAuth writes them; null: full access (tokens made before scopes). */
+  scopes: string | null;
   hash: string;
   created: string;
+  expires: string | null;
   last_used: string | null;
   revoked: string | null;
 }
@@ -42,14 +46,17 @@ export function toResource(row: ResourceRow): StoredResource {
 }
 
 export function toToken(row: TokenRow): TokenRecord {
+  const scope = row.scope === 'admin' || row.scope === 'operator' ? row.scope : 'scim';
   return {
     id: row.id,
     ...(row.org_id !== null ? { orgId: row.org_id } : {}),
     name: row.name,
     dialect: row.dialect,
-    scope: row.scope === 'admin' || row.scope === 'operator' ? row.scope : 'scim',
+    scope,
+    ...(scope === 'scim' ? { scopes: row.scopes ? row.scopes.split(' ') : FULL_ACCESS } : {}),
     hash: row.hash,
     created: row.created,
+    ...(row.expires ? { expires: row.expires } : {}),
     ...(row.last_used ? { lastUsed: row.last_used } : {}),
     ...(row.revoked ? { revoked: row.revoked } : {}),
   };

@@ -372,4 +372,14 @@ export const MIGRATIONS: readonly { readonly version: number; readonly name: str
       CREATE INDEX console_grants_organization ON console_grants (org_id, kind);
     `,
   },
+  {
+    version: 14,
+    name: 'token scopes and expiry',
+    sql: `
+      -- What a SCIM token may do (space-separated OAuth scopes; NULL: read and write, as every token before) and
+      -- when it stops being accepted (NULL: never).
+      ALTER TABLE tokens ADD COLUMN scopes TEXT;
+      ALTER TABLE tokens ADD COLUMN expires TEXT;
+    `,
+  },
 ];
