@@ -14,6 +14,8 @@ import { readFeedPage, type FeedPage, type FeedParams } from './core/feed.js';
 import { startDelivery, type Delivery, type DeliveryOptions } from './events/dispatcher.js';
 import { createScimHandler, type ScimHandler, type ScimHandlerOptions } from './http/handler.js';
 import { createConsoleHandler, type ConsoleAuthorize } from './http/admin.js';
+import { createOAuthHandler } from './http/oauth.js';
+import { createOAuth } from './oauth/issuer.js';
 
 /** The outbox channel of the in-process hooks. */
 export const HOOKS_CHANNEL = '#hooks';
@@ -81,6 +83,12 @@ export interface Scimd {
    * as a plain request → response function for the same adapters.
    */
   readonly console: ScimHandler;
+  /**
+   * OAuth 2.0 client credentials: the token endpoint (`/oauth/token`), its keys (`/oauth/jwks`) and metadata
+   * (`/.well-known/oauth-authorization-server`), as a handler to mount at the site's root; `handler` takes the
+   * access tokens it issues to the organization's OAuth clients.
+   */
+  readonly oauth: ScimHandler;
   readonly admin: Admin;
   readonly store: Store;
   /** Adds a hook; returns a function that removes it. */
@@ -102,8 +110,10 @@ export function createScimd(options: ScimdOptions): Scimd {
     events: [...(channels ?? []), ...(hooking ? [HOOKS_CHANNEL] : []), ...(feeding ? [FEED_CHANNEL] : [])],
   });
   const limit = bodyLimit ?? 1 << 20;
-  const handler = createScimHandler({ ...rest, scim, store, bodyLimit: limit });
+  const oauth = createOAuth(store);
+  const handler = createScimHandler({ accessTokens: oauth.verifier, ...rest, scim, store, bodyLimit: limit });
   const { publicUrl, audit, refusalLimit, onError } = rest;
+  const oauthHandler = createOAuthHandler({ oauth, publicUrl, scimPath: consoleOptions?.scimPath ?? '/scim/v2', audit, refusalLimit, onError });
   const consoleHandler = createConsoleHandler({
     ...consoleOptions, scim, store, registry: scim.registry, feed: feeding ?? false, publicUrl, audit, refusalLimit, onError, bodyLimit: limit,
   });
@@ -150,6 +160,7 @@ export function createScimd(options: ScimdOptions): Scimd {
     scim,
     handler,
     console: consoleHandler,
+    oauth: oauthHandler,
     admin,
     store,
     onEvent,

@@ -5,6 +5,8 @@ import type { CallContext } from '../src/core/scim.js';
 import type { LifecycleEvent } from '../src/core/events.js';
 import type { Store } from '../src/core/ports.js';
 import { openTestStore, STORE_KINDS, storeAvailable } from './helpers.js';
+import { createFetchHandler } from '../src/http/fetch.js';
+import { EVERY_ORGANIZATION } from '../src/core/admin.js';
 
 const USER = 'urn:ietf:params:scim:schemas:core:2.0:User';
 const GROUP = 'urn:ietf:params:scim:schemas:core:2.0:Group';
@@ -104,6 +106,25 @@ describe.each(STORE_KINDS)('createScimd on %s', (kind) => {
     expect([...first.Resources, ...second.Resources].map((u) => u.id).sort()).toEqual(ids.slice(0, 4).sort());
     await expect(dir.membersOf('no-such-group')).rejects.toMatchObject({ status: 404 });
     await expect(scimd.directory(other.id).getUser(ids[0]!)).rejects.toMatchObject({ status: 404 });
+  });
+
+  it.skipIf(!storeAvailable(kind))('OAuth: an application mounts scimd.oauth at its root; its clients\' access tokens are taken by scimd.handler', async () => {
+    const { scimd } = await open({ publicUrl: 'https://app.example.com' });
+    const site = createFetchHandler({ handler: scimd.oauth });
+    const scim = createFetchHandler({ handler: scimd.handler, prefix: '/scim/v2' });
+    const { token: secret, view } = await scimd.admin.createToken({ tokenName: 'setup' }, EVERY_ORGANIZATION, { organization: 'acme', oauthClient: true, scopes: 'scim:read' });
+    const granted = await site(new Request('https://app.example.com/oauth/token', {
+      method: 'POST', body: new URLSearchParams({ grant_type: 'client_credentials', client_id: view.id, client_secret: secret }),
+    }));
+    expect(granted.status).toBe(200);
+    const { access_token: token } = (await granted.json()) as { access_token: string };
+    const read = await scim(new Request('https://app.example.com/scim/v2/Users', { headers: { authorization: `Bearer ${token}` } }));
+    expect(read.status).toBe(200);
+    const write = await scim(new Request('https://app.example.com/scim/v2/Users', {
+      method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/scim+json' }, body: JSON.stringify({ schemas: [USER], userName: 'x' }),
+    }));
+    expect(write.status).toBe(403);
+    expect((await site(new Request('https://app.example.com/oauth/jwks'))).status).toBe(200);
   });
 
   it.skipIf(!storeAvailable(kind))('refuses hooks and the feed it was not made to keep, rather than losing events', async () => {

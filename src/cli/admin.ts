@@ -119,7 +119,7 @@ export async function org(args: string[], io: Io): Promise<number> {
 export async function token(args: string[], io: Io): Promise<number> {
   const parsed = parse('token', args, {
     org: { type: 'string' }, name: { type: 'string' }, dialect: { type: 'string' }, database: { type: 'string' }, json: { type: 'boolean' }, admin: { type: 'boolean' },
-    scopes: { type: 'string' }, expires: { type: 'string' },
+    scopes: { type: 'string' }, expires: { type: 'string' }, 'oauth-client': { type: 'boolean' },
   }, { min: 1, max: 2 }, io);
   if (!parsed) return 0;
   const { values, positionals: [sub, id] } = parsed;
@@ -133,12 +133,18 @@ export async function token(args: string[], io: Io): Promise<number> {
         ...(values.dialect !== undefined ? { dialect: values.dialect } : {}),
         ...(values.admin ? { admin: true } : {}),
         ...(values.scopes !== undefined ? { scopes: values.scopes } : {}),
+        ...(values['oauth-client'] ? { oauthClient: true } : {}),
         ...(values.expires !== undefined ? { expires: values.expires } : {}),
       });
       const whose = view.organization === null ? 'the operator (every organization)' : `organization ${view.organization}`;
       const may = view.scopes ? `, ${view.scopes.join(' ')}` : '';
       const until = view.expires ? `, valid until ${view.expires}` : '';
-      io.err.write(`scimd: ${view.scope} token ${view.id} "${view.name}" of ${whose}${may}${until}; shown once, on stdout:\n`);
+      if (view.scope === 'client') {
+        io.err.write(`scimd: OAuth client "${view.name}" of ${whose}${may}${until}; client_id ${view.id}; its client_secret shown once, on stdout. ` +
+          'Access tokens: POST /oauth/token with grant_type=client_credentials\n');
+      } else {
+        io.err.write(`scimd: ${view.scope} token ${view.id} "${view.name}" of ${whose}${may}${until}; shown once, on stdout:\n`);
+      }
       io.out.write(`${secret}\n`);
       return 0;
     }

@@ -25,9 +25,10 @@ export const COMMANDS: Readonly<Record<string, { readonly usage: string; readonl
   },
   token: {
     usage: `scimd token create [--org NAME] [--name NAME] [--dialect ${DIALECTS.join('|')} | --admin]\n` +
-      '                    [--scopes "scim:read scim:write"] [--expires 90d|TIME]\n  scimd token list [--org NAME] [--json]\n  scimd token revoke ID',
+      '                    [--scopes "scim:read scim:write"] [--expires 90d|TIME] [--oauth-client]\n  scimd token list [--org NAME] [--json]\n  scimd token revoke ID',
     about: 'bearer tokens: create prints the new token alone on stdout (shown once); --admin makes an admin token, of --org or, without it, ' +
-      'of every organization; --scopes limits a SCIM token (scim:read, scim:write, or per endpoint: scim:read:Users); --expires ends it (default: never)',
+      'of every organization; --scopes limits a SCIM token (scim:read, scim:write, or per endpoint: scim:read:Users); --expires ends it (default: never); ' +
+      '--oauth-client makes an OAuth client instead, whose id and secret get access tokens at POST /oauth/token',
   },
   audit: {
     usage: 'scimd audit [--org NAME] [--since T] [--until T] [--resource-type T] [--resource-id ID] [--token ID]\n' +

@@ -120,13 +120,14 @@ async function announce(log: { info(o: object, msg: string): void; warn(o: objec
   const database = describeDatabase(config.database);
   const organizations = await store.organizations();
   const active = (await store.listTokens()).filter((t) => !t.revoked);
-  const tokens = { scim: active.filter((t) => t.scope === 'scim').length, admin: active.filter((t) => t.scope !== 'scim').length };
+  const count = (...kinds: string[]) => active.filter((t) => kinds.includes(t.scope)).length;
+  const tokens = { scim: count('scim'), admin: count('admin', 'operator'), oauthClients: count('client') };
   const listening = config.publicUrl ? { listening: address } : {};
   log.info(
     { scimUrl, ...listening, database, organizations: organizations.length, tokens },
-    `scimd serving SCIM at ${scimUrl} on the ${database}: ${plural(organizations.length, 'organization')}, ${plural(tokens.scim, 'active SCIM token')}, ${plural(tokens.admin, 'admin token')}`,
+    `scimd serving SCIM at ${scimUrl} on the ${database}: ${plural(organizations.length, 'organization')}, ${plural(tokens.scim, 'active SCIM token')}, ${plural(tokens.admin, 'admin token')}${tokens.oauthClients > 0 ? `, ${plural(tokens.oauthClients, 'OAuth client')}` : ''}`,
   );
-  if (tokens.scim > 0) return;
+  if (tokens.scim > 0 || tokens.oauthClients > 0) return;
   // the command, runnable as printed: the SQLite file by its path; a PostgreSQL URL (it may hold a password) not at all
   const org = organizations.length === 1 && organizations[0]!.name !== 'default' ? ` --org ${shellWord(organizations[0]!.name)}` : organizations.length > 1 ? ' --org NAME' : '';
   const command = isPostgresUrl(config.database) ? `scimd token create${org}` : `scimd token create${org} --database ${shellWord(config.database)}`;

@@ -51,7 +51,9 @@ export interface NewTokenRequest {
   readonly dialect?: string;
   /** An admin token: of the organization if one is named (or the caller's own), else an operator token. */
   readonly admin?: boolean;
-  /** A SCIM token's scopes, as a list or space-separated (by default `scim:read scim:write`). */
+  /** An OAuth client (RFC 6749 §4.4) of the organization instead of a token: its secret gets access tokens. */
+  readonly oauthClient?: boolean;
+  /** A SCIM token's (or OAuth client's) scopes, as a list or space-separated (by default `scim:read scim:write`). */
   readonly scopes?: string | readonly string[];
   /** When it stops being accepted: a time (ISO 8601) or a span from now (`90d`, `12h`); by default never. */
   readonly expires?: string;
@@ -223,6 +225,7 @@ export function createAdmin(store: AdminStore, options: AdminOptions = {}) {
       if (request.name === BOOTSTRAP_TOKEN_NAME) throw scimErrors.invalidValue(`The name ${BOOTSTRAP_TOKEN_NAME} is kept for the token SCIMD_BOOTSTRAP_TOKEN makes; choose another.`);
       if (request.admin && request.dialect !== undefined) throw scimErrors.invalidValue('A dialect names the IdP a SCIM token serves; an admin token has none.');
       if (request.admin && request.scopes !== undefined) throw scimErrors.invalidValue('Scopes say what a SCIM token may do; an admin token has none.');
+      if (request.admin && request.oauthClient) throw scimErrors.invalidValue('An OAuth client gets tokens for the SCIM API; an admin token is made as one.');
       const endpoints = options.registry?.resourceTypes().map((rt) => rt.endpoint.replace(/^\/+/, ''));
       const scopes = request.scopes === undefined ? undefined : parseScopes(request.scopes, endpoints);
       const expires = request.expires === undefined ? undefined : expiryFrom(request.expires, now());
@@ -230,7 +233,7 @@ export function createAdmin(store: AdminStore, options: AdminOptions = {}) {
       if (request.organization !== undefined) org = await organizationNamed(scope, request.organization);
       else if (!('all' in scope)) org = (await visible(scope))[0];
       else if (!request.admin) org = await store.ensureOrganization(DEFAULT_ORGANIZATION);
-      const tokenScope: TokenScope = !request.admin ? 'scim' : org ? 'admin' : 'operator';
+      const tokenScope: TokenScope = request.oauthClient ? 'client' : !request.admin ? 'scim' : org ? 'admin' : 'operator';
       const { token, record: made } = await createToken(store, {
         ...(org ? { orgId: org.id } : {}),
         ...(request.name !== undefined ? { name: request.name } : {}),

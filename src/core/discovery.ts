@@ -14,7 +14,36 @@ export interface Capabilities {
   readonly bulk: BulkLimits;
 }
 
-export function serviceProviderConfig(caps: Capabilities, base: string): Attributes {
+/** How a client may authenticate to one organization (RFC 7643 §5 `authenticationSchemes`): what it has set up. */
+export interface AuthenticationSetup {
+  /** It has an active SCIM token. */
+  readonly bearerTokens: boolean;
+  /** It has an active OAuth client (client credentials). */
+  readonly oauthClients: boolean;
+}
+
+const BEARER_SCHEME = {
+  type: 'oauthbearertoken',
+  name: 'OAuth Bearer Token',
+  description: 'A bearer token issued by `scimd token create` or the console, sent as "Authorization: Bearer <token>" (RFC 6750).',
+  specUri: 'https://www.rfc-editor.org/rfc/rfc6750',
+};
+
+const OAUTH2_SCHEME = {
+  type: 'oauth2',
+  name: 'OAuth 2.0 client credentials',
+  description: 'An access token from POST /oauth/token at the root of this server (grant_type=client_credentials, RFC 6749 §4.4) ' +
+    'with the id and secret of one of the organization\'s OAuth clients, sent as "Authorization: Bearer <token>"; its metadata: /.well-known/oauth-authorization-server.',
+  specUri: 'https://www.rfc-editor.org/rfc/rfc6749',
+};
+
+/** The schemes an organization has set up, the first primary; a bearer token when nothing says (an application's own authentication). */
+function schemesOf(setup: AuthenticationSetup | undefined): Attributes[] {
+  const schemes = setup === undefined ? [BEARER_SCHEME] : [...(setup.bearerTokens ? [BEARER_SCHEME] : []), ...(setup.oauthClients ? [OAUTH2_SCHEME] : [])];
+  return (schemes.length > 0 ? schemes : [BEARER_SCHEME]).map((scheme, i) => ({ ...scheme, primary: i === 0 }));
+}
+
+export function serviceProviderConfig(caps: Capabilities, base: string, setup?: AuthenticationSetup): Attributes {
   return {
     schemas: [SCHEMA_URN.serviceProviderConfig],
     patch: { supported: true },
@@ -33,15 +62,7 @@ export function serviceProviderConfig(caps: Capabilities, base: string): Attribu
     },
     // weak ETags from the resource version; If-Match is checked inside the store's write (RFC 7644 §3.14)
     etag: { supported: true },
-    authenticationSchemes: [
-      {
-        type: 'oauthbearertoken',
-        name: 'OAuth Bearer Token',
-        description: 'A bearer token issued by `scimd token create`, sent as "Authorization: Bearer <token>" (RFC 6750).',
-        specUri: 'https://www.rfc-editor.org/rfc/rfc6750',
-        primary: true,
-      },
-    ],
+    authenticationSchemes: schemesOf(setup),
     meta: { resourceType: 'ServiceProviderConfig', location: `${base}/ServiceProviderConfig` },
   };
 }

@@ -23,7 +23,9 @@ export type TokenScope =
   /** The admin API of its organization: its tokens, audit log and events, nothing of another. */
   | 'admin'
   /** The admin API of every organization: the server's operator. */
-  | 'operator';
+  | 'operator'
+  /** An OAuth client of its organization: its secret gets access tokens at the token endpoint (src/oauth). */
+  | 'client';
 
 export interface TokenRecord {
   readonly id: string;

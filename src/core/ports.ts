@@ -108,7 +108,8 @@ export interface TokenStore {
   createToken(token: TokenRecord): Promise<void>;
   /** The token with that digest, with its organization's name (`orgName`, for the caller's context and events). */
   findTokenByHash(hash: string): Promise<FoundToken | undefined>;
-  listTokens(): Promise<TokenRecord[]>;
+  /** Every token, oldest first; of one organization when named. */
+  listTokens(orgId?: string): Promise<TokenRecord[]>;
   /** Returns false when no active token has that id. */
   revokeToken(id: string, at: string): Promise<boolean>;
   touchToken(id: string, at: string): Promise<void>;

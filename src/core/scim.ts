@@ -32,11 +32,12 @@ import { auditEntry, changesOf, type AttributeChange, type AuditEntry, type Audi
 import { eventsOf } from './events.js';
 import type { Attributes, ChangeRecord, CreateManyOptions, Keyset, ListResponse, Membership, Modification, ResourceRef, ResourceWrite, StoredResource } from './model.js';
 import { FEED_CHANNEL } from './model.js';
-import type { AuditLog, ResourceStore, SecretStore } from './ports.js';
+import type { AuditLog, ResourceStore, SecretStore, TokenStore } from './ports.js';
 import { hasMembers, memberTypes, relationOf } from './resource/relations.js';
 
 export interface ScimOptions {
-  readonly store: ResourceStore & AuditLog & SecretStore;
+  /** With listTokens, ServiceProviderConfig lists the authentication schemes each organization has set up. */
+  readonly store: ResourceStore & AuditLog & SecretStore & Partial<Pick<TokenStore, 'listTokens'>>;
   readonly registry?: SchemaRegistry;
   /** The most resources one list response carries (ServiceProviderConfig `filter.maxResults`). */
   readonly maxResults?: number;
@@ -591,9 +592,12 @@ export function createScim(options: ScimOptions) {
       return { schemas: [SCHEMA_URN.listResponse], totalResults: total, itemsPerPage: Resources.length, startIndex, Resources };
     },
 
-    serviceProviderConfig(ctx: Pick<CallContext, 'baseUrl' | 'scopes'>): Attributes {
+    async serviceProviderConfig(ctx: Pick<CallContext, 'baseUrl' | 'scopes' | 'orgId'>): Promise<Attributes> {
       discoverable(ctx);
-      return serviceProviderConfig({ maxResults, cursorTimeout, bulk: bulkLimits }, ctx.baseUrl);
+      const at = now().getTime();
+      const active = (await store.listTokens?.(ctx.orgId))?.filter((t) => !t.revoked && !(t.expires !== undefined && Date.parse(t.expires) <= at));
+      const setup = active && { bearerTokens: active.some((t) => t.scope === 'scim'), oauthClients: active.some((t) => t.scope === 'client') };
+      return serviceProviderConfig({ maxResults, cursorTimeout, bulk: bulkLimits }, ctx.baseUrl, setup);
     },
 
     resourceTypes(ctx: Pick<CallContext, 'baseUrl' | 'scopes'>): ListResponse {

@@ -83,7 +83,8 @@ export async function createToken(store: TokenStore, input: NewToken): Promise<{
   if (!isDialect(dialect)) throw scimErrors.invalidValue(`unknown dialect "${dialect}"; use one of ${DIALECTS.join(', ')}`);
   const scope = input.scope ?? 'scim';
   if ((scope === 'operator') !== (input.orgId === undefined)) throw new Error('an operator token belongs to no organization; every other token to one');
-  if (input.scopes !== undefined && scope !== 'scim') throw scimErrors.invalidValue('Scopes say what a SCIM token may do; an admin token has none.');
+  const scoped = scope === 'scim' || scope === 'client';
+  if (input.scopes !== undefined && !scoped) throw scimErrors.invalidValue('Scopes say what a SCIM token may do; an admin token has none.');
   const created = new Date();
   if (input.expires !== undefined && !(Date.parse(input.expires) > created.getTime())) {
     throw scimErrors.invalidValue(`A token's expiry must be a time in the future; got "${input.expires}".`);
@@ -95,7 +96,7 @@ export async function createToken(store: TokenStore, input: NewToken): Promise<{
     name: input.name ?? 'token',
     dialect,
     scope,
-    ...(scope === 'scim' ? { scopes: input.scopes === undefined ? FULL_ACCESS : parseScopes(input.scopes) } : {}),
+    ...(scoped ? { scopes: input.scopes === undefined ? FULL_ACCESS : parseScopes(input.scopes) } : {}),
     hash: tokenDigest(token),
     created: created.toISOString(),
     ...(input.expires !== undefined ? { expires: new Date(input.expires).toISOString() } : {}),
@@ -127,6 +128,14 @@ export async function ensureBootstrapToken(store: TokenStore & OrganizationStore
   return revoked;
 }
 
+/**
+ * Verifies the signed access tokens (JWTs) a request may carry instead of a token scimd keeps: scimd's own OAuth
+ * tokens (src/oauth). A refusal is a ScimError (401 invalid_token); the caller it answers is the token's own.
+ */
+export interface AccessTokenVerifier {
+  verify(token: string, now: Date): Promise<RequestContext>;
+}
+
 export interface AuthenticateOptions {
   readonly now?: Date;
   /** When given, a refusal is recorded in the audit log with these details of the request. */
@@ -136,30 +145,40 @@ export interface AuthenticateOptions {
    * must wait; it then gets 429 and nothing is recorded, so a flood of bad tokens costs no write each.
    */
   readonly throttleRefusal?: () => number | undefined;
+  /** Where a bearer that is a JWT is verified; without it, a JWT is looked up as any other token (and not found). */
+  readonly accessTokens?: AccessTokenVerifier;
 }
 
-/** The bearer token of a request, checked: known, not revoked, and of a scope the API being called takes. */
-async function verify(
-  store: TokenStore & AuditLog,
-  authorization: string | undefined,
-  accepts: (scope: TokenScope) => boolean,
-  wrongScope: string,
-  options: AuthenticateOptions,
-): Promise<FoundToken> {
-  const now = options.now ?? new Date();
-  const refuse = async (e: ScimError, record?: TokenRecord): Promise<never> => {
+/** A compact JWS (RFC 7515 §7.1): what no token scimd draws looks like. */
+const JWT_SHAPE = /^eyJ[\w-]*\.[\w-]*\.[\w-]*$/;
+
+/** Records a refusal (unless too many came from this client this second) and throws it. */
+function refuser(store: AuditLog, options: AuthenticateOptions, now: Date) {
+  return async (e: ScimError, who?: { orgId?: string; id: string; name: string }): Promise<never> => {
     const wait = options.throttleRefusal?.();
     if (wait !== undefined) throw scimErrors.tooManyRequests(`This client has been refused too often this second; retry after ${wait} s.`, wait);
     if (options.audit) {
-      const caller = record ? { ...options.audit, ...(record.orgId ? { orgId: record.orgId } : {}), tokenId: record.id, tokenName: record.name } : options.audit;
+      const caller = who ? { ...options.audit, ...(who.orgId ? { orgId: who.orgId } : {}), tokenId: who.id, tokenName: who.name } : options.audit;
       await store.appendAudit([auditEntry(caller, now.toISOString(), 'authenticate', {}, e)]);
     }
     throw e;
   };
-  if (!authorization) return refuse(scimErrors.unauthorized('This endpoint needs an "Authorization: Bearer <token>" header.'));
-  const m = /^Bearer +([\x21-\x7e]+) *$/i.exec(authorization);
-  if (!m) return refuse(scimErrors.unauthorized('Use the Bearer scheme: "Authorization: Bearer <token>".'));
-  const hash = tokenDigest(m[1]!);
+}
+
+/** What the bearer of each kind is told when it calls an API that takes another kind. */
+type WrongKind = Readonly<Record<TokenScope, string>>;
+
+/** A secret scimd keeps the digest of, checked: known, not revoked, not expired, and of a kind the caller takes. */
+async function verifySecret(
+  store: TokenStore & AuditLog,
+  secret: string,
+  accepts: readonly TokenScope[],
+  wrongKind: WrongKind,
+  options: AuthenticateOptions,
+  now: Date,
+): Promise<FoundToken> {
+  const refuse = refuser(store, options, now);
+  const hash = tokenDigest(secret);
   const record = await store.findTokenByHash(hash);
   if (!record || record.revoked || !timingSafeEqual(Buffer.from(record.hash, 'hex'), Buffer.from(hash, 'hex'))) {
     return refuse(scimErrors.unauthorized('The bearer token is not valid: unknown or revoked.'));
@@ -167,16 +186,42 @@ async function verify(
   if (record.expires !== undefined && Date.parse(record.expires) <= now.getTime()) {
     return refuse(expiredToken(record.expires), record);
   }
-  if (!accepts(record.scope)) return refuse(scimErrors.forbidden(wrongScope), record);
+  if (!accepts.includes(record.scope)) return refuse(scimErrors.forbidden(wrongKind[record.scope]), record);
   if (!record.lastUsed || now.getTime() - Date.parse(record.lastUsed) > TOUCH_INTERVAL_MS) {
     await store.touchToken(record.id, now.toISOString());
   }
   return record;
 }
 
-/** A SCIM request's caller, from its SCIM token. */
+/** The token of an `Authorization: Bearer` header; a missing or other header is refused. */
+async function bearer(store: AuditLog, authorization: string | undefined, options: AuthenticateOptions, now: Date): Promise<string> {
+  const refuse = refuser(store, options, now);
+  if (!authorization) return refuse(scimErrors.unauthorized('This endpoint needs an "Authorization: Bearer <token>" header.'));
+  const m = /^Bearer +([\x21-\x7e]+) *$/i.exec(authorization);
+  if (!m) return refuse(scimErrors.unauthorized('Use the Bearer scheme: "Authorization: Bearer <token>".'));
+  return m[1]!;
+}
+
+const SCIM_ONLY: WrongKind = {
+  scim: '',
+  admin: 'This is an admin token; SCIM requests need a SCIM token of an organization.',
+  operator: 'This is an admin token; SCIM requests need a SCIM token of an organization.',
+  client: "This is an OAuth client's secret: get an access token with it from POST /oauth/token (client credentials), and send that.",
+};
+
+/** A SCIM request's caller, from its SCIM token, or from an access token `options.accessTokens` verifies. */
 export async function authenticate(store: TokenStore & AuditLog, authorization: string | undefined, options: AuthenticateOptions = {}): Promise<RequestContext> {
-  const record = await verify(store, authorization, (s) => s === 'scim', 'This is an admin token; SCIM requests need a SCIM token of an organization.', options);
+  const now = options.now ?? new Date();
+  const token = await bearer(store, authorization, options, now);
+  if (options.accessTokens && JWT_SHAPE.test(token)) {
+    try {
+      return await options.accessTokens.verify(token, now);
+    } catch (e) {
+      if (!(e instanceof ScimError)) throw e;
+      return refuser(store, options, now)(e);
+    }
+  }
+  const record = await verifySecret(store, token, ['scim'], SCIM_ONLY, options, now);
   return {
     orgId: record.orgId!,
     ...(record.orgName !== undefined ? { orgName: record.orgName } : {}),
@@ -187,11 +232,21 @@ export async function authenticate(store: TokenStore & AuditLog, authorization: 
   };
 }
 
+/** An OAuth client (RFC 6749 §2.3.1), by its id and secret: for the token endpoint. */
+export async function authenticateClient(store: TokenStore & AuditLog, clientId: string, secret: string, options: AuthenticateOptions = {}): Promise<FoundToken> {
+  const now = options.now ?? new Date();
+  const wrong = 'This is not an OAuth client\'s secret: make a client with `scimd token create --oauth-client`.';
+  const record = await verifySecret(store, secret, ['client'], { scim: wrong, admin: wrong, operator: wrong, client: '' }, options, now);
+  // a secret of another client than the one named is no client's credential
+  if (record.id !== clientId) return refuser(store, options, now)(scimErrors.unauthorized('The client id and secret do not belong together.'));
+  return record;
+}
+
 /** An admin API request's caller, from its admin token (one organization) or operator token (every one). */
 export async function authenticateAdmin(store: TokenStore & AuditLog, authorization: string | undefined, options: AuthenticateOptions = {}): Promise<AdminContext> {
-  const record = await verify(
-    store, authorization, (s) => s !== 'scim',
-    'This token is for the SCIM API; the admin API needs an admin token (scimd token create --admin).', options,
-  );
+  const now = options.now ?? new Date();
+  const token = await bearer(store, authorization, options, now);
+  const notAdmin = 'This token is for the SCIM API; the admin API needs an admin token (scimd token create --admin).';
+  const record = await verifySecret(store, token, ['admin', 'operator'], { scim: notAdmin, client: notAdmin, admin: '', operator: '' }, options, now);
   return { scope: record.scope === 'operator' ? { all: true } : { orgId: record.orgId! }, tokenId: record.id, tokenName: record.name };
 }

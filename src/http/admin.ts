@@ -237,6 +237,8 @@ export function createConsoleHandler(options: ConsoleHandlerOptions): ScimHandle
         organization: session?.organization ?? null,
         csrf: session?.csrf ?? null,
         scimBaseUrl: scimBaseUrl(request),
+        // where an OAuth client gets its access tokens (the OAuth endpoints are at the site's root)
+        oauthTokenUrl: `${publicBase ?? request.origin}/oauth/token`,
         // scimd's sign-in links and sign-out, or the application's own
         links: !authorize,
       });
@@ -270,6 +272,7 @@ export function createConsoleHandler(options: ConsoleHandlerOptions): ScimHandle
         : typeof b.scopes === 'string' ? b.scopes : badScopes();
       const made = await admin.createToken(actor, scope, {
         organization: params.org!, ...(name ? { name } : {}), ...(dialect ? { dialect } : {}), ...(scopes !== undefined ? { scopes } : {}), ...(expires ? { expires } : {}),
+        ...(b.oauthClient === true ? { oauthClient: true } : {}),
       });
       return reply(made, 201, { 'cache-control': 'no-store' });
     }],
@@ -279,8 +282,8 @@ export function createConsoleHandler(options: ConsoleHandlerOptions): ScimHandle
     }],
     ['POST', '/tokens/:id/test', async ({ request, params }) => {
       const { scope } = await caller(request);
-      const token = (await admin.tokens(scope)).find((t) => t.id === params.id && t.scope === 'scim' && !t.revoked);
-      if (!token?.organization) throw scimErrors.notFound(`There is no active SCIM token with id ${params.id}.`);
+      const token = (await admin.tokens(scope)).find((t) => t.id === params.id && (t.scope === 'scim' || t.scope === 'client') && !t.revoked);
+      if (!token?.organization) throw scimErrors.notFound(`There is no active SCIM token or OAuth client with id ${params.id}.`);
       const org = await admin.organization(scope, token.organization);
       const context = { orgId: org.id, orgName: org.name, tokenId: token.id, tokenName: `${token.name} (connection test)`, dialect: token.dialect as Dialect, ...(token.scopes ? { scopes: token.scopes } : {}) };
       // the IdP's test would be refused as the token is: an expired one at its first request

@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { parse as parseJson } from 'secure-json-parse';
 import type { CallContext, ListParams, ProjectionParams, Scim } from '../core/scim.js';
-import { authenticate, type AuthenticateOptions, type RequestContext } from '../core/tokens.js';
+import { authenticate, type AccessTokenVerifier, type AuthenticateOptions, type RequestContext } from '../core/tokens.js';
 import { ScimError, scimErrors } from '../core/errors.js';
 import type { Preconditions } from '../core/etag.js';
 import { MAX_DEPTH } from '../core/json.js';
@@ -71,6 +71,8 @@ export interface ScimHandlerOptions {
   readonly audit?: boolean;
   /** Default authentication: refused authentications per client address and second (authenticate's throttleRefusal). */
   readonly refusalLimit?: RateLimiter;
+  /** Default authentication: where bearer JWTs are verified (scimd's OAuth access tokens, src/oauth). */
+  readonly accessTokens?: AccessTokenVerifier;
   /** Per-token request rate limit; none when absent. */
   readonly rateLimit?: RateLimiter;
   /** Told of every failure answered with 500 (the response says only that it was logged): log it. */
@@ -96,13 +98,14 @@ export function requestIdOf(header: string | string[] | undefined): string {
  * false), and when to stop recording (`refusalLimit`).
  */
 export function authenticateOptions(
-  options: { readonly audit?: boolean | undefined; readonly refusalLimit?: RateLimiter | undefined },
+  options: { readonly audit?: boolean | undefined; readonly refusalLimit?: RateLimiter | undefined; readonly accessTokens?: AccessTokenVerifier | undefined },
   caller: { readonly requestId: string; readonly clientAddress?: string | undefined },
 ): AuthenticateOptions {
   const { refusalLimit } = options;
   return {
     audit: options.audit !== false ? { requestId: caller.requestId, clientAddress: caller.clientAddress } : undefined,
     throttleRefusal: refusalLimit ? () => refusalLimit.take(`refused ${caller.clientAddress}`) : undefined,
+    ...(options.accessTokens ? { accessTokens: options.accessTokens } : {}),
   };
 }
 
@@ -455,7 +458,7 @@ export function createScimHandler(options: ScimHandlerOptions): ScimHandler {
       case 'listAll':
         return json(200, await scim.listAll(ctx, listParams(queryParams(request.query))));
       case 'serviceProviderConfig':
-        return json(200, scim.serviceProviderConfig(ctx));
+        return json(200, await scim.serviceProviderConfig(ctx));
       case 'resourceTypes':
         return json(200, scim.resourceTypes(ctx));
       case 'resourceType':

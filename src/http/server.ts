@@ -11,6 +11,8 @@ import type { ScimError } from '../core/errors.js';
 import type { Store } from '../core/ports.js';
 import { toScimError } from './errors.js';
 import { createConsoleHandler } from './admin.js';
+import { createOAuthHandler, OAUTH_PATHS } from './oauth.js';
+import { createOAuth } from '../oauth/issuer.js';
 import type { RateLimiter } from './rate-limit.js';
 import { SCIM_JSON, answerNotFound, requestIdOf } from './handler.js';
 import { FastifyHttpRequest, passBodiesThrough, scimPlugin, sendHttpResponse } from './fastify.js';
@@ -158,6 +160,15 @@ export function buildServer(options: ServerOptions): FastifyInstance {
     app.all(`${prefix}/*`, serveConsole);
   }
 
-  void app.register(scimPlugin, { prefix: SCIM_PREFIX, scim, store, bodyLimit, publicUrl, audit, rateLimit, refusalLimit });
+  // OAuth client credentials: the token endpoint, its keys and metadata; the SCIM API takes the tokens it issues
+  const oauth = createOAuth(store);
+  const oauthHandler = createOAuthHandler({
+    oauth, publicUrl, scimPath: SCIM_PREFIX, audit, refusalLimit,
+    onError: (err, request) => (request instanceof FastifyHttpRequest ? request.raw.log : app.log).error({ err }, 'request failed'),
+  });
+  const serveOAuth = async (req: FastifyRequest, reply: FastifyReply) => sendHttpResponse(reply, await oauthHandler(new FastifyHttpRequest(req, '', 0)));
+  for (const path of Object.values(OAUTH_PATHS)) app.all(path, serveOAuth);
+
+  void app.register(scimPlugin, { prefix: SCIM_PREFIX, scim, store, bodyLimit, publicUrl, audit, rateLimit, refusalLimit, accessTokens: oauth.verifier });
   return app;
 }

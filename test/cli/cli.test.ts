@@ -99,6 +99,25 @@ describe('scimd CLI', () => {
     expect(cli('token', 'create', '--admin', '--scopes', 'scim:read')).toMatchObject({ code: 1, stderr: expect.stringMatching(/an admin token has none/) });
   });
 
+  it('token create --oauth-client: the secret alone on stdout, the client id on stderr; serve grants it access tokens', async () => {
+    const r = cli('token', 'create', '--oauth-client', '--name', 'okta-oauth', '--scopes', 'scim:read');
+    expect(r.code).toBe(0);
+    const secret = r.stdout.trim();
+    expect(r.stdout).toMatch(/^scimd_[A-Za-z0-9_-]{43}\n$/);
+    const clientId = /client_id ([0-9a-f]{16})/.exec(r.stderr)?.[1];
+    expect(r.stderr).toMatch(/OAuth client "okta-oauth" of organization default, scim:read; client_id [0-9a-f]{16}; its client_secret shown once, on stdout/);
+    const root = base.replace(/\/scim\/v2$/, '');
+    const granted = await fetch(`${root}/oauth/token`, {
+      method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ grant_type: 'client_credentials', client_id: clientId!, client_secret: secret }),
+    });
+    expect(granted.status).toBe(200);
+    const { access_token: accessToken } = (await granted.json()) as { access_token: string };
+    expect((await get(accessToken)).status).toBe(200);
+    expect((await get(secret)).status).toBe(403); // the secret is not a SCIM token
+    expect(JSON.parse(cli('token', 'list', '--json').stdout).find((t: any) => t.name === 'okta-oauth')).toMatchObject({ scope: 'client', scopes: ['scim:read'] });
+  });
+
   it('token create rejects an unknown dialect; unknown commands exit 2 with usage', () => {
     const r = cli('token', 'create', '--dialect', 'nope');
     expect(r.code).toBe(1);

@@ -156,6 +156,31 @@ describe.skipIf(!CHROMIUM)('the admin console in chromium', () => {
     await page.context().close();
   }, 60_000);
 
+  it('an OAuth client: its token URL, id and secret shown once; the IdP gets access tokens with them; listed as a client', async () => {
+    await s.store.ensureOrganization('oauthed');
+    const page = await signedIn('oauthed');
+    await page.getByLabel('Token name').fill('okta-oauth');
+    await page.getByLabel('Authentication').selectOption({ label: 'OAuth 2.0 client credentials' });
+    await page.getByRole('button', { name: 'Generate token' }).click();
+    const secret = (await page.getByLabel('New token').textContent())!.trim();
+    const clientId = (await page.getByLabel('Client ID', { exact: true }).textContent())!.trim();
+    expect(await page.getByText('https://scim.example.com/oauth/token').count()).toBe(1); // the server's public URL
+    await page.getByRole('button', { name: 'Done' }).click();
+    const granted = await fetch(`${base}/oauth/token`, {
+      method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ grant_type: 'client_credentials', client_id: clientId, client_secret: secret }),
+    });
+    expect(granted.status).toBe(200);
+    const { access_token: accessToken } = (await granted.json()) as { access_token: string };
+    expect((await scim(accessToken, 'GET', '/Users')).status).toBe(200);
+    await page.reload();
+    const row = page.getByRole('row', { name: /^okta-oauth OAuth client/ });
+    await row.waitFor();
+    await page.getByRole('button', { name: 'Test connection with okta-oauth' }).click();
+    await page.getByRole('status', { name: 'Connection test' }).getByText('would accept these answers').waitFor();
+    await page.context().close();
+  }, 60_000);
+
   it('rotation: two live tokens, the list says which one the IdP used last', async () => {
     await s.store.ensureOrganization('rotating');
     const page = await signedIn('rotating');

@@ -1,6 +1,6 @@
 /**
  * Hostile input (issue #8): fast-check drives the whole HTTP surface with random and mutated requests — bodies,
- * filters, paths, query parameters, headers, percent-encodings, deep nesting, invalid UTF-8. Whatever arrives, the
+ * filters, paths, query parameters, headers (malformed bearer JWTs among them), percent-encodings, deep nesting, invalid UTF-8. Whatever arrives, the
  * answer is never a 500 and never a hang, an error is a SCIM error body, and a rejected request changes nothing.
  * CI runs a fixed-seed slice through scimd's server, and a smaller one through the Node and fetch adapters (which
  * must only translate); SCIMD_FUZZ_RUNS=100000 (and SCIMD_FUZZ_SEED) is the nightly-size run.
@@ -11,6 +11,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createScimHandler, type ScimHandler } from '../../src/http/handler.js';
 import { createNodeHandler } from '../../src/http/node.js';
 import { createFetchHandler } from '../../src/http/fetch.js';
+import { createOAuth } from '../../src/oauth/issuer.js';
 import { ENTERPRISE, GROUP, STUDENT, STUDENT_BUNDLE, USER, testServer, type TestServer } from '../helpers.js';
 
 const RUNS = Number(process.env.SCIMD_FUZZ_RUNS ?? 3000);
@@ -40,7 +41,7 @@ async function ensureFixtures(): Promise<void> {
 beforeAll(async () => {
   s = await testServer({ schemaFiles: [STUDENT_BUNDLE], bulk: { maxOperations: 50, maxPayloadSize: 200_000 } });
   await ensureFixtures();
-  handler = createScimHandler({ scim: s.scim, store: s.store, bodyLimit: 1_048_576 });
+  handler = createScimHandler({ scim: s.scim, store: s.store, bodyLimit: 1_048_576, accessTokens: createOAuth(s.store).verifier });
   nodeServer = createServer(createNodeHandler({ handler, prefix: '/scim/v2' }));
   await new Promise<void>((resolve) => nodeServer.listen(0, '127.0.0.1', resolve));
 });
@@ -133,9 +134,34 @@ const target = fc.oneof(
     body: fc.option(body, { nil: undefined }),
   }),
 );
+const base64url = (v: unknown) => Buffer.from(typeof v === 'string' ? v : JSON.stringify(v)).toString('base64url');
+const jwtHeader = fc.oneof(
+  fc.record({
+    alg: fc.constantFrom('ES256', 'none', 'HS256', 'RS256', 'ES512', '', 1),
+    typ: fc.constantFrom('at+jwt', 'JWT', '', null),
+    kid: fc.oneof(fc.constantFrom('scimd-0', 'scimd-99999999999', 'scimd--1', '', '../x', 'x'.repeat(300)), fc.constant(null).map(() => `scimd-${Math.floor(Date.now() / 604_800_000)}`)),
+    crit: fc.constantFrom(['exp'], 'x'),
+  }, { requiredKeys: [] }),
+  anyJson,
+);
+const jwtClaims = fc.oneof(fc.record({
+  exp: fc.oneof(fc.integer(), fc.constant('soon')), iat: fc.integer(), client_id: scalar, org: scalar, scope: fc.constantFrom('scim:read', 'scim:read scim:write', '', 'x'),
+}, { requiredKeys: [] }), anyJson);
+/** Bearer JWTs no one signed, or not quite JWTs at all: each must be a 401, never a 500. */
+const malformedJwt = fc.tuple(
+  fc.oneof(jwtHeader.map(base64url), fc.string({ maxLength: 20 }).map(base64url), fc.constantFrom('', 'eyJ', '!!', '==')),
+  fc.oneof(jwtClaims.map(base64url), fc.string({ maxLength: 20 }).map(base64url), fc.constant('')),
+  fc.oneof(fc.constant(''), fc.uint8Array({ maxLength: 72 }).map((b) => Buffer.from(b).toString('base64url')), fc.constant('sig')),
+).map(([h, p, sig]) => `${h}.${p}.${sig}`);
+const authorization = fc.oneof(
+  { weight: 6, arbitrary: fc.constant(undefined) },
+  { weight: 1, arbitrary: fc.oneof(malformedJwt.map((t) => `Bearer ${t}`), fc.constantFrom('Bearer', 'Bearer eyJ', 'Bearer a.b.c', 'Basic eyJ', 'bearer eyJ.e30.')) },
+);
+
 const request = fc.record({
   target,
   query,
+  authorization,
   contentType: fc.constantFrom('application/scim+json', 'application/json', 'application/scim+json; charset=utf-8', 'text/plain', 'application/json; charset=latin1', undefined),
   ifMatch: fc.option(fc.constantFrom('W/"1"', '*', '"', 'W/', '', 'W/"99999999999999999999"', ','), { nil: undefined }),
   ifNoneMatch: fc.option(fc.constantFrom('W/"1"', '*', 'x'), { nil: undefined }),
@@ -174,7 +200,7 @@ const property = (send: Send) =>
   fc.asyncProperty(request, async ({ target: t, ...r }) => {
     const { method, path, body } = t;
     const before = await s.snapshot();
-    const headers: Record<string, string> = { authorization: `Bearer ${s.token}` };
+    const headers: Record<string, string> = { authorization: r.authorization ?? `Bearer ${s.token}` };
     if (r.contentType && body !== undefined) headers['content-type'] = r.contentType;
     if (r.ifMatch !== undefined) headers['if-match'] = r.ifMatch;
     if (r.ifNoneMatch !== undefined) headers['if-none-match'] = r.ifNoneMatch;

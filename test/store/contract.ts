@@ -251,6 +251,9 @@ export function describeStoreContract(name: string, open: () => Promise<Store>):
         const all = await store.listTokens();
         expect(all).toHaveLength(3);
         expect(byId(all)).toEqual(byId([full(), { ...bare(), scopes: ['scim:read', 'scim:write'] }, third]));
+        // of one organization
+        expect((await store.listTokens(org.id)).map((t) => t.id)).toEqual(['tok-full', 'tok-third']);
+        expect((await store.listTokens(other.id)).map((t) => t.id)).toEqual(['tok-bare']);
       });
     });
 

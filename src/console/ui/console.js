@@ -154,7 +154,18 @@ function SetupGuide({ dialect, baseUrl }) {
   </ol>`;
 }
 
-function NewToken({ made, onDone }) {
+function NewToken({ made, tokenUrl, onDone }) {
+  if (made.view.scope === 'client') {
+    return html`<div class="notice" role="status">
+      <p><strong>Copy the client secret now: it is shown once and never again.</strong> In your identity provider, set OAuth 2.0 client credentials:</p>
+      <dl class="pairs">
+        <dt>Token URL</dt><dd><code>${tokenUrl}</code> <${Copy} value=${tokenUrl} label="Copy token URL" /></dd>
+        <dt>Client ID</dt><dd><code aria-label="Client ID">${made.view.id}</code> <${Copy} value=${made.view.id} label="Copy client ID" /></dd>
+        <dt>Client secret</dt><dd class="secret"><code aria-label="New token">${made.token}</code> <${Copy} value=${made.token} label="Copy client secret" /></dd>
+      </dl>
+      <button type="button" class="secondary" onClick=${onDone}>Done</button>
+    </div>`;
+  }
   return html`<div class="notice" role="status">
     <p><strong>Copy this token now: it is shown once and never again.</strong> Store it in your identity provider.</p>
     <p class="secret"><code aria-label="New token">${made.token}</code> <${Copy} value=${made.token} label="Copy token" /></p>
@@ -179,6 +190,7 @@ function Provisioning({ session, org }) {
   const [dialect, setDialect] = useState('entra');
   const [access, setAccess] = useState('');
   const [expiry, setExpiry] = useState('');
+  const [kind, setKind] = useState('');
   const [made, setMade] = useState();
   const [actionError, setActionError] = useState();
   const [tested, setTested] = useState();
@@ -198,7 +210,8 @@ function Provisioning({ session, org }) {
     setActionError(undefined);
     try {
       setMade(await api('POST', `/organizations/${enc(org)}/tokens`, {
-        name: name || `${idpName(dialect)} token`, dialect, ...(access ? { scopes: access } : {}), ...(expiry ? { expires: expiry } : {}),
+        name: name || `${idpName(dialect)} ${kind ? 'OAuth client' : 'token'}`, dialect, ...(access ? { scopes: access } : {}), ...(expiry ? { expires: expiry } : {}),
+        ...(kind ? { oauthClient: true } : {}),
       }));
       setName('');
       reload();
@@ -215,7 +228,8 @@ function Provisioning({ session, org }) {
       setActionError(err);
     }
   };
-  const scim = (tokens ?? []).filter((t) => t.scope === 'scim');
+  // what an IdP calls SCIM with: tokens, and OAuth clients (whose access tokens it gets itself)
+  const scim = (tokens ?? []).filter((t) => t.scope === 'scim' || t.scope === 'client');
   const active = scim.filter((t) => !t.revoked);
   const lastUsed = active.filter((t) => t.lastUsed).sort((a, b) => (a.lastUsed < b.lastUsed ? 1 : -1))[0];
 
@@ -230,12 +244,16 @@ function Provisioning({ session, org }) {
     </div>
 
     <h2>Tokens</h2>
-    ${made && html`<${NewToken} made=${made} onDone=${() => setMade(undefined)} />`}
+    ${made && html`<${NewToken} made=${made} tokenUrl=${session.oauthTokenUrl} onDone=${() => setMade(undefined)} />`}
     <form class="inline" onSubmit=${generate}>
       <div class="field"><label for="token-name">Token name</label><input id="token-name" value=${name} onInput=${(e) => setName(e.currentTarget.value)} placeholder="e.g. Entra production" /></div>
       <div class="field"><label for="token-idp">Identity provider</label>
         <select id="token-idp" value=${dialect} onChange=${(e) => setDialect(e.currentTarget.value)}>
           ${IDPS.map(([d, label]) => html`<option value=${d}>${label}</option>`)}
+        </select></div>
+      <div class="field"><label for="token-kind">Authentication</label>
+        <select id="token-kind" value=${kind} onChange=${(e) => setKind(e.currentTarget.value)}>
+          <option value="">Bearer token</option><option value="client">OAuth 2.0 client credentials</option>
         </select></div>
       <div class="field"><label for="token-access">Access</label>
         <select id="token-access" value=${access} onChange=${(e) => setAccess(e.currentTarget.value)}>
@@ -255,7 +273,7 @@ function Provisioning({ session, org }) {
       <tbody>
         ${scim.length === 0 && html`<tr><td colspan="8">No tokens yet: generate one for your identity provider.</td></tr>`}
         ${scim.map((t) => html`<tr data-token=${t.id}>
-          <td>${t.name}${lastUsed && lastUsed.id === t.id ? html` <span class="badge">used last</span>` : null}</td>
+          <td>${t.name}${t.scope === 'client' ? html` <span class="badge">OAuth client</span>` : null}${lastUsed && lastUsed.id === t.id ? html` <span class="badge">used last</span>` : null}</td>
           <td>${idpName(t.dialect)}</td><td>${accessOf(t.scopes)}</td><td>${when(t.created)}</td><td>${when(t.lastUsed)}</td>
           <td>${t.expires ? when(t.expires) : 'Never'}${t.expiryWarning ? html` <span class="badge warning" title=${t.expiryWarning}>${expired(t.expires) ? 'expired' : 'expires soon'}</span>` : null}</td>
           <td>${t.revoked ? `Revoked ${when(t.revoked)}` : expired(t.expires) ? 'Expired' : 'Active'}</td>
@@ -472,7 +490,7 @@ function Activity({ org }) {
         </select></div>
       <div class="field"><label for="token">Token</label>
         <select id="token" value=${filters.tokenId} onChange=${set('tokenId')}>
-          <option value="">Any</option>${(tokens ?? []).filter((t) => t.scope === 'scim').map((t) => html`<option value=${t.id}>${t.name}</option>`)}
+          <option value="">Any</option>${(tokens ?? []).filter((t) => t.scope === 'scim' || t.scope === 'client').map((t) => html`<option value=${t.id}>${t.name}</option>`)}
         </select></div>
     </div>
     <${ErrorNote} error=${error} />

@@ -46,14 +46,14 @@ export function toResource(row: ResourceRow): StoredResource {
 }
 
 export function toToken(row: TokenRow): TokenRecord {
-  const scope = row.scope === 'admin' || row.scope === 'operator' ? row.scope : 'scim';
+  const scope = row.scope === 'admin' || row.scope === 'operator' || row.scope === 'client' ? row.scope : 'scim';
   return {
     id: row.id,
     ...(row.org_id !== null ? { orgId: row.org_id } : {}),
     name: row.name,
     dialect: row.dialect,
     scope,
-    ...(scope === 'scim' ? { scopes: row.scopes ? row.scopes.split(' ') : FULL_ACCESS } : {}),
+    ...(scope === 'scim' || scope === 'client' ? { scopes: row.scopes ? row.scopes.split(' ') : FULL_ACCESS } : {}),
     hash: row.hash,
     created: row.created,
     ...(row.expires ? { expires: row.expires } : {}),

@@ -219,8 +219,11 @@ export abstract class SqlStore implements Omit<Store, WritePath> {
     return found;
   }
 
-  async listTokens(): Promise<TokenRecord[]> {
-    return (await this.x.read(rowsOf<TokenRow>('SELECT * FROM tokens ORDER BY created, id'))).map(toToken);
+  async listTokens(orgId?: string): Promise<TokenRecord[]> {
+    const read = orgId === undefined
+      ? rowsOf<TokenRow>('SELECT * FROM tokens ORDER BY created, id')
+      : rowsOf<TokenRow>('SELECT * FROM tokens WHERE org_id = ? ORDER BY created, id', orgId);
+    return (await this.x.read(read)).map(toToken);
   }
 
   async createGrant(g: ConsoleGrant): Promise<void> {
