@@ -7,7 +7,8 @@ import { userInfo } from 'node:os';
 import { createAdmin, EVERY_ORGANIZATION, type Admin, type AdminActor, type AuditPage } from '../core/admin.js';
 import { MAX_AUDIT_PAGE, parseAuditQuery, type AuditParams } from '../core/audit-query.js';
 import { createConsole, SIGN_IN_TTL_SECONDS } from '../core/console.js';
-import type { OrganizationContents } from '../core/model.js';
+import { readFileSync } from 'node:fs';
+import type { OrganizationContents, TrustedIssuer } from '../core/model.js';
 import type { Store } from '../core/ports.js';
 import type { Config } from '../config.js';
 import { parse, UsageError, type Io } from './args.js';
@@ -60,6 +61,31 @@ export async function consoleCommand(args: string[], io: Io): Promise<number> {
     io.out.write(`${base}/console/signin#${secret}\n`);
     return 0;
   });
+}
+
+/** `--trust-issuer ISS --audience AUD (--jwks-url URL | --public-key FILE) [--claims NAME=VALUE,…]`, as the admin services take it. */
+function trustOf(values: { 'trust-issuer'?: string; audience?: string; 'jwks-url'?: string; 'public-key'?: string; claims?: string }): TrustedIssuer {
+  if (values.audience === undefined) throw new UsageError('--trust-issuer needs --audience: the `aud` its tokens carry for this server', 'token');
+  let publicKey: string | undefined;
+  if (values['public-key'] !== undefined) {
+    try {
+      publicKey = readFileSync(values['public-key'], 'utf8');
+    } catch (e) {
+      throw new UsageError(`--public-key ${values['public-key']}: ${(e as Error).message}`, 'token');
+    }
+  }
+  const claims: Record<string, string> = {};
+  for (const pair of values.claims?.split(',') ?? []) {
+    const at = pair.indexOf('=');
+    if (at <= 0) throw new UsageError(`--claims: "${pair}" is not NAME=VALUE`, 'token');
+    claims[pair.slice(0, at).trim()] = pair.slice(at + 1).trim();
+  }
+  return {
+    issuer: values['trust-issuer']!, audience: values.audience,
+    ...(values['jwks-url'] !== undefined ? { jwksUrl: values['jwks-url'] } : {}),
+    ...(publicKey !== undefined ? { publicKey } : {}),
+    ...(Object.keys(claims).length > 0 ? { claims } : {}),
+  };
 }
 
 /** "1,234 Users, 5 Groups, 2 tokens, 98 audit entries" */
@@ -120,6 +146,7 @@ export async function token(args: string[], io: Io): Promise<number> {
   const parsed = parse('token', args, {
     org: { type: 'string' }, name: { type: 'string' }, dialect: { type: 'string' }, database: { type: 'string' }, json: { type: 'boolean' }, admin: { type: 'boolean' },
     scopes: { type: 'string' }, expires: { type: 'string' }, 'oauth-client': { type: 'boolean' },
+    'trust-issuer': { type: 'string' }, audience: { type: 'string' }, 'jwks-url': { type: 'string' }, 'public-key': { type: 'string' }, claims: { type: 'string' },
   }, { min: 1, max: 2 }, io);
   if (!parsed) return 0;
   const { values, positionals: [sub, id] } = parsed;
@@ -135,7 +162,14 @@ export async function token(args: string[], io: Io): Promise<number> {
         ...(values.scopes !== undefined ? { scopes: values.scopes } : {}),
         ...(values['oauth-client'] ? { oauthClient: true } : {}),
         ...(values.expires !== undefined ? { expires: values.expires } : {}),
+        ...(values['trust-issuer'] !== undefined ? { trust: trustOf(values) } : {}),
       });
+      if (view.scope === 'issuer') {
+        io.err.write(`scimd: organization ${view.organization} now trusts the JWTs of ${view.issuer!.issuer} for ${view.issuer!.audience}` +
+          `${view.scopes ? `, up to ${view.scopes.join(' ')}` : ''}; revoke with scimd token revoke ${view.id}\n`);
+        io.out.write(`${view.id}\n`);
+        return 0;
+      }
       const whose = view.organization === null ? 'the operator (every organization)' : `organization ${view.organization}`;
       const may = view.scopes ? `, ${view.scopes.join(' ')}` : '';
       const until = view.expires ? `, valid until ${view.expires}` : '';

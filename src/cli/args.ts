@@ -25,10 +25,13 @@ export const COMMANDS: Readonly<Record<string, { readonly usage: string; readonl
   },
   token: {
     usage: `scimd token create [--org NAME] [--name NAME] [--dialect ${DIALECTS.join('|')} | --admin]\n` +
-      '                    [--scopes "scim:read scim:write"] [--expires 90d|TIME] [--oauth-client]\n  scimd token list [--org NAME] [--json]\n  scimd token revoke ID',
+      '                    [--scopes "scim:read scim:write"] [--expires 90d|TIME] [--oauth-client]\n' +
+      '  scimd token create --trust-issuer ISS --audience AUD (--jwks-url URL | --public-key FILE) [--claims NAME=VALUE,…] [--org NAME] [--scopes S]\n' +
+      '  scimd token list [--org NAME] [--json]\n  scimd token revoke ID',
     about: 'bearer tokens: create prints the new token alone on stdout (shown once); --admin makes an admin token, of --org or, without it, ' +
       'of every organization; --scopes limits a SCIM token (scim:read, scim:write, or per endpoint: scim:read:Users); --expires ends it (default: never); ' +
-      '--oauth-client makes an OAuth client instead, whose id and secret get access tokens at POST /oauth/token',
+      '--oauth-client makes an OAuth client instead, whose id and secret get access tokens at POST /oauth/token; ' +
+      '--trust-issuer makes the organization take the JWTs that issuer signs for the audience (prints the id)',
   },
   audit: {
     usage: 'scimd audit [--org NAME] [--since T] [--until T] [--resource-type T] [--resource-id ID] [--token ID]\n' +

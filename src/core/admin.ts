@@ -9,7 +9,7 @@ import { auditEntry, type AttributeChange, type AuditCaller, type AuditOperation
 import { parseAuditQuery, type AuditParams } from './audit-query.js';
 import { scimErrors } from './errors.js';
 import { readFeedPage, type FeedPage, type FeedParams } from './feed.js';
-import type { AdminScope, Delivery, Organization, OrganizationContents, OutboxEvent, TokenRecord, TokenScope } from './model.js';
+import type { AdminScope, Delivery, Organization, OrganizationContents, OutboxEvent, TokenRecord, TokenScope, TrustedIssuer } from './model.js';
 import type { AuditLog, OrganizationStore, Outbox, TokenStore } from './ports.js';
 import { timeOrderedId } from './resource/ids.js';
 import type { SchemaRegistry } from './schema/registry.js';
@@ -35,6 +35,8 @@ export interface TokenView {
   readonly scope: TokenScope;
   /** A SCIM token's scopes (core/scopes.ts); null for admin and operator tokens. */
   readonly scopes: readonly string[] | null;
+  /** A trusted issuer's configuration; null for every other kind. */
+  readonly issuer: TrustedIssuer | null;
   readonly created: string;
   /** When it stops being accepted; null: never. */
   readonly expires: string | null;
@@ -53,10 +55,57 @@ export interface NewTokenRequest {
   readonly admin?: boolean;
   /** An OAuth client (RFC 6749 §4.4) of the organization instead of a token: its secret gets access tokens. */
   readonly oauthClient?: boolean;
+  /** A JWT issuer the organization trusts instead of a token: the JWTs it signs for the audience are taken. */
+  readonly trust?: TrustedIssuer;
   /** A SCIM token's (or OAuth client's) scopes, as a list or space-separated (by default `scim:read scim:write`). */
   readonly scopes?: string | readonly string[];
   /** When it stops being accepted: a time (ISO 8601) or a span from now (`90d`, `12h`); by default never. */
   readonly expires?: string;
+}
+
+const TEXT = /^[^\p{Cc}]{1,2048}$/u;
+
+/** A trusted issuer's configuration, checked: its tokens can be verified, and only with public keys. */
+export function trustedIssuer(given: TrustedIssuer): TrustedIssuer {
+  if (typeof given !== 'object' || given === null || Array.isArray(given)) throw scimErrors.invalidValue('A trusted issuer is an object: { "issuer", "audience", "jwksUrl" or "publicKey", "claims" }.');
+  const o = given as unknown as Record<string, unknown>;
+  for (const field of ['issuer', 'audience'] as const) {
+    if (typeof o[field] !== 'string' || !TEXT.test(o[field] as string)) throw scimErrors.invalidValue(`A trusted issuer needs "${field}": the \`${field === 'issuer' ? 'iss' : 'aud'}\` its tokens carry.`);
+  }
+  if ((o.jwksUrl === undefined) === (o.publicKey === undefined)) throw scimErrors.invalidValue('A trusted issuer needs its keys: "jwksUrl" (where its JWKS is) or "publicKey" (PEM or JWK), one of them.');
+  if (o.jwksUrl !== undefined) {
+    let url: URL | undefined;
+    try {
+      url = typeof o.jwksUrl === 'string' ? new URL(o.jwksUrl) : undefined;
+    } catch {
+      url = undefined;
+    }
+    // keys fetched in clear could be anyone's: HTTPS, or this machine
+    const local = url !== undefined && url.protocol === 'http:' && ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname);
+    if (!url || !(url.protocol === 'https:' || local)) throw scimErrors.invalidValue(`"jwksUrl" must be an https:// URL; got ${JSON.stringify(o.jwksUrl)}.`);
+  }
+  if (o.publicKey !== undefined) {
+    const key = typeof o.publicKey === 'string' ? o.publicKey.trim() : '';
+    let jwk: Record<string, unknown> | undefined;
+    try {
+      jwk = key.startsWith('{') ? (JSON.parse(key) as Record<string, unknown>) : undefined;
+    } catch {
+      jwk = undefined;
+    }
+    if (/PRIVATE KEY/.test(key) || (jwk !== undefined && 'd' in jwk)) throw scimErrors.invalidValue('That is a private key: give the issuer\'s public key (and keep the private one secret).');
+    if (!/^-----BEGIN PUBLIC KEY-----[\s\S]+-----END PUBLIC KEY-----$/.test(key) && typeof jwk?.kty !== 'string') {
+      throw scimErrors.invalidValue('"publicKey" must be a PEM public key (-----BEGIN PUBLIC KEY-----) or a JWK as JSON.');
+    }
+  }
+  const claims = o.claims ?? {};
+  if (typeof claims !== 'object' || claims === null || Array.isArray(claims) || !Object.entries(claims).every(([k, v]) => k !== '' && typeof v === 'string')) {
+    throw scimErrors.invalidValue('"claims" must be an object of claim names and the string each must equal.');
+  }
+  return {
+    issuer: o.issuer as string, audience: o.audience as string,
+    ...(o.jwksUrl !== undefined ? { jwksUrl: o.jwksUrl as string } : { publicKey: (o.publicKey as string).trim() }),
+    ...(Object.keys(claims).length > 0 ? { claims: claims as Record<string, string> } : {}),
+  };
 }
 
 /** How long before its expiry a token is said to be expiring. */
@@ -152,6 +201,7 @@ export function createAdmin(store: AdminStore, options: AdminOptions = {}) {
     dialect: t.dialect,
     scope: t.scope,
     scopes: t.scopes ?? null,
+    issuer: t.issuer ?? null,
     created: t.created,
     expires: t.expires ?? null,
     expiryWarning: (!t.revoked && expiryWarning(t.expires ?? null, now())) || null,
@@ -225,7 +275,13 @@ export function createAdmin(store: AdminStore, options: AdminOptions = {}) {
       if (request.name === BOOTSTRAP_TOKEN_NAME) throw scimErrors.invalidValue(`The name ${BOOTSTRAP_TOKEN_NAME} is kept for the token SCIMD_BOOTSTRAP_TOKEN makes; choose another.`);
       if (request.admin && request.dialect !== undefined) throw scimErrors.invalidValue('A dialect names the IdP a SCIM token serves; an admin token has none.');
       if (request.admin && request.scopes !== undefined) throw scimErrors.invalidValue('Scopes say what a SCIM token may do; an admin token has none.');
-      if (request.admin && request.oauthClient) throw scimErrors.invalidValue('An OAuth client gets tokens for the SCIM API; an admin token is made as one.');
+      if (request.admin && (request.oauthClient || request.trust)) throw scimErrors.invalidValue('An OAuth client or a trusted issuer is for the SCIM API; an admin token is made as one.');
+      if (request.oauthClient && request.trust) throw scimErrors.invalidValue('Make an OAuth client or trust an issuer, not both at once.');
+      const trust = request.trust === undefined ? undefined : trustedIssuer(request.trust);
+      if (trust) {
+        const taken = (await store.listTokens()).find((t) => t.scope === 'issuer' && !t.revoked && t.issuer?.issuer === trust.issuer && t.issuer.audience === trust.audience);
+        if (taken) throw scimErrors.uniqueness(`The issuer ${trust.issuer} is already trusted for the audience ${trust.audience}${inScope(scope, taken.orgId) ? ` (id ${taken.id})` : ' by another organization'}: its tokens must name one organization.`);
+      }
       const endpoints = options.registry?.resourceTypes().map((rt) => rt.endpoint.replace(/^\/+/, ''));
       const scopes = request.scopes === undefined ? undefined : parseScopes(request.scopes, endpoints);
       const expires = request.expires === undefined ? undefined : expiryFrom(request.expires, now());
@@ -233,7 +289,7 @@ export function createAdmin(store: AdminStore, options: AdminOptions = {}) {
       if (request.organization !== undefined) org = await organizationNamed(scope, request.organization);
       else if (!('all' in scope)) org = (await visible(scope))[0];
       else if (!request.admin) org = await store.ensureOrganization(DEFAULT_ORGANIZATION);
-      const tokenScope: TokenScope = request.oauthClient ? 'client' : !request.admin ? 'scim' : org ? 'admin' : 'operator';
+      const tokenScope: TokenScope = request.oauthClient ? 'client' : trust ? 'issuer' : !request.admin ? 'scim' : org ? 'admin' : 'operator';
       const { token, record: made } = await createToken(store, {
         ...(org ? { orgId: org.id } : {}),
         ...(request.name !== undefined ? { name: request.name } : {}),
@@ -241,13 +297,16 @@ export function createAdmin(store: AdminStore, options: AdminOptions = {}) {
         scope: tokenScope,
         ...(scopes !== undefined ? { scopes } : {}),
         ...(expires !== undefined ? { expires } : {}),
+        ...(trust !== undefined ? { issuer: trust } : {}),
       });
       await record(actor, org?.id, 'create', { type: 'Token', id: made.id }, 201, [
+        ...(made.issuer ? [{ attribute: 'issuer', after: `${made.issuer.issuer} for ${made.issuer.audience}` }] : []),
         { attribute: 'name', after: made.name }, { attribute: 'scope', after: made.scope }, { attribute: 'dialect', after: made.dialect },
         ...(made.scopes ? [{ attribute: 'scopes', after: made.scopes.join(' ') }] : []),
         ...(made.expires ? [{ attribute: 'expires', after: made.expires }] : []),
       ]);
-      return { token, view: view(made, new Map(org ? [[org.id, org.name]] : [])) };
+      // a trusted issuer has no secret of its own: nothing to show
+      return { token: trust ? '' : token, view: view(made, new Map(org ? [[org.id, org.name]] : [])) };
     },
 
     /** The tokens the scope sees, of one organization when named, oldest first. */

@@ -20,6 +20,8 @@ export interface AuthenticationSetup {
   readonly bearerTokens: boolean;
   /** It has an active OAuth client (client credentials). */
   readonly oauthClients: boolean;
+  /** The JWT issuers it trusts. */
+  readonly issuers: readonly { readonly issuer: string; readonly audience: string }[];
 }
 
 const BEARER_SCHEME = {
@@ -39,7 +41,16 @@ const OAUTH2_SCHEME = {
 
 /** The schemes an organization has set up, the first primary; a bearer token when nothing says (an application's own authentication). */
 function schemesOf(setup: AuthenticationSetup | undefined): Attributes[] {
-  const schemes = setup === undefined ? [BEARER_SCHEME] : [...(setup.bearerTokens ? [BEARER_SCHEME] : []), ...(setup.oauthClients ? [OAUTH2_SCHEME] : [])];
+  const schemes = setup === undefined ? [BEARER_SCHEME] : [
+    ...(setup.bearerTokens ? [BEARER_SCHEME] : []),
+    ...(setup.oauthClients ? [OAUTH2_SCHEME] : []),
+    ...setup.issuers.map((t) => ({
+      type: 'oauthbearertoken',
+      name: `JWT from ${t.issuer}`,
+      description: `A JWT signed by ${t.issuer} for the audience ${t.audience}, sent as "Authorization: Bearer <token>".`,
+      specUri: 'https://www.rfc-editor.org/rfc/rfc7519',
+    })),
+  ];
   return (schemes.length > 0 ? schemes : [BEARER_SCHEME]).map((scheme, i) => ({ ...scheme, primary: i === 0 }));
 }
 

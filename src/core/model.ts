@@ -25,7 +25,23 @@ export type TokenScope =
   /** The admin API of every organization: the server's operator. */
   | 'operator'
   /** An OAuth client of its organization: its secret gets access tokens at the token endpoint (src/oauth). */
-  | 'client';
+  | 'client'
+  /** A JWT issuer its organization trusts (`issuer`): the JWTs it signs for the audience are taken as tokens. */
+  | 'issuer';
+
+/** What a trusted issuer's JWTs must be: signed by its keys, for the audience, with these claims. */
+export interface TrustedIssuer {
+  /** The `iss` its tokens carry. */
+  readonly issuer: string;
+  /** The `aud` they must carry (one of them). */
+  readonly audience: string;
+  /** Where its public keys are (a JWKS, RFC 7517); or */
+  readonly jwksUrl?: string;
+  /** its public key: PEM (SPKI) or a JWK as JSON. */
+  readonly publicKey?: string;
+  /** Claims a token must carry with exactly these values (e.g. Entra's `tid`, a gateway's `azp`). */
+  readonly claims?: Readonly<Record<string, string>>;
+}
 
 export interface TokenRecord {
   readonly id: string;
@@ -42,6 +58,8 @@ export interface TokenRecord {
   readonly created: string;
   /** When it stops being accepted; absent: never (Entra requires a perpetual token). */
   readonly expires?: string;
+  /** A trusted issuer's (scope `issuer`) configuration. */
+  readonly issuer?: TrustedIssuer;
   readonly lastUsed?: string;
   readonly revoked?: string;
 }

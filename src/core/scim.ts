@@ -596,7 +596,11 @@ export function createScim(options: ScimOptions) {
       discoverable(ctx);
       const at = now().getTime();
       const active = (await store.listTokens?.(ctx.orgId))?.filter((t) => !t.revoked && !(t.expires !== undefined && Date.parse(t.expires) <= at));
-      const setup = active && { bearerTokens: active.some((t) => t.scope === 'scim'), oauthClients: active.some((t) => t.scope === 'client') };
+      const setup = active && {
+        bearerTokens: active.some((t) => t.scope === 'scim'),
+        oauthClients: active.some((t) => t.scope === 'client'),
+        issuers: active.flatMap((t) => (t.scope === 'issuer' && t.issuer ? [t.issuer] : [])),
+      };
       return serviceProviderConfig({ maxResults, cursorTimeout, bulk: bulkLimits }, ctx.baseUrl, setup);
     },
 

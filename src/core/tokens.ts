@@ -5,7 +5,7 @@
  * token the admin API of its organization; an operator token the admin API of every organization.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { AdminScope, FoundToken, TokenRecord, TokenScope } from './model.js';
+import type { AdminScope, FoundToken, TokenRecord, TokenScope, TrustedIssuer } from './model.js';
 import type { AuditLog, OrganizationStore, TokenStore } from './ports.js';
 import { ScimError, scimErrors } from './errors.js';
 import { FULL_ACCESS, parseScopes } from './scopes.js';
@@ -76,6 +76,8 @@ export interface NewToken {
   readonly scopes?: readonly string[];
   /** When it stops being accepted (ISO 8601, in the future); by default never. */
   readonly expires?: string;
+  /** A trusted issuer's configuration (scope `issuer`). */
+  readonly issuer?: TrustedIssuer;
 }
 
 export async function createToken(store: TokenStore, input: NewToken): Promise<{ token: string; record: TokenRecord }> {
@@ -83,7 +85,8 @@ export async function createToken(store: TokenStore, input: NewToken): Promise<{
   if (!isDialect(dialect)) throw scimErrors.invalidValue(`unknown dialect "${dialect}"; use one of ${DIALECTS.join(', ')}`);
   const scope = input.scope ?? 'scim';
   if ((scope === 'operator') !== (input.orgId === undefined)) throw new Error('an operator token belongs to no organization; every other token to one');
-  const scoped = scope === 'scim' || scope === 'client';
+  const scoped = scope === 'scim' || scope === 'client' || scope === 'issuer';
+  if ((scope === 'issuer') !== (input.issuer !== undefined)) throw new Error('a trusted issuer, and only it, has an issuer configuration');
   if (input.scopes !== undefined && !scoped) throw scimErrors.invalidValue('Scopes say what a SCIM token may do; an admin token has none.');
   const created = new Date();
   if (input.expires !== undefined && !(Date.parse(input.expires) > created.getTime())) {
@@ -100,6 +103,7 @@ export async function createToken(store: TokenStore, input: NewToken): Promise<{
     hash: tokenDigest(token),
     created: created.toISOString(),
     ...(input.expires !== undefined ? { expires: new Date(input.expires).toISOString() } : {}),
+    ...(input.issuer !== undefined ? { issuer: input.issuer } : {}),
   };
   await store.createToken(record);
   return { token, record };
@@ -207,6 +211,7 @@ const SCIM_ONLY: WrongKind = {
   admin: 'This is an admin token; SCIM requests need a SCIM token of an organization.',
   operator: 'This is an admin token; SCIM requests need a SCIM token of an organization.',
   client: "This is an OAuth client's secret: get an access token with it from POST /oauth/token (client credentials), and send that.",
+  issuer: 'This is no token.',
 };
 
 /** A SCIM request's caller, from its SCIM token, or from an access token `options.accessTokens` verifies. */
@@ -236,7 +241,7 @@ export async function authenticate(store: TokenStore & AuditLog, authorization: 
 export async function authenticateClient(store: TokenStore & AuditLog, clientId: string, secret: string, options: AuthenticateOptions = {}): Promise<FoundToken> {
   const now = options.now ?? new Date();
   const wrong = 'This is not an OAuth client\'s secret: make a client with `scimd token create --oauth-client`.';
-  const record = await verifySecret(store, secret, ['client'], { scim: wrong, admin: wrong, operator: wrong, client: '' }, options, now);
+  const record = await verifySecret(store, secret, ['client'], { scim: wrong, admin: wrong, operator: wrong, issuer: wrong, client: '' }, options, now);
   // a secret of another client than the one named is no client's credential
   if (record.id !== clientId) return refuser(store, options, now)(scimErrors.unauthorized('The client id and secret do not belong together.'));
   return record;
@@ -247,6 +252,6 @@ export async function authenticateAdmin(store: TokenStore & AuditLog, authorizat
   const now = options.now ?? new Date();
   const token = await bearer(store, authorization, options, now);
   const notAdmin = 'This token is for the SCIM API; the admin API needs an admin token (scimd token create --admin).';
-  const record = await verifySecret(store, token, ['admin', 'operator'], { scim: notAdmin, client: notAdmin, admin: '', operator: '' }, options, now);
+  const record = await verifySecret(store, token, ['admin', 'operator'], { scim: notAdmin, client: notAdmin, issuer: notAdmin, admin: '', operator: '' }, options, now);
   return { scope: record.scope === 'operator' ? { all: true } : { orgId: record.orgId! }, tokenId: record.id, tokenName: record.name };
 }

@@ -8,7 +8,7 @@
 import { createAdmin, type AdminActor, type AdminOptions, type AdminStore } from '../core/admin.js';
 import { createConsole, quickSearch, type ConsoleSession, type ConsoleStores, type ConsoleUser } from '../core/console.js';
 import { ScimError, scimErrors } from '../core/errors.js';
-import type { AdminScope } from '../core/model.js';
+import type { AdminScope, TrustedIssuer } from '../core/model.js';
 import type { CallContext, Scim } from '../core/scim.js';
 import { connectionTest, stepPath } from '../core/connection-test.js';
 import { authenticateAdmin, expiredToken, type Dialect, type RequestContext } from '../core/tokens.js';
@@ -273,6 +273,8 @@ export function createConsoleHandler(options: ConsoleHandlerOptions): ScimHandle
       const made = await admin.createToken(actor, scope, {
         organization: params.org!, ...(name ? { name } : {}), ...(dialect ? { dialect } : {}), ...(scopes !== undefined ? { scopes } : {}), ...(expires ? { expires } : {}),
         ...(b.oauthClient === true ? { oauthClient: true } : {}),
+        // checked by the admin services, as the command line's
+        ...(b.trustIssuer !== undefined ? { trust: b.trustIssuer as TrustedIssuer } : {}),
       });
       return reply(made, 201, { 'cache-control': 'no-store' });
     }],

@@ -11,7 +11,8 @@ import { ScimError } from '../core/errors.js';
 import { allows, parseScopes, SCIM_READ, SCIM_WRITE } from '../core/scopes.js';
 import { authenticateClient, isDialect, type AccessTokenVerifier, type AuthenticateOptions, type RequestContext } from '../core/tokens.js';
 import type { AuditLog, SecretStore, TokenStore } from '../core/ports.js';
-import { SigningKeys } from './keys.js';
+import { isOwnKid, SigningKeys } from './keys.js';
+import { invalidToken, TrustedIssuers } from './trusted.js';
 
 /** Fifteen minutes: an IdP asks again when it is up, and a revoked client's last token ends soon after. */
 export const ACCESS_TOKEN_SECONDS = 900;
@@ -51,27 +52,32 @@ export interface TokenResponse {
   readonly scope: string;
 }
 
-/** RFC 6750 §3.1's answer to a bearer JWT that is not one of this server's, or no longer valid. */
-function invalidToken(description: string): ScimError {
-  return new ScimError(401, undefined, `The access token is not valid: ${description}.`, {
-    'WWW-Authenticate': `Bearer realm="scimd", error="invalid_token", error_description="${description.replace(/["\\]/g, '')}"`,
-  });
-}
-
 const text = (payload: JWTPayload, claim: string): string | undefined => (typeof payload[claim] === 'string' ? (payload[claim] as string) : undefined);
 
 export type OAuth = ReturnType<typeof createOAuth>;
 
-export function createOAuth(store: TokenStore & AuditLog & SecretStore) {
+export interface OAuthOptions {
+  /** How often a trusted issuer's JWKS may be fetched again for an unknown key (default 5 s). */
+  readonly jwksCooldownMs?: number;
+}
+
+export function createOAuth(store: TokenStore & AuditLog & SecretStore, options: OAuthOptions = {}) {
   const keys = new SigningKeys(store);
+  const trusted = new TrustedIssuers(store, options.jwksCooldownMs);
 
   const verifier: AccessTokenVerifier = {
+    /** scimd's own access tokens, by their kid; else the JWTs of the issuers organizations trust. */
     async verify(token: string, now: Date): Promise<RequestContext> {
       let kid: string | undefined;
       try {
         kid = decodeProtectedHeader(token).kid;
       } catch {
         throw invalidToken('it is not a JWT');
+      }
+      if (!isOwnKid(kid)) {
+        const caller = await trusted.verify(token, now);
+        if (caller) return caller;
+        throw invalidToken('it is not signed by this server nor by an issuer an organization here trusts');
       }
       // outside the try: a database that is away is not the token's fault
       const key = await keys.named(kid, now);

@@ -23,6 +23,9 @@ export interface SigningKey {
 
 const KID = /^scimd-(\d{1,9})$/;
 
+/** Whether a key id names one of scimd's own keys (rather than a trusted issuer's). */
+export const isOwnKid = (kid: string | undefined): boolean => KID.test(kid ?? '');
+
 const base64url = (bytes: Buffer) => bytes.toString('base64url');
 
 /** A P-256 key whose private scalar is drawn from the secret (hashed again in the vanishing case it is out of range). */

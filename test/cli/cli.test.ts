@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
+import { exportSPKI, generateKeyPair, SignJWT } from 'jose';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { freePort } from '../process.js';
 import { freshPostgresDatabase, postgresUrl } from '../postgres.js';
@@ -116,6 +117,20 @@ describe('scimd CLI', () => {
     expect((await get(accessToken)).status).toBe(200);
     expect((await get(secret)).status).toBe(403); // the secret is not a SCIM token
     expect(JSON.parse(cli('token', 'list', '--json').stdout).find((t: any) => t.name === 'okta-oauth')).toMatchObject({ scope: 'client', scopes: ['scim:read'] });
+  });
+
+  it('token create --trust-issuer: the id on stdout; serve takes the JWTs that issuer signs for the audience', async () => {
+    const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true });
+    const pem = join(dir, 'gateway.pem');
+    writeFileSync(pem, await exportSPKI(publicKey));
+    const r = cli('token', 'create', '--trust-issuer', 'https://gateway.example', '--audience', 'scimd', '--public-key', pem, '--claims', 'azp=hr-sync', '--scopes', 'scim:read', '--name', 'gateway');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^[0-9a-f]{16}\n$/);
+    expect(r.stderr).toMatch(/organization default now trusts the JWTs of https:\/\/gateway.example for scimd, up to scim:read; revoke with scimd token revoke [0-9a-f]{16}/);
+    const sign = (azp: string) => new SignJWT({ azp }).setProtectedHeader({ alg: 'ES256' }).setIssuer('https://gateway.example').setAudience('scimd').setExpirationTime('5m').sign(privateKey);
+    expect((await get(await sign('hr-sync'))).status).toBe(200);
+    expect((await get(await sign('someone-else'))).status).toBe(401);
+    expect(cli('token', 'create', '--trust-issuer', 'https://gateway.example')).toMatchObject({ code: 2, stderr: expect.stringMatching(/--trust-issuer needs --audience/) });
   });
 
   it('token create rejects an unknown dialect; unknown commands exit 2 with usage', () => {

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { exportSPKI, generateKeyPair } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createConsole } from '../../src/core/console.js';
 import { group, testServer, testToken, user, type TestServer } from '../helpers.js';
@@ -173,9 +174,16 @@ describe.skipIf(!CHROMIUM)('the admin console in chromium', () => {
     expect(granted.status).toBe(200);
     const { access_token: accessToken } = (await granted.json()) as { access_token: string };
     expect((await scim(accessToken, 'GET', '/Users')).status).toBe(200);
+    // a trusted issuer made through the admin API is listed beside them, with nothing to test
+    const ops = (await testToken(s.store, { name: 'ops', scope: 'operator' })).token;
+    const publicKey = await exportSPKI((await generateKeyPair('ES256', { extractable: true })).publicKey);
+    const trusted = await s.request('POST', '/admin/api/organizations/oauthed/tokens', { name: 'gateway', trustIssuer: { issuer: 'https://gw.example', audience: 'scimd', publicKey } }, { authorization: `Bearer ${ops}` });
+    expect(trusted.status).toBe(201);
     await page.reload();
     const row = page.getByRole('row', { name: /^okta-oauth OAuth client/ });
     await row.waitFor();
+    await page.getByRole('row', { name: /^gateway trusted issuer/ }).waitFor();
+    expect(await page.getByRole('button', { name: 'Test connection with gateway' }).count()).toBe(0);
     await page.getByRole('button', { name: 'Test connection with okta-oauth' }).click();
     await page.getByRole('status', { name: 'Connection test' }).getByText('would accept these answers').waitFor();
     await page.context().close();

@@ -96,7 +96,7 @@ describe('in Express, mounted at /admin/scim, the application signing its users 
 
   it('the operator sees every organization and its users, with the SCIM base URL of the application', async () => {
     const session = await api('olga', 'GET', '/session');
-    expect(session.body).toEqual({ role: 'operator', organization: null, csrf: expect.any(String), scimBaseUrl: `${origin}/scim/v2`, links: false });
+    expect(session.body).toEqual({ role: 'operator', organization: null, csrf: expect.any(String), scimBaseUrl: `${origin}/scim/v2`, oauthTokenUrl: `${origin}/oauth/token`, links: false });
     expect((await api('olga', 'GET', '/organizations')).body.map((o: { name: string }) => o.name).sort()).toEqual(['acme', 'globex']);
     const users = await api('olga', 'GET', '/organizations/acme/users');
     expect(users.body.Resources.map((u: { userName: string }) => u.userName)).toEqual(['ada.acme']);

@@ -228,8 +228,8 @@ function Provisioning({ session, org }) {
       setActionError(err);
     }
   };
-  // what an IdP calls SCIM with: tokens, and OAuth clients (whose access tokens it gets itself)
-  const scim = (tokens ?? []).filter((t) => t.scope === 'scim' || t.scope === 'client');
+  // what an IdP calls SCIM with: tokens, OAuth clients (whose access tokens it gets itself), issuers trusted for their JWTs
+  const scim = (tokens ?? []).filter((t) => t.scope === 'scim' || t.scope === 'client' || t.scope === 'issuer');
   const active = scim.filter((t) => !t.revoked);
   const lastUsed = active.filter((t) => t.lastUsed).sort((a, b) => (a.lastUsed < b.lastUsed ? 1 : -1))[0];
 
@@ -273,11 +273,11 @@ function Provisioning({ session, org }) {
       <tbody>
         ${scim.length === 0 && html`<tr><td colspan="8">No tokens yet: generate one for your identity provider.</td></tr>`}
         ${scim.map((t) => html`<tr data-token=${t.id}>
-          <td>${t.name}${t.scope === 'client' ? html` <span class="badge">OAuth client</span>` : null}${lastUsed && lastUsed.id === t.id ? html` <span class="badge">used last</span>` : null}</td>
+          <td>${t.name}${t.scope === 'client' ? html` <span class="badge">OAuth client</span>` : null}${t.scope === 'issuer' ? html` <span class="badge" title=${`JWTs of ${t.issuer.issuer} for ${t.issuer.audience}`}>trusted issuer</span>` : null}${lastUsed && lastUsed.id === t.id ? html` <span class="badge">used last</span>` : null}</td>
           <td>${idpName(t.dialect)}</td><td>${accessOf(t.scopes)}</td><td>${when(t.created)}</td><td>${when(t.lastUsed)}</td>
           <td>${t.expires ? when(t.expires) : 'Never'}${t.expiryWarning ? html` <span class="badge warning" title=${t.expiryWarning}>${expired(t.expires) ? 'expired' : 'expires soon'}</span>` : null}</td>
           <td>${t.revoked ? `Revoked ${when(t.revoked)}` : expired(t.expires) ? 'Expired' : 'Active'}</td>
-          <td class="actions">${t.revoked ? null : html`<button type="button" class="secondary" onClick=${() => test(t)} aria-label=${`Test connection with ${t.name}`}>Test connection</button>
+          <td class="actions">${t.revoked ? null : html`${t.scope === 'issuer' ? null : html`<button type="button" class="secondary" onClick=${() => test(t)} aria-label=${`Test connection with ${t.name}`}>Test connection</button>`}
             <button type="button" class="danger" onClick=${() => revoke(t)} aria-label=${`Revoke ${t.name}`}>Revoke</button>`}</td>
         </tr>`)}
       </tbody>

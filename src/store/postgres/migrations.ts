@@ -286,4 +286,12 @@ export const MIGRATIONS: readonly { readonly version: number; readonly name: str
       ALTER TABLE tokens ADD COLUMN expires TEXT;
     `,
   },
+  {
+    version: 8,
+    name: 'trusted JWT issuers',
+    sql: `
+      -- As in SQLite's migration 15.
+      ALTER TABLE tokens ADD COLUMN config TEXT;
+    `,
+  },
 ];

@@ -1,6 +1,6 @@
 /** Rows as the SQL stores keep them (the same tables in SQLite and PostgreSQL), and their contract values. */
 import { FULL_ACCESS } from '../../core/scopes.js';
-import type { Attributes, ConsoleGrant, OutboxEvent, ResourceRef, StoredResource, TokenRecord } from '../../core/model.js';
+import type { Attributes, ConsoleGrant, OutboxEvent, ResourceRef, StoredResource, TokenRecord, TrustedIssuer } from '../../core/model.js';
 import type { AuditRecord } from '../../core/audit.js';
 import type { LifecycleEvent } from '../../core/events.js';
 import type { IndexEntry } from '../../core/model.js';
@@ -29,6 +29,8 @@ export interface TokenRow {
   hash: string;
   created: string;
   expires: string | null;
+  /** A trusted issuer's configuration, as JSON. */
+  config: string | null;
   last_used: string | null;
   revoked: string | null;
 }
@@ -46,17 +48,18 @@ export function toResource(row: ResourceRow): StoredResource {
 }
 
 export function toToken(row: TokenRow): TokenRecord {
-  const scope = row.scope === 'admin' || row.scope === 'operator' || row.scope === 'client' ? row.scope : 'scim';
+  const scope = row.scope === 'admin' || row.scope === 'operator' || row.scope === 'client' || row.scope === 'issuer' ? row.scope : 'scim';
   return {
     id: row.id,
     ...(row.org_id !== null ? { orgId: row.org_id } : {}),
     name: row.name,
     dialect: row.dialect,
     scope,
-    ...(scope === 'scim' || scope === 'client' ? { scopes: row.scopes ? row.scopes.split(' ') : FULL_ACCESS } : {}),
+    ...(scope === 'scim' || scope === 'client' || scope === 'issuer' ? { scopes: row.scopes ? row.scopes.split(' ') : FULL_ACCESS } : {}),
     hash: row.hash,
     created: row.created,
     ...(row.expires ? { expires: row.expires } : {}),
+    ...(row.config ? { issuer: JSON.parse(row.config) as TrustedIssuer } : {}),
     ...(row.last_used ? { lastUsed: row.last_used } : {}),
     ...(row.revoked ? { revoked: row.revoked } : {}),
   };

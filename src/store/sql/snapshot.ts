@@ -171,7 +171,8 @@ export function rowInsert(r: Exclude<ImportItem, { kind: 'resource' | 'members' 
     case 'token':
       return insert('tokens', {
         id: r.id, org_id: r.orgId ?? null, name: r.name, dialect: r.dialect, scope: r.scope, scopes: Array.isArray(r.scopes) ? r.scopes.join(' ') : null,
-        hash: r.hash, created: r.created, expires: r.expires ?? null, last_used: r.lastUsed ?? null, revoked: r.revoked ?? null,
+        hash: r.hash, created: r.created, expires: r.expires ?? null, config: r.issuer ? JSON.stringify(r.issuer) : null,
+        last_used: r.lastUsed ?? null, revoked: r.revoked ?? null,
       });
     case 'audit':
       return restoredAudit(r.seq, { entry: r, version: r.version, added: [], removed: [] }, dialect);

@@ -177,6 +177,8 @@ export abstract class SqlStore implements Omit<Store, WritePath> {
    * revocation holds on the next request here, and on other nodes as soon as they hear of it.
    */
   private readonly tokens = new Map<string, FoundToken>();
+  /** Every token, as listTokens() last read them: kept the same way (trusted issuers are looked up in it). */
+  private allTokens: TokenRecord[] | undefined;
   /** tokensChangedElsewhere() when the tokens kept were read. */
   private tokensSeen: number | undefined;
   /** The changes to tokens made through this store, counted: a read they overtook is not kept. */
@@ -197,15 +199,23 @@ export abstract class SqlStore implements Omit<Store, WritePath> {
     } finally {
       this.tokensChangedHere++;
       this.tokens.clear();
+      this.allTokens = undefined;
     }
   }
 
-  async findTokenByHash(hash: string): Promise<FoundToken | undefined> {
+  /** Forgets what was kept when another process may have changed the tokens since; what tokensChangedElsewhere says now. */
+  private keptTokensChecked(): number | undefined {
     const elsewhere = this.tokensChangedElsewhere();
     if (elsewhere === undefined || elsewhere !== this.tokensSeen) {
       this.tokens.clear();
+      this.allTokens = undefined;
       this.tokensSeen = elsewhere;
     }
+    return elsewhere;
+  }
+
+  async findTokenByHash(hash: string): Promise<FoundToken | undefined> {
+    const elsewhere = this.keptTokensChecked();
     const known = this.tokens.get(hash);
     if (known) return known;
     const here = this.tokensChangedHere;
@@ -220,10 +230,13 @@ export abstract class SqlStore implements Omit<Store, WritePath> {
   }
 
   async listTokens(orgId?: string): Promise<TokenRecord[]> {
-    const read = orgId === undefined
-      ? rowsOf<TokenRow>('SELECT * FROM tokens ORDER BY created, id')
-      : rowsOf<TokenRow>('SELECT * FROM tokens WHERE org_id = ? ORDER BY created, id', orgId);
-    return (await this.x.read(read)).map(toToken);
+    if (orgId !== undefined) return (await this.x.read(rowsOf<TokenRow>('SELECT * FROM tokens WHERE org_id = ? ORDER BY created, id', orgId))).map(toToken);
+    const elsewhere = this.keptTokensChecked();
+    if (this.allTokens) return [...this.allTokens];
+    const here = this.tokensChangedHere;
+    const all = (await this.x.read(rowsOf<TokenRow>('SELECT * FROM tokens ORDER BY created, id'))).map(toToken);
+    if (elsewhere !== undefined && this.tokensChangedElsewhere() === elsewhere && this.tokensChangedHere === here) this.allTokens = all;
+    return [...all];
   }
 
   async createGrant(g: ConsoleGrant): Promise<void> {

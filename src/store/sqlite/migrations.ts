@@ -382,4 +382,12 @@ export const MIGRATIONS: readonly { readonly version: number; readonly name: str
       ALTER TABLE tokens ADD COLUMN expires TEXT;
     `,
   },
+  {
+    version: 15,
+    name: 'trusted JWT issuers',
+    sql: `
+      -- A trusted JWT issuer's configuration (tokens of scope 'issuer'), as JSON.
+      ALTER TABLE tokens ADD COLUMN config TEXT;
+    `,
+  },
 ];
