@@ -13,15 +13,26 @@ export interface ServerProcess {
 }
 
 /**
- * A port nobody listens on, from the OS. A random one may be taken (by another test's server, or as the ephemeral
- * port of a connection), and the health check would then find the wrong server.
+ * A port nobody listens on, for a child process to listen on. Not one the OS hands out (listen(0) and outgoing
+ * connections take from its ephemeral range, 32768 and up): a port it gave one test and got back could be given to a
+ * test in another worker before the first child listens. Each Vitest worker draws from a range of its own below it,
+ * and checks that the port is free.
  */
-export function freePort(): Promise<number> {
+let drawn = 0;
+export async function freePort(): Promise<number> {
+  const worker = Number(process.env.VITEST_POOL_ID ?? 0) % 24;
+  for (let tries = 0; tries < 500; tries++) {
+    const port = 20_000 + worker * 500 + (drawn++ % 500);
+    if (await listenable(port)) return port;
+  }
+  throw new Error('no free port in this worker\'s range');
+}
+
+function listenable(port: number): Promise<boolean> {
   return new Promise((resolve) => {
-    const srv = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
+    const srv = createServer();
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
   });
 }
 
