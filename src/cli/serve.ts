@@ -121,13 +121,14 @@ async function announce(log: { info(o: object, msg: string): void; warn(o: objec
   const organizations = await store.organizations();
   const active = (await store.listTokens()).filter((t) => !t.revoked);
   const count = (...kinds: string[]) => active.filter((t) => kinds.includes(t.scope)).length;
-  const tokens = { scim: count('scim'), admin: count('admin', 'operator'), oauthClients: count('client') };
+  const tokens = { scim: count('scim'), admin: count('admin', 'operator'), oauthClients: count('client'), trustedIssuers: count('issuer') };
   const listening = config.publicUrl ? { listening: address } : {};
   log.info(
     { scimUrl, ...listening, database, organizations: organizations.length, tokens },
-    `scimd serving SCIM at ${scimUrl} on the ${database}: ${plural(organizations.length, 'organization')}, ${plural(tokens.scim, 'active SCIM token')}, ${plural(tokens.admin, 'admin token')}${tokens.oauthClients > 0 ? `, ${plural(tokens.oauthClients, 'OAuth client')}` : ''}`,
+    `scimd serving SCIM at ${scimUrl} on the ${database}: ${plural(organizations.length, 'organization')}, ${plural(tokens.scim, 'active SCIM token')}, ${plural(tokens.admin, 'admin token')}${tokens.oauthClients > 0 ? `, ${plural(tokens.oauthClients, 'OAuth client')}` : ''}${tokens.trustedIssuers > 0 ? `, ${plural(tokens.trustedIssuers, 'trusted issuer')}` : ''}`,
   );
-  if (tokens.scim > 0 || tokens.oauthClients > 0) return;
+  // any way in for an IdP will do
+  if (tokens.scim + tokens.oauthClients + tokens.trustedIssuers > 0) return;
   // the command, runnable as printed: the SQLite file by its path; a PostgreSQL URL (it may hold a password) not at all
   const org = organizations.length === 1 && organizations[0]!.name !== 'default' ? ` --org ${shellWord(organizations[0]!.name)}` : organizations.length > 1 ? ' --org NAME' : '';
   const command = isPostgresUrl(config.database) ? `scimd token create${org}` : `scimd token create${org} --database ${shellWord(config.database)}`;

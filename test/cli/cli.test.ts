@@ -561,6 +561,17 @@ describe('serve says at start what it serves, on which store, and how to make a 
     expect(end.output).not.toContain(BOOT);
   });
 
+  it('an OAuth client is a way in too: counted, and no warning that every SCIM request will be refused', async () => {
+    const db = join(dir, 'announce-oauth.db');
+    expect(spawnSync(process.execPath, [BIN, 'token', 'create', '--oauth-client'], { env: { ...env, SCIMD_DATABASE: db } }).status).toBe(0);
+    const s = await started({ SCIMD_DATABASE: db });
+    const serving = s.lines().find((l) => l.msg.startsWith('scimd serving'))!;
+    expect(serving).toMatchObject({ tokens: { scim: 0, admin: 0, oauthClients: 1, trustedIssuers: 0 } });
+    expect(serving.msg).toMatch(/: 1 organization, 0 active SCIM tokens, 0 admin tokens, 1 OAuth client$/);
+    expect(s.lines().filter((l) => l.level >= 40)).toEqual([]);
+    expect((await s.stopped()).code).toBe(0);
+  });
+
   it.skipIf(!postgresUrl())('PostgreSQL: its host, port, database and user, never the password', async () => {
     const url = new URL(await freshPostgresDatabase(postgresUrl()!));
     url.password = 'hunter2'; // the test cluster trusts local connections: any password is accepted
