@@ -6,7 +6,7 @@
  */
 import { OAuthError, type OAuth } from '../oauth/issuer.js';
 import { SCIM_READ, SCIM_WRITE } from '../core/scopes.js';
-import { bodyErrors } from './errors.js';
+import { ScimError } from '../core/errors.js';
 import { authenticateOptions, failure, finish, single, type HttpRequest, type HttpResponse, type ScimHandler } from './handler.js';
 import type { RateLimiter } from './rate-limit.js';
 
@@ -82,8 +82,10 @@ export function createOAuthHandler(options: OAuthHandlerOptions): ScimHandler {
     let text: string;
     try {
       text = await request.readBody(FORM_LIMIT);
-    } catch {
-      throw new OAuthError(400, 'invalid_request', bodyErrors.tooLarge(FORM_LIMIT).detail);
+    } catch (e) {
+      // the body's refusals (too large, a length that lies) in OAuth's terms; anything else is no client's doing
+      if (e instanceof ScimError) throw new OAuthError(400, 'invalid_request', e.detail);
+      throw e;
     }
     const form = formOf(request, text);
     const client = clientOf(request, form);

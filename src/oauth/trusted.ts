@@ -60,8 +60,11 @@ export class TrustedIssuers {
     const audiences = typeof claimed.aud === 'string' ? [claimed.aud] : Array.isArray(claimed.aud) ? claimed.aud : [];
     if (typeof claimed.iss !== 'string' || audiences.length === 0) return undefined;
     const at = now.getTime();
-    const record = (await this.store.listTokens()).find((t) => t.scope === 'issuer' && !t.revoked && !(t.expires !== undefined && Date.parse(t.expires) <= at)
+    const trusting = (await this.store.listTokens()).filter((t) => t.scope === 'issuer' && !t.revoked && !(t.expires !== undefined && Date.parse(t.expires) <= at)
       && t.issuer !== undefined && t.issuer.issuer === claimed.iss && audiences.includes(t.issuer.audience));
+    // a token for the audiences of two organizations would be either's: it is neither's
+    if (new Set(trusting.map((t) => t.orgId)).size > 1) throw invalidToken('its audiences are trusted by more than one organization');
+    const record = trusting[0];
     if (!record?.issuer) return undefined;
     const trust = record.issuer;
     let payload: JWTPayload;

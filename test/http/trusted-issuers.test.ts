@@ -126,6 +126,18 @@ describe('a trusted issuer\'s JWTs', () => {
     expect(res.body.detail).toMatch(/^The keys of the issuer https:\/\/idp.test\/tenant-1 cannot be read just now/);
   });
 
+  it('a token whose audiences two organizations trust is neither\'s', async () => {
+    await trust({});
+    await s.store.ensureOrganization('globex');
+    const other = await s.request('POST', '/admin/api/organizations/globex/tokens', { name: 'globex-gw', trustIssuer: { issuer: ISSUER, audience: 'https://globex.example/scim', jwksUrl } }, as(operator));
+    expect(other.status).toBe(201);
+    const both = await new SignJWT({ tid: 'tenant-1' }).setProtectedHeader({ alg: 'RS256', kid: 'k1' }).setIssuer(ISSUER)
+      .setAudience([AUDIENCE, 'https://globex.example/scim']).setExpirationTime('5m').sign(k1.privateKey);
+    const res = await s.request('GET', '/Users', undefined, as(both));
+    expect([res.status, res.body.detail]).toEqual([401, 'The access token is not valid: its audiences are trusted by more than one organization.']);
+    expect((await s.request('GET', '/Users', undefined, as(await jwt()))).status).toBe(200);
+  });
+
   it('a public key given instead of a JWKS (PEM), and revoking the trust refuses its tokens at once', async () => {
     const es = await generateKeyPair('ES256', { extractable: true });
     const made = await trust({}, { jwksUrl: undefined, publicKey: await exportSPKI(es.publicKey), claims: undefined });
