@@ -186,6 +186,10 @@ describe.skipIf(!CHROMIUM)('the admin console in chromium', () => {
     expect(await page.getByRole('button', { name: 'Test connection with gateway' }).count()).toBe(0);
     await page.getByRole('button', { name: 'Test connection with okta-oauth' }).click();
     await page.getByRole('status', { name: 'Connection test' }).getByText('would accept these answers').waitFor();
+    // the Activity page filters by either, as by any token
+    await page.getByRole('link', { name: 'Activity' }).click();
+    await page.getByRole('heading', { name: 'Activity' }).waitFor();
+    await expect.poll(async () => page.getByLabel('Token').locator('option').allTextContents()).toEqual(['Any', 'okta-oauth', 'gateway']);
     await page.context().close();
   }, 60_000);
 

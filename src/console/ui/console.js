@@ -490,7 +490,7 @@ function Activity({ org }) {
         </select></div>
       <div class="field"><label for="token">Token</label>
         <select id="token" value=${filters.tokenId} onChange=${set('tokenId')}>
-          <option value="">Any</option>${(tokens ?? []).filter((t) => t.scope === 'scim' || t.scope === 'client').map((t) => html`<option value=${t.id}>${t.name}</option>`)}
+          <option value="">Any</option>${(tokens ?? []).filter((t) => t.scope === 'scim' || t.scope === 'client' || t.scope === 'issuer').map((t) => html`<option value=${t.id}>${t.name}</option>`)}
         </select></div>
     </div>
     <${ErrorNote} error=${error} />
