@@ -45,7 +45,14 @@ export interface AdminContext {
 
 /** RFC 6750 §3.1: a token that was valid and is no longer says so, so that a client knows to get a new one. */
 export function expiredToken(expires: string): ScimError {
-  return new ScimError(401, undefined, `The bearer token expired at ${expires}; ask for a new one.`, { 'WWW-Authenticate': 'Bearer realm="scimd", error="invalid_token", error_description="The access token expired"' });
+  return invalidTokenError(`The bearer token expired at ${expires}; ask for a new one.`, 'The access token expired');
+}
+
+/** RFC 6750 §3.1's 401 for a token that is no longer, or never was, valid: why, in the body and in the header. */
+export function invalidTokenError(detail: string, description: string): ScimError {
+  return new ScimError(401, undefined, detail, {
+    'WWW-Authenticate': `Bearer realm="scimd", error="invalid_token", error_description="${description.replace(/["\\]/g, '')}"`,
+  });
 }
 
 /** Writes of last-used times are spread out so that reads stay reads. */

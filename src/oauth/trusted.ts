@@ -6,9 +6,9 @@
  * scopes the token asks for (`scope`, `scp` or `roles`) that the issuer may grant, or all it may when it asks none.
  */
 import { createRemoteJWKSet, decodeJwt, errors as joseErrors, importJWK, importSPKI, jwtVerify, type CryptoKey, type JWK, type JWTPayload, type JWTVerifyGetKey } from 'jose';
-import { ScimError, scimErrors } from '../core/errors.js';
+import { scimErrors } from '../core/errors.js';
 import { allows, parseScopes } from '../core/scopes.js';
-import { isDialect, type RequestContext } from '../core/tokens.js';
+import { invalidTokenError, isDialect, type RequestContext } from '../core/tokens.js';
 import type { TokenRecord, TrustedIssuer } from '../core/model.js';
 import type { TokenStore } from '../core/ports.js';
 
@@ -25,12 +25,8 @@ type KeySource = JWTVerifyGetKey;
 /** The issuer's keys could not be read: not the token's fault, so 503 and the client tries again. */
 class KeysUnavailable extends Error {}
 
-/** RFC 6750 §3.1, as for scimd's own tokens. */
-export function invalidToken(description: string): ScimError {
-  return new ScimError(401, undefined, `The access token is not valid: ${description}.`, {
-    'WWW-Authenticate': `Bearer realm="scimd", error="invalid_token", error_description="${description.replace(/["\\]/g, '')}"`,
-  });
-}
+/** A JWT refused (RFC 6750 §3.1), scimd's own or an issuer's. */
+export const invalidToken = (why: string) => invalidTokenError(`The access token is not valid: ${why}.`, why);
 
 /** The scim:* scopes a token asks for, in whichever claim its issuer writes them. */
 function askedScopes(payload: JWTPayload): string[] {
