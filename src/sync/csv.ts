@@ -216,7 +216,11 @@ export function readCsv(text: string, options: CsvOptions = {}): Desired {
       const department = record[departmentColumn]!;
       if (department !== '' && !memberOf.includes(department)) memberOf.push(department);
     }
-    for (const g of memberOf) groups.set(g, [...(groups.get(g) ?? []), key]);
+    for (const g of memberOf) {
+      const members = groups.get(g);
+      if (members) members.push(key);
+      else groups.set(g, [key]);
+    }
     users.push({ key, attributes: doc, cleared: finalCleared, ...(manager !== undefined ? { manager } : {}) });
     if (errors.length >= 20) break;
   }

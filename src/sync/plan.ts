@@ -146,7 +146,10 @@ function index(resources: readonly TargetResource[], keyOf: (r: TargetResource) 
 
 /** Refuses a source that names one key twice: which of the two is meant cannot be told. */
 export function checkDesired(desired: Desired): void {
-  const twice = (keys: string[]) => keys.filter((k, i) => keys.indexOf(k) !== i);
+  const twice = (keys: string[]) => {
+    const seen = new Set<string>();
+    return keys.filter((k) => seen.has(k) || (seen.add(k), false));
+  };
   const users = [...new Set(twice(desired.users.map((u) => u.key)))];
   if (users.length > 0) throw new SyncInputError(`the source has ${users.length} key(s) more than once (nothing was changed): ${users.slice(0, 10).join(', ')}`);
   const groups = [...new Set(twice((desired.groups ?? []).map((g) => g.key)))];
