@@ -41,8 +41,11 @@ export interface BulkLimits {
   readonly maxPayloadSize: number;
 }
 
-/** Sends one chunk; answers an outcome per operation run, in order (fewer when failOnErrors stopped it). */
-export type ChunkSender = (operations: readonly BulkOperation[], failOnErrors: number | undefined) => Promise<BulkOutcome[]>;
+/**
+ * Sends one chunk, whose first operation is the run's `start`-th; answers an outcome per operation run, in order
+ * (fewer when failOnErrors stopped it).
+ */
+export type ChunkSender = (operations: readonly BulkOperation[], failOnErrors: number | undefined, start: number) => Promise<BulkOutcome[]>;
 
 /** `bulkId:x`, to use as a value or in a path before x exists. */
 export const bulkRef = (bulkId: string) => `${BULK_ID}${bulkId}`;
@@ -94,10 +97,14 @@ export function idOf(location: string | undefined): string | undefined {
 export function bulkOutcomes(sent: readonly BulkOperation[], body: unknown, url: string): BulkOutcome[] {
   const answered = (typeof body === 'object' && body !== null ? (body as Record<string, unknown>).Operations : undefined) as unknown;
   if (!Array.isArray(answered)) throw answerError({ method: 'POST', url }, 200, body);
+  const sentAt = new Map<string, number>();
+  sent.forEach((o, i) => {
+    if (o.bulkId !== undefined && !sentAt.has(o.bulkId)) sentAt.set(o.bulkId, i);
+  });
   const placed = answered.slice(0, sent.length).map((raw, i): [number, BulkOutcome] => {
     const r = (typeof raw === 'object' && raw !== null ? raw : {}) as Record<string, unknown>;
     // matched by bulkId where the answer carries one (§3.7.3 does not promise request order), else by place
-    const byBulkId = typeof r.bulkId === 'string' ? sent.findIndex((o) => o.bulkId === r.bulkId) : -1;
+    const byBulkId = typeof r.bulkId === 'string' ? (sentAt.get(r.bulkId) ?? -1) : -1;
     const at = byBulkId === -1 ? i : byBulkId;
     const op = sent[at]!;
     const status = Number(r.status);
@@ -129,56 +136,95 @@ function withIds(op: BulkOperation, ids: ReadonlyMap<string, string>): BulkOpera
 }
 
 /**
- * Runs the operations in chunks. A reference to a POST further on (which the server resolves within one request)
- * is allowed only when everything goes in one request: across chunks the earlier chunk would be sent unresolved.
+ * Runs the operations in chunks, up to `concurrency` chunks in flight (1 by default; always 1 with `failOnErrors`,
+ * whose count runs across chunks). A chunk naming a POST of an earlier chunk by bulkId waits for that chunk's answer,
+ * so the id can replace the reference. A reference to a POST further on (which the server resolves within one
+ * request) is allowed only when everything goes in one request: across chunks the earlier chunk would be sent
+ * unresolved.
  */
 export async function runChunked(
   operations: readonly BulkOperation[],
   limits: BulkLimits,
-  options: { failOnErrors?: number },
+  options: { failOnErrors?: number; concurrency?: number },
   send: ChunkSender,
 ): Promise<BulkOutcome[]> {
   const envelope = bytes(bulkBody([], options.failOnErrors));
-  const sizes = operations.map(bytes);
-  const oneRequest = operations.length <= limits.maxOperations && envelope + sizes.reduce((a, b) => a + b + 1, 0) <= limits.maxPayloadSize;
+  const oneRequest = operations.length <= limits.maxOperations && envelope + operations.reduce((a, op) => a + bytes(op) + 1, 0) <= limits.maxPayloadSize;
+  const definedAt = new Map<string, number>();
+  const refsOf: Array<ReadonlySet<string>> = [];
   if (!oneRequest) {
-    const definedAt = new Map(operations.flatMap((op, i) => (op.method === 'POST' && op.bulkId !== undefined ? [[op.bulkId, i] as const] : [])));
     operations.forEach((op, i) => {
-      const refs = bulkIdsIn([op.path.split('/').pop(), op.data]) ?? new Set();
+      if (op.method === 'POST' && op.bulkId !== undefined) definedAt.set(op.bulkId, i);
+    });
+    operations.forEach((op, i) => {
+      const refs = bulkIdsIn([op.path.split('/').pop(), op.data]) ?? new Set<string>();
       for (const ref of refs) {
         if ((definedAt.get(ref) ?? -1) > i) {
           throw scimErrors.invalidValue(`Operation ${i} names "bulkId:${ref}" before the POST that defines it; in a Bulk run of several requests, put the POST first.`);
         }
       }
+      refsOf[i] = refs;
     });
   }
+  const concurrency = options.failOnErrors === undefined ? Math.max(1, Math.floor(options.concurrency ?? 1)) : 1;
   const ids = new Map<string, string>();
-  const outcomes: BulkOutcome[] = [];
+  /** Each chunk's outcomes, by its place. */
+  const answers: BulkOutcome[][] = [];
+  /** The chunks sent and not yet answered: the index of their first operation, and their answer. */
+  const inFlight = new Map<number, { end: number; answered: Promise<void> }>();
   let errors = 0;
+  let stopped = false;
+  let failure: { error: unknown } | undefined;
   let next = 0;
   const budget = options.failOnErrors ?? Infinity;
-  while (next < operations.length && errors < budget) {
+  /** Waits for the chunk in flight that holds operation `at`, if any. */
+  const settled = async (at: number) => {
+    for (const [start, chunk] of inFlight) if (start <= at && at < chunk.end) await chunk.answered;
+  };
+  while (next < operations.length && errors < budget && !stopped && failure === undefined) {
     const chunk: BulkOperation[] = [];
     let size = envelope;
     while (next + chunk.length < operations.length && chunk.length < limits.maxOperations) {
-      const op = withIds(operations[next + chunk.length]!, ids);
+      const at = next + chunk.length;
+      for (const ref of refsOf[at] ?? []) {
+        const defined = definedAt.get(ref)!;
+        if (defined < next) await settled(defined);
+      }
+      const op = refsOf[at]?.size ? withIds(operations[at]!, ids) : operations[at]!;
       const more = bytes(op) + (chunk.length > 0 ? 1 : 0);
       if (size + more > limits.maxPayloadSize) {
-        if (chunk.length === 0) throw scimErrors.tooLarge(`Operation ${next} alone is larger than the server's maxPayloadSize (${limits.maxPayloadSize} bytes).`);
+        // thrown once the chunks in flight are answered
+        if (chunk.length === 0) failure = { error: scimErrors.tooLarge(`Operation ${at} alone is larger than the server's maxPayloadSize (${limits.maxPayloadSize} bytes).`) };
         break;
       }
       chunk.push(op);
       size += more;
     }
-    const answered = await send(chunk, options.failOnErrors === undefined ? undefined : budget - errors);
-    for (const outcome of answered) {
-      if (outcome.error) errors++;
-      else if (outcome.method === 'POST' && outcome.bulkId !== undefined && outcome.id !== undefined) ids.set(outcome.bulkId, outcome.id);
-      outcomes.push(outcome);
-    }
+    if (stopped || failure !== undefined) break;
+    const start = next;
+    const place = answers.length;
+    answers.push([]);
+    const answered = send(chunk, options.failOnErrors === undefined ? undefined : budget - errors, start).then(
+      (outcomes) => {
+        for (const outcome of outcomes) {
+          if (outcome.error) errors++;
+          else if (outcome.method === 'POST' && outcome.bulkId !== undefined && outcome.id !== undefined) ids.set(outcome.bulkId, outcome.id);
+        }
+        answers[place] = outcomes;
+        // the server stopped at failOnErrors, or answered fewer operations than it was sent
+        if (outcomes.length < chunk.length) stopped = true;
+      },
+      (error: unknown) => {
+        failure ??= { error };
+      },
+    ).finally(() => inFlight.delete(start));
+    inFlight.set(start, { end: start + chunk.length, answered });
     next += chunk.length;
-    // the server stopped at failOnErrors, or answered fewer operations than it was sent
-    if (answered.length < chunk.length) break;
+    while (inFlight.size >= concurrency) await Promise.race([...inFlight.values()].map((c) => c.answered));
   }
+  await Promise.all([...inFlight.values()].map((c) => c.answered));
+  if (failure !== undefined) throw failure.error;
+  // every chunk answered, in order (one sent before another chunk stopped short was run all the same)
+  const outcomes = answers.flat();
   return outcomes;
 }

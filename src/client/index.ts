@@ -187,9 +187,10 @@ export class ScimClient {
 
   /**
    * Runs a Bulk request of any size: chunked to the server's limits, or as single requests when it has no Bulk.
-   * Answers an outcome per operation run (fewer when `failOnErrors` stopped the run).
+   * Answers an outcome per operation run (fewer when `failOnErrors` stopped the run). `concurrency` requests go at
+   * once (default 1; always 1 with `failOnErrors`); one naming a POST of an earlier request waits for its answer.
    */
-  async bulk(request: BulkRequest, options: { failOnErrors?: number } = {}): Promise<BulkOutcome[]> {
+  async bulk(request: BulkRequest, options: { failOnErrors?: number; concurrency?: number } = {}): Promise<BulkOutcome[]> {
     const { features } = await this.discover();
     if (!features.bulk.supported) {
       return runChunked(request.operations, { maxOperations: 1, maxPayloadSize: Infinity }, options, async ([op]) => [await this.single(op!)]);

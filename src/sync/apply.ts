@@ -19,7 +19,7 @@ const PATCH_URN = 'urn:ietf:params:scim:api:messages:2.0:PatchOp';
 export interface ApplyOptions {
   /** Use Bulk when the target offers it (default true); false sends single requests. */
   readonly bulk?: boolean;
-  /** Single requests at once (default 8). */
+  /** Requests at once: 8 single requests by default, 2 Bulk requests (the server runs one while it reads the next). */
   readonly concurrency?: number;
   /** Most requests a second that apply sends (a Bulk request counts one); to count reads too, give the client a fetch that waits (see the CLI). */
   readonly rps?: number;
@@ -61,6 +61,8 @@ export interface Applied {
   readonly interrupted: boolean;
   readonly bulk: boolean;
   readonly requests: number;
+  /** Seconds from the first change sent to the last answered: the rate of the changes themselves. */
+  readonly seconds: number;
 }
 
 export interface Step {
@@ -115,6 +117,8 @@ export function userSteps(plan: Plan): { steps: Step[]; inlined: Set<Change> } {
  */
 export function laterSteps(plan: Plan, createdId: (key: string) => string | undefined, inlined: ReadonlySet<Change> = new Set()): Step[] {
   const steps: Step[] = [];
+  // the groups' POSTs go before every PATCH, so that a server creates them together (one Bulk run of POSTs)
+  const posts: Step[] = [];
   for (const change of plan.changes) {
     if (change.type === 'User') {
       if (change.manager === undefined || inlined.has(change)) continue;
@@ -127,9 +131,9 @@ export function laterSteps(plan: Plan, createdId: (key: string) => string | unde
     const added = (change.addMembers ?? []).map((m) => m.id ?? createdId(m.key)).filter((id): id is string => id !== undefined).map((value) => ({ value }));
     const adds = chunks(added, ADD_CHUNK);
     if (change.action === 'create') {
-      const bulkId = `group${steps.length}`;
+      const bulkId = `group${posts.length}`;
       const [first = [], ...rest] = adds;
-      steps.push({ change, op: { method: 'POST', path: '/Groups', bulkId, data: { schemas: [GROUP_URN], ...change.body, ...(first.length > 0 ? { members: first } : {}) } } });
+      posts.push({ change, op: { method: 'POST', path: '/Groups', bulkId, data: { schemas: [GROUP_URN], ...change.body, ...(first.length > 0 ? { members: first } : {}) } } });
       for (const more of rest) steps.push({ change, op: { method: 'PATCH', path: `/Groups/${BULK_ID}${bulkId}`, data: patchBody([{ op: 'add', path: 'members', value: more }]) } });
       continue;
     }
@@ -147,7 +151,7 @@ export function laterSteps(plan: Plan, createdId: (key: string) => string | unde
     ];
     for (const operations of bodies) steps.push({ change, op: { method: 'PATCH', path, data: patchBody(operations) } });
   }
-  return steps;
+  return [...posts, ...steps];
 }
 
 /** The data without a manager that names a POST by a bulkId `failed` says failed (or was never sent). */
@@ -242,8 +246,7 @@ export async function apply(client: ScimClient, plan: Plan, options: ApplyOption
   };
 
   const viaBulk = async (steps: Step[]) => {
-    let offset = 0;
-    await runChunked(steps.map((s) => s.op), features.bulk, {}, async (operations) => {
+    await runChunked(steps.map((s) => s.op), features.bulk, { concurrency: options.concurrency ?? 2 }, async (operations, _, start) => {
       if (signal?.aborted) return [];
       await limit();
       requests++;
@@ -259,9 +262,7 @@ export async function apply(client: ScimClient, plan: Plan, options: ApplyOption
         // the whole request was refused or lost: each of its operations failed with that answer
         outcomes = operations.map((op) => ({ method: op.method, path: op.path, status: 0, error: e as ScimClientError }));
       }
-      // runChunked sends the operations in order, chunk after chunk, and answers them in that order
-      outcomes.forEach((outcome, i) => record(steps[offset + i]!, outcome));
-      offset += operations.length;
+      outcomes.forEach((outcome, i) => record(steps[start + i]!, outcome));
       progress();
       return outcomes;
     });
@@ -321,6 +322,7 @@ export async function apply(client: ScimClient, plan: Plan, options: ApplyOption
   };
 
   const execute = (steps: Step[]) => (useBulk ? viaBulk(steps) : viaSingle(steps));
+  const started = performance.now();
   expect(phase1);
   await execute(phase1);
   if (!signal?.aborted) {
@@ -331,5 +333,6 @@ export async function apply(client: ScimClient, plan: Plan, options: ApplyOption
     for (const change of plan.changes) if (!open.has(change)) unfinished.delete(change);
     await execute(phase2);
   }
-  return { ...tally(plan, failed, unfinished), interrupted: signal?.aborted === true, bulk: useBulk, requests };
+  const seconds = requests === 0 ? 0 : (performance.now() - started) / 1000;
+  return { ...tally(plan, failed, unfinished), interrupted: signal?.aborted === true, bulk: useBulk, requests, seconds };
 }

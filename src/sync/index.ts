@@ -44,7 +44,7 @@ export async function sync(options: SyncOptions): Promise<SyncResult> {
   if (options.dryRun) {
     const { features } = await target.discover();
     const counts = tally(plan, new Map(), new Set());
-    return { plan, summary: { dryRun: true, interrupted: false, bulk: (options.bulk ?? true) && features.bulk.supported, requests: 0, ...counts, warnings: plan.warnings } };
+    return { plan, summary: { dryRun: true, interrupted: false, bulk: (options.bulk ?? true) && features.bulk.supported, requests: 0, seconds: 0, ...counts, warnings: plan.warnings } };
   }
   const applied = await apply(target, plan, options);
   return { plan, summary: { dryRun: false, ...applied, warnings: plan.warnings } };

@@ -9,6 +9,8 @@ export interface Summary {
   readonly bulk: boolean;
   /** Requests sent to carry out the plan (reads not counted). */
   readonly requests: number;
+  /** Seconds from the first of those requests to the last answer (0 when none was sent). */
+  readonly seconds: number;
   readonly users: Counts;
   readonly groups: Counts;
   /** Every failed change, with the server's SCIM error. */
@@ -53,6 +55,7 @@ export function summaryText(summary: Summary): string {
     countsLine('groups', summary.groups, summary.dryRun),
     ...summary.failures.map(failureLine),
   ];
+  if (summary.requests > 0) lines.push(`${summary.requests} ${summary.bulk ? 'Bulk ' : ''}request${summary.requests === 1 ? '' : 's'} in ${summary.seconds.toFixed(1)} s`);
   if (summary.dryRun) lines.push('dry run: nothing was changed');
   else if (summary.interrupted) lines.push('interrupted: run the same command again to finish (the plan is recomputed from the target)');
   return `${lines.join('\n')}\n`;

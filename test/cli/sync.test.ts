@@ -77,6 +77,8 @@ describe('scimd sync, 10,000 CSV rows into scimd', () => {
     expect(s.users).toMatchObject({ created: N, updated: 0, deactivated: 0, unchanged: 0, failed: 0, pending: 0 });
     expect(s.groups).toMatchObject({ created: GROUPS, failed: 0 });
     expect(s.bulk).toBe(true);
+    // the rate of the changes themselves: from the first request to the last answer
+    expect(s.seconds).toBeGreaterThan(0);
     const ids = await externalIds(target);
     expect(ids).toHaveLength(N);
     expect(new Set(ids).size).toBe(N);
@@ -93,6 +95,7 @@ describe('scimd sync, 10,000 CSV rows into scimd', () => {
     expect(again.users).toEqual({ created: 0, updated: 0, deactivated: 0, deleted: 0, unchanged: N, failed: 0, pending: 0 });
     expect(again.groups).toEqual({ created: 0, updated: 0, deactivated: 0, deleted: 0, unchanged: GROUPS, failed: 0, pending: 0 });
     expect(again.requests).toBe(0);
+    expect(again.seconds).toBe(0);
   }, 120_000);
 
   it('after 10 rows edited and 5 deleted: exactly 10 updates and 5 deactivations (and their memberships)', async () => {
@@ -236,6 +239,7 @@ describe('scimd sync, smaller runs', () => {
     expect(code).toBe(1);
     expect(out).toContain('failed 1');
     expect(out).toMatch(/^FAILED create User X9: 409 uniqueness — /m);
+    expect(out).toMatch(/^\d+ Bulk requests? in \d+\.\d s$/m);
   });
 
   it('bad input: a clear error, and nothing changed', async () => {

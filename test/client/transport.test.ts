@@ -142,6 +142,66 @@ describe('Bulk answers', () => {
   });
 });
 
+describe('Bulk requests at once', () => {
+  /** A Bulk server of two operations a request that answers each request only when the test lets it go. */
+  async function heldServer() {
+    const held: { ops: { bulkId?: string; data?: { manager?: string } }[]; release: () => void }[] = [];
+    let inFlight = 0;
+    let most = 0;
+    const s = await serve(async (req) => {
+      if (req.url.endsWith('/ServiceProviderConfig')) return { status: 200, body: { bulk: { supported: true, maxOperations: 2, maxPayloadSize: 100000 } } };
+      if (!req.url.endsWith('/Bulk')) return { status: 404 };
+      const ops = JSON.parse(req.body).Operations as { bulkId: string; data: { manager?: string } }[];
+      most = Math.max(most, ++inFlight);
+      await new Promise<void>((release) => held.push({ ops, release }));
+      inFlight--;
+      return { status: 200, body: { Operations: ops.map((op) => ({ method: 'POST', bulkId: op.bulkId, status: '201', location: `${s.url}/scim/v2/Users/id-of-${op.bulkId}` })) } };
+    });
+    return { s, held, most: () => most };
+  }
+  const until = async (check: () => boolean) => {
+    while (!check()) await new Promise((resolve) => setTimeout(resolve, 5));
+  };
+
+  it('keeps `concurrency` requests in flight; one naming a POST of a request in flight waits for its answer', async () => {
+    const { s, held, most } = await heldServer();
+    const request = new BulkRequest();
+    // a0..a3 stand alone (two requests); b0 and b1 name a1, whose id is known only once the first request is answered
+    for (let i = 0; i < 4; i++) request.post('Users', { userName: `a${i}` }, `a${i}`);
+    request.post('Users', { userName: 'b0', manager: 'bulkId:a1' }, 'b0').post('Users', { userName: 'b1', manager: 'bulkId:a1' }, 'b1');
+    const run = clientOf(s).bulk(request, { concurrency: 3 });
+    await until(() => held.length === 2);
+    // the third request waits for the first's answer, though a third may be in flight
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(held).toHaveLength(2);
+    held[1]!.release();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(held).toHaveLength(2);
+    held[0]!.release();
+    await until(() => held.length === 3);
+    expect(held[2]!.ops.map((op) => op.data?.manager)).toEqual(['id-of-a1', 'id-of-a1']);
+    held[2]!.release();
+    const outcomes = await run;
+    expect(outcomes.map((o) => o.id)).toEqual(['a0', 'a1', 'a2', 'a3', 'b0', 'b1'].map((b) => `id-of-${b}`));
+    expect(most()).toBe(2);
+  });
+
+  it('sends one request at a time by default and with failOnErrors', async () => {
+    for (const options of [{}, { concurrency: 4, failOnErrors: 5 }]) {
+      const { s, held, most } = await heldServer();
+      const request = new BulkRequest();
+      for (let i = 0; i < 6; i++) request.post('Users', { userName: `c${i}` }, `c${i}`);
+      const run = clientOf(s).bulk(request, options);
+      for (let n = 1; n <= 3; n++) {
+        await until(() => held.length === n);
+        held[n - 1]!.release();
+      }
+      expect(await run).toHaveLength(6);
+      expect(most()).toBe(1);
+    }
+  });
+});
+
 describe('authentication', () => {
   it('sends a bearer token and basic credentials', async () => {
     const s = await serve(() => ok);

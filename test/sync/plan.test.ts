@@ -88,10 +88,23 @@ describe('plan', () => {
     // the requests: one add of the new member, one remove a member by a value filter
     const steps = laterSteps(p, (key) => (key === 'E3' ? '3' : undefined));
     expect(steps.map((s) => [s.op.method, s.op.path, (s.op.data as { Operations?: unknown[] }).Operations ?? (s.op.data as { members?: unknown }).members])).toEqual([
+      ['POST', '/Groups', [{ value: '2' }, { value: '3' }]],
       ['PATCH', '/Groups/g1', [{ op: 'add', path: 'members', value: [{ value: '3' }] }]],
       ['PATCH', '/Groups/g1', [{ op: 'remove', path: 'members[value eq "2"]' }, { op: 'remove', path: 'members[value eq "4"]' }]],
-      ['POST', '/Groups', [{ value: '2' }, { value: '3' }]],
     ]);
+  });
+
+  it('creates the new groups before any PATCH adds their further members: one run of POSTs for a Bulk server', () => {
+    const users = Array.from({ length: 1200 }, (_, i) => wanted(`E${i}`));
+    const keys = users.map((u) => u.key);
+    const p = plan({ users, groups: [{ key: 'A', displayName: 'A', members: keys }, { key: 'B', displayName: 'B', members: keys }] }, { users: [], groups: [] });
+    const steps = laterSteps(p, (key) => `id-${key}`);
+    // 1,200 members: 500 in each POST, then two PATCHes of 500 and 200 each
+    expect(steps.map((s) => `${s.op.method} ${s.op.path}`)).toEqual([
+      'POST /Groups', 'POST /Groups',
+      'PATCH /Groups/bulkId:group0', 'PATCH /Groups/bulkId:group0', 'PATCH /Groups/bulkId:group1', 'PATCH /Groups/bulkId:group1',
+    ]);
+    expect(steps.map((s) => s.op.bulkId)).toEqual(['group0', 'group1', undefined, undefined, undefined, undefined]);
   });
 
   it('refuses a source that would deactivate everything, or names a key twice; a key the target holds twice is a conflict', () => {
