@@ -3,7 +3,8 @@
  * its own: a failed one leaves nothing behind and the others go on (up to `failOnErrors`). An operation naming
  * `bulkId:x` waits until the POST defining x has run, wherever it stands in the request; when references form a
  * cycle (§3.7.1), one resource is created without them and given them once the others exist. Runs of ready POSTs
- * to one endpoint are written in one store transaction, which is what makes a bulk load fast.
+ * to one endpoint are written in one store transaction, which is what makes a bulk load fast; runs of ready PATCHes
+ * that only change the members of different resources go at once, and share a commit.
  */
 import { ScimError, scimErrors } from './errors.js';
 import { MAX_DEPTH, shown } from './json.js';
@@ -28,6 +29,11 @@ export interface BulkTarget {
   replace(endpoint: string, id: string, body: unknown, conditions: Preconditions): Promise<{ location: string; etag: string }>;
   patch(endpoint: string, id: string, body: unknown, conditions: Preconditions): Promise<{ location: string; etag: string }>;
   delete(endpoint: string, id: string, conditions: Preconditions): Promise<void>;
+  /**
+   * Whether a PATCH body only adds or removes members: such PATCHes to different resources commute (nothing they
+   * check or write depends on another's), so a run of them is sent together and shares one commit.
+   */
+  changesOnlyMembers(endpoint: string, body: unknown): boolean;
   /** The URL of a resource at an endpoint, when the endpoint exists. */
   location(endpoint: string, id: string): string | undefined;
 }
@@ -296,6 +302,25 @@ export async function runBulk(target: BulkTarget, body: unknown, limits: BulkLim
         if (!(outcome instanceof ScimError) && p.bulkId !== undefined) ids.set(p.bulkId, outcome.id);
         settle(p, outcome);
       });
+      continue;
+    }
+    if (op.method === 'PATCH' && op.version === undefined && target.changesOnlyMembers(op.endpoint, dataOf(op))) {
+      // this PATCH and the ready member-only PATCHes right after it, each to another resource (at most as many as
+      // may still fail, so failOnErrors stops the run where one at a time would)
+      const run = [op];
+      const targets = new Set([`${op.endpoint} ${resolvedId(op)}`]);
+      for (let j = at + 1; j < pending.length && run.length < request.failOnErrors - errors; j++) {
+        const next = pending[j]!;
+        if (next.method !== 'PATCH' || next.invalid || next.version !== undefined || blocked(next) || ![...next.refs].every(decided)) break;
+        const key = `${next.endpoint} ${resolvedId(next)}`;
+        if (targets.has(key) || !target.changesOnlyMembers(next.endpoint, dataOf(next))) break;
+        run.push(next);
+        targets.add(key);
+      }
+      pending.splice(at, run.length);
+      const faults = (await Promise.allSettled(run.map((p) => attempt(p, () => target.patch(p.endpoint, resolvedId(p), dataOf(p), {})))))
+        .flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
+      if (faults.length > 0) throw faults[0];
       continue;
     }
     pending.splice(at, 1);

@@ -371,6 +371,15 @@ export function createScim(options: ScimOptions) {
           replace: (endpoint, id, data, conditions) => this.replace(ctx, endpoint, id, data, idOnly, conditions),
           patch: (endpoint, id, data, conditions) => this.patch(ctx, endpoint, id, data, idOnly, conditions),
           delete: (endpoint, id, conditions) => this.delete(ctx, endpoint, id, conditions),
+          changesOnlyMembers: (endpoint, body) => {
+            const rt = registry.byEndpoint(endpoint);
+            if (!rt || !hasMembers(rt)) return false;
+            try {
+              return parsePatchRequest(body).every(onMembers);
+            } catch {
+              return false; // refused when it runs, one at a time
+            }
+          },
           location: (endpoint, id) => {
             const rt = registry.byEndpoint(endpoint);
             return rt ? renderContext(ctx).location(rt.name, id) : undefined;
@@ -444,7 +453,9 @@ export function createScim(options: ScimOptions) {
         // whatever the change, so a group's PATCH answers 204 (RFC 7644 §3.5.2 allows it; Entra asks for it, Okta
         // takes either) unless attributes were asked for, as the dialect's PATCHes do.
         const noContent = !asked && (rules.patchResponse === 'noContent' || hasMembers(rt));
-        const delta = noContent && conditions.ifMatch === undefined && hasMembers(rt) && operations.every(onMembers);
+        const projection = parseProjection(rt, params.attributes, params.excludedAttributes);
+        // a delta reads no member: so may any answer that shows none (204, or a Bulk operation's id and version)
+        const delta = (noContent || derivedName(rt, projection) !== 'members') && conditions.ifMatch === undefined && hasMembers(rt) && operations.every(onMembers);
         const result = (delta ? await changeMembers(ctx, rt, id, operations, rules.patch, record) : undefined) ?? await modify(ctx, rt, id, conditions, async (existing, currentMembers) => {
           const { document, members, removedSecrets } = await applyPatch(
             {
@@ -473,7 +484,7 @@ export function createScim(options: ScimOptions) {
           };
         });
         if (noContent) return { resource: {}, location: renderContext(ctx).location(rt.name, id), etag: etagOf(result.version), noContent };
-        return { ...(await respond(ctx, rt, result, parseProjection(rt, params.attributes, params.excludedAttributes))), noContent };
+        return { ...(await respond(ctx, rt, result, projection)), noContent };
       });
     },
 

@@ -90,3 +90,53 @@ describe('member changes to one group', () => {
     expect(await memberIds()).toEqual([]);
   });
 });
+
+describe('member changes in a Bulk request', () => {
+  const BULK = 'urn:ietf:params:scim:api:messages:2.0:BulkRequest';
+  const bulkPatch = (id: string, body: object, extra: object = {}) => ({ method: 'PATCH', path: `/Groups/${id}`, data: body, ...extra });
+  let groups: string[];
+  beforeEach(async () => {
+    groups = [];
+    for (let i = 0; i < 8; i++) groups.push((await scim.create(ctx, 'Groups', { schemas: [GROUP], displayName: `team${i}` })).resource.id as string);
+  });
+  const membersOf = async (id: string) => (await store.members(ctx.orgId, id)).map((m) => m.value).sort();
+
+  it('PATCHes that only change the members of different groups go at once and share a commit; each answers its version', async () => {
+    const flush = vi.spyOn(GroupCommit.prototype as unknown as { flush: () => void }, 'flush');
+    const reads = vi.spyOn(store, 'members');
+    const planned = vi.spyOn(store, 'modifyResource');
+    const response = await scim.bulk(ctx, { schemas: [BULK], Operations: groups.map((id, i) => bulkPatch(id, patch({ op: 'add', path: 'members', value: users.slice(i * 4, i * 4 + 4).map((value) => ({ value })) }))) });
+    expect(response.Operations.map((o) => [o.status, o.version])).toEqual(groups.map(() => ['200', 'W/"2"']));
+    // one at a time, each would commit before the next began: 8 commits
+    expect(flush.mock.calls.length).toBeLessThanOrEqual(2);
+    // deltas, though a Bulk operation answers 200: no member read, nothing planned from the group's state
+    expect(reads).not.toHaveBeenCalled();
+    expect(planned).not.toHaveBeenCalled();
+    for (const [i, id] of groups.entries()) expect(await membersOf(id)).toEqual(users.slice(i * 4, i * 4 + 4).sort());
+  });
+
+  it('one at a time: a second PATCH of the same group, one with a version, one with other attributes, and under failOnErrors', async () => {
+    const add = (from: number, to: number) => patch({ op: 'add', path: 'members', value: users.slice(from, to).map((value) => ({ value })) });
+    const flush = vi.spyOn(GroupCommit.prototype as unknown as { flush: () => void }, 'flush');
+    const response = await scim.bulk(ctx, {
+      schemas: [BULK],
+      Operations: [
+        bulkPatch(groups[0]!, add(0, 2)),
+        bulkPatch(groups[0]!, patch({ op: 'remove', path: `members[value eq "${users[0]}"]` })),
+        bulkPatch(groups[1]!, add(2, 4), { version: 'W/"1"' }),
+        bulkPatch(groups[2]!, patch({ op: 'replace', path: 'displayName', value: 'renamed' }, { op: 'add', path: 'members', value: [{ value: users[4] }] })),
+      ],
+    });
+    expect(response.Operations.map((o) => o.status)).toEqual(['200', '200', '200', '200']);
+    expect(flush.mock.calls.length).toBe(4);
+    expect(await membersOf(groups[0]!)).toEqual([users[1]]);
+    expect(await membersOf(groups[1]!)).toEqual(users.slice(2, 4).sort());
+    // failOnErrors 1: the first failure ends the request; the PATCH after it is neither run nor answered
+    const stopped = await scim.bulk(ctx, {
+      schemas: [BULK], failOnErrors: 1,
+      Operations: [bulkPatch(groups[3]!, patch({ op: 'add', path: 'members', value: [{ value: 'nobody' }] })), bulkPatch(groups[4]!, add(5, 6))],
+    });
+    expect(stopped.Operations.map((o) => o.status)).toEqual(['400']);
+    expect(await membersOf(groups[4]!)).toEqual([]);
+  });
+});
