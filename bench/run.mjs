@@ -152,7 +152,8 @@ async function startServer(file, env = {}) {
   await ensureBootstrapToken(store, TOKEN);
   await store.close();
   const port = await freePort();
-  const child = spawn(process.execPath, [join(root, 'bin', 'scimd.js'), 'serve'], {
+  // started as deploy/ and `npm start` start it: the young generation held to 8 MiB (docs/deployment.md#memory)
+  const child = spawn(process.execPath, ['--max-semi-space-size=4', join(root, 'bin', 'scimd.js'), 'serve'], {
     // the default log level (a line a request, as deployed), the log itself discarded
     env: { ...process.env, SCIMD_PORT: String(port), SCIMD_DATABASE: file, SCIMD_SCHEMAS: schemaFile, SCIMD_LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'ignore', 'inherit'],
