@@ -420,13 +420,13 @@ async function scaleOut(file, scenarios) {
  */
 async function runSync(n) {
   const header = 'employee_id,email,first_name,last_name,display_name,title,department,manager,status,groups';
-  const export_ = (file, rows, prefix) => {
+  const writeExport = (file, rows, prefix) => {
     const lines = Array.from({ length: rows }, (_, i) => [`${prefix}${i}`, `${prefix.toLowerCase()}user${i}@example.com`, `Given${i % 997}`, `Family${i}`, `User ${i}`, `Title ${i % 7}`, `Dept${i % 5}`, i === 0 ? '' : `${prefix}${Math.floor(i / 10)}`, 'active', `Team${i % 8}`].join(','));
     writeFileSync(file, `${header}\n${lines.join('\n')}\n`);
     return file;
   };
-  const csv = export_(join(work, 'sync.csv'), n, 'E');
-  const warmCsv = export_(join(work, 'warm-up.csv'), 1000, 'W');
+  const csv = writeExport(join(work, 'sync.csv'), n, 'E');
+  const warmCsv = writeExport(join(work, 'warm-up.csv'), 1000, 'W');
   const WARM_TOKEN = 'warm-up-token-of-at-least-32-characters';
   const command = (port, file, token, flags) => new Promise((resolve, reject) => {
     const cli = spawn(process.execPath, [join(root, 'bin', 'scimd.js'), 'sync', file, '--url', `http://127.0.0.1:${port}/scim/v2`, '--token', token, '--json', ...flags], { stdio: ['ignore', 'pipe', 'ignore'] });

@@ -187,8 +187,8 @@ export async function runChunked(
     while (next + chunk.length < operations.length && chunk.length < limits.maxOperations) {
       const at = next + chunk.length;
       for (const ref of refsOf[at] ?? []) {
-        const defined = definedAt.get(ref)!;
-        if (defined < next) await settled(defined);
+        const defined = definedAt.get(ref);
+        if (defined !== undefined && defined < next) await settled(defined);
       }
       const op = refsOf[at]?.size ? withIds(operations[at]!, ids) : operations[at]!;
       const more = bytes(op) + (chunk.length > 0 ? 1 : 0);
@@ -225,6 +225,5 @@ export async function runChunked(
   await Promise.all([...inFlight.values()].map((c) => c.answered));
   if (failure !== undefined) throw failure.error;
   // every chunk answered, in order (one sent before another chunk stopped short was run all the same)
-  const outcomes = answers.flat();
-  return outcomes;
+  return answers.flat();
 }
