@@ -61,10 +61,23 @@ export class FastifyHttpRequest implements HttpRequest {
   }
 }
 
-export function sendHttpResponse(reply: FastifyReply, response: HttpResponse): FastifyReply {
+function sendHttpResponse(reply: FastifyReply, response: HttpResponse): void {
   reply.code(response.status);
   for (const name in response.headers) reply.header(name, response.headers[name]);
-  return reply.send(response.body);
+  reply.send(response.body);
+}
+
+/**
+ * A Fastify route handler answering with what `answer` resolves to. It returns nothing and sends when the answer
+ * comes: a handler that returns its reply has Fastify watch the response for its end, on every request.
+ */
+export function fastifyRoute(answer: (req: FastifyRequest) => Promise<HttpResponse>): (req: FastifyRequest, reply: FastifyReply) => void {
+  return (req, reply) => {
+    answer(req).then(
+      (response) => sendHttpResponse(reply, response),
+      (err: unknown) => void reply.send(err),
+    );
+  };
 }
 
 /** Fastify refuses these before any handler runs; the SCIM handler decides them itself, after authentication. */
@@ -81,12 +94,12 @@ export const scimPlugin: FastifyPluginAsync<ScimPluginOptions> = async (instance
         });
   const prefix = instance.prefix.replace(/\/+$/, '');
   const depth = prefix.split('/').filter(Boolean).length;
-  const serve = async (req: FastifyRequest, reply: FastifyReply) => sendHttpResponse(reply, await handler(new FastifyHttpRequest(req, prefix, depth)));
+  const serve = fastifyRoute((req) => handler(new FastifyHttpRequest(req, prefix, depth)));
 
   passBodiesThrough(instance);
-  instance.setErrorHandler(async (err: { code?: string }, req, reply) => {
-    if (err.code !== undefined && HANDED_OVER.has(err.code)) return serve(req, reply);
-    throw err;
+  instance.setErrorHandler((err: { code?: string }, req, reply) => {
+    if (err.code === undefined || !HANDED_OVER.has(err.code)) throw err;
+    serve(req, reply);
   });
   // every method and path under the prefix: the handler routes, and answers 404 where nothing matches (methods
   // Fastify's `all` leaves out reach its not-found handler, which this prefix's is)

@@ -15,7 +15,7 @@ import { createOAuthHandler, OAUTH_PATHS } from './oauth.js';
 import { createOAuth } from '../oauth/issuer.js';
 import type { RateLimiter } from './rate-limit.js';
 import { SCIM_JSON, answerNotFound, requestIdOf } from './handler.js';
-import { FastifyHttpRequest, passBodiesThrough, scimPlugin, sendHttpResponse } from './fastify.js';
+import { FastifyHttpRequest, fastifyRoute, passBodiesThrough, scimPlugin } from './fastify.js';
 
 export { SCIM_JSON } from './handler.js';
 export const SCIM_PREFIX = '/scim/v2';
@@ -91,13 +91,20 @@ export function buildServer(options: ServerOptions): FastifyInstance {
   const started = new WeakSet<FastifyRequest>();
   let inFlight = 0;
   const idle: (() => void)[] = [];
-  app.addHook('onRequest', async (req) => {
+  // While shutting down, finished responses close their connection: a kept-alive idle socket would otherwise
+  // hold close() open until its keep-alive timeout.
+  let closing = false;
+  // Hooks in callback style: an async hook costs every request a promise and a turn of the microtask queue.
+  app.addHook('onRequest', (req, _reply, done) => {
     started.add(req);
     inFlight++;
+    done();
   });
-  app.addHook('onSend', async (req) => {
-    if (!started.delete(req)) return;
-    if (--inFlight === 0) idle.splice(0).forEach((resolve) => resolve());
+  app.addHook('onSend', (req, reply, payload, done) => {
+    reply.header('x-request-id', req.id);
+    if (closing) reply.header('connection', 'close');
+    if (started.delete(req) && --inFlight === 0) idle.splice(0).forEach((resolve) => resolve());
+    done(null, payload);
   });
   app.decorate('drain', (maxWaitMs = 10_000) => {
     if (inFlight === 0) return Promise.resolve();
@@ -109,20 +116,13 @@ export function buildServer(options: ServerOptions): FastifyInstance {
       });
     });
   });
-
-  // While shutting down, finished responses close their connection: a kept-alive idle socket would otherwise
-  // hold close() open until its keep-alive timeout.
-  let closing = false;
-  app.addHook('preClose', async () => {
+  app.addHook('preClose', (done) => {
     closing = true;
+    done();
   });
-  app.addHook('onSend', async (req, reply) => {
-    reply.header('x-request-id', req.id);
-    if (closing) reply.header('connection', 'close');
-  });
-
-  app.addHook('onResponse', async (req, reply) => {
+  app.addHook('onResponse', (req, reply, done) => {
     req.log.info({ method: req.method, url: req.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10, client: req.ip }, 'request');
+    done();
   });
 
   // Renders anything a request failed with as a SCIM error; only true 500s are logged as errors.
@@ -132,10 +132,7 @@ export function buildServer(options: ServerOptions): FastifyInstance {
     sendError(reply, e);
   });
 
-  app.setNotFoundHandler(async (req, reply) => {
-    const answer = await answerNotFound(new FastifyHttpRequest(req, '', 0), bodyLimit, (err) => req.log.error({ err }, 'request failed'));
-    return sendHttpResponse(reply, answer);
-  });
+  app.setNotFoundHandler(fastifyRoute((req) => answerNotFound(new FastifyHttpRequest(req, '', 0), bodyLimit, (err) => req.log.error({ err }, 'request failed'))));
 
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_req, reply) => {
@@ -154,7 +151,7 @@ export function buildServer(options: ServerOptions): FastifyInstance {
     publicUrl, scimPath: SCIM_PREFIX, pagesPath: CONSOLE_PREFIX, apiPath: ADMIN_PREFIX, audit, refusalLimit, bodyLimit,
     onError: (err, request) => (request instanceof FastifyHttpRequest ? request.raw.log : app.log).error({ err }, 'request failed'),
   });
-  const serveConsole = async (req: FastifyRequest, reply: FastifyReply) => sendHttpResponse(reply, await consoleHandler(new FastifyHttpRequest(req, '', 0)));
+  const serveConsole = fastifyRoute((req) => consoleHandler(new FastifyHttpRequest(req, '', 0)));
   for (const prefix of [CONSOLE_PREFIX, ADMIN_PREFIX]) {
     app.all(prefix, serveConsole);
     app.all(`${prefix}/*`, serveConsole);
@@ -166,7 +163,7 @@ export function buildServer(options: ServerOptions): FastifyInstance {
     oauth, publicUrl, scimPath: SCIM_PREFIX, audit, refusalLimit,
     onError: (err, request) => (request instanceof FastifyHttpRequest ? request.raw.log : app.log).error({ err }, 'request failed'),
   });
-  const serveOAuth = async (req: FastifyRequest, reply: FastifyReply) => sendHttpResponse(reply, await oauthHandler(new FastifyHttpRequest(req, '', 0)));
+  const serveOAuth = fastifyRoute((req) => oauthHandler(new FastifyHttpRequest(req, '', 0)));
   for (const path of Object.values(OAUTH_PATHS)) app.all(path, serveOAuth);
 
   void app.register(scimPlugin, { prefix: SCIM_PREFIX, scim, store, bodyLimit, publicUrl, audit, rateLimit, refusalLimit, accessTokens: oauth.verifier });
