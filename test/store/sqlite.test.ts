@@ -5,9 +5,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
-import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { MIGRATIONS } from '../../src/store/sqlite/migrations.js';
+import { SqliteExecutor } from '../../src/store/sqlite/sqlite-executor.js';
 import { collect, describeStoreContract } from './contract.js';
 
 describeStoreContract('SQLite', async () => {
@@ -166,6 +167,29 @@ describe('SqliteStore on a file', () => {
     // and the name of its organization, renamed
     await server.renameOrganization(org.id, 'acme-corp');
     expect((await server.findTokenByHash('a'.repeat(64)))?.orgName).toBe('acme-corp');
+  });
+
+  it('asks SQLite whether another connection wrote once a turn of the event loop, and again in the next', async () => {
+    const server = open();
+    await server.migrate();
+    const org = await server.ensureOrganization('acme');
+    await server.createToken({ id: 't1', orgId: org.id, name: 'idp', dialect: 'rfc', scope: 'scim', hash: 'b'.repeat(64), created: '2024-01-01T00:00:00.000Z' });
+    await new Promise((resolve) => setImmediate(resolve));
+    const asked = vi.spyOn(SqliteExecutor.prototype, 'dataVersion');
+    try {
+      // the requests of one turn: one question between them
+      const found = await Promise.all(Array.from({ length: 10 }, () => server.findTokenByHash('b'.repeat(64))));
+      expect(found.every((t) => t?.id === 't1')).toBe(true);
+      expect(asked).toHaveBeenCalledTimes(1);
+      // a revocation another process commits is seen in the next turn
+      const cli = open();
+      await cli.revokeToken('t1', '2024-02-01T00:00:00.000Z');
+      await new Promise((resolve) => setImmediate(resolve));
+      expect((await server.findTokenByHash('b'.repeat(64)))?.revoked).toBe('2024-02-01T00:00:00.000Z');
+      expect(asked).toHaveBeenCalledTimes(2);
+    } finally {
+      asked.mockRestore();
+    }
   });
 
   describe('the writer thread', () => {
