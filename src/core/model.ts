@@ -90,7 +90,10 @@ export interface StoredResource {
   readonly created: string;
   readonly lastModified: string;
   readonly attributes: Attributes;
-  /** The groups it is a direct member of, in the order it joined them: only when read with them (getResource). */
+  /**
+   * The groups it is a direct member of, in the order it joined them: only when read with them (getResource, a page
+   * of listResources).
+   */
   readonly groups?: readonly ResourceRef[];
 }
 
@@ -244,6 +247,12 @@ export interface ResourceQuery {
   /** Keyset paging: only resources after (or before) this place in the order. */
   readonly after?: Keyset;
   readonly before?: Keyset;
+  /**
+   * Each resource's `groups` read with the page, in the same statement, where that costs no more than reading them
+   * after it: on a page in creation order. A sorted page would read them for every match before cutting the page,
+   * so its resources come without, for groupsOf.
+   */
+  readonly withGroups?: boolean;
 }
 
 export interface ResourcePage {

@@ -125,8 +125,11 @@ export function createScim(options: ScimOptions) {
   }
 
   /** The groups of a page of users in one store call (undefined when the page will not show them). */
+  /** The groups of a page's resources when they are shown: as the store read them with the page, else read now. */
   async function groupsForPage(ctx: CallContext, rt: ResourceType, resources: readonly StoredResource[], projection: Projection) {
-    return derivedName(rt, projection) === 'groups' ? store.groupsOf(ctx.orgId, resources.map((r) => r.id)) : undefined;
+    if (derivedName(rt, projection) !== 'groups') return undefined;
+    if (resources.every((r) => r.groups !== undefined)) return new Map(resources.map((r) => [r.id, r.groups!]));
+    return store.groupsOf(ctx.orgId, resources.map((r) => r.id));
   }
 
   async function derivedFor(
@@ -509,7 +512,8 @@ export function createScim(options: ScimOptions) {
         const groups = await groupsForPage(ctx, rt, resources, projection);
         return Promise.all(resources.map(async (r) => (await respond(ctx, rt, r, projection, groups)).resource));
       };
-      const query = { ...(filter ? { filter } : {}), ...(sort ? { sort } : {}), offset: 0, limit: count };
+      const withGroups = derivedName(rt, projection) === 'groups';
+      const query = { ...(filter ? { filter } : {}), ...(sort ? { sort } : {}), offset: 0, limit: count, ...(withGroups ? { withGroups } : {}) };
 
       if (params.cursor === undefined) {
         // RFC 7644 §3.4.2.4: startIndex below 1 means 1.

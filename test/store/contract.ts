@@ -4,7 +4,7 @@
  * The assertions follow the documented behaviour in src/store/store.ts, not any one implementation.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Attributes, Membership, Organization, ResourceQuery, ResourceRef, ResourceWrite, SnapshotRecord, StoredResource, TokenRecord } from '../../src/core/model.js';
+import type { Attributes, Membership, Organization, ResourcePage, ResourceQuery, ResourceRef, ResourceWrite, SnapshotRecord, StoredResource, TokenRecord } from '../../src/core/model.js';
 import { FEED_CHANNEL, type FeedSlice } from '../../src/core/model.js';
 import type { Store } from '../../src/core/ports.js';
 import { StoreNotEmpty, UniquenessViolation, UnknownMembers } from '../../src/core/errors.js';
@@ -1138,6 +1138,24 @@ export function describeStoreContract(name: string, open: () => Promise<Store>):
         expect((await store.getResource(org.id, 'User', 'u1', true))?.groups?.map((r) => r.value)).toEqual(['g2', 'g1', 'g3']);
         expect((await store.getResource(org.id, 'User', 'u1'))?.groups).toBeUndefined();
         expect(await store.getResource(other.id, 'User', 'u1', true)).toBeUndefined();
+      });
+
+      it('a page in creation order read with its groups has each resource\'s as groupsOf gives them; a sorted page, none', async () => {
+        await store.createResource(org.id, 'Group', 'g2', at(10), groupWrite('Staff', ['u1', 'u3']));
+        await store.createResource(org.id, 'Group', 'g1', at(11), groupWrite('Admins', ['u1', 'u2']));
+        const expected = async (ids: string[]) => Promise.all(ids.map(async (id) => ({ id, groups: await groupsOf(store, org.id, id) })));
+        const shown = (page: ResourcePage) => page.resources.map((r) => ({ id: r.id, groups: r.groups }));
+        const all = await store.listResources(org.id, 'User', { offset: 0, limit: 10, withGroups: true });
+        expect(shown(all)).toEqual(await expected(['u1', 'u2', 'u3', 'u4']));
+        expect(shown(all)[0]!.groups?.map((r) => r.value)).toEqual(['g2', 'g1']);
+        // a page further on, and one read backwards from a keyset, have theirs too
+        expect(shown(await store.listResources(org.id, 'User', { offset: 1, limit: 2, withGroups: true }))).toEqual(await expected(['u2', 'u3']));
+        const before = await store.listResources(org.id, 'User', { offset: 0, limit: 2, before: all.keysets[3]!, withGroups: true });
+        expect(shown(before)).toEqual(await expected(['u2', 'u3']));
+        // without asking, and sorted, none are read
+        expect((await store.listResources(org.id, 'User', { offset: 0, limit: 10 })).resources.every((r) => r.groups === undefined)).toBe(true);
+        const sort = { target: { key: 'username', source: 'attribute', attribute: 'userName', kind: 'string', caseExact: false, dateTime: false, multiValued: false } as Target, descending: false };
+        expect((await store.listResources(org.id, 'User', { offset: 0, limit: 10, sort, withGroups: true })).resources.every((r) => r.groups === undefined)).toBe(true);
       });
 
       it('display follows the member\'s latest ResourceWrite.display; absent display stays absent', async () => {

@@ -271,7 +271,9 @@ export function listQueries(
   const limits = frag(` LIMIT ${query.limit} OFFSET ${P}`, query.offset);
   if (!query.sort) {
     const seek = anchor ? frag(` AND r.seq ${descending ? '<' : '>'} ${P}`, anchor.position) : '';
-    return { count, page: join(['SELECT r.* FROM resources r WHERE ', where, seek, ` ORDER BY r.seq ${descending ? 'DESC' : 'ASC'}`, limits]) };
+    // in creation order the rows come off an index in order, so the groups are read only for the page's own
+    const columns = query.withGroups ? `r.*, ${memberGroupsColumn(dialect)}` : 'r.*';
+    return { count, page: join([`SELECT ${columns} FROM resources r WHERE `, where, seek, ` ORDER BY r.seq ${descending ? 'DESC' : 'ASC'}`, limits]) };
   }
   // RFC 7644 §3.4.2.3: resources without a value come last ascending, first descending; creation order breaks
   // ties in the same direction.
@@ -281,6 +283,16 @@ export function listQueries(
     count,
     page: join(['SELECT * FROM (SELECT r.*, ', sortKey(query.sort, paths), ' AS sort_key FROM resources r WHERE ', where, ') AS sorted', seek, ` ORDER BY ${order}`, limits]),
   };
+}
+
+/**
+ * The column `groups` of `resources r`: the groups it is a direct member of, as one JSON array of
+ * [id, resource type, display] in the order groupsOf gives them.
+ */
+export function memberGroupsColumn(dialect: SqlDialect): string {
+  return `(SELECT ${dialect.jsonRows(['m.group_id', 'g.resource_type', 'g.display'], `m.${dialect.memberPosition}`)}
+     FROM group_members m ${dialect.membershipJoin} resources g ON g.org_id = m.org_id AND g.id = m.group_id
+     WHERE m.org_id = r.org_id AND m.member_id = r.id) AS groups`;
 }
 
 /** The rows after `at` in the order (sort_key, seq), ascending with missing keys last or descending with them first. */

@@ -47,6 +47,16 @@ export function toResource(row: ResourceRow): StoredResource {
   };
 }
 
+/** A resources row read with the groups column (memberGroupsColumn): JSON text in SQLite, parsed in PostgreSQL. */
+export type ResourceRowWithGroups = ResourceRow & { groups?: string | [string, string, string | null][] | null };
+
+/** The resource of a row, with its `groups` when the row was read with them. */
+export function toResourceWithGroups(row: ResourceRowWithGroups): StoredResource {
+  if (row.groups === undefined) return toResource(row);
+  const groups = typeof row.groups === 'string' ? (JSON.parse(row.groups) as [string, string, string | null][]) : (row.groups ?? []);
+  return { ...toResource(row), groups: groups.map(([value, resourceType, display]) => toRef({ value, resourceType, display })) };
+}
+
 export function toToken(row: TokenRow): TokenRecord {
   const scope = row.scope === 'admin' || row.scope === 'operator' || row.scope === 'client' || row.scope === 'issuer' ? row.scope : 'scim';
   return {

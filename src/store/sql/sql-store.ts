@@ -15,8 +15,11 @@ import type { LifecycleEvent } from '../../core/events.js';
 import type { Store } from '../../core/ports.js';
 import { auditValues, insertAuditValues, listAudit } from './audit.js';
 import { rowsOf, run, statement, type Program, type SqlExecutor } from './executor.js';
-import { listQueries, queryPaths } from './query-compiler.js';
-import { toAuditRecord, toGrant, toOutboxEvent, toRef, toResource, toToken, type AuditRow, type GrantRow, type OutboxRow, type ResourceRow, type TokenRow } from './rows.js';
+import { listQueries, memberGroupsColumn, queryPaths } from './query-compiler.js';
+import {
+  toAuditRecord, toGrant, toOutboxEvent, toRef, toResource, toResourceWithGroups, toToken,
+  type AuditRow, type GrantRow, type OutboxRow, type ResourceRow, type ResourceRowWithGroups, type TokenRow,
+} from './rows.js';
 import { batches, EMPTINESS, importItems, nonEmptyTables, rowInsert, snapshotSteps, type ImportItem } from './snapshot.js';
 
 /** A versioned schema step; a store's list is append only (a released step is never edited). */
@@ -58,6 +61,9 @@ const CHUNK = 500;
 const TOKENS_KEPT = 10_000;
 /** The most feed events placed in one write; a reader that finds more placed later reads on. */
 const FEED_PLACING_BATCH = 5000;
+
+/** A row of a list page: the resource, its sort key when sorted, its groups when asked for. */
+type PageRow = ResourceRowWithGroups & { sort_key?: string | number | null };
 
 /** The writes of resources: each store's own (they are where the databases differ most). */
 type WritePath = 'createResource' | 'createResources' | 'replaceResource' | 'patchResource' | 'deleteResource' | 'modifyResource';
@@ -292,46 +298,40 @@ export abstract class SqlStore implements Omit<Store, WritePath> {
   }
 
   async getResource(orgId: string, resourceType: string, id: string, withGroups = false): Promise<StoredResource | undefined> {
-    const [row] = await this.x.read(rowsOf<ResourceRow & { groups?: string | [string, string, string | null][] | null }>(
+    const [row] = await this.x.read(rowsOf<ResourceRowWithGroups>(
       withGroups ? this.withGroupsSql : 'SELECT * FROM resources WHERE org_id = ? AND resource_type = ? AND id = ?',
       orgId, resourceType, id,
     ));
-    if (!row || !withGroups) return row && toResource(row);
-    const groups = typeof row.groups === 'string' ? (JSON.parse(row.groups) as [string, string, string | null][]) : (row.groups ?? []);
-    return { ...toResource(row), groups: groups.map(([value, resourceType, display]) => toRef({ value, resourceType, display })) };
+    return row && toResourceWithGroups(row);
   }
 
-  /** A resource and, in the same statement (one round trip), the groups it is a member of, as groupsOf orders them. */
+  /** A resource and, in the same statement (one round trip), the groups it is a member of. */
   private get withGroupsSql(): string {
-    const { dialect } = this.x;
-    return (this.withGroupsText ??= `SELECT r.*, (SELECT ${dialect.jsonRows(['m.group_id', 'g.resource_type', 'g.display'], `m.${dialect.memberPosition}`)}
-       FROM group_members m ${dialect.membershipJoin} resources g ON g.org_id = m.org_id AND g.id = m.group_id
-       WHERE m.org_id = r.org_id AND m.member_id = r.id) AS groups
-     FROM resources r WHERE r.org_id = ? AND r.resource_type = ? AND r.id = ?`);
+    return (this.withGroupsText ??= `SELECT r.*, ${memberGroupsColumn(this.x.dialect)} FROM resources r WHERE r.org_id = ? AND r.resource_type = ? AND r.id = ?`);
   }
 
   private withGroupsText: string | undefined;
 
   async listResources(orgId: string, resourceType: string, query: ResourceQuery): Promise<ResourcePage> {
     const { count, page } = listQueries(orgId, resourceType, query, this.x.dialect, await this.lookUpPaths(queryPaths(query)));
-    const pageOf = (rows: (ResourceRow & { sort_key?: string | number | null })[], total: number): ResourcePage => {
+    const pageOf = (rows: PageRow[], total: number): ResourcePage => {
       // a `before` page is read backwards from its anchor; give it back in the query's order
       if (query.before) rows.reverse();
       const keysets: Keyset[] = rows.map((r) => (query.sort ? { key: r.sort_key ?? null, position: r.seq } : { position: r.seq }));
-      return { total, resources: rows.map(toResource), keysets };
+      return { total, resources: rows.map(toResourceWithGroups), keysets };
     };
     // A filtered first page (the lookups IdPs send, by userName or externalId: 0 or 1 match) is read alone, one
     // statement: when it has room to spare it holds every match, and its length is the total.
     const first = query.offset === 0 && !query.after && !query.before && query.limit > 0;
     if (first && query.filter) {
-      const rows = await this.x.read(run<ResourceRow & { sort_key?: string | number | null }>({ ...page, recurs: true }));
+      const rows = await this.x.read(run<PageRow>({ ...page, recurs: true }));
       if (rows.rows.length < query.limit) return pageOf(rows.rows, rows.rows.length);
     }
     // else the total and the page in one snapshot
     return this.x.snapshot((function* () {
       const total = Number((yield* run<{ total: number }>({ ...count, recurs: true })).rows[0]!.total);
       if (query.limit === 0) return { total, resources: [], keysets: [] };
-      return pageOf((yield* run<ResourceRow & { sort_key?: string | number | null }>({ ...page, recurs: true })).rows, total);
+      return pageOf((yield* run<PageRow>({ ...page, recurs: true })).rows, total);
     })());
   }
 

@@ -1,0 +1,60 @@
+/**
+ * A list of users shows each one's groups (RFC 7643 §4.1.2). A page in creation order, which is what IdPs' lookups
+ * by userName or externalId are, reads them with the page, in its one statement; a sorted page reads them after it.
+ */
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { createScim, type CallContext } from '../../src/core/scim.js';
+import { SchemaRegistry } from '../../src/core/schema/registry.js';
+import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
+
+const USER = 'urn:ietf:params:scim:schemas:core:2.0:User';
+const GROUP = 'urn:ietf:params:scim:schemas:core:2.0:Group';
+
+let store: SqliteStore;
+let scim: ReturnType<typeof createScim>;
+let ctx: CallContext;
+const ids: Record<string, string> = {};
+
+beforeEach(async () => {
+  store = new SqliteStore(':memory:');
+  await store.migrate();
+  const org = await store.ensureOrganization('acme');
+  scim = createScim({ store, registry: SchemaRegistry.create() });
+  ctx = { orgId: org.id, tokenId: 't', tokenName: 't', dialect: 'rfc', baseUrl: 'https://scim.example.com/scim/v2' };
+  for (const name of ['carol', 'alice', 'bob']) ids[name] = (await scim.create(ctx, 'Users', { schemas: [USER], userName: name })).resource.id as string;
+  for (const [group, members] of [['Staff', ['alice', 'bob']], ['Admins', ['alice']]] as const) {
+    ids[group] = (await scim.create(ctx, 'Groups', { schemas: [GROUP], displayName: group, members: members.map((m) => ({ value: ids[m] })) })).resource.id as string;
+  }
+});
+afterEach(async () => {
+  vi.restoreAllMocks();
+  await store.close();
+});
+
+const groupsShown = (resources: readonly Record<string, unknown>[]) =>
+  Object.fromEntries(resources.map((r) => [r.userName, ((r.groups ?? []) as { display: string; type: string; $ref: string }[]).map((g) => `${g.display} ${g.type} ${g.$ref.split('/').slice(-2).join('/')}`)]));
+
+describe('the groups of a list of users', () => {
+  it('a filtered page and a page in creation order read them with the page; a sorted page after it; all show the same', async () => {
+    const groupsOf = vi.spyOn(store, 'groupsOf');
+    const alice = [`Staff direct Groups/${ids.Staff}`, `Admins direct Groups/${ids.Admins}`];
+    expect(groupsShown((await scim.list(ctx, 'Users', { filter: 'userName eq "alice"' })).Resources)).toEqual({ alice });
+    const all = { carol: [], alice, bob: [`Staff direct Groups/${ids.Staff}`] };
+    expect(groupsShown((await scim.list(ctx, 'Users', {})).Resources)).toEqual(all);
+    expect(groupsShown((await scim.list(ctx, 'Users', { cursor: '', count: '2' })).Resources)).toEqual({ carol: [], alice });
+    expect(groupsOf).not.toHaveBeenCalled();
+    const sorted = await scim.list(ctx, 'Users', { sortBy: 'userName' });
+    expect(sorted.Resources.map((r) => r.userName)).toEqual(['alice', 'bob', 'carol']);
+    expect(groupsShown(sorted.Resources)).toEqual(all);
+    expect(groupsOf).toHaveBeenCalledTimes(1);
+  });
+
+  it('not shown, they are not read', async () => {
+    const groupsOf = vi.spyOn(store, 'groupsOf');
+    const listed = await scim.list(ctx, 'Users', { excludedAttributes: 'groups' });
+    expect(listed.Resources.every((r) => r.groups === undefined)).toBe(true);
+    const sorted = await scim.list(ctx, 'Users', { sortBy: 'userName', attributes: 'userName' });
+    expect(sorted.Resources.every((r) => r.groups === undefined)).toBe(true);
+    expect(groupsOf).not.toHaveBeenCalled();
+  });
+});
