@@ -166,12 +166,13 @@ describe('links', () => {
 });
 
 describe('how scimd is started', () => {
-  it('the systemd unit, the container, npm start and the benchmark start Node with the same young generation', () => {
+  it('the systemd unit, the container, npm start (the README\'s quick start) and the benchmark start Node with the same young generation', () => {
     const flag = '--max-semi-space-size=4';
     expect(read('deploy/scimd.service')).toMatch(/^ExecStart=\/usr\/bin\/node --max-semi-space-size=4 /m);
     expect(read('deploy/Dockerfile')).toContain(`CMD ["node", "${flag}", "bin/scimd.js", "serve"]`);
     expect(JSON.parse(read('package.json')).scripts.start).toBe(`node ${flag} bin/scimd.js serve`);
     expect(read('bench/run.mjs')).toContain(`spawn(process.execPath, ['${flag}', join(root, 'bin', 'scimd.js'), 'serve']`);
     expect(read('docs/deployment.md')).toContain(`NODE_OPTIONS=${flag}`);
+    expect(read('README.md')).toMatch(/^npm install && npm start +# scimd serve/m);
   });
 });
