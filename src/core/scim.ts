@@ -72,6 +72,9 @@ export interface ResourceResponse {
 
 export type Scim = ReturnType<typeof createScim>;
 
+/** The groups of resources that are in none. */
+const NO_GROUPS: ReadonlyMap<string, readonly ResourceRef[]> = new Map();
+
 /** An operation whose path names a group's `members` (whole, or by a value filter): a candidate for a delta. */
 const onMembers = (op: PatchOperation) => op.path !== undefined && /^members(?:$|\[)/i.test(op.path.text);
 
@@ -307,7 +310,8 @@ export function createScim(options: ScimOptions) {
         const at = now().toISOString();
         const plan = planWrite(rt, attrs, { id, created: at, lastModified: at }, (doc) => record(201, changesOf(rt, undefined, doc), doc));
         const stored = await write(rt, () => store.createResource(ctx.orgId, rt.name, id, at, plan));
-        return respond(ctx, rt, stored, parseProjection(rt, params.attributes, params.excludedAttributes));
+        // no group can name a resource before it exists: its groups are none, and not read
+        return respond(ctx, rt, stored, parseProjection(rt, params.attributes, params.excludedAttributes), NO_GROUPS);
       });
     },
 

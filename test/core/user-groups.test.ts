@@ -1,6 +1,7 @@
 /**
- * A list of users shows each one's groups (RFC 7643 §4.1.2). A page in creation order, which is what IdPs' lookups
- * by userName or externalId are, reads them with the page, in its one statement; a sorted page reads them after it.
+ * A user is shown with its groups (RFC 7643 §4.1.2). A page in creation order, which is what IdPs' lookups by
+ * userName or externalId are, reads them with the page, in its one statement; a sorted page reads them after it;
+ * a user just created is in none, and they are not read.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createScim, type CallContext } from '../../src/core/scim.js';
@@ -34,7 +35,7 @@ afterEach(async () => {
 const groupsShown = (resources: readonly Record<string, unknown>[]) =>
   Object.fromEntries(resources.map((r) => [r.userName, ((r.groups ?? []) as { display: string; type: string; $ref: string }[]).map((g) => `${g.display} ${g.type} ${g.$ref.split('/').slice(-2).join('/')}`)]));
 
-describe('the groups of a list of users', () => {
+describe('the groups of users shown', () => {
   it('a filtered page and a page in creation order read them with the page; a sorted page after it; all show the same', async () => {
     const groupsOf = vi.spyOn(store, 'groupsOf');
     const alice = [`Staff direct Groups/${ids.Staff}`, `Admins direct Groups/${ids.Admins}`];
@@ -56,5 +57,14 @@ describe('the groups of a list of users', () => {
     const sorted = await scim.list(ctx, 'Users', { sortBy: 'userName', attributes: 'userName' });
     expect(sorted.Resources.every((r) => r.groups === undefined)).toBe(true);
     expect(groupsOf).not.toHaveBeenCalled();
+  });
+
+  it('a user just created is in none: its answer shows none and reads none', async () => {
+    const groupsOf = vi.spyOn(store, 'groupsOf');
+    const created = await scim.create(ctx, 'Users', { schemas: [USER], userName: 'dave' });
+    expect(created.resource.groups).toBeUndefined();
+    expect(groupsOf).not.toHaveBeenCalled();
+    expect((await scim.get(ctx, 'Users', created.resource.id as string)).resource.groups).toBeUndefined();
+    expect((await scim.get(ctx, 'Users', ids.alice!)).resource.groups).toHaveLength(2);
   });
 });
