@@ -248,9 +248,8 @@ export interface ResourceQuery {
   readonly after?: Keyset;
   readonly before?: Keyset;
   /**
-   * Each resource's `groups` read with the page, in the same statement, where that costs no more than reading them
-   * after it: on a page in creation order. A sorted page would read them for every match before cutting the page,
-   * so its resources come without, for groupsOf.
+   * Each resource's `groups` read with the page, in the same statement: on a page in creation order. A sorted page
+   * would read them for every match before cutting the page, so its resources come without, for groupsOf.
    */
   readonly withGroups?: boolean;
 }

@@ -1,7 +1,7 @@
 /**
- * A user is shown with its groups (RFC 7643 §4.1.2). A page in creation order, which is what IdPs' lookups by
- * userName or externalId are, reads them with the page, in its one statement; a sorted page reads them after it;
- * a user just created is in none, and they are not read.
+ * A user is shown with its groups (RFC 7643 §4.1.2). A filtered page, which is what IdPs' lookups by userName or
+ * externalId are, reads them with the page, in its one statement; a page of all users, or a sorted one, reads them
+ * after it for the whole page; a user just created is in none, and they are not read.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createScim, type CallContext } from '../../src/core/scim.js';
@@ -36,18 +36,20 @@ const groupsShown = (resources: readonly Record<string, unknown>[]) =>
   Object.fromEntries(resources.map((r) => [r.userName, ((r.groups ?? []) as { display: string; type: string; $ref: string }[]).map((g) => `${g.display} ${g.type} ${g.$ref.split('/').slice(-2).join('/')}`)]));
 
 describe('the groups of users shown', () => {
-  it('a filtered page and a page in creation order read them with the page; a sorted page after it; all show the same', async () => {
+  it('a filtered page reads them with the page; an unfiltered or sorted one after it, for the whole page; all show the same', async () => {
     const groupsOf = vi.spyOn(store, 'groupsOf');
     const alice = [`Staff direct Groups/${ids.Staff}`, `Admins direct Groups/${ids.Admins}`];
+    const bob = [`Staff direct Groups/${ids.Staff}`];
     expect(groupsShown((await scim.list(ctx, 'Users', { filter: 'userName eq "alice"' })).Resources)).toEqual({ alice });
-    const all = { carol: [], alice, bob: [`Staff direct Groups/${ids.Staff}`] };
-    expect(groupsShown((await scim.list(ctx, 'Users', {})).Resources)).toEqual(all);
-    expect(groupsShown((await scim.list(ctx, 'Users', { cursor: '', count: '2' })).Resources)).toEqual({ carol: [], alice });
+    expect(groupsShown((await scim.list(ctx, 'Users', { filter: 'userName ne "alice"', cursor: '', count: '1' })).Resources)).toEqual({ carol: [] });
     expect(groupsOf).not.toHaveBeenCalled();
-    const sorted = await scim.list(ctx, 'Users', { sortBy: 'userName' });
+    const all = { carol: [], alice, bob };
+    expect(groupsShown((await scim.list(ctx, 'Users', {})).Resources)).toEqual(all);
+    expect(groupsOf).toHaveBeenCalledTimes(1);
+    const sorted = await scim.list(ctx, 'Users', { filter: 'userName pr', sortBy: 'userName' });
     expect(sorted.Resources.map((r) => r.userName)).toEqual(['alice', 'bob', 'carol']);
     expect(groupsShown(sorted.Resources)).toEqual(all);
-    expect(groupsOf).toHaveBeenCalledTimes(1);
+    expect(groupsOf).toHaveBeenCalledTimes(2);
   });
 
   it('not shown, they are not read', async () => {
