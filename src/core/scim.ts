@@ -127,8 +127,10 @@ export function createScim(options: ScimOptions) {
     return name && def && isReturned(projection, rt.schema.id, def) ? name : undefined;
   }
 
-  /** The groups of a page of users in one store call (undefined when the page will not show them). */
-  /** The groups of a page's resources when they are shown: as the store read them with the page, else read now. */
+  /**
+   * The groups of a page's resources, undefined when the page will not show them: as the store read them with the
+   * page, else in one store call for the page.
+   */
   async function groupsForPage(ctx: CallContext, rt: ResourceType, resources: readonly StoredResource[], projection: Projection) {
     if (derivedName(rt, projection) !== 'groups') return undefined;
     if (resources.every((r) => r.groups !== undefined)) return new Map(resources.map((r) => [r.id, r.groups!]));

@@ -17,8 +17,8 @@ import { auditValues, insertAuditValues, listAudit } from './audit.js';
 import { rowsOf, run, statement, type Program, type SqlExecutor } from './executor.js';
 import { listQueries, memberGroupsColumn, queryPaths } from './query-compiler.js';
 import {
-  toAuditRecord, toGrant, toOutboxEvent, toRef, toResource, toResourceWithGroups, toToken,
-  type AuditRow, type GrantRow, type OutboxRow, type ResourceRow, type ResourceRowWithGroups, type TokenRow,
+  toAuditRecord, toGrant, toOutboxEvent, toRef, toResourceWithGroups, toToken,
+  type AuditRow, type GrantRow, type OutboxRow, type ResourceRowWithGroups, type TokenRow,
 } from './rows.js';
 import { batches, EMPTINESS, importItems, nonEmptyTables, rowInsert, snapshotSteps, type ImportItem } from './snapshot.js';
 

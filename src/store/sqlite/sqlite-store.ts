@@ -93,7 +93,7 @@ export class SqliteStore extends SqlStore implements Store {
 
   /**
    * Any commit to the file by another connection (another process, the writer thread) changes it. Read once a turn
-   * of the event loop: the requests answered in one turn arrived together, and the statement is a tenth of a GET.
+   * of the event loop, not once a request: the requests answered in one turn arrived together.
    */
   protected override tokensChangedElsewhere(): number {
     if (this.versionThisTurn === undefined) {
