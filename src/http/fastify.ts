@@ -69,14 +69,14 @@ function sendHttpResponse(reply: FastifyReply, response: HttpResponse): void {
 
 /**
  * A Fastify route handler answering with what `answer` resolves to. It returns nothing and sends when the answer
- * comes: a handler that returns its reply has Fastify watch the response for its end, on every request.
+ * comes: a handler that returns its reply has Fastify watch the response for its end, on every request. A failure,
+ * of the answer or of sending it, goes to Fastify's error handler, as an async handler's would.
  */
 export function fastifyRoute(answer: (req: FastifyRequest) => Promise<HttpResponse>): (req: FastifyRequest, reply: FastifyReply) => void {
   return (req, reply) => {
-    answer(req).then(
-      (response) => sendHttpResponse(reply, response),
-      (err: unknown) => void reply.send(err),
-    );
+    answer(req)
+      .then((response) => sendHttpResponse(reply, response))
+      .catch((err: unknown) => void reply.send(err));
   };
 }
 

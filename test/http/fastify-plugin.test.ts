@@ -106,4 +106,13 @@ describe('scimPlugin', () => {
     const logged = lines.map((l) => JSON.parse(l)).filter((l) => l.msg === 'request failed');
     expect(logged).toMatchObject([{ level: 50, reqId: requestIds.at(-1), err: { message: 'disk on fire' } }]);
   });
+
+  it('an answer that cannot be sent goes to the error handler as a 500, as an async handler\'s failure would', async () => {
+    app = Fastify({ logger: false });
+    // a handler given ready, answering with a status no HTTP response can have: Fastify refuses it as it is set
+    await app.register(scimPlugin, { prefix: '/api/scim', handler: async () => ({ status: 7000, headers: {}, body: '{}' }) });
+    const res = await app.inject({ method: 'GET', url: '/api/scim/Users' });
+    expect(res.statusCode).toBe(500);
+    expect(res.json()).toMatchObject({ statusCode: 500, code: 'FST_ERR_BAD_STATUS_CODE' });
+  });
 });
