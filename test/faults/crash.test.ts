@@ -1,7 +1,7 @@
 /**
  * Faults (issue #8): a server killed with SIGKILL in the middle of a sustained write load, then restarted on the same
- * database, has every write it acknowledged and nothing half-applied (SQLite WAL with synchronous=FULL; each write
- * one transaction with its index rows, unique values and memberships).
+ * database, has every write it acknowledged and nothing half-applied (SQLite WAL, a write acknowledged once the WAL file
+ * is synced after its commit; each write one transaction with its index rows, unique values and memberships).
  */
 import { expect, it } from 'vitest';
 import { user, testDatabase } from '../helpers.js';

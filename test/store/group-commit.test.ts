@@ -112,4 +112,85 @@ describe('GroupCommit', () => {
     expect(outcomes[2]).toMatchObject({ value: 'second job' });
     expect(values(db)).toEqual(['a']);
   });
+
+  describe('with a sync (the WAL file\'s fdatasync)', () => {
+    /** A sync that ends only when the test says so. */
+    function heldSync() {
+      const calls: ((error: Error | null) => void)[] = [];
+      return { calls, sync: (done: (error: Error | null) => void) => void calls.push(done) };
+    }
+    const ticks = async (n = 5) => {
+      for (let i = 0; i < n; i++) await new Promise((r) => setImmediate(r));
+    };
+
+    it('a write is acknowledged only once a sync begun after its commit has ended; reads see the commit meanwhile', async () => {
+      const db = database();
+      const held = heldSync();
+      const commits = new GroupCommit(db, held.sync);
+      const insert = db.prepare('INSERT INTO t (v) VALUES (?)');
+      let acknowledged = false;
+      const write = commits.run(() => insert.run('a').changes).then((v) => ((acknowledged = true), v));
+      await ticks();
+      expect(values(db)).toEqual(['a']); // committed, and the event loop goes on
+      expect(held.calls).toHaveLength(1);
+      expect(acknowledged).toBe(false);
+      held.calls[0]!(null);
+      expect(await write).toBe(1);
+    });
+
+    it('the writes that arrive while a sync runs are committed together once it has ended', async () => {
+      const db = database();
+      const held = heldSync();
+      const commits = new GroupCommit(db, held.sync);
+      const insert = db.prepare('INSERT INTO t (v) VALUES (?)');
+      const first = commits.run(() => insert.run('a'));
+      await ticks();
+      expect(held.calls).toHaveLength(1);
+      // two more writes, in later ticks, while the first group's sync runs: the event loop goes on, they wait
+      const second = commits.run(() => insert.run('b'));
+      await ticks();
+      const third = commits.run(() => insert.run('c'));
+      await ticks();
+      expect(values(db)).toEqual(['a']);
+      const begun = vi.spyOn(db, 'transaction');
+      held.calls[0]!(null);
+      await first;
+      await ticks();
+      // one group: its transaction and a savepoint each
+      expect(begun).toHaveBeenCalledTimes(3);
+      expect(values(db)).toEqual(['a', 'b', 'c']);
+      expect(held.calls).toHaveLength(2);
+      held.calls[1]!(null);
+      await Promise.all([second, third]);
+    });
+
+    it('settled() waits for the sync in flight', async () => {
+      const db = database();
+      const held = heldSync();
+      const commits = new GroupCommit(db, held.sync);
+      void commits.run(() => db.prepare('INSERT INTO t (v) VALUES (?)').run('a'));
+      let settled = false;
+      void commits.settled().then(() => (settled = true));
+      await ticks(10);
+      expect(settled).toBe(false);
+      held.calls[0]!(null);
+      await ticks(10);
+      expect(settled).toBe(true);
+    });
+
+    it('a failed sync refuses the writes it served, and every write after it, without writing them', async () => {
+      const db = database();
+      const held = heldSync();
+      const commits = new GroupCommit(db, held.sync);
+      const insert = db.prepare('INSERT INTO t (v) VALUES (?)');
+      const write = commits.run(() => insert.run('a'));
+      await ticks();
+      held.calls[0]!(Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' }));
+      await expect(write).rejects.toThrow(/could not be made durable: EIO/);
+      // a later sync might report clean after the kernel dropped the pages it could not write: none is trusted
+      await expect(commits.run(() => insert.run('b'))).rejects.toThrow(/could not be made durable/);
+      expect(held.calls).toHaveLength(1);
+      expect(values(db)).toEqual(['a']);
+    });
+  });
 });

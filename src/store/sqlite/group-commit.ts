@@ -1,15 +1,22 @@
 /**
- * Group commit: the writes that reach the store within one turn of the event loop run in one transaction, each in
- * a savepoint of its own, and share one commit — one disk flush (synchronous=FULL) for all of them instead of one
- * each. A write is still atomic on its own (a failure rolls back its savepoint only), and its promise settles only
- * after the commit, so nothing is acknowledged before it is on disk. Under load the writes that arrive while one
- * commit flushes form the next group, so throughput grows with concurrency while a lone write waits one tick more.
+ * Group commit: the writes that reach the store while the previous group is being written run in one transaction,
+ * each in a savepoint of its own, and share one commit and one disk flush. A write is still atomic on its own (a
+ * failure rolls back its savepoint only), and its promise settles only once its commit is on disk. Under load the
+ * writes that arrive while one group commits form the next group, so throughput grows with concurrency while a lone
+ * write waits one tick more.
+ *
+ * Given a `sync` (the connection runs synchronous=NORMAL, and sync is the WAL file's fdatasync on the thread pool),
+ * the commit only writes and the disk flush runs off the event loop: reads are answered and the next group's writes
+ * parsed and planned while the disk works, and the next group begins when the flush has ended, so a group is as
+ * large as with synchronous=FULL.
  *
  * An exclusive job is a write made elsewhere (the writer thread's connection, see writer-thread.ts): it takes its
  * turn in the same queue, and no group begins until it has settled, so the connection here never waits inside
  * SQLite (blocking the event loop) for a lock the job holds.
  */
 import type Database from 'better-sqlite3';
+
+type Outcome = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly error: unknown };
 
 type Pending = {
   readonly resolve: (value: unknown) => void;
@@ -18,10 +25,16 @@ type Pending = {
 
 export class GroupCommit {
   private queue: Pending[] = [];
-  /** A job is running, or a flush is scheduled. */
+  /** A job or a group is running (a group until its sync has ended), or a flush is scheduled. */
   private busy = false;
 
-  constructor(private readonly db: Database.Database) {}
+  /**
+   * Once a sync has failed, no later one is trusted: the kernel may have dropped the pages it could not write and
+   * report the next sync clean. Every write from then on is refused, until the process opens the file again.
+   */
+  private unsynced: Error | undefined;
+
+  constructor(private readonly db: Database.Database, private readonly sync?: Sync) {}
 
   run<T>(work: () => T): Promise<T> {
     return this.enqueue<T>((resolve, reject) => ({ work, resolve, reject }));
@@ -66,9 +79,9 @@ export class GroupCommit {
     }
     const end = this.queue.findIndex((p) => 'job' in p);
     const group = this.queue.splice(0, end === -1 ? this.queue.length : end) as Extract<Pending, { work: unknown }>[];
-    this.busy = false;
-    this.schedule(); // a job queued behind this group
-    const outcomes: ({ ok: true; value: unknown } | { ok: false; error: unknown })[] = [];
+    const refused = this.unsynced;
+    if (refused) return this.finish(group, () => ({ ok: false, error: refused }));
+    const outcomes: Outcome[] = [];
     try {
       this.db.transaction(() => {
         for (const { work } of group) {
@@ -82,13 +95,27 @@ export class GroupCommit {
       }).immediate();
     } catch (error) {
       // the commit failed (or the write lock was not to be had): none of the group is written
-      for (const p of group) p.reject(error);
-      return;
+      return this.finish(group, () => ({ ok: false, error }));
     }
+    if (!this.sync) return this.finish(group, (i) => outcomes[i]!);
+    this.sync((error) => {
+      if (!error) return this.finish(group, (i) => outcomes[i]!);
+      const failed = (this.unsynced = new Error(`the database file could not be made durable: ${error.message}`, { cause: error }));
+      this.finish(group, () => ({ ok: false, error: failed }));
+    });
+  }
+
+  /** Settles each write of the group, and lets the next group begin. */
+  private finish(group: readonly Pending[], outcome: (i: number) => Outcome): void {
     group.forEach((p, i) => {
-      const o = outcomes[i]!;
+      const o = outcome(i);
       if (o.ok) p.resolve(o.value);
       else p.reject(o.error);
     });
+    this.busy = false;
+    this.schedule();
   }
 }
+
+/** Makes what the connection has committed so far durable; calls `done` once it is, or with why it may not be. */
+export type Sync = (done: (error: Error | null) => void) => void;

@@ -140,7 +140,7 @@ export class SqliteStore extends SqlStore implements Store {
 
   /** Writes a batch of creates in a transaction of its own and commits it: the writer thread's way (writer-thread-entry.ts). */
   commitCreateBatch(batch: CreateBatch): CreateOutcome[] {
-    return this.sqlite.db.transaction(() => this.writeCreateBatch(batch)).immediate();
+    return this.sqlite.commitNow(() => this.writeCreateBatch(batch));
   }
 
   /**

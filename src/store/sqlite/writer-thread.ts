@@ -4,7 +4,7 @@
  * request. SQLite still has one writer at a time: the store hands a batch over only as an exclusive job of its group
  * commit (group-commit.ts), so the two connections never wait for each other's lock. The batch crosses as plain data
  * (CreateRow), its outcomes come back as plain data, and a batch is acknowledged only once the thread has committed
- * it (synchronous=FULL, as on the event loop).
+ * it and the WAL file is synced (as on the event loop).
  */
 import { Worker } from 'node:worker_threads';
 import { UniquenessViolation, UnknownMembers } from '../../core/errors.js';
