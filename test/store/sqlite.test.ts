@@ -255,3 +255,26 @@ describe('SqliteStore on a file', () => {
     });
   });
 });
+
+describe('SqliteStore writes', () => {
+  it('a PATCH of the document writes its row once: the new document and its version in one statement', async () => {
+    const store = new SqliteStore(':memory:');
+    await store.migrate();
+    const org = await store.ensureOrganization('acme');
+    const at = '2024-01-01T00:00:00.000Z';
+    await store.createResource(org.id, 'User', 'u1', at, { attributes: { userName: 'alice' }, index: [], uniqueKeys: [], display: 'alice' });
+    await store.createResource(org.id, 'Group', 'g1', at, { attributes: { displayName: 'g' }, index: [], uniqueKeys: [], display: 'g' });
+    const prepared = vi.spyOn(SqliteExecutor.prototype, 'statement');
+    try {
+      const write = { attributes: { displayName: 'g2' }, index: [], uniqueKeys: [], display: 'g2' };
+      const members = { clear: false, add: ['u1'], remove: [], allowedTypes: ['User', 'Group'] };
+      const patched = await store.patchResource(org.id, 'Group', 'g1', '2024-01-02T00:00:00.000Z', { write, members, touch: [] });
+      expect(patched).toMatchObject({ version: 2, attributes: { displayName: 'g2' }, lastModified: '2024-01-02T00:00:00.000Z' });
+      const ownRow = prepared.mock.calls.map(([sql]) => sql).filter((sql) => /^UPDATE resources .* WHERE seq = \?/s.test(sql));
+      expect(ownRow).toEqual(['UPDATE resources SET version = version + 1, last_modified = ?, display = ?, data = ? WHERE seq = ? RETURNING *']);
+    } finally {
+      prepared.mockRestore();
+      await store.close();
+    }
+  });
+});

@@ -245,10 +245,7 @@ export class PostgresStore extends SqlStore implements Store {
 
   private async replaceRow(c: Client, current: ResourceRow, scope: number, at: string, write: ResourceWrite): Promise<StoredResource> {
     const { org_id: orgId, resource_type: resourceType, id } = current;
-    const row = (await c.query<ResourceRow>(
-      'UPDATE resources SET version = version + 1, last_modified = $2, display = $3, data = $4 WHERE seq = $1 RETURNING *',
-      [current.seq, at, write.display ?? null, JSON.stringify(write.attributes)],
-    )).rows[0]!;
+    const row = await this.writeDocument(c, current.seq, at, write);
     await this.rewriteIndexAndKeys(c, row.seq, orgId, resourceType, scope, id, write);
     const members = write.membership ? await this.replaceMembers(c, orgId, id, write.membership) : { added: [], removed: [] };
     await this.touchRelated(c, orgId, id, { ...members, related: (write.display ?? null) !== current.display }, at);
@@ -258,12 +255,10 @@ export class PostgresStore extends SqlStore implements Store {
 
   private async patchRow(c: Client, current: ResourceRow, scope: number, at: string, change: PatchChange): Promise<StoredResource> {
     const { org_id: orgId, resource_type: resourceType, id, seq } = current;
-    let changed = false;
+    let written: ResourceRow | undefined;
     if (change.write) {
-      const w = change.write;
-      await c.query('UPDATE resources SET display = $2, data = $3 WHERE seq = $1', [seq, w.display ?? null, JSON.stringify(w.attributes)]);
-      await this.rewriteIndexAndKeys(c, seq, orgId, resourceType, scope, id, w);
-      changed = true;
+      written = await this.writeDocument(c, seq, at, change.write);
+      await this.rewriteIndexAndKeys(c, seq, orgId, resourceType, scope, id, change.write);
     }
     const m = change.members;
     let added: string[] = [];
@@ -275,23 +270,28 @@ export class PostgresStore extends SqlStore implements Store {
         : await c.query<{ member_id: string }>('DELETE FROM group_members WHERE org_id = $1 AND group_id = $2 AND member_id = ANY($3::text[]) RETURNING member_id', [orgId, id, m.remove])
       ).rows.map((r) => r.member_id);
       if (m.add.length > 0) added = await this.addMembers(c, orgId, id, { ids: m.add, allowedTypes: m.allowedTypes });
-      changed = changed || added.length > 0 || removed.length > 0;
     }
-    const result = changed ? await this.bumpVersion(c, seq, scope, at, change) : current;
+    const result = written ?? (added.length + removed.length > 0 ? await this.bumpVersion(c, seq, scope, at, change.touch) : current);
     await this.touchRelated(c, orgId, id, { added, removed, related: change.write !== undefined && (change.write.display ?? null) !== current.display }, at);
     // recorded even when nothing changed (the request was made), with the version it left
     await this.insertRecords(c, [{ record: change.record, version: result.version, added, removed }]);
     return toResource(result);
   }
 
-  /** A changed resource's new version (and, for a membership-only change, its index entries such as lastModified). */
-  private async bumpVersion(c: Client, seq: number, scope: number, at: string, change: PatchChange): Promise<ResourceRow> {
-    if (!change.write && change.touch.length > 0) {
-      const keys = [seq, change.touch.map((e) => this.pathId(e.path)), change.touch.map((e) => e.ordinal)];
+  /** A resource's new document, as its next version. */
+  private async writeDocument(c: Client, seq: number, at: string, write: ResourceWrite): Promise<ResourceRow> {
+    const sql = 'UPDATE resources SET version = version + 1, last_modified = $2, display = $3, data = $4 WHERE seq = $1 RETURNING *';
+    return (await c.query<ResourceRow>(sql, [seq, at, write.display ?? null, JSON.stringify(write.attributes)])).rows[0]!;
+  }
+
+  /** The next version of a resource whose members alone changed, with the index entries that changed with it (lastModified). */
+  private async bumpVersion(c: Client, seq: number, scope: number, at: string, touch: readonly IndexEntry[]): Promise<ResourceRow> {
+    if (touch.length > 0) {
+      const keys = [seq, touch.map((e) => this.pathId(e.path)), touch.map((e) => e.ordinal)];
       for (const table of ['attribute_str', 'attribute_num']) {
         await c.query(`DELETE FROM ${table} WHERE resource_seq = $1 AND (path, ordinal) IN (SELECT * FROM unnest($2::integer[], $3::integer[]))`, keys);
       }
-      await this.insertIndex(c, scope, [{ seq, entries: change.touch }]);
+      await this.insertIndex(c, scope, [{ seq, entries: touch }]);
     }
     return (await c.query<ResourceRow>('UPDATE resources SET version = version + 1, last_modified = $2 WHERE seq = $1 RETURNING *', [seq, at])).rows[0]!;
   }

@@ -244,8 +244,7 @@ export class SqliteStore extends SqlStore implements Store {
       const current = this.versionOf(orgId, resourceType, id);
       if (current === undefined) return undefined;
       if (expectedVersion !== undefined && current.version !== expectedVersion) return 'conflict';
-      const row = this.sql('UPDATE resources SET version = version + 1, last_modified = ?, display = ?, data = ? WHERE seq = ? RETURNING *')
-        .get(at, write.display ?? null, JSON.stringify(write.attributes), current.seq) as ResourceRow;
+      const row = this.writeDocument(current.seq, at, write);
       this.rewriteIndexAndKeys(row.seq, scope, write);
       const members = write.membership ? this.replaceMembers(orgId, id, write.membership) : { added: [], removed: [] };
       this.touchRelated(orgId, id, { ...members, related: (write.display ?? null) !== current.display }, at);
@@ -282,13 +281,11 @@ export class SqliteStore extends SqlStore implements Store {
       const row = this.versionOf(orgId, resourceType, id);
       if (!row) return undefined;
       if (change.expectedVersion !== undefined && row.version !== change.expectedVersion) return 'conflict';
-      let changed = false;
       const relabelled = change.write !== undefined && (change.write.display ?? null) !== row.display;
+      let result: ResourceRow | undefined;
       if (change.write) {
-        const w = change.write;
-        this.sql('UPDATE resources SET display = ?, data = ? WHERE seq = ?').run(w.display ?? null, JSON.stringify(w.attributes), row.seq);
-        this.rewriteIndexAndKeys(row.seq, scope, w);
-        changed = true;
+        result = this.writeDocument(row.seq, at, change.write);
+        this.rewriteIndexAndKeys(row.seq, scope, change.write);
       }
       const m = change.members;
       const added: string[] = [];
@@ -300,15 +297,13 @@ export class SqliteStore extends SqlStore implements Store {
         const leaving = m.clear ? this.memberIds(orgId, id).filter((x) => !kept.has(x)) : m.remove;
         for (const member of leaving) if (remove.run(orgId, id, member).changes > 0) removed.push(member);
         if (m.add.length > 0) added.push(...this.addMembers(orgId, id, { ids: m.add, allowedTypes: m.allowedTypes }));
-        changed = changed || added.length > 0 || removed.length > 0;
       }
-      let result: ResourceRow;
-      if (!changed) {
-        result = this.sql('SELECT * FROM resources WHERE seq = ?').get(row.seq) as ResourceRow;
-      } else {
-        if (!change.write) this.replaceIndexEntries(row.seq, scope, change.touch);
+      if (!result && added.length + removed.length > 0) {
+        // members alone changed: a new version all the same
+        this.replaceIndexEntries(row.seq, scope, change.touch);
         result = this.sql('UPDATE resources SET version = version + 1, last_modified = ? WHERE seq = ? RETURNING *').get(at, row.seq) as ResourceRow;
       }
+      result ??= this.sql('SELECT * FROM resources WHERE seq = ?').get(row.seq) as ResourceRow;
       this.touchRelated(orgId, id, { added, removed, related: relabelled }, at);
       this.insertRecord(change.record, result.version, added, removed);
       return toResource(result);
@@ -332,6 +327,12 @@ export class SqliteStore extends SqlStore implements Store {
       this.insertRecord(record, gone.version, [], []);
       return true;
     });
+  }
+
+  /** A resource's new document, as its next version. */
+  private writeDocument(seq: number, at: string, write: ResourceWrite): ResourceRow {
+    return this.sql('UPDATE resources SET version = version + 1, last_modified = ?, display = ?, data = ? WHERE seq = ? RETURNING *')
+      .get(at, write.display ?? null, JSON.stringify(write.attributes), seq) as ResourceRow;
   }
 
   /** Read inside the write transaction (BEGIN IMMEDIATE holds the write lock), so no other writer comes between. */
