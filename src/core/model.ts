@@ -158,11 +158,13 @@ export interface PatchChange {
   readonly touch: readonly IndexEntry[];
   /** What the store records with the change (see ResourceStore); the audit entry even when nothing changed. */
   readonly record?: ChangeRecord;
+  /** The answer carries the resource's groups (StoredResource.groups), read by the statement that writes it. */
+  readonly withGroups?: boolean;
 }
 
 /** A change planned from a resource as it stands (ResourceStore.modifyResource). */
 export type Modification =
-  | { readonly kind: 'replace'; readonly at: string; readonly write: ResourceWrite }
+  | { readonly kind: 'replace'; readonly at: string; readonly write: ResourceWrite; readonly withGroups?: boolean }
   | { readonly kind: 'patch'; readonly at: string; readonly change: PatchChange }
   | { readonly kind: 'delete'; readonly record?: ChangeRecord };
 

@@ -137,6 +137,9 @@ export function createScim(options: ScimOptions) {
     return store.groupsOf(ctx.orgId, resources.map((r) => r.id));
   }
 
+  /** The groups the store read with a resource (StoredResource.groups), as respond takes them. */
+  const groupsReadWith = (stored: StoredResource) => stored.groups && new Map([[stored.id, stored.groups]]);
+
   async function derivedFor(
     ctx: CallContext,
     rt: ResourceType,
@@ -414,7 +417,7 @@ export function createScim(options: ScimOptions) {
       if (conditions.ifNoneMatch !== undefined && namesVersion(conditions.ifNoneMatch, stored.version)) {
         return { resource: {}, location: renderContext(ctx).location(rt.name, id), etag: etagOf(stored.version), notModified: true };
       }
-      return respond(ctx, rt, stored, projection, stored.groups && new Map([[stored.id, stored.groups]]));
+      return respond(ctx, rt, stored, projection, groupsReadWith(stored));
     },
 
     /**
@@ -430,14 +433,17 @@ export function createScim(options: ScimOptions) {
       conditions: Preconditions = {},
     ): Promise<ResourceResponse> {
       return recorded(ctx, 'replace', endpoint, id, async (rt, record) => {
+        const projection = parseProjection(rt, params.attributes, params.excludedAttributes);
+        // the answer's groups, read by the write's own statement
+        const withGroups = derivedName(rt, projection) === 'groups';
         const stored = await modify(ctx, rt, id, conditions, async (existing) => {
           const attrs = checkResource(rt, body, { existing: existing.attributes });
           await protectSecrets(rt, attrs, existing.attributes);
           const at = now().toISOString();
           const plan = planWrite(rt, attrs, { id, created: existing.created, lastModified: at }, (doc) => record(200, changesOf(rt, existing.attributes, doc), doc));
-          return { kind: 'replace', at, write: plan };
+          return { kind: 'replace', at, write: plan, withGroups };
         });
-        return respond(ctx, rt, stored, parseProjection(rt, params.attributes, params.excludedAttributes));
+        return respond(ctx, rt, stored, projection, groupsReadWith(stored));
       });
     },
 
@@ -489,11 +495,12 @@ export function createScim(options: ScimOptions) {
               ...(members ? { members: { clear: members.clear, add: [...members.add], remove: [...members.remove], allowedTypes: memberTypes(rt) } } : {}),
               touch: [lastModifiedEntry(at)],
               ...(recorded ? { record: recorded } : {}),
+              ...(!noContent && derivedName(rt, projection) === 'groups' ? { withGroups: true } : {}),
             },
           };
         });
         if (noContent) return { resource: {}, location: renderContext(ctx).location(rt.name, id), etag: etagOf(result.version), noContent };
-        return { ...(await respond(ctx, rt, result, projection)), noContent };
+        return { ...(await respond(ctx, rt, result, projection, groupsReadWith(result))), noContent };
       });
     },
 

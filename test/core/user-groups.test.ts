@@ -1,7 +1,8 @@
 /**
  * A user is shown with its groups (RFC 7643 §4.1.2). A filtered page, which is what IdPs' lookups by userName or
  * externalId are, reads them with the page, in its one statement; a page of all users, or a sorted one, reads them
- * after it for the whole page; a user just created is in none, and they are not read.
+ * after it for the whole page; a user just created is in none, and they are not read; a user written reads them in
+ * the statement that writes it.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createScim, type CallContext } from '../../src/core/scim.js';
@@ -68,5 +69,20 @@ describe('the groups of users shown', () => {
     expect(groupsOf).not.toHaveBeenCalled();
     expect((await scim.get(ctx, 'Users', created.resource.id as string)).resource.groups).toBeUndefined();
     expect((await scim.get(ctx, 'Users', ids.alice!)).resource.groups).toHaveLength(2);
+  });
+
+  it("a user PATCHed or replaced answers with its groups, read by the write's own statement", async () => {
+    const groupsOf = vi.spyOn(store, 'groupsOf');
+    const alice = [`Staff direct Groups/${ids.Staff}`, `Admins direct Groups/${ids.Admins}`];
+    const op = { schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'], Operations: [{ op: 'replace', path: 'title', value: 'Boss' }] };
+    const patched = await scim.patch(ctx, 'Users', ids.alice!, op);
+    expect(groupsShown([patched.resource])).toEqual({ alice });
+    const replaced = await scim.replace(ctx, 'Users', ids.alice!, { schemas: [USER], userName: 'alice', title: 'CEO' });
+    expect(groupsShown([replaced.resource])).toEqual({ alice });
+    expect(groupsOf).not.toHaveBeenCalled();
+    // not shown, not read
+    const without = await scim.patch(ctx, 'Users', ids.alice!, op, { excludedAttributes: 'groups' });
+    expect(without.resource.groups).toBeUndefined();
+    expect(groupsOf).not.toHaveBeenCalled();
   });
 });

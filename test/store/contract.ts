@@ -1158,6 +1158,23 @@ export function describeStoreContract(name: string, open: () => Promise<Store>):
         expect((await store.listResources(org.id, 'User', { offset: 0, limit: 10, sort, withGroups: true })).resources.every((r) => r.groups === undefined)).toBe(true);
       });
 
+      it('a modification asked for groups answers with them, read by its write; not asked, none', async () => {
+        await store.createResource(org.id, 'Group', 'g2', at(10), groupWrite('Staff', ['u1', 'u3']));
+        await store.createResource(org.id, 'Group', 'g1', at(11), groupWrite('Admins', ['u1', 'u2']));
+        const expected = await groupsOf(store, org.id, 'u1');
+        expect(expected.map((r) => r.value)).toEqual(['g2', 'g1']);
+        const { version } = (await store.getResource(org.id, 'User', 'u1'))!; // each group's creation moved it
+        const patch = (n: number, withGroups: boolean) => store.modifyResource(org.id, 'User', 'u1', async () => ({
+          kind: 'patch', at: at(n), change: { write: userWrite('alice', { extra: { title: `t${n}` } }), touch: [], ...(withGroups ? { withGroups } : {}) },
+        }));
+        expect(await patch(12, true)).toMatchObject({ version: version + 1, attributes: { title: 't12' }, groups: expected });
+        expect((await patch(13, false)) as StoredResource).not.toHaveProperty('groups');
+        const replaced = await store.modifyResource(org.id, 'User', 'u1', async () => ({ kind: 'replace', at: at(14), write: userWrite('alice'), withGroups: true }));
+        expect(replaced).toMatchObject({ version: version + 3, groups: expected });
+        // a user in no group: an empty list, not none
+        expect(await store.modifyResource(org.id, 'User', 'u4', async () => ({ kind: 'replace', at: at(15), write: userWrite('dave'), withGroups: true }))).toMatchObject({ groups: [] });
+      });
+
       it('display follows the member\'s latest ResourceWrite.display; absent display stays absent', async () => {
         await store.createResource(org.id, 'User', 'u5', at(6), { attributes: { schemas: [USER_SCHEMA], userName: 'eve' }, index: [], uniqueKeys: [] });
         await store.createResource(org.id, 'Group', 'g1', at(10), groupWrite('Admins', ['u1', 'u5']));

@@ -9,7 +9,8 @@ import type { ChangeRecord, CreateManyOptions, IndexEntry, Membership, Modificat
 import { UniquenessViolation, UnknownMembers } from '../../core/errors.js';
 import { recordChanges } from '../sql/outbox.js';
 import { touchRelated } from '../sql/relations.js';
-import { indexRows, toResource, type ResourceRow } from '../sql/rows.js';
+import { memberGroupsColumn } from '../sql/query-compiler.js';
+import { indexRows, toResource, toResourceWithGroups, type ResourceRow, type ResourceRowWithGroups } from '../sql/rows.js';
 import { created, resourceWrite, type ImportItem, type ResourceMeta } from '../sql/snapshot.js';
 import { SqlStore } from '../sql/sql-store.js';
 import type { Store } from '../../core/ports.js';
@@ -18,6 +19,9 @@ import { POSTGRES, TOKENS_CHANNEL } from './postgres-dialect.js';
 import { ChannelListener, PostgresExecutor, text, type Client, type PostgresOptions } from './postgres-executor.js';
 
 export type PostgresStoreOptions = PostgresOptions;
+
+/** The written row's groups, after its other columns (a subquery of RETURNING names the row as `resources`). */
+const RETURNING_GROUPS = `, ${memberGroupsColumn(POSTGRES, 'resources')}`;
 
 export class PostgresStore extends SqlStore implements Store {
   private readonly pg: PostgresExecutor;
@@ -236,28 +240,28 @@ export class PostgresStore extends SqlStore implements Store {
         }
         missing = this.unknownPaths(m.kind === 'replace' ? [m.write] : [m.change.write ?? {}, { index: m.change.touch }]);
         if (missing.length > 0) return 'paths unknown' as const;
-        return m.kind === 'replace' ? this.replaceRow(c, row, scope, m.at, m.write) : this.patchRow(c, row, scope, m.at, m.change);
+        return m.kind === 'replace' ? this.replaceRow(c, row, scope, m.at, m.write, m.withGroups) : this.patchRow(c, row, scope, m.at, m.change);
       });
       if (done !== 'paths unknown') return done;
       await this.knowPaths([{ index: missing.map((path) => ({ path, ordinal: 0 })) }]);
     }
   }
 
-  private async replaceRow(c: Client, current: ResourceRow, scope: number, at: string, write: ResourceWrite): Promise<StoredResource> {
+  private async replaceRow(c: Client, current: ResourceRow, scope: number, at: string, write: ResourceWrite, withGroups = false): Promise<StoredResource> {
     const { org_id: orgId, resource_type: resourceType, id } = current;
-    const row = await this.writeDocument(c, current.seq, at, write);
+    const row = await this.writeDocument(c, current.seq, at, write, withGroups);
     await this.rewriteIndexAndKeys(c, row.seq, orgId, resourceType, scope, id, write);
     const members = write.membership ? await this.replaceMembers(c, orgId, id, write.membership) : { added: [], removed: [] };
     await this.touchRelated(c, orgId, id, { ...members, related: (write.display ?? null) !== current.display }, at);
     await this.insertRecords(c, [{ record: write.record, version: row.version, added: members.added, removed: members.removed }]);
-    return toResource(row);
+    return toResourceWithGroups(row);
   }
 
   private async patchRow(c: Client, current: ResourceRow, scope: number, at: string, change: PatchChange): Promise<StoredResource> {
     const { org_id: orgId, resource_type: resourceType, id, seq } = current;
     let written: ResourceRow | undefined;
     if (change.write) {
-      written = await this.writeDocument(c, seq, at, change.write);
+      written = await this.writeDocument(c, seq, at, change.write, change.withGroups);
       await this.rewriteIndexAndKeys(c, seq, orgId, resourceType, scope, id, change.write);
     }
     const m = change.members;
@@ -271,21 +275,21 @@ export class PostgresStore extends SqlStore implements Store {
       ).rows.map((r) => r.member_id);
       if (m.add.length > 0) added = await this.addMembers(c, orgId, id, { ids: m.add, allowedTypes: m.allowedTypes });
     }
-    const result = written ?? (added.length + removed.length > 0 ? await this.bumpVersion(c, seq, scope, at, change.touch) : current);
+    const result = written ?? (added.length + removed.length > 0 ? await this.bumpVersion(c, seq, scope, at, change.touch, change.withGroups) : current);
     await this.touchRelated(c, orgId, id, { added, removed, related: change.write !== undefined && (change.write.display ?? null) !== current.display }, at);
     // recorded even when nothing changed (the request was made), with the version it left
     await this.insertRecords(c, [{ record: change.record, version: result.version, added, removed }]);
-    return toResource(result);
+    return toResourceWithGroups(result);
   }
 
-  /** A resource's new document, as its next version. */
-  private async writeDocument(c: Client, seq: number, at: string, write: ResourceWrite): Promise<ResourceRow> {
-    const sql = 'UPDATE resources SET version = version + 1, last_modified = $2, display = $3, data = $4 WHERE seq = $1 RETURNING *';
-    return (await c.query<ResourceRow>(sql, [seq, at, write.display ?? null, JSON.stringify(write.attributes)])).rows[0]!;
+  /** A resource's new document, as its next version (and its groups, when asked). */
+  private async writeDocument(c: Client, seq: number, at: string, write: ResourceWrite, withGroups = false): Promise<ResourceRowWithGroups> {
+    const sql = `UPDATE resources SET version = version + 1, last_modified = $2, display = $3, data = $4 WHERE seq = $1 RETURNING *${withGroups ? RETURNING_GROUPS : ''}`;
+    return (await c.query<ResourceRowWithGroups>(sql, [seq, at, write.display ?? null, JSON.stringify(write.attributes)])).rows[0]!;
   }
 
   /** The next version of a resource whose members alone changed, with the index entries that changed with it (lastModified). */
-  private async bumpVersion(c: Client, seq: number, scope: number, at: string, touch: readonly IndexEntry[]): Promise<ResourceRow> {
+  private async bumpVersion(c: Client, seq: number, scope: number, at: string, touch: readonly IndexEntry[], withGroups = false): Promise<ResourceRowWithGroups> {
     if (touch.length > 0) {
       const keys = [seq, touch.map((e) => this.pathId(e.path)), touch.map((e) => e.ordinal)];
       for (const table of ['attribute_str', 'attribute_num']) {
@@ -293,7 +297,7 @@ export class PostgresStore extends SqlStore implements Store {
       }
       await this.insertIndex(c, scope, [{ seq, entries: touch }]);
     }
-    return (await c.query<ResourceRow>('UPDATE resources SET version = version + 1, last_modified = $2 WHERE seq = $1 RETURNING *', [seq, at])).rows[0]!;
+    return (await c.query<ResourceRowWithGroups>(`UPDATE resources SET version = version + 1, last_modified = $2 WHERE seq = $1 RETURNING *${withGroups ? RETURNING_GROUPS : ''}`, [seq, at])).rows[0]!;
   }
 
   private async deleteRow(c: Client, row: ResourceRow, record: ChangeRecord | undefined): Promise<void> {

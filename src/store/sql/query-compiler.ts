@@ -286,13 +286,14 @@ export function listQueries(
 }
 
 /**
- * The column `groups` of `resources r`: the groups it is a direct member of, as one JSON array of
- * [id, resource type, display] in the order groupsOf gives them.
+ * The column `groups` of the resources row `of` (an alias, or `resources` in an UPDATE's RETURNING, which SQLite
+ * lets name no alias): the groups it is a direct member of, as one JSON array of [id, resource type, display] in the
+ * order groupsOf gives them.
  */
-export function memberGroupsColumn(dialect: SqlDialect): string {
+export function memberGroupsColumn(dialect: SqlDialect, of = 'r'): string {
   return `(SELECT ${dialect.jsonRows(['m.group_id', 'g.resource_type', 'g.display'], `m.${dialect.memberPosition}`)}
      FROM group_members m ${dialect.membershipJoin} resources g ON g.org_id = m.org_id AND g.id = m.group_id
-     WHERE m.org_id = r.org_id AND m.member_id = r.id) AS groups`;
+     WHERE m.org_id = ${of}.org_id AND m.member_id = ${of}.id) AS groups`;
 }
 
 /** The rows after `at` in the order (sort_key, seq), ascending with missing keys last or descending with them first. */

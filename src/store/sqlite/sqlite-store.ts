@@ -9,7 +9,8 @@ import { auditValues, insertAuditValues } from '../sql/audit.js';
 import { insertFlat } from '../sql/executor.js';
 import { insertOutboxValues, outboxValues, recordChanges } from '../sql/outbox.js';
 import { membersOf, touchRelated } from '../sql/relations.js';
-import { indexRows, toResource, type IndexRow, type ResourceRow } from '../sql/rows.js';
+import { memberGroupsColumn } from '../sql/query-compiler.js';
+import { indexRows, toResourceWithGroups, type IndexRow, type ResourceRow, type ResourceRowWithGroups } from '../sql/rows.js';
 import { created, resourceWrite, type ImportItem, type ResourceMeta } from '../sql/snapshot.js';
 import { SqlStore } from '../sql/sql-store.js';
 import type { Store } from '../../core/ports.js';
@@ -55,6 +56,9 @@ export interface SqliteStoreOptions {
   /** The fewest creates of one batch written on the writer thread (default WRITER_THREAD_MIN_ITEMS). */
   readonly writerThreadMinItems?: number;
 }
+
+/** The written row's groups, after its other columns (RETURNING names the row as `resources`, with no alias). */
+const RETURNING_GROUPS = `, ${memberGroupsColumn(SQLITE, 'resources')}`;
 
 /**
  * Below this many creates a batch is written on the event loop, where a lone write or a small batch loses nothing
@@ -237,19 +241,19 @@ export class SqliteStore extends SqlStore implements Store {
     rows.events.push(...row.events);
   }
 
-  async replaceResource(orgId: string, resourceType: string, id: string, at: string, write: ResourceWrite, expectedVersion?: number) {
+  async replaceResource(orgId: string, resourceType: string, id: string, at: string, write: ResourceWrite, expectedVersion?: number, withGroups = false) {
     const scope = await this.scopeOf(orgId, resourceType);
     await this.knowPaths([write]);
     return this.sqlite.transaction(() => {
       const current = this.versionOf(orgId, resourceType, id);
       if (current === undefined) return undefined;
       if (expectedVersion !== undefined && current.version !== expectedVersion) return 'conflict';
-      const row = this.writeDocument(current.seq, at, write);
+      const row = this.writeDocument(current.seq, at, write, withGroups);
       this.rewriteIndexAndKeys(row.seq, scope, write);
       const members = write.membership ? this.replaceMembers(orgId, id, write.membership) : { added: [], removed: [] };
       this.touchRelated(orgId, id, { ...members, related: (write.display ?? null) !== current.display }, at);
       this.insertRecord(write.record, row.version, members.added, members.removed);
-      return toResource(row);
+      return toResourceWithGroups(row);
     });
   }
 
@@ -282,9 +286,10 @@ export class SqliteStore extends SqlStore implements Store {
       if (!row) return undefined;
       if (change.expectedVersion !== undefined && row.version !== change.expectedVersion) return 'conflict';
       const relabelled = change.write !== undefined && (change.write.display ?? null) !== row.display;
-      let result: ResourceRow | undefined;
+      const groups = change.withGroups ? RETURNING_GROUPS : '';
+      let result: ResourceRowWithGroups | undefined;
       if (change.write) {
-        result = this.writeDocument(row.seq, at, change.write);
+        result = this.writeDocument(row.seq, at, change.write, change.withGroups);
         this.rewriteIndexAndKeys(row.seq, scope, change.write);
       }
       const m = change.members;
@@ -301,12 +306,12 @@ export class SqliteStore extends SqlStore implements Store {
       if (!result && added.length + removed.length > 0) {
         // members alone changed: a new version all the same
         this.replaceIndexEntries(row.seq, scope, change.touch);
-        result = this.sql('UPDATE resources SET version = version + 1, last_modified = ? WHERE seq = ? RETURNING *').get(at, row.seq) as ResourceRow;
+        result = this.sql(`UPDATE resources SET version = version + 1, last_modified = ? WHERE seq = ? RETURNING *${groups}`).get(at, row.seq) as ResourceRowWithGroups;
       }
-      result ??= this.sql('SELECT * FROM resources WHERE seq = ?').get(row.seq) as ResourceRow;
+      result ??= this.sql(`SELECT *${groups} FROM resources WHERE seq = ?`).get(row.seq) as ResourceRowWithGroups;
       this.touchRelated(orgId, id, { added, removed, related: relabelled }, at);
       this.insertRecord(change.record, result.version, added, removed);
-      return toResource(result);
+      return toResourceWithGroups(result);
     });
   }
 
@@ -329,10 +334,10 @@ export class SqliteStore extends SqlStore implements Store {
     });
   }
 
-  /** A resource's new document, as its next version. */
-  private writeDocument(seq: number, at: string, write: ResourceWrite): ResourceRow {
-    return this.sql('UPDATE resources SET version = version + 1, last_modified = ?, display = ?, data = ? WHERE seq = ? RETURNING *')
-      .get(at, write.display ?? null, JSON.stringify(write.attributes), seq) as ResourceRow;
+  /** A resource's new document, as its next version (and its groups, when asked). */
+  private writeDocument(seq: number, at: string, write: ResourceWrite, withGroups = false): ResourceRowWithGroups {
+    return this.sql(`UPDATE resources SET version = version + 1, last_modified = ?, display = ?, data = ? WHERE seq = ? RETURNING *${withGroups ? RETURNING_GROUPS : ''}`)
+      .get(at, write.display ?? null, JSON.stringify(write.attributes), seq) as ResourceRowWithGroups;
   }
 
   /** Read inside the write transaction (BEGIN IMMEDIATE holds the write lock), so no other writer comes between. */
@@ -370,7 +375,7 @@ export class SqliteStore extends SqlStore implements Store {
         if (!current) return undefined;
         const m = await plan(current, () => this.members(orgId, id));
         const done = m.kind === 'replace'
-          ? await this.replaceResource(orgId, resourceType, id, m.at, m.write, current.version)
+          ? await this.replaceResource(orgId, resourceType, id, m.at, m.write, current.version, m.withGroups)
           : m.kind === 'patch'
             ? await this.patchResource(orgId, resourceType, id, m.at, { ...m.change, expectedVersion: current.version })
             : await this.deleteResource(orgId, resourceType, id, current.version, m.record);
