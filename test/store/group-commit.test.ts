@@ -191,6 +191,7 @@ describe('GroupCommit', () => {
       await expect(commits.run(() => insert.run('b'))).rejects.toThrow(/could not be made durable/);
       expect(held.calls).toHaveLength(1);
       expect(values(db)).toEqual(['a']);
+      expect(commits.failure?.message).toMatch(/could not be made durable: EIO/);
     });
   });
 });

@@ -11,7 +11,7 @@ import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { statement } from '../../src/store/sql/executor.js';
 
 /** The files synced, in order; while `held`, a sync ends only when the test releases it. */
-const disk = vi.hoisted(() => ({ synced: [] as string[], waited: [] as string[], held: false, release: [] as (() => void)[] }));
+const disk = vi.hoisted(() => ({ synced: [] as string[], waited: [] as string[], held: false, failing: false, release: [] as (() => void)[] }));
 vi.mock('node:fs', async (original) => {
   const fs = await original<typeof import('node:fs')>();
   const path = (fd: number) => fs.readlinkSync(`/proc/self/fd/${fd}`);
@@ -19,7 +19,8 @@ vi.mock('node:fs', async (original) => {
     ...fs,
     fdatasync: (fd: number, done: (error: Error | null) => void) => {
       disk.synced.push(path(fd));
-      if (disk.held) disk.release.push(() => fs.fdatasync(fd, done));
+      if (disk.failing) done(Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' }));
+      else if (disk.held) disk.release.push(() => fs.fdatasync(fd, done));
       else fs.fdatasync(fd, done);
     },
     fdatasyncSync: (fd: number) => {
@@ -35,6 +36,7 @@ afterEach(() => {
   disk.synced = [];
   disk.waited = [];
   disk.held = false;
+  disk.failing = false;
 });
 const ticks = async (n = 5) => {
   for (let i = 0; i < n; i++) await new Promise((r) => setImmediate(r));
@@ -65,6 +67,21 @@ describe.runIf(process.platform === 'linux')('SQLite durability', () => {
     expect(disk.waited).toEqual([]);
     store.commitCreateBatch({ orgId: 'o', resourceType: 'User', scope: 1, rows: [] });
     expect(disk.waited).toEqual([`${realpathSync(dir)}/b.db-wal`]);
+    await store.close();
+  });
+
+  it('a failed sync refuses that write and every later one, and the store is no longer ready', async () => {
+    const store = new SqliteStore(join(dir, 'c.db'), { writerThread: false });
+    await store.migrate();
+    const org = await store.ensureOrganization('acme');
+    const user = (id: string) => ({ attributes: { userName: id }, index: [], uniqueKeys: [], display: id });
+    await store.ping();
+    disk.failing = true;
+    await expect(store.createResource(org.id, 'User', 'u1', '2024-01-01T00:00:00.000Z', user('u1'))).rejects.toThrow(/could not be made durable: EIO/);
+    disk.failing = false;
+    await expect(store.createResource(org.id, 'User', 'u2', '2024-01-01T00:00:00.000Z', user('u2'))).rejects.toThrow(/could not be made durable/);
+    await expect(store.ping()).rejects.toThrow(/could not be made durable/);
+    expect(await store.getResource(org.id, 'User', 'u2')).toBeUndefined(); // refused before it was written
     await store.close();
   });
 

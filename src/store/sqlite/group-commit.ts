@@ -36,6 +36,11 @@ export class GroupCommit {
 
   constructor(private readonly db: Database.Database, private readonly sync?: Sync) {}
 
+  /** Why writes are refused: a sync failed. */
+  get failure(): Error | undefined {
+    return this.unsynced;
+  }
+
   run<T>(work: () => T): Promise<T> {
     return this.enqueue<T>((resolve, reject) => ({ work, resolve, reject }));
   }

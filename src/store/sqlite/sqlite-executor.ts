@@ -156,6 +156,11 @@ export class SqliteExecutor implements SqlExecutor {
     }
   }
 
+  /** Why this connection refuses writes, if it does: a sync of the WAL file failed (GroupCommit). */
+  get writesRefused(): Error | undefined {
+    return this.commits.failure;
+  }
+
   /** Resolves once no write is queued or running (GroupCommit.settled). */
   settled(): Promise<void> {
     return this.commits.settled();

@@ -86,6 +86,13 @@ export class SqliteStore extends SqlStore implements Store {
     this.writerMinItems = options.writerThreadMinItems ?? WRITER_THREAD_MIN_ITEMS;
   }
 
+  /** Not ready once writes are refused (a failed sync): /readyz answers 503, and the node is taken out of service. */
+  override async ping(): Promise<void> {
+    const refused = this.sqlite.writesRefused;
+    if (refused) throw refused;
+    await super.ping();
+  }
+
   private sql(text: string) {
     return this.sqlite.statement(text);
   }
