@@ -277,4 +277,23 @@ describe('SqliteStore writes', () => {
       await store.close();
     }
   });
+
+  it('a page reads only the columns a resource is made of: its organization and type are the query\'s', async () => {
+    const store = new SqliteStore(':memory:');
+    await store.migrate();
+    const org = await store.ensureOrganization('acme');
+    const at = '2024-01-01T00:00:00.000Z';
+    for (const id of ['u1', 'u2']) await store.createResource(org.id, 'User', id, at, { attributes: { userName: id }, index: [], uniqueKeys: [], display: id });
+    const prepared = vi.spyOn(SqliteExecutor.prototype, 'statement');
+    try {
+      const page = await store.listResources(org.id, 'User', { offset: 0, limit: 10 });
+      expect(page.resources.map((r) => [r.orgId, r.resourceType, r.id, r.attributes.userName])).toEqual([[org.id, 'User', 'u1', 'u1'], [org.id, 'User', 'u2', 'u2']]);
+      const read = prepared.mock.calls.map(([sql]) => sql).filter((sql) => sql.includes('FROM resources r'));
+      expect(read).toHaveLength(1);
+      expect(read[0]).toMatch(/^SELECT r\.seq, r\.id, r\.version, r\.created, r\.last_modified, r\.data FROM resources r /);
+    } finally {
+      prepared.mockRestore();
+      await store.close();
+    }
+  });
 });

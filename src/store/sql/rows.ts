@@ -35,10 +35,23 @@ export interface TokenRow {
   revoked: string | null;
 }
 
+/**
+ * The columns of a resources row `r` that a page reads (PAGE_COLUMNS): its organization and type are the query's,
+ * and its label is for others to show. Making each value read into JavaScript is most of what reading a page costs.
+ */
+export type PageResourceRow = Pick<ResourceRow, 'seq' | 'id' | 'version' | 'created' | 'last_modified' | 'data'> & Pick<ResourceRowWithGroups, 'groups'>;
+
+export const PAGE_COLUMNS = 'r.seq, r.id, r.version, r.created, r.last_modified, r.data';
+
 export function toResource(row: ResourceRow): StoredResource {
+  return pageResource(row.org_id, row.resource_type, row);
+}
+
+/** The resource of a row read without its organization and type, which the caller knows. */
+function pageResource(orgId: string, resourceType: string, row: PageResourceRow): StoredResource {
   return {
-    orgId: row.org_id,
-    resourceType: row.resource_type,
+    orgId,
+    resourceType,
     id: row.id,
     version: row.version,
     created: row.created,
@@ -52,9 +65,15 @@ export type ResourceRowWithGroups = ResourceRow & { groups?: string | [string, s
 
 /** The resource of a row, with its `groups` when the row was read with them. */
 export function toResourceWithGroups(row: ResourceRowWithGroups): StoredResource {
-  if (row.groups === undefined) return toResource(row);
+  return toPageResource(row.org_id, row.resource_type, row);
+}
+
+/** A page's row (PAGE_COLUMNS, and the groups column when read) as the resource of `orgId` and `resourceType`. */
+export function toPageResource(orgId: string, resourceType: string, row: PageResourceRow): StoredResource {
+  const resource = pageResource(orgId, resourceType, row);
+  if (row.groups === undefined) return resource;
   const groups = typeof row.groups === 'string' ? (JSON.parse(row.groups) as [string, string, string | null][]) : (row.groups ?? []);
-  return { ...toResource(row), groups: groups.map(([value, resourceType, display]) => toRef({ value, resourceType, display })) };
+  return { ...resource, groups: groups.map(([value, resourceType, display]) => toRef({ value, resourceType, display })) };
 }
 
 export function toToken(row: TokenRow): TokenRecord {

@@ -17,8 +17,8 @@ import { auditValues, insertAuditValues, listAudit } from './audit.js';
 import { rowsOf, run, statement, type Program, type SqlExecutor } from './executor.js';
 import { listQueries, memberGroupsColumn, queryPaths } from './query-compiler.js';
 import {
-  toAuditRecord, toGrant, toOutboxEvent, toRef, toResourceWithGroups, toToken,
-  type AuditRow, type GrantRow, type OutboxRow, type ResourceRowWithGroups, type TokenRow,
+  toAuditRecord, toGrant, toOutboxEvent, toPageResource, toRef, toResourceWithGroups, toToken,
+  type AuditRow, type GrantRow, type OutboxRow, type PageResourceRow, type ResourceRowWithGroups, type TokenRow,
 } from './rows.js';
 import { batches, EMPTINESS, importItems, nonEmptyTables, rowInsert, snapshotSteps, type ImportItem } from './snapshot.js';
 
@@ -63,7 +63,7 @@ const TOKENS_KEPT = 10_000;
 const FEED_PLACING_BATCH = 5000;
 
 /** A row of a list page: the resource, its sort key when sorted, its groups when asked for. */
-type PageRow = ResourceRowWithGroups & { sort_key?: string | number | null };
+type PageRow = PageResourceRow & { sort_key?: string | number | null };
 
 /** The writes of resources: each store's own (they are where the databases differ most). */
 type WritePath = 'createResource' | 'createResources' | 'replaceResource' | 'patchResource' | 'deleteResource' | 'modifyResource';
@@ -318,7 +318,7 @@ export abstract class SqlStore implements Omit<Store, WritePath> {
       // a `before` page is read backwards from its anchor; give it back in the query's order
       if (query.before) rows.reverse();
       const keysets: Keyset[] = rows.map((r) => (query.sort ? { key: r.sort_key ?? null, position: r.seq } : { position: r.seq }));
-      return { total, resources: rows.map(toResourceWithGroups), keysets };
+      return { total, resources: rows.map((r) => toPageResource(orgId, resourceType, r)), keysets };
     };
     // A filtered first page (the lookups IdPs send, by userName or externalId: 0 or 1 match) is read alone, one
     // statement: when it has room to spare it holds every match, and its length is the total.
