@@ -278,7 +278,7 @@ describe('SqliteStore writes', () => {
     }
   });
 
-  it('a page reads only the columns a resource is made of: its organization and type are the query\'s', async () => {
+  it('a page and a GET read only the columns a resource is made of: its organization and type are the query\'s', async () => {
     const store = new SqliteStore(':memory:');
     await store.migrate();
     const org = await store.ensureOrganization('acme');
@@ -288,9 +288,12 @@ describe('SqliteStore writes', () => {
     try {
       const page = await store.listResources(org.id, 'User', { offset: 0, limit: 10 });
       expect(page.resources.map((r) => [r.orgId, r.resourceType, r.id, r.attributes.userName])).toEqual([[org.id, 'User', 'u1', 'u1'], [org.id, 'User', 'u2', 'u2']]);
+      // and so does a GET, with its groups or without
+      expect(await store.getResource(org.id, 'User', 'u2')).toMatchObject({ orgId: org.id, resourceType: 'User', id: 'u2' });
+      expect(await store.getResource(org.id, 'User', 'u2', true)).toMatchObject({ orgId: org.id, resourceType: 'User', groups: [] });
       const read = prepared.mock.calls.map(([sql]) => sql).filter((sql) => sql.includes('FROM resources r'));
-      expect(read).toHaveLength(1);
-      expect(read[0]).toMatch(/^SELECT r\.seq, r\.id, r\.version, r\.created, r\.last_modified, r\.data FROM resources r /);
+      expect(read).toHaveLength(3);
+      for (const sql of read) expect(sql).toMatch(/^SELECT r\.seq, r\.id, r\.version, r\.created, r\.last_modified, r\.data[, ]/);
     } finally {
       prepared.mockRestore();
       await store.close();

@@ -10,7 +10,7 @@ import { UniquenessViolation, UnknownMembers } from '../../core/errors.js';
 import { recordChanges } from '../sql/outbox.js';
 import { touchRelated } from '../sql/relations.js';
 import { memberGroupsColumn } from '../sql/query-compiler.js';
-import { indexRows, toResource, toResourceWithGroups, type ResourceRow, type ResourceRowWithGroups } from '../sql/rows.js';
+import { indexRows, toResource, type ResourceRow, type ResourceRowWithGroups } from '../sql/rows.js';
 import { created, resourceWrite, type ImportItem, type ResourceMeta } from '../sql/snapshot.js';
 import { SqlStore } from '../sql/sql-store.js';
 import type { Store } from '../../core/ports.js';
@@ -254,7 +254,7 @@ export class PostgresStore extends SqlStore implements Store {
     const members = write.membership ? await this.replaceMembers(c, orgId, id, write.membership) : { added: [], removed: [] };
     await this.touchRelated(c, orgId, id, { ...members, related: (write.display ?? null) !== current.display }, at);
     await this.insertRecords(c, [{ record: write.record, version: row.version, added: members.added, removed: members.removed }]);
-    return toResourceWithGroups(row);
+    return toResource(row);
   }
 
   private async patchRow(c: Client, current: ResourceRow, scope: number, at: string, change: PatchChange): Promise<StoredResource> {
@@ -279,7 +279,7 @@ export class PostgresStore extends SqlStore implements Store {
     await this.touchRelated(c, orgId, id, { added, removed, related: change.write !== undefined && (change.write.display ?? null) !== current.display }, at);
     // recorded even when nothing changed (the request was made), with the version it left
     await this.insertRecords(c, [{ record: change.record, version: result.version, added, removed }]);
-    return toResourceWithGroups(result);
+    return toResource(result);
   }
 
   /** A resource's new document, as its next version (and its groups, when asked). */

@@ -12,7 +12,7 @@
 import type { BoundFilter, SortSpec, Target } from '../../core/filter/bound.js';
 import type { Keyset, ResourceQuery } from '../../core/model.js';
 import type { SqlDialect, SqlFragment } from './dialect.js';
-import { PAGE_COLUMNS } from './rows.js';
+import { RESOURCE_COLUMNS } from './rows.js';
 
 export interface QueryScope {
   readonly orgId: string;
@@ -273,7 +273,7 @@ export function listQueries(
   if (!query.sort) {
     const seek = anchor ? frag(` AND r.seq ${descending ? '<' : '>'} ${P}`, anchor.position) : '';
     // in creation order the rows come off an index in order, so the groups are read only for the page's own
-    const columns = query.withGroups ? `${PAGE_COLUMNS}, ${memberGroupsColumn(dialect)}` : PAGE_COLUMNS;
+    const columns = query.withGroups ? `${RESOURCE_COLUMNS}, ${memberGroupsColumn(dialect)}` : RESOURCE_COLUMNS;
     return { count, page: join([`SELECT ${columns} FROM resources r WHERE `, where, seek, ` ORDER BY r.seq ${descending ? 'DESC' : 'ASC'}`, limits]) };
   }
   // RFC 7644 §3.4.2.3: resources without a value come last ascending, first descending; creation order breaks
@@ -282,7 +282,7 @@ export function listQueries(
   const seek = anchor ? keysetAfter(anchor, descending) : '';
   return {
     count,
-    page: join([`SELECT * FROM (SELECT ${PAGE_COLUMNS}, `, sortKey(query.sort, paths), ' AS sort_key FROM resources r WHERE ', where, ') AS sorted', seek, ` ORDER BY ${order}`, limits]),
+    page: join([`SELECT * FROM (SELECT ${RESOURCE_COLUMNS}, `, sortKey(query.sort, paths), ' AS sort_key FROM resources r WHERE ', where, ') AS sorted', seek, ` ORDER BY ${order}`, limits]),
   };
 }
 

@@ -36,20 +36,25 @@ export interface TokenRow {
 }
 
 /**
- * The columns of a resources row `r` that a page reads (PAGE_COLUMNS): its organization and type are the query's,
- * and its label is for others to show. Making each value read into JavaScript is most of what reading a page costs.
+ * The columns of a resources row `r` a resource is read with: its organization and type are the query's, and its
+ * label is for others to show. Making each value read into JavaScript is most of what reading a page costs.
  */
-export type PageResourceRow = Pick<ResourceRow, 'seq' | 'id' | 'version' | 'created' | 'last_modified' | 'data'> & Pick<ResourceRowWithGroups, 'groups'>;
+export const RESOURCE_COLUMNS = 'r.seq, r.id, r.version, r.created, r.last_modified, r.data';
 
-export const PAGE_COLUMNS = 'r.seq, r.id, r.version, r.created, r.last_modified, r.data';
+/** A row read with RESOURCE_COLUMNS, and with the groups column (memberGroupsColumn) when asked for. */
+export type ReadResourceRow = Pick<ResourceRow, 'seq' | 'id' | 'version' | 'created' | 'last_modified' | 'data'> & Pick<ResourceRowWithGroups, 'groups'>;
 
-export function toResource(row: ResourceRow): StoredResource {
-  return pageResource(row.org_id, row.resource_type, row);
+/** A resources row read with the groups column: JSON text in SQLite, parsed in PostgreSQL. */
+export type ResourceRowWithGroups = ResourceRow & { groups?: string | [string, string, string | null][] | null };
+
+/** The resource of a whole row, with its `groups` when the row was read with them. */
+export function toResource(row: ResourceRowWithGroups): StoredResource {
+  return toReadResource(row.org_id, row.resource_type, row);
 }
 
-/** The resource of a row read without its organization and type, which the caller knows. */
-function pageResource(orgId: string, resourceType: string, row: PageResourceRow): StoredResource {
-  return {
+/** A row read without its organization and type, which the caller knows, as the resource it is. */
+export function toReadResource(orgId: string, resourceType: string, row: ReadResourceRow): StoredResource {
+  const resource: StoredResource = {
     orgId,
     resourceType,
     id: row.id,
@@ -58,19 +63,6 @@ function pageResource(orgId: string, resourceType: string, row: PageResourceRow)
     lastModified: row.last_modified,
     attributes: JSON.parse(row.data) as Attributes,
   };
-}
-
-/** A resources row read with the groups column (memberGroupsColumn): JSON text in SQLite, parsed in PostgreSQL. */
-export type ResourceRowWithGroups = ResourceRow & { groups?: string | [string, string, string | null][] | null };
-
-/** The resource of a row, with its `groups` when the row was read with them. */
-export function toResourceWithGroups(row: ResourceRowWithGroups): StoredResource {
-  return toPageResource(row.org_id, row.resource_type, row);
-}
-
-/** A page's row (PAGE_COLUMNS, and the groups column when read) as the resource of `orgId` and `resourceType`. */
-export function toPageResource(orgId: string, resourceType: string, row: PageResourceRow): StoredResource {
-  const resource = pageResource(orgId, resourceType, row);
   if (row.groups === undefined) return resource;
   const groups = typeof row.groups === 'string' ? (JSON.parse(row.groups) as [string, string, string | null][]) : (row.groups ?? []);
   return { ...resource, groups: groups.map(([value, resourceType, display]) => toRef({ value, resourceType, display })) };

@@ -17,8 +17,8 @@ import { auditValues, insertAuditValues, listAudit } from './audit.js';
 import { rowsOf, run, statement, type Program, type SqlExecutor } from './executor.js';
 import { listQueries, memberGroupsColumn, queryPaths } from './query-compiler.js';
 import {
-  toAuditRecord, toGrant, toOutboxEvent, toPageResource, toRef, toResourceWithGroups, toToken,
-  type AuditRow, type GrantRow, type OutboxRow, type PageResourceRow, type ResourceRowWithGroups, type TokenRow,
+  RESOURCE_COLUMNS, toAuditRecord, toGrant, toOutboxEvent, toReadResource, toRef, toToken,
+  type AuditRow, type GrantRow, type OutboxRow, type ReadResourceRow, type TokenRow,
 } from './rows.js';
 import { batches, EMPTINESS, importItems, nonEmptyTables, rowInsert, snapshotSteps, type ImportItem } from './snapshot.js';
 
@@ -63,7 +63,7 @@ const TOKENS_KEPT = 10_000;
 const FEED_PLACING_BATCH = 5000;
 
 /** A row of a list page: the resource, its sort key when sorted, its groups when asked for. */
-type PageRow = PageResourceRow & { sort_key?: string | number | null };
+type PageRow = ReadResourceRow & { sort_key?: string | number | null };
 
 /** The writes of resources: each store's own (they are where the databases differ most). */
 type WritePath = 'createResource' | 'createResources' | 'replaceResource' | 'patchResource' | 'deleteResource' | 'modifyResource';
@@ -298,16 +298,16 @@ export abstract class SqlStore implements Omit<Store, WritePath> {
   }
 
   async getResource(orgId: string, resourceType: string, id: string, withGroups = false): Promise<StoredResource | undefined> {
-    const [row] = await this.x.read(rowsOf<ResourceRowWithGroups>(
-      withGroups ? this.withGroupsSql : 'SELECT * FROM resources WHERE org_id = ? AND resource_type = ? AND id = ?',
+    const [row] = await this.x.read(rowsOf<ReadResourceRow>(
+      withGroups ? this.withGroupsSql : `SELECT ${RESOURCE_COLUMNS} FROM resources r WHERE r.org_id = ? AND r.resource_type = ? AND r.id = ?`,
       orgId, resourceType, id,
     ));
-    return row && toResourceWithGroups(row);
+    return row && toReadResource(orgId, resourceType, row);
   }
 
   /** A resource and, in the same statement (one round trip), the groups it is a member of. */
   private get withGroupsSql(): string {
-    return (this.withGroupsText ??= `SELECT r.*, ${memberGroupsColumn(this.x.dialect)} FROM resources r WHERE r.org_id = ? AND r.resource_type = ? AND r.id = ?`);
+    return (this.withGroupsText ??= `SELECT ${RESOURCE_COLUMNS}, ${memberGroupsColumn(this.x.dialect)} FROM resources r WHERE r.org_id = ? AND r.resource_type = ? AND r.id = ?`);
   }
 
   private withGroupsText: string | undefined;
@@ -318,7 +318,7 @@ export abstract class SqlStore implements Omit<Store, WritePath> {
       // a `before` page is read backwards from its anchor; give it back in the query's order
       if (query.before) rows.reverse();
       const keysets: Keyset[] = rows.map((r) => (query.sort ? { key: r.sort_key ?? null, position: r.seq } : { position: r.seq }));
-      return { total, resources: rows.map((r) => toPageResource(orgId, resourceType, r)), keysets };
+      return { total, resources: rows.map((r) => toReadResource(orgId, resourceType, r)), keysets };
     };
     // A filtered first page (the lookups IdPs send, by userName or externalId: 0 or 1 match) is read alone, one
     // statement: when it has room to spare it holds every match, and its length is the total.

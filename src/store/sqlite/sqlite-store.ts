@@ -10,7 +10,7 @@ import { insertFlat } from '../sql/executor.js';
 import { insertOutboxValues, outboxValues, recordChanges } from '../sql/outbox.js';
 import { membersOf, touchRelated } from '../sql/relations.js';
 import { memberGroupsColumn } from '../sql/query-compiler.js';
-import { indexRows, toResourceWithGroups, type IndexRow, type ResourceRow, type ResourceRowWithGroups } from '../sql/rows.js';
+import { indexRows, toResource, type IndexRow, type ResourceRowWithGroups } from '../sql/rows.js';
 import { created, resourceWrite, type ImportItem, type ResourceMeta } from '../sql/snapshot.js';
 import { SqlStore } from '../sql/sql-store.js';
 import type { Store } from '../../core/ports.js';
@@ -260,7 +260,7 @@ export class SqliteStore extends SqlStore implements Store {
       const members = write.membership ? this.replaceMembers(orgId, id, write.membership) : { added: [], removed: [] };
       this.touchRelated(orgId, id, { ...members, related: (write.display ?? null) !== current.display }, at);
       this.insertRecord(write.record, row.version, members.added, members.removed);
-      return toResourceWithGroups(row);
+      return toResource(row);
     });
   }
 
@@ -318,7 +318,7 @@ export class SqliteStore extends SqlStore implements Store {
       result ??= this.sql(`SELECT *${groups} FROM resources WHERE seq = ?`).get(row.seq) as ResourceRowWithGroups;
       this.touchRelated(orgId, id, { added, removed, related: relabelled }, at);
       this.insertRecord(change.record, result.version, added, removed);
-      return toResourceWithGroups(result);
+      return toResource(result);
     });
   }
 
