@@ -25,6 +25,7 @@ vi.mock('node:fs', async (original) => {
     },
     fdatasyncSync: (fd: number) => {
       disk.waited.push(path(fd));
+      if (disk.failing) throw Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' });
       fs.fdatasyncSync(fd);
     },
   };
@@ -67,6 +68,12 @@ describe.runIf(process.platform === 'linux')('SQLite durability', () => {
     expect(disk.waited).toEqual([]);
     store.commitCreateBatch({ orgId: 'o', resourceType: 'User', scope: 1, rows: [] });
     expect(disk.waited).toEqual([`${realpathSync(dir)}/b.db-wal`]);
+    // a failed sync there refuses that batch and every later one, as on the event loop
+    disk.failing = true;
+    expect(() => store.commitCreateBatch({ orgId: 'o', resourceType: 'User', scope: 1, rows: [] })).toThrow(/could not be made durable: EIO/);
+    disk.failing = false;
+    expect(() => store.commitCreateBatch({ orgId: 'o', resourceType: 'User', scope: 1, rows: [] })).toThrow(/could not be made durable/);
+    expect(disk.waited).toHaveLength(2);
     await store.close();
   });
 

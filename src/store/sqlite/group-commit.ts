@@ -41,6 +41,11 @@ export class GroupCommit {
     return this.unsynced;
   }
 
+  /** Refuses every write from now on, for the sync that failed (here, or made by the connection on its own). */
+  syncFailed(error: Error): Error {
+    return (this.unsynced ??= new Error(`the database file could not be made durable: ${error.message}`, { cause: error }));
+  }
+
   run<T>(work: () => T): Promise<T> {
     return this.enqueue<T>((resolve, reject) => ({ work, resolve, reject }));
   }
@@ -105,7 +110,7 @@ export class GroupCommit {
     if (!this.sync) return this.finish(group, (i) => outcomes[i]!);
     this.sync((error) => {
       if (!error) return this.finish(group, (i) => outcomes[i]!);
-      const failed = (this.unsynced = new Error(`the database file could not be made durable: ${error.message}`, { cause: error }));
+      const failed = this.syncFailed(error);
       this.finish(group, () => ({ ok: false, error: failed }));
     });
   }

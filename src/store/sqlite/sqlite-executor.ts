@@ -102,8 +102,14 @@ export class SqliteExecutor implements SqlExecutor {
    * a thread that has nothing else to do meanwhile (the writer thread), not for the event loop.
    */
   commitNow<T>(work: () => T): T {
+    const refused = this.commits.failure;
+    if (refused) throw refused;
     const result = this.db.transaction(work).immediate();
-    if (this.wal) fdatasyncSync(this.walFile());
+    try {
+      if (this.wal) fdatasyncSync(this.walFile());
+    } catch (error) {
+      throw this.commits.syncFailed(error as Error);
+    }
     return result;
   }
 
