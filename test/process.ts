@@ -40,7 +40,12 @@ export async function serveProcess(db: string, token: string, env: Record<string
   const port = await freePort();
   const child = spawn(process.execPath, [BIN, 'serve'], {
     env: { ...process.env, SCIMD_DATABASE: db, SCIMD_PORT: String(port), SCIMD_BOOTSTRAP_TOKEN: token, SCIMD_LOG_LEVEL: 'error', ...env },
-    stdio: 'ignore',
+    // stderr kept (its last lines): a start that fails says why in the test's failure
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
+    stderr = (stderr + chunk).slice(-2000);
   });
   const base = `http://127.0.0.1:${port}/scim/v2`;
   const request: ServerProcess['request'] = async (method, path, body, headers = {}) => {
@@ -61,5 +66,5 @@ export async function serveProcess(db: string, token: string, env: Record<string
     await new Promise((r) => setTimeout(r, 50));
   }
   child.kill('SIGKILL');
-  throw new Error(`scimd serve did not start (exit code ${child.exitCode})`);
+  throw new Error(`scimd serve did not start (exit code ${child.exitCode}) on port ${port}: ${stderr.trim() || 'nothing on stderr'}`);
 }
