@@ -154,8 +154,6 @@ export interface PatchChange {
   /** The new document, index and unique keys; absent when the document did not change. */
   readonly write?: ResourceWrite;
   readonly members?: MembershipChange;
-  /** Index entries to set when only the membership changed (meta.lastModified). */
-  readonly touch: readonly IndexEntry[];
   /** What the store records with the change (see ResourceStore); the audit entry even when nothing changed. */
   readonly record?: ChangeRecord;
   /** The answer carries the resource's groups (StoredResource.groups), read by the statement that writes it. */

@@ -16,7 +16,7 @@ export type { ListParams, ProjectionParams } from './list-params.js';
 import { isReturned, parseProjection, type Projection } from './resource/projection.js';
 import { referenceValue, renderResource, type DerivedAttributes, type RenderContext } from './resource/render.js';
 import { etagOf, expectedVersion, namesVersion, type Preconditions } from './etag.js';
-import { indexEntries, lastModifiedEntry, type IndexedMeta } from './filter/index-entries.js';
+import { indexEntries, type IndexedMeta } from './filter/index-entries.js';
 import { parseFilter } from './filter/parser.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
 import { parsePatchRequest, type PatchOperation } from './patch/operations.js';
@@ -241,18 +241,18 @@ export function createScim(options: ScimOptions) {
    */
   async function changeMembers(ctx: CallContext, rt: ResourceType, id: string, operations: readonly PatchOperation[], rules: PatchRules, record: Recorder): Promise<StoredResource | undefined> {
     const what = `${rt.name} "${id}"`;
-    // the document for its externalId (events name it); a member change leaves it as it is
-    const existing = await store.getResource(ctx.orgId, rt.name, id);
-    if (!existing) throw scimErrors.notFound(`${what} not found.`);
     let needsMembers = false;
     const loadMembers = async () => ((needsMembers = true), []);
-    const { members } = await applyPatch({ rt, id, rules, loadMembers }, withoutSecrets(rt, existing.attributes), operations);
+    // operations on members alone read nothing of the document
+    const { members } = await applyPatch({ rt, id, rules, loadMembers }, {}, operations);
     if (needsMembers || !members) return undefined;
+    // the document only for its externalId, which events name (a member change leaves it as it is)
+    const existing = eventing ? await store.getResource(ctx.orgId, rt.name, id) : undefined;
+    if (eventing && !existing) throw scimErrors.notFound(`${what} not found.`);
     const at = now().toISOString();
-    const recorded = record(204, [], existing.attributes);
+    const recorded = record(204, [], existing?.attributes);
     const change = {
       members: { clear: members.clear, add: [...members.add], remove: [...members.remove], allowedTypes: memberTypes(rt) },
-      touch: [lastModifiedEntry(at)],
       ...(recorded ? { record: recorded } : {}),
     };
     const result = await write(rt, () => store.patchResource(ctx.orgId, rt.name, id, at, change));
@@ -493,7 +493,6 @@ export function createScim(options: ScimOptions) {
             change: {
               ...(changed ? { write: planWrite(rt, attrs, { id, created: existing.created, lastModified: at }) } : {}),
               ...(members ? { members: { clear: members.clear, add: [...members.add], remove: [...members.remove], allowedTypes: memberTypes(rt) } } : {}),
-              touch: [lastModifiedEntry(at)],
               ...(recorded ? { record: recorded } : {}),
               ...(!noContent && derivedName(rt, projection) === 'groups' ? { withGroups: true } : {}),
             },

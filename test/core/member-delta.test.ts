@@ -84,6 +84,18 @@ describe('member changes to one group', () => {
     expect(added.map((e) => [e.member?.id, e.resource.externalId])).toEqual([[users[0], 'g-ext'], [users[1], 'g-ext']]);
   });
 
+  it('without events to name the group in, a delta reads nothing of it, and is audited all the same', async () => {
+    const quiet = createScim({ store, registry: SchemaRegistry.create() });
+    const reads = vi.spyOn(store, 'getResource');
+    const added = await quiet.patch(ctx, 'Groups', groupId, patch({ op: 'add', path: 'members', value: [{ value: users[0] }] }));
+    expect(added).toMatchObject({ noContent: true, etag: 'W/"2"' });
+    await expect(quiet.patch(ctx, 'Groups', 'no-such-group', patch({ op: 'add', path: 'members', value: [{ value: users[1] }] }))).rejects.toMatchObject({ status: 404 });
+    expect(reads).not.toHaveBeenCalled();
+    expect(await memberIds()).toEqual([users[0]]);
+    const audit = (await store.listAudit({ orgId: ctx.orgId, resourceType: 'Group', limit: 100 })).filter((a) => a.operation === 'patch');
+    expect(audit.map((a) => [a.resourceId, a.status])).toEqual([[groupId, 204], ['no-such-group', 404]]);
+  });
+
   it('an unknown member or group is refused as before, and writes nothing', async () => {
     await expect(scim.patch(ctx, 'Groups', groupId, patch({ op: 'add', path: 'members', value: [{ value: 'no-such-user' }] }))).rejects.toMatchObject({ status: 400 });
     await expect(scim.patch(ctx, 'Groups', 'no-such-group', patch({ op: 'add', path: 'members', value: [{ value: users[0] }] }))).rejects.toMatchObject({ status: 404 });

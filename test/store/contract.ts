@@ -415,15 +415,20 @@ export function describeStoreContract(name: string, open: () => Promise<Store>):
         expect((await store.listResources(org.id, 'User', tagged('y'))).resources.map((r) => r.id)).toEqual(['u1']);
       });
 
-      it('a membership-only change replaces the entries it touches', async () => {
+      it('a membership-only change moves the lastModified of the group and of the members it added or removed', async () => {
         const modified: Target = { key: 'meta.lastmodified', source: 'attribute', attribute: 'meta', subAttribute: 'lastModified', kind: 'number', caseExact: false, dateTime: true, multiValued: false };
-        const stamped = (ms: number): ResourceQuery => ({ filter: { kind: 'compare', target: modified, op: 'eq', value: ms }, offset: 0, limit: 10 });
-        await store.createResource(org.id, 'User', 'u1', at(1), userWrite('one'));
-        await store.createResource(org.id, 'Group', 'g1', at(2), { ...groupWrite('admins'), index: [{ path: 'meta.lastmodified', ordinal: 0, num: 2 }] });
+        const stamped = (second: number): ResourceQuery => ({ filter: { kind: 'compare', target: modified, op: 'eq', value: Date.parse(at(second)) }, offset: 0, limit: 10 });
+        const stampedAt = (write: ResourceWrite, second: number): ResourceWrite => ({ ...write, index: [{ path: 'meta.lastmodified', ordinal: 0, num: Date.parse(at(second)) }] });
+        await store.createResource(org.id, 'User', 'u1', at(1), stampedAt(userWrite('one'), 1));
+        await store.createResource(org.id, 'User', 'u2', at(1), stampedAt(userWrite('two'), 1));
+        await store.createResource(org.id, 'Group', 'g1', at(2), stampedAt(groupWrite('admins'), 2));
         const members = { clear: false, add: ['u1'], remove: [], allowedTypes: MEMBER_TYPES };
-        written(await store.patchResource(org.id, 'Group', 'g1', at(3), { members, touch: [{ path: 'meta.lastmodified', ordinal: 0, num: 3 }] }));
+        const patched = written(await store.patchResource(org.id, 'Group', 'g1', at(3), { members }));
+        expect(patched).toMatchObject({ version: 2, lastModified: at(3) });
         expect((await store.listResources(org.id, 'Group', stamped(2))).total).toBe(0);
         expect((await store.listResources(org.id, 'Group', stamped(3))).resources.map((r) => r.id)).toEqual(['g1']);
+        expect((await store.listResources(org.id, 'User', stamped(3))).resources.map((r) => [r.id, r.version, r.lastModified])).toEqual([['u1', 2, at(3)]]);
+        expect((await store.listResources(org.id, 'User', stamped(1))).resources.map((r) => r.id)).toEqual(['u2']);
       });
 
       it('indexes a resource type whose first write was rolled back', async () => {
@@ -552,17 +557,17 @@ export function describeStoreContract(name: string, open: () => Promise<Store>):
         await store.createResource(org.id, 'User', 'u2', at(2), userWrite('bob'));
         await store.createResource(org.id, 'Group', 'g1', at(3), groupWrite('Admins', ['u1']));
         const add = (ids: string[]) => ({ clear: false, add: ids, remove: [], allowedTypes: MEMBER_TYPES });
-        expect(await store.patchResource(org.id, 'Group', 'g1', at(4), { expectedVersion: 2, members: add(['u2']), touch: [] })).toBe('conflict');
+        expect(await store.patchResource(org.id, 'Group', 'g1', at(4), { expectedVersion: 2, members: add(['u2']) })).toBe('conflict');
         expect(values(await store.members(org.id, 'g1'))).toEqual(['u1']);
-        const renamed = await store.patchResource(org.id, 'Group', 'g1', at(5), { expectedVersion: 1, write: groupWrite('Admins 2'), touch: [] });
+        const renamed = await store.patchResource(org.id, 'Group', 'g1', at(5), { expectedVersion: 1, write: groupWrite('Admins 2') });
         expect(renamed).toMatchObject({ version: 2, attributes: { displayName: 'Admins 2' } });
-        expect(await store.patchResource(org.id, 'Group', 'g1', at(6), { expectedVersion: 1, write: groupWrite('Admins 3'), touch: [] })).toBe('conflict');
+        expect(await store.patchResource(org.id, 'Group', 'g1', at(6), { expectedVersion: 1, write: groupWrite('Admins 3') })).toBe('conflict');
         // without expectedVersion a delta applies on whatever version is current
-        expect(await store.patchResource(org.id, 'Group', 'g1', at(7), { members: add(['u2']), touch: [] })).toMatchObject({ version: 3 });
+        expect(await store.patchResource(org.id, 'Group', 'g1', at(7), { members: add(['u2']) })).toMatchObject({ version: 3 });
         expect(values(await store.members(org.id, 'g1'))).toEqual(['u1', 'u2']);
         // adding a present member changes nothing, so the version stays
-        expect(await store.patchResource(org.id, 'Group', 'g1', at(8), { members: add(['u2']), touch: [] })).toMatchObject({ version: 3 });
-        expect(await store.patchResource(org.id, 'Group', 'nope', at(9), { members: add(['u2']), touch: [] })).toBeUndefined();
+        expect(await store.patchResource(org.id, 'Group', 'g1', at(8), { members: add(['u2']) })).toMatchObject({ version: 3 });
+        expect(await store.patchResource(org.id, 'Group', 'nope', at(9), { members: add(['u2']) })).toBeUndefined();
       });
 
       it('patchResource applies a membership delta of k members without the others: remove, clear and re-add', async () => {
@@ -570,7 +575,7 @@ export function describeStoreContract(name: string, open: () => Promise<Store>):
         await store.createResource(org.id, 'User', 'u2', at(2), userWrite('bob'));
         await store.createResource(org.id, 'User', 'u3', at(3), userWrite('carol'));
         await store.createResource(org.id, 'Group', 'g1', at(4), groupWrite('Admins', ['u1', 'u2']));
-        const change = (clear: boolean, add: string[], remove: string[]) => ({ members: { clear, add, remove, allowedTypes: MEMBER_TYPES }, touch: [] });
+        const change = (clear: boolean, add: string[], remove: string[]) => ({ members: { clear, add, remove, allowedTypes: MEMBER_TYPES } });
         await store.patchResource(org.id, 'Group', 'g1', at(5), change(false, [], ['u1', 'u3']));
         expect(values(await store.members(org.id, 'g1'))).toEqual(['u2']);
         await store.patchResource(org.id, 'Group', 'g1', at(6), change(true, ['u3', 'u2'], []));
@@ -605,7 +610,7 @@ export function describeStoreContract(name: string, open: () => Promise<Store>):
       it('a write records its entry in the same transaction, with the version it left', async () => {
         await store.createResource(org.id, 'User', 'u1', at(1), { ...userWrite('alice'), record: rec('create', { resourceId: 'u1' }) });
         await store.replaceResource(org.id, 'User', 'u1', at(2), { ...userWrite('alice'), record: rec('replace', { resourceId: 'u1', status: 200 }) });
-        await store.patchResource(org.id, 'User', 'u1', at(3), { expectedVersion: 2, write: userWrite('alice'), touch: [], record: rec('patch', { resourceId: 'u1', status: 200 }) });
+        await store.patchResource(org.id, 'User', 'u1', at(3), { expectedVersion: 2, write: userWrite('alice'), record: rec('patch', { resourceId: 'u1', status: 200 }) });
         await store.deleteResource(org.id, 'User', 'u1', 3, rec('delete', { resourceId: 'u1', status: 204 }));
         const log = await store.listAudit({ limit: 10 });
         expect(log.map((r) => [r.operation, r.resourceId, r.version, r.status])).toEqual([
@@ -634,8 +639,8 @@ export function describeStoreContract(name: string, open: () => Promise<Store>):
         await store.createResource(org.id, 'User', 'u2', at(2), userWrite('bob'));
         await store.createResource(org.id, 'Group', 'g1', at(3), { ...groupWrite('g', ['u1', 'u1']), record: rec('create', { resourceType: 'Group', changes: [] }) });
         const members = (add: string[], remove: string[]) => ({ clear: false, add, remove, allowedTypes: MEMBER_TYPES });
-        await store.patchResource(org.id, 'Group', 'g1', at(4), { members: members(['u1', 'u2'], []), touch: [], record: rec('patch', { changes: [] }) });
-        await store.patchResource(org.id, 'Group', 'g1', at(5), { members: members([], ['u1', 'u9']), touch: [], record: rec('patch', { changes: [] }) });
+        await store.patchResource(org.id, 'Group', 'g1', at(4), { members: members(['u1', 'u2'], []), record: rec('patch', { changes: [] }) });
+        await store.patchResource(org.id, 'Group', 'g1', at(5), { members: members([], ['u1', 'u9']), record: rec('patch', { changes: [] }) });
         await store.replaceResource(org.id, 'Group', 'g1', at(6), { ...groupWrite('g', ['u1']), record: rec('replace', { changes: [] }) });
         const log = await store.listAudit({ limit: 10 });
         expect(log.map((r) => r.changes)).toEqual([
@@ -645,7 +650,7 @@ export function describeStoreContract(name: string, open: () => Promise<Store>):
           [{ attribute: 'members', added: ['u1'], addedCount: 1, removed: ['u2'], removedCount: 1 }],
         ]);
         // the PATCH that changed nothing is recorded too, at the version it left
-        await store.patchResource(org.id, 'Group', 'g1', at(7), { members: members(['u1'], []), touch: [], record: rec('patch', { changes: [] }) });
+        await store.patchResource(org.id, 'Group', 'g1', at(7), { members: members(['u1'], []), record: rec('patch', { changes: [] }) });
         const last = (await store.listAudit({ afterSeq: log[3]!.seq, limit: 10 }))[0]!;
         expect([last.changes, last.version]).toEqual([[], log[3]!.version]);
       });
@@ -697,8 +702,8 @@ export function describeStoreContract(name: string, open: () => Promise<Store>):
         const base = { at: at(3), organization: org.id, resource: { type: 'Group', id: 'g1', externalId: 'ext-g1' } };
         await store.createResource(org.id, 'Group', 'g1', at(3), { ...groupWrite('g', ['u1']), record: { memberEvents: base } });
         const members = (add: string[], remove: string[]) => ({ clear: false, add, remove, allowedTypes: MEMBER_TYPES });
-        await store.patchResource(org.id, 'Group', 'g1', at(4), { members: members(['u1', 'u2'], []), touch: [], record: { memberEvents: base } });
-        await store.patchResource(org.id, 'Group', 'g1', at(5), { members: members([], ['u1', 'u9']), touch: [], record: { memberEvents: base } });
+        await store.patchResource(org.id, 'Group', 'g1', at(4), { members: members(['u1', 'u2'], []), record: { memberEvents: base } });
+        await store.patchResource(org.id, 'Group', 'g1', at(5), { members: members([], ['u1', 'u9']), record: { memberEvents: base } });
         const all: string[] = [];
         for (let round = 0; round < 5; round++) {
           for (const e of await store.claimEvents(soon, later, 10)) {
@@ -884,7 +889,7 @@ export function describeStoreContract(name: string, open: () => Promise<Store>):
         await s.createResource(org.id, 'Group', 'g2', at(5), groupWrite('Everyone', ['g1']));
         // a member created after its group: members are restored after every resource
         await s.createResource(org.id, 'User', 'u3', at(6), user('carol', []));
-        await s.patchResource(org.id, 'Group', 'g1', at(7), { members: { clear: false, add: ['u3'], remove: [], allowedTypes: MEMBER_TYPES }, touch: [] });
+        await s.patchResource(org.id, 'Group', 'g1', at(7), { members: { clear: false, add: ['u3'], remove: [], allowedTypes: MEMBER_TYPES } });
         await s.replaceResource(org.id, 'User', 'u1', at(8), { ...user('alice', ['alice@example.com'], { title: 'CTO' }), record: { audit: audit('r3', { operation: 'replace', status: 200 }) } });
         await s.appendAudit([audit('r4', { status: 409, scimType: 'uniqueness', detail: 'taken' })]);
         // u1's event delivered (not carried), u2's first one dead (carried, and no longer holding back the second)
@@ -1165,7 +1170,7 @@ export function describeStoreContract(name: string, open: () => Promise<Store>):
         expect(expected.map((r) => r.value)).toEqual(['g2', 'g1']);
         const { version } = (await store.getResource(org.id, 'User', 'u1'))!; // each group's creation moved it
         const patch = (n: number, withGroups: boolean) => store.modifyResource(org.id, 'User', 'u1', async () => ({
-          kind: 'patch', at: at(n), change: { write: userWrite('alice', { extra: { title: `t${n}` } }), touch: [], ...(withGroups ? { withGroups } : {}) },
+          kind: 'patch', at: at(n), change: { write: userWrite('alice', { extra: { title: `t${n}` } }), ...(withGroups ? { withGroups } : {}) },
         }));
         expect(await patch(12, true)).toMatchObject({ version: version + 1, attributes: { title: 't12' }, groups: expected });
         expect((await patch(13, false)) as StoredResource).not.toHaveProperty('groups');

@@ -191,7 +191,7 @@ describe.skipIf(!admin)('PostgreSQL', () => {
         await store.createResource(orgId, 'Group', 'g1', at(20), group('g', []));
         const results = await Promise.all(
           ids.map((id) => store.patchResource(orgId, 'Group', 'g1', at(21), {
-            touch: [], members: { clear: false, add: [id], remove: [], allowedTypes: ['User'] }, // a delta commutes: no version check
+            members: { clear: false, add: [id], remove: [], allowedTypes: ['User'] }, // a delta commutes: no version check
           })),
         );
         expect(results.every((r) => typeof r === 'object')).toBe(true);

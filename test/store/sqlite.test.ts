@@ -268,7 +268,7 @@ describe('SqliteStore writes', () => {
     try {
       const write = { attributes: { displayName: 'g2' }, index: [], uniqueKeys: [], display: 'g2' };
       const members = { clear: false, add: ['u1'], remove: [], allowedTypes: ['User', 'Group'] };
-      const patched = await store.patchResource(org.id, 'Group', 'g1', '2024-01-02T00:00:00.000Z', { write, members, touch: [] });
+      const patched = await store.patchResource(org.id, 'Group', 'g1', '2024-01-02T00:00:00.000Z', { write, members });
       expect(patched).toMatchObject({ version: 2, attributes: { displayName: 'g2' }, lastModified: '2024-01-02T00:00:00.000Z' });
       const ownRow = prepared.mock.calls.map(([sql]) => sql).filter((sql) => /^UPDATE resources .* WHERE seq = \?/s.test(sql));
       expect(ownRow).toEqual(['UPDATE resources SET version = version + 1, last_modified = ?, display = ?, data = ? WHERE seq = ? RETURNING *']);

@@ -8,7 +8,7 @@
 import type { ChangeRecord, CreateManyOptions, IndexEntry, Membership, Modification, PatchChange, ResourceRef, ResourceWrite, StoredResource, UniqueKey } from '../../core/model.js';
 import { UniquenessViolation, UnknownMembers } from '../../core/errors.js';
 import { recordChanges } from '../sql/outbox.js';
-import { touchRelated } from '../sql/relations.js';
+import { touchRelated, type RelatedChange } from '../sql/relations.js';
 import { memberGroupsColumn } from '../sql/query-compiler.js';
 import { indexRows, toResource, type ResourceRow, type ResourceRowWithGroups } from '../sql/rows.js';
 import { created, resourceWrite, type ImportItem, type ResourceMeta } from '../sql/snapshot.js';
@@ -196,7 +196,7 @@ export class PostgresStore extends SqlStore implements Store {
 
   async patchResource(orgId: string, resourceType: string, id: string, at: string, change: PatchChange): Promise<StoredResource | 'conflict' | undefined> {
     const scope = await this.scopeOf(orgId, resourceType);
-    await this.knowPaths([change.write ?? {}, { index: change.touch }]);
+    if (change.write) await this.knowPaths([change.write]);
     return this.transaction(async (c) => {
       const row = await this.lockRow(c, orgId, resourceType, id);
       if (!row) return undefined;
@@ -238,7 +238,7 @@ export class PostgresStore extends SqlStore implements Store {
           await this.deleteRow(c, row, m.record);
           return toResource(row);
         }
-        missing = this.unknownPaths(m.kind === 'replace' ? [m.write] : [m.change.write ?? {}, { index: m.change.touch }]);
+        missing = this.unknownPaths([m.kind === 'replace' ? m.write : m.change.write ?? {}]);
         if (missing.length > 0) return 'paths unknown' as const;
         return m.kind === 'replace' ? this.replaceRow(c, row, scope, m.at, m.write, m.withGroups) : this.patchRow(c, row, scope, m.at, m.change);
       });
@@ -275,8 +275,10 @@ export class PostgresStore extends SqlStore implements Store {
       ).rows.map((r) => r.member_id);
       if (m.add.length > 0) added = await this.addMembers(c, orgId, id, { ids: m.add, allowedTypes: m.allowedTypes });
     }
-    const result = written ?? (added.length + removed.length > 0 ? await this.bumpVersion(c, seq, scope, at, change.touch, change.withGroups) : current);
-    await this.touchRelated(c, orgId, id, { added, removed, related: change.write !== undefined && (change.write.display ?? null) !== current.display }, at);
+    // members alone changed: a new version all the same, moved with the members added or removed
+    const self = !written && added.length + removed.length > 0;
+    await this.touchRelated(c, orgId, id, { added, removed, related: change.write !== undefined && (change.write.display ?? null) !== current.display, self }, at);
+    const result = written ?? (self ? (await c.query<ResourceRowWithGroups>(`SELECT *${change.withGroups ? RETURNING_GROUPS : ''} FROM resources WHERE seq = $1`, [seq])).rows[0]! : current);
     // recorded even when nothing changed (the request was made), with the version it left
     await this.insertRecords(c, [{ record: change.record, version: result.version, added, removed }]);
     return toResource(result);
@@ -286,18 +288,6 @@ export class PostgresStore extends SqlStore implements Store {
   private async writeDocument(c: Client, seq: number, at: string, write: ResourceWrite, withGroups = false): Promise<ResourceRowWithGroups> {
     const sql = `UPDATE resources SET version = version + 1, last_modified = $2, display = $3, data = $4 WHERE seq = $1 RETURNING *${withGroups ? RETURNING_GROUPS : ''}`;
     return (await c.query<ResourceRowWithGroups>(sql, [seq, at, write.display ?? null, JSON.stringify(write.attributes)])).rows[0]!;
-  }
-
-  /** The next version of a resource whose members alone changed, with the index entries that changed with it (lastModified). */
-  private async bumpVersion(c: Client, seq: number, scope: number, at: string, touch: readonly IndexEntry[], withGroups = false): Promise<ResourceRowWithGroups> {
-    if (touch.length > 0) {
-      const keys = [seq, touch.map((e) => this.pathId(e.path)), touch.map((e) => e.ordinal)];
-      for (const table of ['attribute_str', 'attribute_num']) {
-        await c.query(`DELETE FROM ${table} WHERE resource_seq = $1 AND (path, ordinal) IN (SELECT * FROM unnest($2::integer[], $3::integer[]))`, keys);
-      }
-      await this.insertIndex(c, scope, [{ seq, entries: touch }]);
-    }
-    return (await c.query<ResourceRowWithGroups>(`UPDATE resources SET version = version + 1, last_modified = $2 WHERE seq = $1 RETURNING *${withGroups ? RETURNING_GROUPS : ''}`, [seq, at])).rows[0]!;
   }
 
   private async deleteRow(c: Client, row: ResourceRow, record: ChangeRecord | undefined): Promise<void> {
@@ -310,7 +300,7 @@ export class PostgresStore extends SqlStore implements Store {
   }
 
   /** Touches the resources on the other side of a write's membership changes (sql/relations.ts). */
-  private async touchRelated(c: Client, orgId: string, id: string, change: { added: readonly string[]; removed: readonly string[]; related: boolean }, at: string): Promise<void> {
+  private async touchRelated(c: Client, orgId: string, id: string, change: RelatedChange, at: string): Promise<void> {
     await this.pg.runOn(c, touchRelated(orgId, id, change, at, POSTGRES));
   }
 

@@ -41,15 +41,22 @@ export function* touchResources(orgId: string, ids: readonly string[], at: strin
   }
 }
 
+/** What a write did to the memberships of the resource it wrote (touchRelated). */
+export interface RelatedChange {
+  readonly added: readonly string[];
+  readonly removed: readonly string[];
+  /** Its label changed, or it is being deleted: every resource on the other side of its memberships moves. */
+  readonly related: boolean;
+  /** Its members alone changed: it moves too, in the same statements as they do (its document was not written). */
+  readonly self?: boolean;
+}
+
 /**
- * After a write to the resource `id`: touches the members it added or removed and, when its label changed or it is
- * being deleted (`related`), every resource on the other side of its memberships (its members, the groups it is in).
- * Call before a delete removes the memberships.
+ * After a write to the resource `id`: touches the members it added or removed and, when `related`, every resource
+ * on the other side of its memberships (its members, the groups it is in). Call before a delete removes them.
  */
-export function* touchRelated(
-  orgId: string, id: string, change: { readonly added: readonly string[]; readonly removed: readonly string[]; readonly related: boolean }, at: string, dialect: SqlDialect,
-): Program<void> {
-  const ids = [...change.added, ...change.removed];
+export function* touchRelated(orgId: string, id: string, change: RelatedChange, at: string, dialect: SqlDialect): Program<void> {
+  const ids = [...(change.self ? [id] : []), ...change.added, ...change.removed];
   if (change.related) {
     for (const m of yield* membersOf(orgId, id)) ids.push(m.member_id);
     for (const g of yield* groupsContaining(orgId, id)) ids.push(g.group_id);

@@ -3,12 +3,12 @@
  * sql/sql-store.ts; this file is SQLite's write path. SQLite has one writer at a time, so a write reads and checks
  * inside its transaction (the group commit's); a large batch of creates is written on the writer thread.
  */
-import type { ChangeRecord, CreateManyOptions, IndexEntry, Membership, Modification, PatchChange, ResourceRef, ResourceWrite, StoredResource } from '../../core/model.js';
+import type { ChangeRecord, CreateManyOptions, Membership, Modification, PatchChange, ResourceRef, ResourceWrite, StoredResource } from '../../core/model.js';
 import { UniquenessViolation, UnknownMembers } from '../../core/errors.js';
 import { auditValues, insertAuditValues } from '../sql/audit.js';
 import { insertFlat } from '../sql/executor.js';
 import { insertOutboxValues, outboxValues, recordChanges } from '../sql/outbox.js';
-import { membersOf, touchRelated } from '../sql/relations.js';
+import { membersOf, touchRelated, type RelatedChange } from '../sql/relations.js';
 import { memberGroupsColumn } from '../sql/query-compiler.js';
 import { indexRows, toResource, type IndexRow, type ResourceRowWithGroups } from '../sql/rows.js';
 import { created, resourceWrite, type ImportItem, type ResourceMeta } from '../sql/snapshot.js';
@@ -287,7 +287,7 @@ export class SqliteStore extends SqlStore implements Store {
   /** Makes ready what a patch needs (scope, index paths), then returns what queues it: synchronously, when called. */
   private async queuePatch(orgId: string, resourceType: string, id: string, at: string, change: PatchChange): Promise<() => Promise<StoredResource | 'conflict' | undefined>> {
     const scope = await this.scopeOf(orgId, resourceType);
-    await this.knowPaths([change.write ?? {}, { index: change.touch }]);
+    if (change.write) await this.knowPaths([change.write]);
     return () => this.sqlite.transaction(() => {
       const row = this.versionOf(orgId, resourceType, id);
       if (!row) return undefined;
@@ -310,13 +310,9 @@ export class SqliteStore extends SqlStore implements Store {
         for (const member of leaving) if (remove.run(orgId, id, member).changes > 0) removed.push(member);
         if (m.add.length > 0) added.push(...this.addMembers(orgId, id, { ids: m.add, allowedTypes: m.allowedTypes }));
       }
-      if (!result && added.length + removed.length > 0) {
-        // members alone changed: a new version all the same
-        this.replaceIndexEntries(row.seq, scope, change.touch);
-        result = this.sql(`UPDATE resources SET version = version + 1, last_modified = ? WHERE seq = ? RETURNING *${groups}`).get(at, row.seq) as ResourceRowWithGroups;
-      }
+      // members alone changed: a new version all the same, moved with the members added or removed
+      this.touchRelated(orgId, id, { added, removed, related: relabelled, self: !result && added.length + removed.length > 0 }, at);
       result ??= this.sql(`SELECT *${groups} FROM resources WHERE seq = ?`).get(row.seq) as ResourceRowWithGroups;
-      this.touchRelated(orgId, id, { added, removed, related: relabelled }, at);
       this.insertRecord(change.record, result.version, added, removed);
       return toResource(result);
     });
@@ -359,7 +355,7 @@ export class SqliteStore extends SqlStore implements Store {
   }
 
   /** Touches the resources on the other side of a write's membership changes (sql/relations.ts). */
-  private touchRelated(orgId: string, id: string, change: { added: readonly string[]; removed: readonly string[]; related: boolean }, at: string): void {
+  private touchRelated(orgId: string, id: string, change: RelatedChange, at: string): void {
     this.sqlite.runSync(touchRelated(orgId, id, change, at, SQLITE));
   }
 
@@ -418,17 +414,6 @@ export class SqliteStore extends SqlStore implements Store {
     const drop = this.sql(`DELETE FROM attribute_${column} WHERE resource_seq = ? AND path = ? AND ordinal = ? AND ${column} = ?`);
     for (const r of old) if (!missing.delete(key(r.path, r))) drop.run(seq, r.path, r.ordinal, r.value);
     this.insertRows(column, seq, scope, [...missing.values()]);
-  }
-
-  /** The rows at the entries' (path, ordinal) replaced by the entries (a membership-only PATCH's lastModified). */
-  private replaceIndexEntries(seq: number, scope: number, entries: readonly IndexEntry[]): void {
-    for (const column of ['str', 'num'] as const) {
-      const drop = this.sql(`DELETE FROM attribute_${column} WHERE resource_seq = ? AND path = ? AND ordinal = ?`);
-      for (const e of entries) drop.run(seq, this.pathId(e.path), e.ordinal);
-    }
-    const { strs, nums } = indexRows(entries);
-    this.insertRows('str', seq, scope, strs);
-    this.insertRows('num', seq, scope, nums);
   }
 
   private insertRows(column: IndexColumn, seq: number, scope: number, rows: readonly IndexRow<unknown>[]): void {
