@@ -5,7 +5,10 @@
 // Builds a directory of N users per size on the embedded store (or PostgreSQL), serves it with `scimd serve`, drives
 // it with autocannon over loopback, and reports requests/s, p50/p99 latency, errors and peak server memory for each
 // scenario, each as a ratio to a bare Fastify endpoint measured in the same run (--runs runs, each with its own baseline: the
-// median of the runs' ratios is reported, since this machine's speed drifts by a third within an hour); then loads --load users into an
+// median of the runs' ratios is reported, since this machine's speed drifts by a third within an hour). On SQLite a
+// run also measures the floor of a read: Fastify answering GET /Users/{id} with one statement on the same file
+// (bench/floor-server.mjs): what a server on this stack that reads the database for every GET can reach here. Then
+// it loads --load users into an
 // empty directory through single POSTs and through Bulk (1,000 a request) (--load 0: not measured); then syncs a CSV of
 // --sync users (5,000; 0: not measured) into an empty directory with `scimd sync`, through Bulk and through single
 // requests (--no-bulk). On PostgreSQL it also measures the
@@ -265,7 +268,7 @@ async function buildDataset(n, file) {
   const tokens = { rfc: TOKEN };
   for (const dialect of ['okta', 'entra']) tokens[dialect] = (await createToken(store, { orgId: org.id, name: dialect, dialect })).token;
   await store.close();
-  return { ids, groups, outsiders: listed.slice(n - 1000), loadSeconds, tokens };
+  return { orgId: org.id, ids, groups, outsiders: listed.slice(n - 1000), loadSeconds, tokens };
 }
 
 async function cannon(port, request, label, conns = connections) {
@@ -309,6 +312,10 @@ async function runSize(n, last) {
   const basePort = await freePort();
   const baseline = fork(join(root, 'bench', 'baseline-server.mjs'), { env: { ...process.env, PORT: String(basePort) }, stdio: 'inherit' });
   await waitFor(`http://127.0.0.1:${basePort}/`);
+  // on SQLite, the floor of a read beside it: Fastify and one statement on the same file (bench/floor-server.mjs)
+  const floorPort = onPostgres ? undefined : await freePort();
+  const floor = floorPort && fork(join(root, 'bench', 'floor-server.mjs'), { env: { ...process.env, PORT: String(floorPort), DB: file, ORG: data.orgId, TOKEN }, stdio: 'inherit' });
+  if (floorPort) await waitFor(`http://127.0.0.1:${floorPort}/healthz`);
   const id = () => data.ids[pick(data.ids.length)];
   const i = () => pick(n);
   const get = (path) => ({ method: 'GET', setupRequest: (req) => ({ ...req, path: path() }) });
@@ -345,7 +352,8 @@ async function runSize(n, last) {
   for (let run = 0; run < runs; run++) {
     process.stderr.write(`[bench] ${n}: run ${run + 1} of ${runs}…\n`);
     const base = await bare();
-    measured.push([base, ...(await sequence(scenarios, (request, label) => cannon(port, request, label)))].map((row) => ({ ...row, ratio: row.rps / base.rps })));
+    const floorRow = floorPort ? [await cannon(floorPort, get(() => `/scim/v2/Users/${id()}`), 'floor: bare Fastify + one SQLite read (GET /Users/{id})')] : [];
+    measured.push([base, ...floorRow, ...(await sequence(scenarios, (request, label) => cannon(port, request, label)))].map((row) => ({ ...row, ratio: row.rps / base.rps })));
   }
   for (let k = 0; k < measured[0].length; k++) rows.push(median(measured.map((m) => m[k]), runs));
   const rss = peakRssMiB(server.pid);
@@ -370,6 +378,7 @@ async function runSize(n, last) {
   sink.close();
   const nodes = onPostgres && last ? await scaleOut(file, scenarios.filter(([l]) => /^(GET \/Users|filter userName eq|PATCH user|create user)/.test(l))) : undefined;
   baseline.kill('SIGTERM');
+  floor?.kill('SIGTERM');
   await dropDatabase(file);
   return { size: n, runs, loadUsersPerSecond: n / data.loadSeconds, rows, paging, peakRssMiB: rss, nodes };
 }
