@@ -480,6 +480,10 @@ let md = `# scimd benchmark\n\n${new Date().toISOString()} · ${connections} con
 for (const r of results) {
   md += `\n## ${r.size.toLocaleString('en')} users (median of ${r.runs} runs)\n\n| scenario | req/s | ratio to bare Fastify | ratios of the runs | p50 ms | p99 ms | errors |\n|---|---:|---:|---|---:|---:|---:|\n`;
   for (const row of r.rows) md += `| ${row.scenario} | ${fmt(row.rps)} | ${fmt(row.ratio, 2)} | ${(row.ratios ?? [row.ratio]).map((x) => fmt(x, 2)).join(' ')} | ${fmt(row.p50, 1)} | ${fmt(row.p99, 1)} | ${row.errors} |\n`;
+  const floorRow = r.rows.find((row) => row.scenario.startsWith('floor:'));
+  const get = r.rows.find((row) => row.scenario === 'GET /Users/{id}');
+  // both ratios are to the same run's baseline, so their quotient is the GET's rate over the floor's in that run
+  if (floorRow && get) md += `\nGET /Users/{id} served at ${get.ratios.map((x, k) => fmt(x / floorRow.ratios[k], 2)).join(', ')} of the floor's rate in the ${r.runs} runs.\n`;
   md += `\nCursor paging of all ${r.size.toLocaleString('en')} users, 1,000 a page: ${r.paging.pages} pages, first pages ${fmt(r.paging.firstMs, 1)} ms, last pages ${fmt(r.paging.lastMs, 1)} ms each (ratio ${fmt(r.paging.lastMs / r.paging.firstMs, 2)}).\n`;
   md += `Dataset load through createMany: ${fmt(r.loadUsersPerSecond)} users/s. Peak server RSS: ${fmt(r.peakRssMiB, 1)} MiB.\n`;
 }
