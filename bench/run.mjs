@@ -8,14 +8,13 @@
 // median of the runs' ratios is reported, since this machine's speed drifts by a third within an hour). On SQLite a
 // run also measures the floor of a read: Fastify answering GET /Users/{id} with one statement on the same file
 // (bench/floor-server.mjs): what a server on this stack that reads the database for every GET can reach here. Then
-// it loads --load users into an
-// empty directory through single POSTs and through Bulk (1,000 a request) (--load 0: not measured); then syncs a CSV of
-// --sync users (5,000; 0: not measured) into an empty directory with `scimd sync`, through Bulk and through single
-// requests (--no-bulk). On PostgreSQL it also measures the
-// largest directory served by 1 and by --nodes scimd processes at once. Writes bench/results/*.{json,md}.
+// it loads --load users into an empty directory through single POSTs and through Bulk (1,000 a request) (--load 0:
+// not measured); then syncs a CSV of --sync users (5,000; 0: not measured) into an empty directory with `scimd sync`,
+// through Bulk and through single requests (--no-bulk). On PostgreSQL it also measures the largest directory served
+// by 1 and by --nodes scimd processes at once. Writes bench/results/*.{json,md}.
 //
 // PostgreSQL: databases are made on the server --postgres names (an admin URL), else on a throw-away cluster started
-// from the machine's binaries with PostgreSQL's durable defaults (fsync on, as SQLite's synchronous=FULL).
+// from the machine's binaries with PostgreSQL's durable defaults (fsync on: a write acknowledged once on disk, as on SQLite).
 import { fork, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
