@@ -4,8 +4,8 @@
 //                [--store postgres [--postgres URL] [--nodes 3]]
 // Builds a directory of N users per size on the embedded store (or PostgreSQL), serves it with `scimd serve`, drives
 // it with autocannon over loopback, and reports requests/s, p50/p99 latency, errors and peak server memory for each
-// scenario, each as a ratio to a bare Fastify endpoint measured in the same run (--runs runs, each with its own baseline: the
-// median of the runs' ratios is reported, since this machine's speed drifts by a third within an hour). On SQLite a
+// scenario, each as a ratio to a bare Fastify endpoint measured just before it (--runs runs: the median of the runs'
+// ratios is reported, since this machine's speed drifts by a third within an hour, and within a run). On SQLite a
 // run also measures the floor of a read: Fastify answering GET /Users/{id} with one statement on the same file
 // (bench/floor-server.mjs): what a server on this stack that reads the database for every GET can reach here. Then
 // it loads --load users into an empty directory through single POSTs and through Bulk (1,000 a request) (--load 0:
@@ -344,15 +344,27 @@ async function runSize(n, last) {
       },
     ],
   ];
-  // reads first, on the dataset as built; the write scenarios last. Each run measures the baseline first, and every
-  // scenario's ratio is to that run's baseline; the row reported is the run of the median ratio.
+  // reads first, on the dataset as built; the write scenarios last. Each scenario's ratio is to the baseline measured
+  // just before it (the machine's speed moves within a run, not only between runs); the bare row is the run's median
+  // baseline. The row reported is the run of the median ratio.
   const paging = await cursorPaging(port, n);
+  const served = [
+    ...(floorPort ? [['floor: bare Fastify + one SQLite read (GET /Users/{id})', get(() => `/scim/v2/Users/${id()}`), floorPort]] : []),
+    ...scenarios.map(([label, request]) => [label, request, port]),
+  ];
   const measured = [];
   for (let run = 0; run < runs; run++) {
     process.stderr.write(`[bench] ${n}: run ${run + 1} of ${runs}…\n`);
-    const base = await bare();
-    const floorRow = floorPort ? [await cannon(floorPort, get(() => `/scim/v2/Users/${id()}`), 'floor: bare Fastify + one SQLite read (GET /Users/{id})')] : [];
-    measured.push([base, ...floorRow, ...(await sequence(scenarios, (request, label) => cannon(port, request, label)))].map((row) => ({ ...row, ratio: row.rps / base.rps })));
+    const bases = [];
+    const timed = [];
+    for (const [label, request, target] of served) {
+      const base = await bare();
+      bases.push(base);
+      const row = await cannon(target, request, label);
+      timed.push({ ...row, ratio: row.rps / base.rps });
+    }
+    const base = [...bases].sort((a, b) => a.rps - b.rps)[Math.floor(bases.length / 2)];
+    measured.push([{ ...base, ratio: 1 }, ...timed]);
   }
   for (let k = 0; k < measured[0].length; k++) rows.push(median(measured.map((m) => m[k]), runs));
   const rss = peakRssMiB(server.pid);
@@ -367,8 +379,8 @@ async function runSize(n, last) {
     ['audit and events off', { SCIMD_AUDIT: 'off' }],
   ]) {
     const variant = await startServer(file, env);
-    const base = await bare();
     for (const [label, request] of writes) {
+      const base = await bare();
       const row = await cannon(variant.port, request, `${label}, ${suffix}`);
       rows.push({ ...row, ratio: row.rps / base.rps });
     }
@@ -380,13 +392,6 @@ async function runSize(n, last) {
   floor?.kill('SIGTERM');
   await dropDatabase(file);
   return { size: n, runs, loadUsersPerSecond: n / data.loadSeconds, rows, paging, peakRssMiB: rss, nodes };
-}
-
-/** Each scenario measured in turn. */
-async function sequence(scenarios, measure) {
-  const out = [];
-  for (const [label, request] of scenarios) out.push(await measure(request, label));
-  return out;
 }
 
 /** The row of the run with the median ratio, with every run's ratio beside it. */
@@ -481,7 +486,8 @@ for (const r of results) {
   for (const row of r.rows) md += `| ${row.scenario} | ${fmt(row.rps)} | ${fmt(row.ratio, 2)} | ${(row.ratios ?? [row.ratio]).map((x) => fmt(x, 2)).join(' ')} | ${fmt(row.p50, 1)} | ${fmt(row.p99, 1)} | ${row.errors} |\n`;
   const floorRow = r.rows.find((row) => row.scenario.startsWith('floor:'));
   const get = r.rows.find((row) => row.scenario === 'GET /Users/{id}');
-  // both ratios are to the same run's baseline, so their quotient is the GET's rate over the floor's in that run
+  // each ratio is to the baseline measured just before it: their quotient is the GET's rate over the floor's, the
+  // machine's drift between the two taken out
   if (floorRow && get) md += `\nGET /Users/{id} served at ${get.ratios.map((x, k) => fmt(x / floorRow.ratios[k], 2)).join(', ')} of the floor's rate in the ${r.runs} runs.\n`;
   md += `\nCursor paging of all ${r.size.toLocaleString('en')} users, 1,000 a page: ${r.paging.pages} pages, first pages ${fmt(r.paging.firstMs, 1)} ms, last pages ${fmt(r.paging.lastMs, 1)} ms each (ratio ${fmt(r.paging.lastMs / r.paging.firstMs, 2)}).\n`;
   md += `Dataset load through createMany: ${fmt(r.loadUsersPerSecond)} users/s. Peak server RSS: ${fmt(r.peakRssMiB, 1)} MiB.\n`;
