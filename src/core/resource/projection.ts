@@ -14,7 +14,7 @@ export interface Projection {
 }
 
 function projectionKey(schema: string, attribute?: string, sub?: string): string {
-  return [schema, attribute, sub].filter((p) => p !== undefined).join('|').toLowerCase();
+  return (attribute === undefined ? schema : sub === undefined ? `${schema}|${attribute}` : `${schema}|${attribute}|${sub}`).toLowerCase();
 }
 
 function parseList(rt: ResourceType, list: string | undefined): Set<string> | undefined {
@@ -35,8 +35,29 @@ function parseList(rt: ResourceType, list: string | undefined): Set<string> | un
   return keys;
 }
 
-/** From the query parameters (or SearchRequest members) `attributes` and `excludedAttributes`. */
+/**
+ * From the query parameters (or SearchRequest members) `attributes` and `excludedAttributes`. A client sends the
+ * same few again and again (`excludedAttributes=members`): each is parsed once, and isReturned's answers for it are
+ * kept with it.
+ */
 export function parseProjection(rt: ResourceType, attributes?: string, excludedAttributes?: string): Projection {
+  if (attributes === undefined && excludedAttributes === undefined) return DEFAULT;
+  const parsed = projections.get(rt) ?? projections.set(rt, new Map()).get(rt)!;
+  const key = `${attributes ?? ''}\u0000${excludedAttributes ?? ''}`;
+  let projection = parsed.get(key);
+  if (!projection) {
+    if (parsed.size >= KEPT_PROJECTIONS) parsed.clear();
+    parsed.set(key, (projection = parse(rt, attributes, excludedAttributes)));
+  }
+  return projection;
+}
+
+const DEFAULT: Projection = {};
+/** Projections of a resource type kept at most; a client sending ever new ones only starts the list again. */
+const KEPT_PROJECTIONS = 64;
+const projections = new WeakMap<ResourceType, Map<string, Projection>>();
+
+function parse(rt: ResourceType, attributes: string | undefined, excludedAttributes: string | undefined): Projection {
   const projection: { attributes?: Set<string>; excluded?: Set<string> } = {};
   const include = parseList(rt, attributes);
   if (include && include.size > 0) projection.attributes = include;
@@ -55,6 +76,19 @@ export function isReturned(p: Projection, schema: string, def: AttributeDefiniti
   const byDefault = def.returned !== 'request' && leaf.returned !== 'request';
   // hot path: most requests ask for the default set, which needs no keys built
   if (!p.attributes && !p.excluded) return byDefault;
+  // the same questions come with every resource of a page and every request with this projection: keys built once
+  const bySchema = answers.get(p) ?? answers.set(p, new Map()).get(p)!;
+  const byDef = bySchema.get(schema) ?? bySchema.set(schema, new Map()).get(schema)!;
+  const bySub = byDef.get(def) ?? byDef.set(def, new Map()).get(def)!;
+  let answer = bySub.get(sub);
+  if (answer === undefined) bySub.set(sub, (answer = selected(p, schema, def, sub, byDefault)));
+  return answer;
+}
+
+/** isReturned's answers for a projection that names attributes, by schema, attribute and sub-attribute. */
+const answers = new WeakMap<Projection, Map<string, Map<AttributeDefinition, Map<AttributeDefinition | undefined, boolean>>>>();
+
+function selected(p: Projection, schema: string, def: AttributeDefinition, sub: AttributeDefinition | undefined, byDefault: boolean): boolean {
   const own = projectionKey(schema, def.name, sub?.name);
   const parent = projectionKey(schema, def.name);
   if (p.attributes) {
