@@ -46,8 +46,8 @@ function errorText(e: unknown): string {
 
 /**
  * What an attempt failed with, in a line, for the outbox's `lastError` and the logs: the error and its causes, so that
- * fetch's "fetch failed" says why ("fetch failed: connect ECONNREFUSED 127.0.0.1:9999", a TLS error's code and
- * message, "getaddrinfo ENOTFOUND …").
+ * a wrapper such as fetch's "fetch failed" says why ("fetch failed: connect ECONNREFUSED 127.0.0.1:9999", a TLS
+ * error's code and message, "getaddrinfo ENOTFOUND …").
  */
 export function failureText(error: unknown): string {
   const parts: string[] = [];

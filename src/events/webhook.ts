@@ -4,6 +4,8 @@
  * and, with the time and the event id (`scimd-event-id`), refuse replays.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { LifecycleEvent } from '../core/events.js';
 
 export const SIGNATURE_HEADER = 'scimd-signature';
@@ -35,58 +37,65 @@ export interface Webhook {
 /** How much of a refusing answer's body a failure quotes. */
 const ANSWER_SHOWN_BYTES = 200;
 
+/**
+ * Idle connections to the receiver are closed after this long: sooner than a Node receiver closes them (5 s), so
+ * that a delivery is not sent on a connection the receiver is closing.
+ */
+const IDLE_CONNECTION_MS = 4000;
+
 /** The first `max` bytes of an answer's body as one line of text (control characters as spaces); the rest unread. */
-async function firstBytes(res: Response, max: number): Promise<string> {
-  if (!res.body) return '';
-  const reader = res.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let length = 0;
-  try {
-    while (length < max) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      chunks.push(value);
-      length += value.length;
-    }
-  } catch {
-    // the answer broke off: what came is what there is to show
-  } finally {
-    await reader.cancel().catch(() => {});
-  }
-  return Buffer.concat(chunks).subarray(0, max).toString('utf8').replace(/[\u0000-\u001f\u007f]+/g, ' ').trim();
+function firstBytes(res: IncomingMessage, max: number): Promise<string> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let length = 0;
+    // an answer that breaks off shows what came
+    const done = () => {
+      res.destroy();
+      resolve(Buffer.concat(chunks).subarray(0, max).toString('utf8').replace(/[\u0000-\u001f\u007f]+/g, ' ').trim());
+    };
+    res.on('data', (chunk: Buffer) => {
+      chunks.push(chunk);
+      length += chunk.length;
+      if (length >= max) done();
+    });
+    res.on('end', done).on('error', done).on('aborted', done);
+  });
 }
 
 /**
  * A deliver function for the dispatcher: resolves on a 2xx answer, rejects on anything else with why, for the
- * event's `lastError`: `HTTP 500: <the first 200 bytes of the answer>`, no answer within the timeout, or fetch's
- * failure with its cause (the dispatcher's failureText writes out "connect ECONNREFUSED 127.0.0.1:9999").
+ * event's `lastError`: `HTTP 500: <the first 200 bytes of the answer>` (a redirect too: an event is not sent on to
+ * another address), no answer within the timeout, or the connection's failure ("connect ECONNREFUSED 127.0.0.1:9999",
+ * a TLS error). node:http with connections kept alive, not fetch: a delivery costs a sixth of the CPU.
  */
 export function webhookDeliverer(hook: Webhook): (event: LifecycleEvent) => Promise<void> {
   const timeoutMs = hook.timeoutMs ?? 10_000;
-  return async (event) => {
+  const url = new URL(hook.url);
+  const secure = url.protocol === 'https:';
+  const send = secure ? httpsRequest : httpRequest;
+  const agent = secure ? new HttpsAgent({ keepAlive: true, timeout: IDLE_CONNECTION_MS }) : new HttpAgent({ keepAlive: true, timeout: IDLE_CONNECTION_MS });
+  return (event) => new Promise<void>((resolve, reject) => {
     const body = JSON.stringify(event);
-    let res: Response;
-    try {
-      res = await fetch(hook.url, {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/json',
-          'scimd-event-id': event.id,
-          'scimd-event-type': event.type,
-          [SIGNATURE_HEADER]: sign(hook.secret, Math.floor(Date.now() / 1000), body),
-        },
-        body,
-        signal: AbortSignal.timeout(timeoutMs),
-      });
-    } catch (e) {
-      if (e instanceof Error && e.name === 'TimeoutError') throw new Error(`no answer within ${timeoutMs} ms`);
-      throw e;
-    }
-    if (res.status >= 200 && res.status <= 299) {
-      await res.body?.cancel();
-      return;
-    }
-    const shown = await firstBytes(res, ANSWER_SHOWN_BYTES);
-    throw new Error(`HTTP ${res.status}${shown ? `: ${shown}` : ''}`);
-  };
+    const req = send(url, {
+      method: 'POST',
+      agent,
+      headers: {
+        'content-type': 'application/json',
+        'content-length': Buffer.byteLength(body),
+        'scimd-event-id': event.id,
+        'scimd-event-type': event.type,
+        [SIGNATURE_HEADER]: sign(hook.secret, Math.floor(Date.now() / 1000), body),
+      },
+    }, (res) => {
+      const status = res.statusCode ?? 0;
+      if (status >= 200 && status <= 299) {
+        res.resume().on('end', resolve).on('error', reject);
+        return;
+      }
+      void firstBytes(res, ANSWER_SHOWN_BYTES).then((shown) => reject(new Error(`HTTP ${status}${shown ? `: ${shown}` : ''}`)));
+    });
+    const timer = setTimeout(() => req.destroy(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+    req.on('close', () => clearTimeout(timer)).on('error', reject);
+    req.end(body);
+  });
 }

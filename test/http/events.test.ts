@@ -155,21 +155,25 @@ describe('webhook delivery', () => {
     expect(receiver.received.map((e) => e.type)).toEqual(['user.deactivated', 'user.created']);
   });
 
-  it('a dead-lettered event\'s lastError says why: the refused connection, the TLS failure, the answer, the timeout', async () => {
+  it('a dead-lettered event\'s lastError says why: the refused connection, the TLS failure, the answer, a redirect, the timeout', async () => {
     const closed = createTcpServer();
     await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
     const closedPort = (closed.address() as AddressInfo).port;
     await new Promise((resolve) => closed.close(resolve));
     const body = `<html>\n<h1>Internal error</h1>\n${'é'.repeat(150)}</html>`;
-    const failing = createHttpServer((_req, res) => res.writeHead(500, { 'content-type': 'text/html' }).end(body));
+    // an event is not sent on to another address: a redirect, even to the receiver, is a failure
+    const failing = createHttpServer((req, res) => (req.url === '/moved'
+      ? res.writeHead(307, { location: receiver.url }).end()
+      : res.writeHead(500, { 'content-type': 'text/html' }).end(body)));
     await new Promise<void>((resolve) => failing.listen(0, '127.0.0.1', resolve));
     const failingPort = (failing.address() as AddressInfo).port;
     receiver.holdMs = 2000;
     const shown = Buffer.from(body.replace(/\n/g, ' ')).subarray(0, 200).toString('utf8');
     const cases: [string, { url: string; timeoutMs?: number }, string | RegExp][] = [
-      ['refused', { url: `http://127.0.0.1:${closedPort}/hook` }, `fetch failed: connect ECONNREFUSED 127.0.0.1:${closedPort}`],
-      ['tls', { url: `https://127.0.0.1:${failingPort}/hook` }, /^fetch failed: ERR_SSL_WRONG_VERSION_NUMBER: .*wrong version number/],
+      ['refused', { url: `http://127.0.0.1:${closedPort}/hook` }, `connect ECONNREFUSED 127.0.0.1:${closedPort}`],
+      ['tls', { url: `https://127.0.0.1:${failingPort}/hook` }, /^write EPROTO .*wrong version number/],
       ['answer', { url: `http://127.0.0.1:${failingPort}/hook` }, `HTTP 500: ${shown}`],
+      ['redirect', { url: `http://127.0.0.1:${failingPort}/moved` }, 'HTTP 307'],
       ['slow', { url: receiver.url, timeoutMs: 100 }, 'no answer within 100 ms'],
     ];
     try {
