@@ -206,7 +206,7 @@ const property = (send: Send) =>
     if (r.ifNoneMatch !== undefined) headers['if-none-match'] = r.ifNoneMatch;
     const started = Date.now();
     const res = await send(method, `/scim/v2${path}${r.query}`, headers, body);
-    expect(Date.now() - started, 'answered promptly').toBeLessThan(5000);
+    expect(Date.now() - started, `answered promptly: ${method} ${path.slice(0, 100)}${r.query.slice(0, 200)} → ${res.status} ${res.text.slice(0, 300)}`).toBeLessThan(5000);
     // 501 is a deliberate answer (/Me); a 500 or anything above 501 is a fault
     expect([500, 502, 503, 504].includes(res.status) || res.status > 504, `${method} ${path.slice(0, 100)}${r.query.slice(0, 200)} → ${res.status} ${res.text.slice(0, 300)}`).toBe(false);
     if (res.status >= 400) {

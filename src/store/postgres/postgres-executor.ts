@@ -22,12 +22,12 @@ export interface PostgresOptions {
   readonly statementTimeoutMs?: number;
 }
 
-/** deadlock_detected, serialization_failure: the whole transaction may simply run again. */
 /**
  * A prepared statement whose result type a migration changed (a node that prepared `SELECT *` before another node
  * added a column): prepared again under a new name (step), and the transaction it failed run again.
  */
 const STALE_PLAN = '0A000';
+/** deadlock_detected, serialization_failure, a stale plan: the whole transaction may simply run again. */
 const TRANSIENT = new Set(['40P01', '40001', STALE_PLAN]);
 const ATTEMPTS = 5;
 
