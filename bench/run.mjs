@@ -486,8 +486,8 @@ for (const r of results) {
   for (const row of r.rows) md += `| ${row.scenario} | ${fmt(row.rps)} | ${fmt(row.ratio, 2)} | ${(row.ratios ?? [row.ratio]).map((x) => fmt(x, 2)).join(' ')} | ${fmt(row.p50, 1)} | ${fmt(row.p99, 1)} | ${row.errors} |\n`;
   const floorRow = r.rows.find((row) => row.scenario.startsWith('floor:'));
   const get = r.rows.find((row) => row.scenario === 'GET /Users/{id}');
-  // each ratio is to the baseline measured just before it: their quotient is the GET's rate over the floor's, the
-  // machine's drift between the two taken out
+  // each ratio is to the baseline measured just before it: their quotient compares the GET's rate with the floor's,
+  // each against the machine's speed of its own moment
   if (floorRow && get) md += `\nGET /Users/{id} served at ${get.ratios.map((x, k) => fmt(x / floorRow.ratios[k], 2)).join(', ')} of the floor's rate in the ${r.runs} runs.\n`;
   md += `\nCursor paging of all ${r.size.toLocaleString('en')} users, 1,000 a page: ${r.paging.pages} pages, first pages ${fmt(r.paging.firstMs, 1)} ms, last pages ${fmt(r.paging.lastMs, 1)} ms each (ratio ${fmt(r.paging.lastMs / r.paging.firstMs, 2)}).\n`;
   md += `Dataset load through createMany: ${fmt(r.loadUsersPerSecond)} users/s. Peak server RSS: ${fmt(r.peakRssMiB, 1)} MiB.\n`;
