@@ -4,7 +4,7 @@
  * and, with the time and the event id (`scimd-event-id`), refuse replays.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
+import { Agent as HttpAgent, request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { LifecycleEvent } from '../core/events.js';
 
@@ -63,10 +63,20 @@ function firstBytes(res: IncomingMessage, max: number): Promise<string> {
 }
 
 /**
+ * Whether a request failed because the kept-alive connection it was sent on had been closed by the receiver (a race
+ * no timeout can rule out: the receiver may close it just as it is reused), before any answer came.
+ */
+function closedUnderneath(req: ClientRequest, error: NodeJS.ErrnoException): boolean {
+  return req.reusedSocket && (error.code === 'ECONNRESET' || error.code === 'EPIPE');
+}
+
+/**
  * A deliver function for the dispatcher: resolves on a 2xx answer, rejects on anything else with why, for the
  * event's `lastError`: `HTTP 500: <the first 200 bytes of the answer>` (a redirect too: an event is not sent on to
  * another address), no answer within the timeout, or the connection's failure ("connect ECONNREFUSED 127.0.0.1:9999",
- * a TLS error). node:http with connections kept alive, not fetch: a delivery costs a sixth of the CPU.
+ * a TLS error). node:http with connections kept alive, not fetch: a delivery costs a sixth of the CPU. A delivery
+ * whose kept-alive connection turns out closed is sent again at once on a new one, within the same timeout, rather
+ * than failed and retried later: delivery is at least once, and the receiver tells a repeat by its event id.
  */
 export function webhookDeliverer(hook: Webhook): (event: LifecycleEvent) => Promise<void> {
   const timeoutMs = hook.timeoutMs ?? 10_000;
@@ -76,26 +86,30 @@ export function webhookDeliverer(hook: Webhook): (event: LifecycleEvent) => Prom
   const agent = secure ? new HttpsAgent({ keepAlive: true, timeout: IDLE_CONNECTION_MS }) : new HttpAgent({ keepAlive: true, timeout: IDLE_CONNECTION_MS });
   return (event) => new Promise<void>((resolve, reject) => {
     const body = JSON.stringify(event);
-    const req = send(url, {
-      method: 'POST',
-      agent,
-      headers: {
-        'content-type': 'application/json',
-        'content-length': Buffer.byteLength(body),
-        'scimd-event-id': event.id,
-        'scimd-event-type': event.type,
-        [SIGNATURE_HEADER]: sign(hook.secret, Math.floor(Date.now() / 1000), body),
-      },
-    }, (res) => {
-      const status = res.statusCode ?? 0;
-      if (status >= 200 && status <= 299) {
-        res.resume().on('end', resolve).on('error', reject);
-        return;
-      }
-      void firstBytes(res, ANSWER_SHOWN_BYTES).then((shown) => reject(new Error(`HTTP ${status}${shown ? `: ${shown}` : ''}`)));
-    });
+    const headers = {
+      'content-type': 'application/json',
+      'content-length': Buffer.byteLength(body),
+      'scimd-event-id': event.id,
+      'scimd-event-type': event.type,
+      [SIGNATURE_HEADER]: sign(hook.secret, Math.floor(Date.now() / 1000), body),
+    };
+    let req: ClientRequest;
     const timer = setTimeout(() => req.destroy(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
-    req.on('close', () => clearTimeout(timer)).on('error', reject);
-    req.end(body);
+    const succeed = () => (clearTimeout(timer), resolve());
+    const fail = (error: Error) => (clearTimeout(timer), reject(error));
+    // the second try on a connection of its own: the pool may hold more connections closed the same way
+    const attempt = (pooled: boolean) => {
+      const sent = (req = send(url, { method: 'POST', agent: pooled ? agent : false, headers }, (res) => {
+        const status = res.statusCode ?? 0;
+        if (status >= 200 && status <= 299) {
+          res.resume().on('end', succeed).on('error', fail);
+          return;
+        }
+        void firstBytes(res, ANSWER_SHOWN_BYTES).then((shown) => fail(new Error(`HTTP ${status}${shown ? `: ${shown}` : ''}`)));
+      }));
+      sent.on('error', (error: NodeJS.ErrnoException) => (pooled && closedUnderneath(sent, error) ? attempt(false) : fail(error)));
+      sent.end(body);
+    };
+    attempt(true);
   });
 }

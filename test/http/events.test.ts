@@ -194,6 +194,40 @@ describe('webhook delivery', () => {
   });
 });
 
+describe('webhookDeliverer', () => {
+  it('sends a delivery again at once on a new connection when the kept-alive one was closed under it, and only then', async () => {
+    // the receiver closes a connection as its second request arrives (an idle timeout's race), and, once asked to,
+    // every new connection at its first
+    const seen: [connection: number, eventId: string][] = [];
+    const connections = new WeakMap<object, number>();
+    let opened = 0;
+    let resetNew = false;
+    const receiver = createHttpServer((req, res) => {
+      const n = connections.get(req.socket)!;
+      const before = seen.filter(([c]) => c === n).length;
+      seen.push([n, String(req.headers['scimd-event-id'])]);
+      if (before === 1 || (resetNew && before === 0)) return void req.socket.destroy();
+      req.resume().on('end', () => res.writeHead(204).end());
+    });
+    receiver.on('connection', (socket) => connections.set(socket, opened++));
+    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+    const deliver = webhookDeliverer({ url: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`, secret: SECRET, timeoutMs: 5000 });
+    const event = (id: string) => ({ id, type: 'user.created', resource: { type: 'User', id } }) as unknown as LifecycleEvent;
+    try {
+      await deliver(event('e1'));
+      await deliver(event('e2'));
+      expect(seen).toEqual([[0, 'e1'], [0, 'e2'], [1, 'e2']]);
+      // a new connection that fails is the receiver's answer: no second try
+      resetNew = true;
+      await expect(deliver(event('e3'))).rejects.toThrow(/socket hang up|ECONNRESET/);
+      expect(seen).toEqual([[0, 'e1'], [0, 'e2'], [1, 'e2'], [2, 'e3']]);
+    } finally {
+      receiver.close();
+      receiver.closeAllConnections();
+    }
+  });
+});
+
 describe('failureText', () => {
   it('writes out an error\'s causes, with their codes, and the errors of an AggregateError', () => {
     const refused = Object.assign(new Error('connect ECONNREFUSED ::1:9999'), { code: 'ECONNREFUSED' });
