@@ -58,6 +58,11 @@ export function invalidTokenError(detail: string, description: string): ScimErro
 /** Writes of last-used times are spread out so that reads stay reads. */
 const TOUCH_INTERVAL_MS = 60_000;
 
+/** Records that a token was used now, unless it was recorded less than a minute ago. */
+export async function noteUse(store: Pick<TokenStore, 'touchToken'>, record: Pick<TokenRecord, 'id' | 'lastUsed'>, now: Date): Promise<void> {
+  if (!record.lastUsed || now.getTime() - Date.parse(record.lastUsed) > TOUCH_INTERVAL_MS) await store.touchToken(record.id, now.toISOString());
+}
+
 export function tokenDigest(token: string): string {
   return createHash('sha256').update(token, 'utf8').digest('hex');
 }
@@ -198,9 +203,7 @@ async function verifySecret(
     return refuse(expiredToken(record.expires), record);
   }
   if (!accepts.includes(record.scope)) return refuse(scimErrors.forbidden(wrongKind[record.scope]), record);
-  if (!record.lastUsed || now.getTime() - Date.parse(record.lastUsed) > TOUCH_INTERVAL_MS) {
-    await store.touchToken(record.id, now.toISOString());
-  }
+  await noteUse(store, record, now);
   return record;
 }
 

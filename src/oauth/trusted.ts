@@ -8,7 +8,7 @@
 import { createRemoteJWKSet, decodeJwt, errors as joseErrors, importJWK, importSPKI, jwtVerify, type CryptoKey, type JWK, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import { scimErrors } from '../core/errors.js';
 import { allows, parseScopes } from '../core/scopes.js';
-import { invalidTokenError, isDialect, type RequestContext } from '../core/tokens.js';
+import { invalidTokenError, isDialect, noteUse, type RequestContext } from '../core/tokens.js';
 import type { TokenRecord, TrustedIssuer } from '../core/model.js';
 import type { TokenStore } from '../core/ports.js';
 
@@ -43,7 +43,7 @@ function askedScopes(payload: JWTPayload): string[] {
 export class TrustedIssuers {
   private readonly keys = new Map<string, KeySource>();
 
-  constructor(private readonly store: Pick<TokenStore, 'listTokens'>, private readonly cooldownMs = COOLDOWN_MS) {}
+  constructor(private readonly store: Pick<TokenStore, 'listTokens' | 'touchToken'>, private readonly cooldownMs = COOLDOWN_MS) {}
 
   /** The caller of a JWT a trusted issuer signed; undefined when no organization trusts its `iss` for its `aud`. */
   async verify(token: string, now: Date): Promise<RequestContext | undefined> {
@@ -77,6 +77,8 @@ export class TrustedIssuers {
     for (const [claim, value] of Object.entries(trust.claims ?? {})) {
       if (payload[claim] !== value) throw invalidToken(`its "${claim}" claim is not the one ${record.name} requires`);
     }
+    // the console's "last used" of the trust, as of a token scimd keeps
+    await noteUse(this.store, record, now);
     const granted = record.scopes ?? [];
     const asked = askedScopes(payload);
     const scopes = asked.length === 0 ? granted : asked.filter((s) => {

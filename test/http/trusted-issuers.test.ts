@@ -1,7 +1,8 @@
 /**
  * JWTs from an issuer an organization trusts (issue #23 point 4): a local test issuer serves its JWKS here; its tokens
- * are taken for the organization with the scopes it may grant; a wrong audience, a wrong key, `alg: none`, an expired
- * token and a missing required claim are 401; a key it rotates in is fetched; an issuer that does not answer is 503.
+ * are taken for the organization with the scopes it may grant, and the trust is seen used; a wrong audience, a wrong
+ * key, `alg: none`, an expired token and a missing required claim are 401; a key it rotates in is fetched; an issuer
+ * that does not answer is 503.
  */
 import { createServer, type Server } from 'node:http';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -61,9 +62,14 @@ describe('a trusted issuer\'s JWTs', () => {
     expect(made.status).toBe(201);
     expect(made.body.token).toBe(''); // no secret of its own
     expect(made.body.view).toMatchObject({ scope: 'issuer', issuer: { issuer: ISSUER, audience: AUDIENCE, jwksUrl, claims: { tid: 'tenant-1' } } });
+    const lastUsed = async () => (await s.request('GET', '/admin/api/organizations/default/tokens', undefined, as(operator))).body
+      .find((t: { id: string }) => t.id === made.body.view.id).lastUsed;
+    expect(await lastUsed()).toBeNull();
 
     const token = await jwt();
     expect((await s.request('GET', '/Users', undefined, as(token))).status).toBe(200);
+    // the console sees the trust used, as it sees a token scimd keeps
+    expect(await lastUsed()).toEqual(expect.any(String));
     expect((await s.request('POST', '/Users', user('from.gateway'), as(token))).status).toBe(201);
     expect((await s.request('POST', '/Groups', { schemas: ['urn:ietf:params:scim:schemas:core:2.0:Group'], displayName: 'g' }, as(token))).status).toBe(403);
     // a token that asks for less gets less; one that asks only for what the issuer may not grant gets nothing
