@@ -46,6 +46,8 @@ export interface Config {
   readonly eventRetentionDays: number;
   readonly eventFeed: boolean;
   readonly logLevel: string;
+  /** Where Prometheus metrics are served (GET /metrics, on SCIMD_HOST); none when unset. */
+  readonly metricsPort?: number;
   /** `scimd check` only: the bearer token of the server it checks, when not given by a flag. */
   readonly checkToken?: string;
 }
@@ -332,6 +334,13 @@ export const SETTINGS: readonly Setting[] = [
       return level;
     },
     meaning: `pino level: ${LOG_LEVELS.map((l) => `\`${l}\``).join(', ')} (any case)`,
+  },
+  {
+    variable: 'SCIMD_METRICS_PORT', key: 'metricsPort', default: 'none',
+    parse: (raw, variable) => (raw === undefined || raw === '' ? undefined : integer(variable, raw, 0, 0, 65_535)),
+    meaning:
+      'serve Prometheus metrics at `GET /metrics` on this port (on `SCIMD_HOST`, without authentication: publish it ' +
+      'only to your monitoring; see [Metrics](deployment.md#metrics)); unset: no metrics',
   },
   {
     variable: 'SCIMD_CHECK_TOKEN', key: 'checkToken', default: 'none', parse: (raw) => raw || undefined,

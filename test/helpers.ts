@@ -15,6 +15,7 @@ import { loadSchemaBundle } from '../src/schema-files.js';
 import type { Store } from '../src/core/ports.js';
 import type { BulkLimits } from '../src/core/bulk.js';
 import type { RateLimiter } from '../src/http/rate-limit.js';
+import type { Metrics } from '../src/http/metrics.js';
 
 export const STUDENT_BUNDLE = fileURLToPath(new URL('../examples/student/student.json', import.meta.url));
 export const RFC_SAMPLES = fileURLToPath(new URL('../../shared/conformance/rfc-samples/', import.meta.url));
@@ -72,7 +73,7 @@ export async function testDatabase(name: string): Promise<string> {
 
 /** `store` defaults to SCIMD_TEST_STORE (e.g. `SCIMD_TEST_STORE=postgres npx vitest run test/http`), else SQLite. */
 export async function testServer(
-  options: { schemaFiles?: string[]; maxResults?: number; bodyLimit?: number; bulk?: Partial<BulkLimits>; events?: boolean | readonly string[]; rateLimit?: (store: Store) => RateLimiter; refusalLimit?: (store: Store) => RateLimiter; trustProxy?: boolean | string; store?: StoreKind } = {},
+  options: { schemaFiles?: string[]; maxResults?: number; bodyLimit?: number; bulk?: Partial<BulkLimits>; events?: boolean | readonly string[]; rateLimit?: (store: Store) => RateLimiter; refusalLimit?: (store: Store) => RateLimiter; trustProxy?: boolean | string; store?: StoreKind; metrics?: (store: Store) => Metrics } = {},
 ): Promise<TestServer> {
   const store = await openTestStore(options.store ?? testStoreKind());
   const registry = SchemaRegistry.create({ bundles: (options.schemaFiles ?? []).map(loadSchemaBundle) });
@@ -87,6 +88,7 @@ export async function testServer(
     ...(options.rateLimit ? { rateLimit: options.rateLimit(store) } : {}),
     ...(options.refusalLimit ? { refusalLimit: options.refusalLimit(store) } : {}),
     ...(options.trustProxy !== undefined ? { trustProxy: options.trustProxy } : {}),
+    ...(options.metrics ? { metrics: options.metrics(store) } : {}),
     publicUrl: 'https://scim.example.com',
   });
   const request = async (method: string, url: string, body?: unknown, headers: Record<string, string> = {}) => {

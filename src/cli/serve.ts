@@ -2,6 +2,8 @@
  * `scimd serve`: the SCIM server on the configured database, with event delivery, rate limits and retention, until
  * SIGTERM or SIGINT lets the requests and deliveries in flight finish.
  */
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import pino from 'pino';
 import { ConfigError, isPostgresUrl, loadConfig, SETTINGS, type Config, type Flags } from '../config.js';
 import { FEED_CHANNEL } from '../core/model.js';
@@ -9,6 +11,7 @@ import type { Store } from '../core/ports.js';
 import { ensureBootstrapToken } from '../core/tokens.js';
 import { createScim } from '../core/scim.js';
 import { buildServer, SCIM_PREFIX } from '../http/server.js';
+import { createMetrics, serveMetrics } from '../http/metrics.js';
 import { rateLimiter } from '../http/rate-limit.js';
 import { registryFromFiles } from '../schema-files.js';
 import { startDelivery } from '../events/dispatcher.js';
@@ -41,6 +44,7 @@ export async function serve(args: string[], io: Io): Promise<number> {
     // one outbox channel per endpoint: each is delivered on its own, so one receiver being down holds back no other
     events: [...config.webhooks.map((w) => w.url), ...(config.eventFeed ? [FEED_CHANNEL] : [])],
   });
+  const metrics = config.metricsPort !== undefined ? createMetrics({ store, webhooks: config.webhooks.map((w) => w.url) }) : undefined;
   const rateLimit = config.rateLimit > 0 ? rateLimiter({ store, perSecond: config.rateLimit }) : undefined;
   const refusalLimit = config.authFailureLimit > 0 ? rateLimiter({ store, perSecond: config.authFailureLimit }) : undefined;
   const app = buildServer({
@@ -54,28 +58,35 @@ export async function serve(args: string[], io: Io): Promise<number> {
     ...(refusalLimit ? { refusalLimit } : {}),
     ...(config.trustProxy !== undefined ? { trustProxy: config.trustProxy } : {}),
     ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}),
+    ...(metrics ? { metrics } : {}),
     // written as the event loop allows, not one blocking write a line (a request): pino flushes it at exit
     logger: { level: config.logLevel, redact: ['req.headers.authorization'], stream: pino.destination({ dest: 1, sync: false }) },
   });
 
   for (const id of revoked) app.log.warn({ token: id }, 'SCIMD_BOOTSTRAP_TOKEN changed: the bootstrap token it replaced is revoked');
 
-  const deliveries = config.webhooks.map((hook) =>
+  const deliveries = config.webhooks.map((hook, i) =>
     startDelivery({
       store,
       channel: hook.url,
       deliver: webhookDeliverer(hook),
       maxAttempts: config.eventMaxAttempts,
       leaseSeconds: config.eventLeaseSeconds,
-      onFailure: (err, event, dead) => app.log.warn({ err, event: event?.id, webhook: hook.url, dead }, dead ? 'event dead-lettered' : 'event delivery failed'),
+      onFailure: (err, event, dead) => {
+        app.log.warn({ err, event: event?.id, webhook: hook.url, dead }, dead ? 'event dead-lettered' : 'event delivery failed');
+        if (event) metrics?.delivery(i, dead ? 'dead' : 'failed');
+      },
+      onDelivered: (events) => metrics?.delivery(i, 'delivered', events),
     }),
   );
 
+  let metricsServer: Server | undefined;
   let closing = false;
   const shutdown = async (signal: string) => {
     if (closing) return;
     closing = true;
     app.log.info({ signal }, 'shutting down: finishing in-flight requests');
+    metricsServer?.close();
     await app.close(); // stops accepting, waits for in-flight requests
     await app.drain(); // and for those whose client has gone away
     await Promise.all(deliveries.map((d) => d.stop())); // lets deliveries in flight finish; the rest stay in the outbox
@@ -101,6 +112,16 @@ export async function serve(args: string[], io: Io): Promise<number> {
   };
   await prune();
   setInterval(() => void prune(), 3_600_000).unref();
+  // the metrics first: a port that is taken stops the start before SCIM is served at all
+  if (metrics) {
+    try {
+      metricsServer = await serveMetrics(metrics, config.metricsPort!, config.host);
+    } catch (e) {
+      throw new ConfigError(`cannot serve metrics on SCIMD_HOST ${config.host}, SCIMD_METRICS_PORT ${config.metricsPort}: ${(e as Error).message}`);
+    }
+    const { port } = metricsServer.address() as AddressInfo;
+    app.log.info({ metrics: `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}/metrics` }, 'serving Prometheus metrics');
+  }
   let address: string;
   try {
     address = await app.listen({ port: config.port, host: config.host });

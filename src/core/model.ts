@@ -210,6 +210,13 @@ export interface OutboxEvent {
   readonly lastError?: string;
 }
 
+/** A delivery channel's events not yet delivered: waiting (for their turn or their next attempt), and dead. */
+export interface EventBacklog {
+  readonly channel: string;
+  readonly pending: number;
+  readonly dead: number;
+}
+
 /** An event on one delivery channel, as it stands: delivered, waiting (for its turn or its next attempt), or dead. */
 export interface Delivery extends OutboxEvent {
   readonly state: 'delivered' | 'pending' | 'dead';

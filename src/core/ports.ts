@@ -10,7 +10,7 @@
  */
 import type { AuditEntry, AuditQuery, AuditRecord } from './audit.js';
 import type {
-  ChangeRecord, ConsoleGrant, CreateManyOptions, Delivery, FeedSlice, Modification, Organization, OrganizationContents, OutboxEvent, PatchChange, ResourcePage, ResourceQuery, ResourceRef, ResourceWrite,
+  ChangeRecord, ConsoleGrant, CreateManyOptions, Delivery, EventBacklog, FeedSlice, Modification, Organization, OrganizationContents, OutboxEvent, PatchChange, ResourcePage, ResourceQuery, ResourceRef, ResourceWrite,
   SnapshotRecord, StoredResource, TokenRecord, FoundToken,
 } from './model.js';
 import type { UniquenessViolation, UnknownMembers } from './errors.js';
@@ -138,6 +138,8 @@ export interface Outbox {
   failEvent(seq: number, error: string, retryAt: string | undefined): Promise<void>;
   /** The dead-lettered events, oldest first. */
   deadEvents(limit: number): Promise<OutboxEvent[]>;
+  /** The events not yet delivered, per channel that has any: those still to be tried, and the dead-lettered. */
+  eventBacklog(): Promise<readonly EventBacklog[]>;
   /** An organization's newest events on the delivery channels (not the feed's), newest first, as they stand. */
   recentDeliveries(orgId: string, limit: number): Promise<Delivery[]>;
   /** Puts dead-lettered events (one, by event id, or all) back for delivery; returns how many. */

@@ -24,6 +24,8 @@ export interface DeliveryOptions {
   readonly batch?: number;
   /** Told of each failed attempt (for logs); `event` is absent when the store itself failed. */
   readonly onFailure?: (error: unknown, event: LifecycleEvent | undefined, dead: boolean) => void;
+  /** Told how many events were delivered, once their delivery is recorded (for metrics). */
+  readonly onDelivered?: (events: number) => void;
 }
 
 export interface Delivery {
@@ -98,7 +100,9 @@ export function startDelivery(options: DeliveryOptions): Delivery {
         claimed = await store.claimEvents(now.toISOString(), new Date(now.getTime() + leaseMs).toISOString(), batch, options.channel ?? '');
         // one event per resource at most, so they may all go at once; the delivered ones are recorded together
         const delivered = await Promise.all(claimed.map(attempt));
-        await store.completeEvents(claimed.filter((_, i) => delivered[i]).map((o) => o.seq), new Date().toISOString());
+        const done = claimed.filter((_, i) => delivered[i]).map((o) => o.seq);
+        await store.completeEvents(done, new Date().toISOString());
+        if (done.length > 0) options.onDelivered?.(done.length);
       } catch (error) {
         options.onFailure?.(error, undefined, false); // the store failed: wait, then try again
         claimed = [];

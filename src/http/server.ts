@@ -14,6 +14,7 @@ import { createConsoleHandler } from './admin.js';
 import { createOAuthHandler, OAUTH_PATHS } from './oauth.js';
 import { createOAuth } from '../oauth/issuer.js';
 import type { RateLimiter } from './rate-limit.js';
+import { routeLabeller, type Metrics } from './metrics.js';
 import { SCIM_JSON, answerNotFound, requestIdOf } from './handler.js';
 import { FastifyHttpRequest, fastifyRoute, passBodiesThrough, scimPlugin } from './fastify.js';
 
@@ -43,6 +44,8 @@ export interface ServerOptions {
   readonly refusalLimit?: RateLimiter;
   /** Behind a proxy: which hops to believe for the client address and protocol (Fastify's `trustProxy`). */
   readonly trustProxy?: boolean | string;
+  /** Where each answered request is counted (metrics.ts); none when absent. */
+  readonly metrics?: Metrics;
 }
 
 declare module 'fastify' {
@@ -120,8 +123,11 @@ export function buildServer(options: ServerOptions): FastifyInstance {
     closing = true;
     done();
   });
+  const { metrics } = options;
+  const routeLabel = routeLabeller(scim.registry, SCIM_PREFIX);
   app.addHook('onResponse', (req, reply, done) => {
     req.log.info({ method: req.method, url: req.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10, client: req.ip }, 'request');
+    metrics?.request(req.method, routeLabel(req.routeOptions.url, req.url), reply.statusCode, reply.elapsedTime / 1000);
     done();
   });
 

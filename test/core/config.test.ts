@@ -33,6 +33,13 @@ describe('loadConfig', () => {
     expect(loadConfig({ SCIMD_LOG_LEVEL: 'silent' }).logLevel).toBe('silent');
   });
 
+  it('SCIMD_METRICS_PORT: none unless set, then a port (0: any free one)', () => {
+    expect(loadConfig({}).metricsPort).toBeUndefined();
+    expect(loadConfig({ SCIMD_METRICS_PORT: '' }).metricsPort).toBeUndefined();
+    expect(loadConfig({ SCIMD_METRICS_PORT: '9464' }).metricsPort).toBe(9464);
+    expect(loadConfig({ SCIMD_METRICS_PORT: '0' }).metricsPort).toBe(0);
+  });
+
   it('a refusal names what was set: the flag when the value came from it', () => {
     expect(() => loadConfig({ SCIMD_PORT: '8080' }, { port: '99999' })).toThrow('--port must be an integer from 0 to 65535; got "99999"');
     expect(() => loadConfig({}, { 'log-level': 'loud' })).toThrow('--log-level must be one of fatal, error, warn, info, debug, trace, silent; got "loud"');
@@ -95,6 +102,7 @@ describe('loadConfig', () => {
     [{ SCIMD_PORT: 'eighty' }, /SCIMD_PORT/],
     [{ SCIMD_PORT: '99999' }, 'SCIMD_PORT must be an integer from 0 to 65535; got "99999"'],
     [{ SCIMD_PORT: '-1' }, 'SCIMD_PORT must be an integer from 0 to 65535; got "-1"'],
+    [{ SCIMD_METRICS_PORT: 'prometheus' }, 'SCIMD_METRICS_PORT must be an integer from 0 to 65535; got "prometheus"'],
     [{ SCIMD_LOG_LEVEL: 'verbose' }, 'SCIMD_LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent; got "verbose"'],
     [{ SCIMD_TRUST_PROXY: 'nonsense' }, /^SCIMD_TRUST_PROXY must be true, false, or the proxies' addresses or CIDRs .*; got "nonsense"$/],
     [{ SCIMD_TRUST_PROXY: '10.0.0.0/8,10.0.0.0/33' }, /SCIMD_TRUST_PROXY .*got "10.0.0.0\/8,10.0.0.0\/33", in which "10.0.0.0\/33" is none of these/],

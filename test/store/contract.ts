@@ -766,6 +766,19 @@ export function describeStoreContract(name: string, open: () => Promise<Store>):
         expect(await store.claimEvents(soon, later, 10, 'hook-1')).toEqual([]);
       });
 
+      it('eventBacklog: per channel, the events still to be delivered and the dead-lettered; delivered and fed ones are no backlog', async () => {
+        expect(await store.eventBacklog()).toEqual([]);
+        await store.createResource(org.id, 'User', 'a', at(1), { ...userWrite('a'), record: { events: [event('user.created', 'a', 1), event('user.updated', 'a', 2)], channels: ['hook-1', 'hook-2', FEED_CHANNEL] } });
+        await store.readFeed(undefined, 0, 10); // the feed's events are placed: read, not waiting
+        const [first] = await store.claimEvents(soon, later, 10, 'hook-1');
+        await store.failEvent(first!.seq, 'HTTP 500', undefined);
+        const [other] = await store.claimEvents(soon, later, 10, 'hook-2');
+        await store.completeEvents([other!.seq], soon);
+        expect(await store.eventBacklog()).toEqual([{ channel: 'hook-1', pending: 1, dead: 1 }, { channel: 'hook-2', pending: 1, dead: 0 }]);
+        expect(await store.retryDeadEvents()).toBe(1);
+        expect(await store.eventBacklog()).toEqual([{ channel: 'hook-1', pending: 2, dead: 0 }, { channel: 'hook-2', pending: 1, dead: 0 }]);
+      });
+
       it('recentDeliveries: one organization\'s events on the delivery channels, newest first, as they stand', async () => {
         await store.createResource(org.id, 'User', 'a', at(1), { ...userWrite('a'), record: { events: [event('user.created', 'a', 1), event('user.updated', 'a', 2)], channels: ['hook', FEED_CHANNEL] } });
         await store.createResource(other.id, 'User', 'x', at(2), { ...userWrite('x'), record: { events: [{ ...event('user.created', 'x', 3), organization: other.id }], channels: ['hook'] } });

@@ -8,7 +8,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import type { AuditEntry, AuditQuery, AuditRecord } from '../../core/audit.js';
 import { StoreNotEmpty } from '../../core/errors.js';
 import type {
-  ConsoleGrant, Delivery, FeedSlice, IndexEntry, Keyset, Organization, OrganizationContents, OutboxEvent, ResourcePage, ResourceQuery, ResourceRef, SnapshotRecord, StoredResource, TokenRecord, FoundToken, UniqueKey,
+  ConsoleGrant, Delivery, EventBacklog, FeedSlice, IndexEntry, Keyset, Organization, OrganizationContents, OutboxEvent, ResourcePage, ResourceQuery, ResourceRef, SnapshotRecord, StoredResource, TokenRecord, FoundToken, UniqueKey,
 } from '../../core/model.js';
 import { FEED_CHANNEL } from '../../core/model.js';
 import type { LifecycleEvent } from '../../core/events.js';
@@ -426,6 +426,14 @@ export abstract class SqlStore implements Omit<Store, WritePath> {
   async deadEvents(limit: number): Promise<OutboxEvent[]> {
     const rows = await this.x.read(rowsOf<OutboxRow>('SELECT seq, channel, payload, attempts, last_error FROM event_outbox WHERE dead IS NOT NULL ORDER BY seq LIMIT ?', limit));
     return rows.map(toOutboxEvent);
+  }
+
+  async eventBacklog(): Promise<EventBacklog[]> {
+    // the undelivered rows only (a partial index holds them): what a receiver being away leaves, not the history
+    const rows = await this.x.read(rowsOf<{ channel: string; pending: number | string; dead: number | string }>(
+      'SELECT channel, count(*) - count(dead) AS pending, count(dead) AS dead FROM event_outbox WHERE delivered IS NULL GROUP BY channel ORDER BY channel',
+    ));
+    return rows.map((r) => ({ channel: r.channel, pending: Number(r.pending), dead: Number(r.dead) }));
   }
 
   async recentDeliveries(orgId: string, limit: number): Promise<Delivery[]> {
