@@ -207,5 +207,15 @@ export interface Store extends ResourceStore, OrganizationStore, TokenStore, Aud
   migrate(): Promise<void>;
   /** Resolves when the database answers. */
   ping(): Promise<void>;
+  /** This process's connections to the database, where a pool holds them (PostgreSQL): for metrics. */
+  poolStats?(): PoolStats;
   close(): Promise<void>;
+}
+
+/** A connection pool as it stands: connections open (busy or idle), the most it opens, requests waiting for one. */
+export interface PoolStats {
+  readonly open: number;
+  readonly idle: number;
+  readonly max: number;
+  readonly waiting: number;
 }

@@ -1,13 +1,13 @@
 /**
  * Prometheus metrics of a scimd server (prom-client, the text format), served on a port of their own: requests by
- * method, route and status, with their durations; each webhook's backlog, dead letters and deliveries; and Node's
- * process metrics. Labels name routes and webhooks by their place, never ids, tokens, organizations or URLs (a
+ * method, route and status, with their durations; each webhook's backlog, dead letters and deliveries; PostgreSQL's
+ * connection pool; and Node's process metrics. Labels name routes and webhooks by their place, never ids, tokens, organizations or URLs (a
  * webhook URL may hold its receiver's secret): the series stay few whatever clients send.
  */
 import { createServer, type Server } from 'node:http';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { EventBacklog } from '../core/model.js';
-import type { Outbox } from '../core/ports.js';
+import type { Store } from '../core/ports.js';
 import type { SchemaRegistry } from '../core/schema/registry.js';
 
 export interface Metrics {
@@ -42,7 +42,14 @@ export function routeLabeller(registry: SchemaRegistry, scimPrefix: string) {
   };
 }
 
-export function createMetrics(options: { store: Pick<Outbox, 'eventBacklog'>; webhooks: readonly string[] }): Metrics {
+export interface MetricsOptions {
+  /** The outbox, and the connection pool where the store has one. */
+  readonly store: Pick<Store, 'eventBacklog' | 'poolStats'>;
+  /** The webhook URLs, in SCIMD_WEBHOOK_URL's order. */
+  readonly webhooks: readonly string[];
+}
+
+export function createMetrics(options: MetricsOptions): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const requests = new Counter({
@@ -52,6 +59,21 @@ export function createMetrics(options: { store: Pick<Outbox, 'eventBacklog'>; we
     name: 'scimd_http_request_duration_seconds', help: 'Time from a request\'s arrival to its answer, by method and route.', labelNames: ['method', 'route'],
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [registry],
   });
+  const pool = options.store.poolStats?.bind(options.store);
+  if (pool) {
+    // a pool that is always busy, with requests waiting, is one SCIMD_DB_POOL_SIZE too small (or a slow database);
+    // read before the outbox gauges' query takes a connection of it
+    new Gauge({
+      name: 'scimd_db_pool_connections', help: 'Database connections this process holds open, busy or idle.', labelNames: ['state'], registers: [registry],
+      collect() {
+        const { open, idle } = pool();
+        this.set({ state: 'busy' }, open - idle);
+        this.set({ state: 'idle' }, idle);
+      },
+    });
+    new Gauge({ name: 'scimd_db_pool_max', help: 'The most connections this process opens (SCIMD_DB_POOL_SIZE).', registers: [registry], collect() { this.set(pool().max); } });
+    new Gauge({ name: 'scimd_db_pool_waiting', help: 'Requests of this process waiting for a database connection.', registers: [registry], collect() { this.set(pool().waiting); } });
+  }
   // a webhook is its place in SCIMD_WEBHOOK_URL (scimd_webhook_info adds its receiver's host)
   const webhook = (index: number) => String(index + 1);
   const info = new Gauge({ name: 'scimd_webhook_info', help: 'Each webhook by its place in SCIMD_WEBHOOK_URL, with its receiver\'s host.', labelNames: ['webhook', 'host'], registers: [registry] });

@@ -1,7 +1,7 @@
 /**
  * Prometheus metrics: requests counted by method, route and status with their durations (ids never a label), each
- * webhook's backlog, dead letters and deliveries by its place (never its URL, which may hold a secret), Node's process
- * metrics; and `scimd serve` with SCIMD_METRICS_PORT serving them there and nowhere else.
+ * webhook's backlog, dead letters and deliveries by its place (never its URL, which may hold a secret), PostgreSQL's
+ * connection pool, Node's process metrics; and `scimd serve` with SCIMD_METRICS_PORT serving them there only.
  */
 import { createServer as createTcpServer, type AddressInfo } from 'node:net';
 import { mkdtempSync } from 'node:fs';
@@ -11,7 +11,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { startDelivery } from '../../src/events/dispatcher.js';
 import { webhookDeliverer } from '../../src/events/webhook.js';
 import { createMetrics, type Metrics } from '../../src/http/metrics.js';
-import { testServer, user, type TestServer } from '../helpers.js';
+import { testDatabase, testServer, testStoreKind, user, type TestServer } from '../helpers.js';
 import { freePort, serveProcess, type ServerProcess } from '../process.js';
 import { startReceiver, type Receiver } from '../webhook-receiver.js';
 
@@ -78,6 +78,16 @@ describe('metrics', () => {
     expect(text).not.toContain(id);
     expect(text).not.toContain('x-secret-looking-path');
     expect(text).not.toContain('attributes');
+    // PostgreSQL's connection pool; SQLite has none
+    const pool = [...got.keys()].filter((k) => k.startsWith('scimd_db_pool_'));
+    if (testStoreKind() === 'postgres') {
+      expect(pool.sort()).toEqual(['scimd_db_pool_connections{state="busy"}', 'scimd_db_pool_connections{state="idle"}', 'scimd_db_pool_max', 'scimd_db_pool_waiting']);
+      expect(got.get('scimd_db_pool_max')).toBe(10);
+      expect(got.get('scimd_db_pool_connections{state="idle"}')).toBeGreaterThan(0); // the requests above opened some
+      expect(got.get('scimd_db_pool_waiting')).toBe(0);
+    } else {
+      expect(pool).toEqual([]);
+    }
   });
 
   it('show each webhook by its place: what waits, what is dead, what was delivered; never its URL', async () => {
@@ -131,10 +141,9 @@ describe('metrics', () => {
   });
 
   it('scimd serve with SCIMD_METRICS_PORT serves them at GET /metrics on that port, and only there', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'scimd-metrics-'));
     const metricsPort = await freePort();
     const closedPort = await freePort(); // nothing listens there: every delivery fails
-    proc = await serveProcess(join(dir, 'scimd.db'), 'metrics-bootstrap-token-0123456789abcdef', {
+    proc = await serveProcess(await testDatabase('metrics'), 'metrics-bootstrap-token-0123456789abcdef', {
       SCIMD_METRICS_PORT: String(metricsPort), SCIMD_WEBHOOK_URL: `http://127.0.0.1:${closedPort}/hook`, SCIMD_WEBHOOK_SECRET: SECRET, SCIMD_EVENT_MAX_ATTEMPTS: '1',
     });
     expect((await proc.request('POST', '/Users', user('ada'))).status).toBe(201);
@@ -150,6 +159,7 @@ describe('metrics', () => {
     expect(got.get('scimd_http_requests_total{method="GET",route="/scim/v2/Users",status="200"}')).toBe(1);
     await until('the event dead-lettered', async () => (got = await scrape()).get('scimd_webhook_events_dead{webhook="1"}') === 1);
     expect(got.get('scimd_webhook_deliveries_total{webhook="1",outcome="dead"}')).toBe(1);
+    expect(got.has('scimd_db_pool_max')).toBe(testStoreKind() === 'postgres');
     // not on the SCIM port, and nothing else on the metrics port
     expect((await fetch(proc.base.replace('/scim/v2', '/metrics'))).status).toBe(404);
     expect((await fetch(`http://127.0.0.1:${metricsPort}/scim/v2/Users`)).status).toBe(404);

@@ -7,6 +7,7 @@ import pg from 'pg';
 import { QueryTimeout, StoreUnavailable } from '../../core/errors.js';
 import { numberedPlaceholders, type SqlFragment } from '../sql/dialect.js';
 import type { Program, Result, Row, SqlExecutor, Statement } from '../sql/executor.js';
+import type { PoolStats } from '../../core/ports.js';
 import { POSTGRES } from './postgres-dialect.js';
 
 export interface PostgresOptions {
@@ -276,7 +277,12 @@ export class PostgresExecutor implements SqlExecutor {
     }
   }
 
+  poolStats(): PoolStats {
+    return { open: this.pool.totalCount, idle: this.pool.idleCount, max: this.pool.options.max, waiting: this.pool.waitingCount };
+  }
+
   async close(): Promise<void> {
     await this.pool.end();
   }
 }
+

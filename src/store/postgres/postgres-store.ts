@@ -13,7 +13,7 @@ import { memberGroupsColumn } from '../sql/query-compiler.js';
 import { indexRows, toResource, type ResourceRow, type ResourceRowWithGroups } from '../sql/rows.js';
 import { created, resourceWrite, type ImportItem, type ResourceMeta } from '../sql/snapshot.js';
 import { SqlStore } from '../sql/sql-store.js';
-import type { Store } from '../../core/ports.js';
+import type { PoolStats, Store } from '../../core/ports.js';
 import { MIGRATIONS } from './migrations.js';
 import { POSTGRES, TOKENS_CHANNEL } from './postgres-dialect.js';
 import { ChannelListener, PostgresExecutor, text, type Client, type PostgresOptions } from './postgres-executor.js';
@@ -35,6 +35,10 @@ export class PostgresStore extends SqlStore implements Store {
     const executor = new PostgresExecutor(connectionString, options);
     super(executor, MIGRATIONS, false);
     this.pg = executor;
+  }
+
+  poolStats(): PoolStats {
+    return this.pg.poolStats();
   }
 
   private transaction<T>(work: (c: Client) => Promise<T>): Promise<T> {
