@@ -7,7 +7,7 @@ import { createServer as createTcpServer, type AddressInfo } from 'node:net';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { startDelivery } from '../../src/events/dispatcher.js';
 import { webhookDeliverer } from '../../src/events/webhook.js';
 import { createMetrics, type Metrics } from '../../src/http/metrics.js';
@@ -28,13 +28,8 @@ function samples(text: string): Map<string, number> {
   return out;
 }
 
-async function until(what: string, ok: () => Promise<boolean>): Promise<void> {
-  for (let i = 0; i < 500; i++) {
-    if (await ok()) return;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error(`never: ${what}`);
-}
+/** vitest's waitFor, as these tests wait: every 20 ms, for up to 10 s. */
+const eventually = (check: () => Promise<void>) => vi.waitFor(check, { timeout: 10_000, interval: 20 });
 
 let s: TestServer | undefined;
 let receiver: Receiver | undefined;
@@ -116,9 +111,10 @@ describe('metrics', () => {
       onDelivered: (n) => metrics.delivery(i, 'delivered', n),
     }));
     try {
-      await until('both delivered to the first and dead on the second', async () => {
+      // both delivered to the first, both dead on the second
+      await eventually(async () => {
         got = samples(await metrics.registry.metrics());
-        return got.get('scimd_webhook_events_pending{webhook="1"}') === 0 && got.get('scimd_webhook_events_dead{webhook="2"}') === 2;
+        expect([got.get('scimd_webhook_events_pending{webhook="1"}'), got.get('scimd_webhook_events_dead{webhook="2"}')]).toEqual([0, 2]);
       });
     } finally {
       await Promise.all(deliveries.map((d) => d.stop()));
@@ -157,7 +153,7 @@ describe('metrics', () => {
     let got = await scrape();
     expect(got.get('scimd_http_requests_total{method="POST",route="/scim/v2/Users",status="201"}')).toBe(1);
     expect(got.get('scimd_http_requests_total{method="GET",route="/scim/v2/Users",status="200"}')).toBe(1);
-    await until('the event dead-lettered', async () => (got = await scrape()).get('scimd_webhook_events_dead{webhook="1"}') === 1);
+    await eventually(async () => expect((got = await scrape()).get('scimd_webhook_events_dead{webhook="1"}')).toBe(1));
     expect(got.get('scimd_webhook_deliveries_total{webhook="1",outcome="dead"}')).toBe(1);
     expect(got.has('scimd_db_pool_max')).toBe(testStoreKind() === 'postgres');
     // not on the SCIM port, and nothing else on the metrics port
